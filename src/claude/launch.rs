@@ -1,0 +1,140 @@
+//! The command line `abg claude` runs: the real `claude` TUI with abg's
+//! channel server loaded as a development channel, hooks and statusline in
+//! a settings layer, and the user's own arguments passed through. Pure
+//! functions, table-tested.
+
+use std::path::Path;
+
+use thiserror::Error;
+
+/// Name of abg's MCP server inside Claude (`mcp__abg__reply`, `source="abg"`).
+pub const SERVER_NAME: &str = "abg";
+
+/// Errors in the user's Claude arguments.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum LaunchError {
+    #[error(
+        "`{0}` is owned by abg: it loads abg's channel server itself (`--dangerously-load-development-channels server:abg`); remove it"
+    )]
+    Owned(String),
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+/// Whether the user chose a permission mode themselves.
+pub fn has_permission_flag(args: &[String]) -> bool {
+    args.iter().any(|a| {
+        a.starts_with("--permission-mode")
+            || a == "--dangerously-skip-permissions"
+            || a == "--allow-dangerously-skip-permissions"
+    })
+}
+
+/// Files the launch refers to.
+pub struct LaunchFiles<'a> {
+    pub mcp_config: &'a Path,
+    pub settings: &'a Path,
+    pub debug_log: &'a Path,
+}
+
+/// Build the launch for `user_args`.
+pub fn plan(
+    program: &str,
+    files: &LaunchFiles<'_>,
+    user_args: &[String],
+    safe: bool,
+) -> Result<Launch, LaunchError> {
+    for a in user_args {
+        for owned in ["--channels", "--dangerously-load-development-channels"] {
+            if a == owned || a.starts_with(&format!("{owned}=")) {
+                return Err(LaunchError::Owned(owned.to_string()));
+            }
+        }
+    }
+    let mut args = vec![
+        "--mcp-config".to_string(),
+        files.mcp_config.display().to_string(),
+        "--dangerously-load-development-channels".to_string(),
+        format!("server:{SERVER_NAME}"),
+        "--settings".to_string(),
+        files.settings.display().to_string(),
+        "--debug-file".to_string(),
+        files.debug_log.display().to_string(),
+    ];
+    if !safe && !has_permission_flag(user_args) {
+        args.push("--dangerously-skip-permissions".into());
+    }
+    args.extend_from_slice(user_args);
+    Ok(Launch {
+        program: program.into(),
+        args,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files() -> LaunchFiles<'static> {
+        LaunchFiles {
+            mcp_config: Path::new("/s/mcp.json"),
+            settings: Path::new("/s/settings.json"),
+            debug_log: Path::new("/s/claude-debug.log"),
+        }
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn default_launch_bypasses_permissions_and_loads_channel() {
+        let l = plan("claude", &files(), &s(&["--resume", "x"]), false).expect("plan");
+        assert!(
+            l.args
+                .windows(2)
+                .any(|w| w == ["--dangerously-load-development-channels", "server:abg"])
+        );
+        assert!(
+            l.args
+                .contains(&"--dangerously-skip-permissions".to_string())
+        );
+        assert_eq!(&l.args[l.args.len() - 2..], &s(&["--resume", "x"])[..]);
+    }
+
+    #[test]
+    fn safe_or_own_permission_mode_keeps_prompts() {
+        let l = plan("claude", &files(), &[], true).expect("plan");
+        assert!(
+            !l.args
+                .contains(&"--dangerously-skip-permissions".to_string())
+        );
+        let l = plan(
+            "claude",
+            &files(),
+            &s(&["--permission-mode", "plan"]),
+            false,
+        )
+        .expect("plan");
+        assert!(
+            !l.args
+                .contains(&"--dangerously-skip-permissions".to_string())
+        );
+    }
+
+    #[test]
+    fn channel_flags_are_refused() {
+        for a in [
+            "--channels",
+            "--dangerously-load-development-channels=server:x",
+        ] {
+            let err = plan("claude", &files(), &s(&[a]), false).expect_err(a);
+            assert!(err.to_string().contains("owned by abg"));
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The Claude side: how `abg claude` builds the real Claude Code command
+//! line (`launch`).
+
+pub mod launch;

@@ -1,0 +1,185 @@
+//! `abg pair`: list, remove and prune pairs.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::{Context, output};
+use crate::daemon::{ensure, pidfile};
+use crate::pair::{Pair, PairName, Ports, pair_id};
+
+/// Manage pairs: list them (default), remove one, or prune dead ones.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Option<Action>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// List pairs with slot, ports, daemon state and uptime.
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Stop a pair's daemon and remove the pair and its state.
+    Rm {
+        /// The pair name in this project.
+        name: String,
+    },
+    /// Remove pairs whose project directory is gone and whose daemon is dead.
+    Prune {
+        /// Show what would be removed without removing it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// List the pairs of every project, not only this one.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    name: String,
+    root: String,
+    slot: u32,
+    ports: Ports,
+    daemon: &'static str,
+    pid: Option<u32>,
+    uptime_ms: Option<i64>,
+    version: Option<String>,
+    this_project: bool,
+}
+
+pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
+    match args.action {
+        None => list(&ctx, &args.list),
+        Some(Action::List(l)) => list(&ctx, &l),
+        Some(Action::Rm { name }) => rm(&ctx, &name).await,
+        Some(Action::Prune { dry_run }) => prune(&ctx, dry_run).await,
+    }
+}
+
+fn row(pair: &Pair, root: &std::path::Path) -> Row {
+    let (state, file) = pidfile::state(pair);
+    let now = crate::pair::registry::now_ms();
+    Row {
+        id: pair.id.clone(),
+        name: pair.name.clone(),
+        root: pair.root.display().to_string(),
+        slot: pair.slot,
+        ports: pair.ports,
+        daemon: state.as_str(),
+        pid: file.as_ref().map(|f| f.pid),
+        uptime_ms: file.as_ref().map(|f| now - f.started_ms),
+        version: file.map(|f| f.version),
+        this_project: pair.root == root,
+    }
+}
+
+fn list(ctx: &Context, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let rows: Vec<Row> = ctx
+        .registry
+        .list()?
+        .iter()
+        .filter(|p| args.all || p.root == ctx.root)
+        .map(|p| row(p, &ctx.root))
+        .collect();
+    if args.json {
+        output::json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        output::line(if args.all {
+            "no pairs yet; `abg claude` or `abg codex` creates one".to_string()
+        } else {
+            format!(
+                "no pairs in {}; `abg claude` or `abg codex` creates one (`--all` lists every project)",
+                ctx.root.display()
+            )
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    output::line(format!(
+        "{:<16} {:>4}  {:<17} {:<8} {:>8}  {}",
+        "NAME", "SLOT", "PORTS", "DAEMON", "UPTIME", "PROJECT"
+    ))?;
+    for r in rows {
+        output::line(format!(
+            "{:<16} {:>4}  {:<17} {:<8} {:>8}  {}",
+            r.name,
+            r.slot,
+            format!("{}/{}/{}", r.ports.app, r.ports.reserved, r.ports.control),
+            r.daemon,
+            r.uptime_ms
+                .map(output::human_duration)
+                .unwrap_or_else(|| "-".into()),
+            r.root
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn rm(ctx: &Context, name: &str) -> anyhow::Result<ExitCode> {
+    let name = PairName::new(name)?;
+    let id = pair_id(&ctx.root, &name);
+    let Some(pair) = ctx.registry.find(&ctx.root, &name)? else {
+        anyhow::bail!(
+            "no pair named {name:?} in {} (id {id}); `abg pair` lists them",
+            ctx.root.display()
+        );
+    };
+    let stopped = ensure::stop(&pair).await?;
+    ctx.registry.remove(&pair.id)?;
+    output::line(format!(
+        "removed pair {} ({}){}",
+        pair.name,
+        pair.id,
+        if stopped == ensure::Stopped::NotRunning {
+            ""
+        } else {
+            "; its daemon was stopped"
+        }
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn prune(ctx: &Context, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let mut count = 0;
+    for pair in ctx.registry.list()? {
+        let (state, _) = pidfile::state(&pair);
+        if pair.root.exists() || state != pidfile::DaemonState::Stopped {
+            continue;
+        }
+        count += 1;
+        if dry_run {
+            output::line(format!(
+                "would remove {} ({}): {} is gone",
+                pair.name,
+                pair.id,
+                pair.root.display()
+            ))?;
+        } else {
+            ctx.registry.remove(&pair.id)?;
+            output::line(format!(
+                "removed {} ({}): {} is gone",
+                pair.name,
+                pair.id,
+                pair.root.display()
+            ))?;
+        }
+    }
+    if count == 0 {
+        output::line("nothing to prune")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

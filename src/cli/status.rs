@@ -1,0 +1,84 @@
+//! `abg status`: the pair's daemon health, ports, pids, state dir, versions
+//! and effective config. Starts the daemon when it is absent, unless
+//! `abg kill` stopped it on purpose.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::{Context, output};
+use crate::control::protocol::DaemonStatus;
+use crate::daemon::ensure;
+
+/// Show this pair's daemon health, ports, pids, state dir and versions.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
+    let pair = ctx.pair()?;
+    if pair.killed_file().exists() {
+        let (state, _) = crate::daemon::pidfile::state(&pair);
+        if args.json {
+            output::json(&json!({
+                "pair_id": pair.id,
+                "pair_name": pair.name,
+                "root": pair.root,
+                "state_dir": pair.dir,
+                "daemon": state.as_str(),
+                "killed": true,
+                "ports": pair.ports,
+                "config": ctx.config.explain(),
+            }))?;
+        } else {
+            output::line(format!(
+                "pair      {} ({})\ndaemon    {} — stopped by `abg kill`; `abg claude` or `abg codex` starts it again",
+                pair.name,
+                pair.id,
+                state.as_str()
+            ))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ensured = ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
+    if args.json {
+        let mut value = serde_json::to_value(&ensured.status)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("daemon".into(), json!("ready"));
+            obj.insert("spawned".into(), json!(ensured.spawned));
+            obj.insert("ports".into(), serde_json::to_value(pair.ports)?);
+        }
+        output::json(&value)?;
+    } else {
+        output::line(render(&ensured.status, &pair))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "attached" } else { "not attached" }
+}
+
+fn render(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
+    format!(
+        "pair      {} ({})\nproject   {}\ndaemon    ready · pid {} · up {} · abg {} (protocol {})\nports     codex app-server {} · reserved {} · control/web {}\nstate     {}\nagents    claude {} · codex {}\nqueues    to claude {} · to codex {}",
+        s.pair_name,
+        s.pair_id,
+        s.root,
+        s.pid,
+        output::human_duration(s.uptime_ms),
+        s.version,
+        s.protocol,
+        pair.ports.app,
+        pair.ports.reserved,
+        pair.ports.control,
+        s.state_dir,
+        yes_no(s.attached.claude),
+        yes_no(s.attached.codex),
+        s.queues.to_claude,
+        s.queues.to_codex,
+    )
+}

@@ -1,0 +1,488 @@
+//! The registry of every configuration key abg knows (type and range,
+//! default, environment variable, help) and the typed [`Settings`] it fills.
+//! One table drives validation, `abg status --json`, and the commented
+//! template `abg init` writes, so they can never disagree.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// The type (and range) a key accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An integer in `min..=max`.
+    Int { min: i64, max: i64 },
+    /// `true`/`false` (environment: also 1/0, yes/no, on/off).
+    Bool,
+    /// A non-empty string.
+    Str,
+    /// One of a fixed set of strings.
+    Enum(&'static [&'static str]),
+}
+
+impl Kind {
+    /// What the key expects, phrased for "expected …" in error messages.
+    pub fn expected(&self) -> String {
+        match self {
+            Kind::Int { min, max } => format!("an integer from {min} to {max}"),
+            Kind::Bool => "a boolean (true or false)".to_owned(),
+            Kind::Str => "a non-empty string".to_owned(),
+            Kind::Enum(choices) => {
+                let quoted: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
+                format!("one of {}", quoted.join(", "))
+            }
+        }
+    }
+}
+
+/// A validated configuration value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Int(i64),
+    Bool(bool),
+    Str(Cow<'static, str>),
+}
+
+impl Value {
+    /// The value as JSON, for `abg status --json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Str(s) => serde_json::Value::String(s.to_string()),
+        }
+    }
+}
+
+/// Formats the value as a TOML literal (`30`, `true`, `"info"`).
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Str(s) => write!(f, "{}", toml::Value::String(s.to_string())),
+        }
+    }
+}
+
+/// Extra validation of a string value; `Err` explains what is wrong with it.
+type Check = fn(&str) -> Result<(), String>;
+
+/// Writes a validated value into its [`Settings`] field. The variant always
+/// matches the key's [`Kind`]: the constructors below pair them.
+#[derive(Debug, Clone, Copy)]
+enum Setter {
+    Int(fn(&mut Settings, i64)),
+    Bool(fn(&mut Settings, bool)),
+    Str(fn(&mut Settings, &str)),
+}
+
+/// One known configuration key.
+#[derive(Debug, Clone)]
+pub struct KeyDef {
+    /// Dotted key as written in TOML, e.g. `daemon.idle_shutdown_minutes`.
+    pub key: &'static str,
+    pub kind: Kind,
+    pub default: Value,
+    /// The environment variable that overrides it.
+    pub env: &'static str,
+    /// One line of help, used in the commented template.
+    pub help: &'static str,
+    /// For strings: what "expected …" says when `check` refuses a value.
+    pub(super) check_expected: &'static str,
+    pub(super) check: Option<Check>,
+    set: Setter,
+}
+
+impl KeyDef {
+    /// The table part of the key (`daemon` for `daemon.idle_shutdown_minutes`),
+    /// `None` for top-level keys.
+    pub fn table(&self) -> Option<&'static str> {
+        self.key.rsplit_once('.').map(|(t, _)| t)
+    }
+
+    /// The last segment of the key.
+    pub fn leaf(&self) -> &'static str {
+        self.key.rsplit_once('.').map_or(self.key, |(_, l)| l)
+    }
+
+    /// Stores `value` into `settings`. A value of the wrong variant cannot
+    /// come out of validation and is ignored.
+    pub(super) fn apply(&self, settings: &mut Settings, value: &Value) {
+        match (self.set, value) {
+            (Setter::Int(f), Value::Int(i)) => f(settings, *i),
+            (Setter::Bool(f), Value::Bool(b)) => f(settings, *b),
+            (Setter::Str(f), Value::Str(s)) => f(settings, s),
+            _ => {}
+        }
+    }
+}
+
+const fn int(
+    key: &'static str,
+    env: &'static str,
+    (min, max): (i64, i64),
+    default: i64,
+    help: &'static str,
+    set: fn(&mut Settings, i64),
+) -> KeyDef {
+    KeyDef {
+        key,
+        kind: Kind::Int { min, max },
+        default: Value::Int(default),
+        env,
+        help,
+        check_expected: "",
+        check: None,
+        set: Setter::Int(set),
+    }
+}
+
+const fn boolean(
+    key: &'static str,
+    env: &'static str,
+    default: bool,
+    help: &'static str,
+    set: fn(&mut Settings, bool),
+) -> KeyDef {
+    KeyDef {
+        key,
+        kind: Kind::Bool,
+        default: Value::Bool(default),
+        env,
+        help,
+        check_expected: "",
+        check: None,
+        set: Setter::Bool(set),
+    }
+}
+
+const fn string(
+    key: &'static str,
+    env: &'static str,
+    default: &'static str,
+    help: &'static str,
+    set: fn(&mut Settings, &str),
+) -> KeyDef {
+    KeyDef {
+        key,
+        kind: Kind::Str,
+        default: Value::Str(Cow::Borrowed(default)),
+        env,
+        help,
+        check_expected: "",
+        check: None,
+        set: Setter::Str(set),
+    }
+}
+
+const fn checked_string(
+    key: &'static str,
+    env: &'static str,
+    default: &'static str,
+    help: &'static str,
+    (check_expected, check): (&'static str, Check),
+    set: fn(&mut Settings, &str),
+) -> KeyDef {
+    KeyDef {
+        key,
+        kind: Kind::Str,
+        default: Value::Str(Cow::Borrowed(default)),
+        env,
+        help,
+        check_expected,
+        check: Some(check),
+        set: Setter::Str(set),
+    }
+}
+
+/// Integer conversion for setters: validation already keeps every value
+/// inside its key's range, and every range fits its field's type (a test
+/// checks both ends), so the fallback is unreachable.
+fn narrow<T: TryFrom<i64> + Default>(v: i64) -> T {
+    T::try_from(v).unwrap_or_default()
+}
+
+fn check_log_filter(s: &str) -> Result<(), String> {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(s)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Every key abg reads, in the order `abg status --json` lists them.
+pub static KEYS: &[KeyDef] = &[
+    int(
+        "daemon.idle_shutdown_minutes",
+        "ABG_DAEMON_IDLE_SHUTDOWN_MINUTES",
+        (0, 10_080),
+        30,
+        "Minutes the daemon stays up with no agent attached before it exits; 0 = never.",
+        |s, v| s.daemon_idle_shutdown_minutes = narrow(v),
+    ),
+    int(
+        "daemon.ready_timeout_ms",
+        "ABG_DAEMON_READY_TIMEOUT_MS",
+        (100, 120_000),
+        10_000,
+        "Milliseconds abg waits for a freshly spawned daemon to answer before giving up.",
+        |s, v| s.daemon_ready_timeout_ms = narrow(v),
+    ),
+    checked_string(
+        "log.level",
+        "ABG_LOG",
+        "info",
+        "Daemon log filter: a tracing EnvFilter directive such as \"info\" or \"abg=debug\".",
+        (
+            "a tracing filter directive such as \"info\" or \"abg=debug\"",
+            check_log_filter,
+        ),
+        |s, v| s.log_level = v.to_owned(),
+    ),
+    int(
+        "log.max_bytes",
+        "ABG_LOG_MAX_BYTES",
+        (65_536, 1_073_741_824),
+        5_242_880,
+        "Size in bytes at which the daemon's log file is rotated.",
+        |s, v| s.log_max_bytes = narrow(v),
+    ),
+    int(
+        "log.max_files",
+        "ABG_LOG_MAX_FILES",
+        (1, 50),
+        3,
+        "Number of rotated log files kept.",
+        |s, v| s.log_max_files = narrow(v),
+    ),
+    int(
+        "control.max_frame_bytes",
+        "ABG_CONTROL_MAX_FRAME_BYTES",
+        (1024, 67_108_864),
+        1_048_576,
+        "Largest control-plane request body or WebSocket frame accepted, in bytes.",
+        |s, v| s.control_max_frame_bytes = narrow(v),
+    ),
+    int(
+        "ports.base",
+        "ABG_BASE_PORT",
+        (1024, 65_000),
+        4500,
+        "Base port: pair slot N uses base + 10*N (+0 Codex app-server, +1 reserved, +2 control plane and web UI).",
+        |s, v| s.ports_base = narrow(v),
+    ),
+    string(
+        "codex.binary",
+        "ABG_CODEX_BINARY",
+        "codex",
+        "The Codex executable: a name looked up on PATH, or a path.",
+        |s, v| s.codex_binary = v.to_owned(),
+    ),
+    string(
+        "claude.binary",
+        "ABG_CLAUDE_BINARY",
+        "claude",
+        "The Claude Code executable: a name looked up on PATH, or a path.",
+        |s, v| s.claude_binary = v.to_owned(),
+    ),
+    int(
+        "codex.turn_stall_secs",
+        "ABG_CODEX_TURN_STALL_SECS",
+        (10, 86_400),
+        300,
+        "Seconds a Codex turn may stay silent before it is shown as stalled (never as completed).",
+        |s, v| s.codex_turn_stall_secs = narrow(v),
+    ),
+    int(
+        "claude.doorbell_secs",
+        "ABG_CLAUDE_DOORBELL_SECS",
+        (1, 3600),
+        10,
+        "Seconds a message pushed to an idle Claude may stay unacknowledged before abg types a reminder into its prompt.",
+        |s, v| s.claude_doorbell_secs = narrow(v),
+    ),
+    int(
+        "claude.push_max_bytes",
+        "ABG_CLAUDE_PUSH_MAX_BYTES",
+        (256, 1_048_576),
+        16_384,
+        "Largest message pushed to Claude in one channel notification, in bytes.",
+        |s, v| s.claude_push_max_bytes = narrow(v),
+    ),
+    int(
+        "governor.max_exchanges",
+        "ABG_GOVERNOR_MAX_EXCHANGES",
+        (0, 10_000),
+        20,
+        "Consecutive agent-to-agent exchanges without human input before relay pauses; 0 = no limit.",
+        |s, v| s.governor_max_exchanges = narrow(v),
+    ),
+    boolean(
+        "budget.enabled",
+        "ABG_BUDGET_ENABLED",
+        true,
+        "Pause and resume relay according to the agents' quota usage.",
+        |s, v| s.budget_enabled = v,
+    ),
+    int(
+        "budget.pause_at",
+        "ABG_BUDGET_PAUSE_AT",
+        (1, 100),
+        95,
+        "Pause relay to an agent when one of its quota windows reaches this used percentage.",
+        |s, v| s.budget_pause_at = narrow(v),
+    ),
+    int(
+        "budget.resume_below",
+        "ABG_BUDGET_RESUME_BELOW",
+        (0, 99),
+        50,
+        "Resume relay when usage falls below this percentage or the window resets; must be less than pause_at.",
+        |s, v| s.budget_resume_below = narrow(v),
+    ),
+    int(
+        "budget.stale_secs",
+        "ABG_BUDGET_STALE_SECS",
+        (10, 86_400),
+        600,
+        "Quota readings older than this many seconds are shown as stale and never drive decisions.",
+        |s, v| s.budget_stale_secs = narrow(v),
+    ),
+    boolean(
+        "safe",
+        "ABG_SAFE",
+        false,
+        "Keep the agents' permission prompts, as if --safe were always passed.",
+        |s, v| s.safe = v,
+    ),
+];
+
+/// Looks a dotted key up in [`KEYS`].
+pub fn find_key(key: &str) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|d| d.key == key)
+}
+
+/// Key pairs `(lower, upper)` whose values must satisfy `lower < upper`.
+pub(super) static LESS_THAN: &[(&str, &str)] = &[("budget.resume_below", "budget.pause_at")];
+
+/// The effective settings, typed. Each field is the dotted key with `.`
+/// replaced by `_`; its documentation is the key's help in [`KEYS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settings {
+    /// `daemon.idle_shutdown_minutes`; 0 = never. See [`Settings::daemon_idle_shutdown`].
+    pub daemon_idle_shutdown_minutes: u32,
+    /// `daemon.ready_timeout_ms`.
+    pub daemon_ready_timeout_ms: u64,
+    /// `log.level`: a tracing `EnvFilter` directive.
+    pub log_level: String,
+    /// `log.max_bytes`.
+    pub log_max_bytes: usize,
+    /// `log.max_files`.
+    pub log_max_files: usize,
+    /// `control.max_frame_bytes`.
+    pub control_max_frame_bytes: usize,
+    /// `ports.base`.
+    pub ports_base: u16,
+    /// `codex.binary`.
+    pub codex_binary: String,
+    /// `claude.binary`.
+    pub claude_binary: String,
+    /// `codex.turn_stall_secs`.
+    pub codex_turn_stall_secs: u64,
+    /// `claude.doorbell_secs`.
+    pub claude_doorbell_secs: u64,
+    /// `claude.push_max_bytes`.
+    pub claude_push_max_bytes: usize,
+    /// `governor.max_exchanges`; 0 = no limit.
+    pub governor_max_exchanges: u32,
+    /// `budget.enabled`.
+    pub budget_enabled: bool,
+    /// `budget.pause_at`, a percentage.
+    pub budget_pause_at: u8,
+    /// `budget.resume_below`, a percentage, always below `budget_pause_at`.
+    pub budget_resume_below: u8,
+    /// `budget.stale_secs`.
+    pub budget_stale_secs: u64,
+    /// `safe`.
+    pub safe: bool,
+}
+
+impl Settings {
+    /// A blank struct for [`KeyDef::apply`] to fill; never handed out.
+    fn blank() -> Self {
+        Settings {
+            daemon_idle_shutdown_minutes: 0,
+            daemon_ready_timeout_ms: 0,
+            log_level: String::new(),
+            log_max_bytes: 0,
+            log_max_files: 0,
+            control_max_frame_bytes: 0,
+            ports_base: 0,
+            codex_binary: String::new(),
+            claude_binary: String::new(),
+            codex_turn_stall_secs: 0,
+            claude_doorbell_secs: 0,
+            claude_push_max_bytes: 0,
+            governor_max_exchanges: 0,
+            budget_enabled: false,
+            budget_pause_at: 0,
+            budget_resume_below: 0,
+            budget_stale_secs: 0,
+            safe: false,
+        }
+    }
+
+    /// Builds settings from one value per entry of [`KEYS`], in that order.
+    pub(super) fn from_values<'a>(values: impl IntoIterator<Item = &'a Value>) -> Self {
+        let mut settings = Settings::blank();
+        for (def, value) in KEYS.iter().zip(values) {
+            def.apply(&mut settings, value);
+        }
+        settings
+    }
+
+    /// Idle time after which the daemon exits; `None` = never.
+    pub fn daemon_idle_shutdown(&self) -> Option<Duration> {
+        match self.daemon_idle_shutdown_minutes {
+            0 => None,
+            m => Some(Duration::from_secs(u64::from(m) * 60)),
+        }
+    }
+
+    /// How long to wait for a spawned daemon to become ready.
+    pub fn daemon_ready_timeout(&self) -> Duration {
+        Duration::from_millis(self.daemon_ready_timeout_ms)
+    }
+
+    /// Silence after which a Codex turn counts as stalled.
+    pub fn codex_turn_stall(&self) -> Duration {
+        Duration::from_secs(self.codex_turn_stall_secs)
+    }
+
+    /// Unacknowledged-push timeout before abg nudges an idle Claude.
+    pub fn claude_doorbell(&self) -> Duration {
+        Duration::from_secs(self.claude_doorbell_secs)
+    }
+
+    /// Age after which a quota reading is stale.
+    pub fn budget_stale(&self) -> Duration {
+        Duration::from_secs(self.budget_stale_secs)
+    }
+
+    /// The exchange limit of the relay governor; `None` = no limit.
+    pub fn governor_limit(&self) -> Option<u32> {
+        match self.governor_max_exchanges {
+            0 => None,
+            n => Some(n),
+        }
+    }
+}
+
+/// The built-in defaults.
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::from_values(KEYS.iter().map(|d| &d.default))
+    }
+}

@@ -1,0 +1,217 @@
+//! Request guards of the control plane: the Host check against DNS
+//! rebinding, the Origin check that keeps browsers of other sites out, and
+//! the bearer check of the pair secret. Every route passes through them;
+//! only the content-free `/healthz` skips the secret.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::protocol::{ErrorBody, ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION};
+
+/// What the guard checks against.
+#[derive(Debug)]
+pub struct Guard {
+    port: u16,
+    secret_digest: [u8; 32],
+}
+
+impl Guard {
+    pub fn new(port: u16, secret: &str) -> Self {
+        Self {
+            port,
+            secret_digest: digest(secret),
+        }
+    }
+
+    /// Whether `token` is the pair secret (compared by digest, so timing
+    /// reveals nothing about the secret itself).
+    pub fn token_ok(&self, token: &str) -> bool {
+        digest(token) == self.secret_digest
+    }
+
+    fn host_ok(&self, host: &str) -> bool {
+        let allowed = ["127.0.0.1", "localhost", "[::1]"];
+        allowed
+            .iter()
+            .any(|h| host.eq_ignore_ascii_case(&format!("{h}:{}", self.port)))
+    }
+
+    fn origin_ok(&self, origin: &str) -> bool {
+        let allowed = ["127.0.0.1", "localhost", "[::1]"];
+        allowed
+            .iter()
+            .any(|h| origin.eq_ignore_ascii_case(&format!("http://{h}:{}", self.port)))
+    }
+
+    /// Check Host, Origin and (unless `public`) the bearer token.
+    pub fn check(&self, headers: &HeaderMap, public: bool) -> Result<(), Response> {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !self.host_ok(host) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                format!(
+                    "Host {host:?} is not this daemon; connect to 127.0.0.1:{}",
+                    self.port
+                ),
+            ));
+        }
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("");
+            if !self.origin_ok(origin) {
+                return Err(error(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    format!("requests from origin {origin:?} are not allowed"),
+                ));
+            }
+        }
+        if headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+        {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "cross-site requests are not allowed".into(),
+            ));
+        }
+        if public {
+            return Ok(());
+        }
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !self.token_ok(token.trim()) {
+            let mut resp = error(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                "missing or wrong pair secret: send `Authorization: Bearer <secret>` with the contents of the pair's secret file".into(),
+            );
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            return Err(resp);
+        }
+        if let Some(v) = headers.get(PROTOCOL_HEADER) {
+            let ok = v
+                .to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .is_some_and(|p| p == PROTOCOL_VERSION);
+            if !ok {
+                return Err(error(
+                    StatusCode::CONFLICT,
+                    ErrorCode::ProtocolMismatch,
+                    format!(
+                        "client speaks control protocol {:?}, this daemon speaks {PROTOCOL_VERSION}; run `abg kill` and retry so a matching daemon starts",
+                        v.to_str().unwrap_or("?")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn digest(s: &str) -> [u8; 32] {
+    Sha256::digest(s.as_bytes()).into()
+}
+
+/// A JSON error response.
+pub fn error(status: StatusCode, code: ErrorCode, message: String) -> Response {
+    (
+        status,
+        axum::Json(ErrorBody {
+            error: code,
+            message,
+        }),
+    )
+        .into_response()
+}
+
+/// axum middleware applying [`Guard::check`] to every request.
+pub async fn middleware(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let public = req.uri().path() == "/healthz";
+    match guard.check(req.headers(), public) {
+        Ok(()) => next.run(req).await,
+        Err(resp) => resp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().expect("value"));
+        }
+        h
+    }
+
+    #[test]
+    fn guard_table() {
+        let g = Guard::new(4502, "s3cret");
+        let ok = |h: &HeaderMap, public| g.check(h, public).is_ok();
+        let status = |h: &HeaderMap| g.check(h, false).err().map(|r| r.status().as_u16());
+        let auth = "Bearer s3cret";
+        assert!(ok(
+            &headers(&[("host", "127.0.0.1:4502"), ("authorization", auth)]),
+            false
+        ));
+        assert!(ok(&headers(&[("host", "localhost:4502")]), true));
+        assert_eq!(status(&headers(&[("host", "127.0.0.1:4502")])), Some(401));
+        assert_eq!(
+            status(&headers(&[
+                ("host", "127.0.0.1:4502"),
+                ("authorization", "Bearer no")
+            ])),
+            Some(401)
+        );
+        assert_eq!(
+            status(&headers(&[
+                ("host", "evil.example:4502"),
+                ("authorization", auth)
+            ])),
+            Some(403)
+        );
+        assert_eq!(
+            status(&headers(&[
+                ("host", "127.0.0.1:4502"),
+                ("origin", "http://evil.example"),
+                ("authorization", auth)
+            ])),
+            Some(403)
+        );
+        assert!(ok(
+            &headers(&[
+                ("host", "127.0.0.1:4502"),
+                ("origin", "http://127.0.0.1:4502"),
+                ("authorization", auth)
+            ]),
+            false
+        ));
+        assert_eq!(
+            status(&headers(&[
+                ("host", "127.0.0.1:4502"),
+                ("authorization", auth),
+                (PROTOCOL_HEADER, "99")
+            ])),
+            Some(409)
+        );
+    }
+}

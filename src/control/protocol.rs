@@ -1,0 +1,303 @@
+//! Wire types of the control plane, kept apart from any transport.
+//!
+//! HTTP (all JSON, all but `/healthz` need `Authorization: Bearer <pair
+//! secret>` and the `abg-protocol` header):
+//!
+//! | method | path            | body → answer                         |
+//! |--------|-----------------|---------------------------------------|
+//! | GET    | `/healthz`      | → `ok` (content-free liveness probe)  |
+//! | GET    | `/v1/status`    | → [`DaemonStatus`]                    |
+//! | POST   | `/v1/messages`  | [`SendRequest`] → [`SendResult`]      |
+//! | GET    | `/v1/messages?after=SEQ&limit=N` → [`MessagePage`]          |
+//! | POST   | `/v1/shutdown`  | → [`Ack`]; the daemon then exits      |
+//! | GET    | `/v1/ws`        | WebSocket upgrade, frames below       |
+//!
+//! WebSocket: every frame is one JSON text message of at most
+//! `control.max_frame_bytes`. The client's first frame must be
+//! [`ClientFrame::Hello`] with this [`PROTOCOL_VERSION`]; the daemon answers
+//! [`ServerFrame::Welcome`] or an [`ServerFrame::Error`] with code
+//! `protocol_mismatch` and closes. Requests carry a client-chosen `id`
+//! echoed in the answer. A malformed or oversized frame gets an `Error`
+//! frame and the connection stays usable.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::store::types::{Agent, OnBusy};
+
+/// Version of this protocol; bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Header carrying the client's protocol version on HTTP requests.
+pub const PROTOCOL_HEADER: &str = "abg-protocol";
+/// Largest message body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Who speaks on a control connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A one-shot CLI call (`abg status`, `abg send`, …).
+    Cli,
+    /// The Claude side (`abg mcp`, hooks) — counts as an attached agent.
+    Claude,
+    /// The Codex side (`abg codex`) — counts as an attached agent.
+    Codex,
+    /// A web UI session.
+    Ui,
+}
+
+impl Role {
+    /// Whether this connection keeps the daemon from idling out.
+    pub fn is_agent(self) -> bool {
+        matches!(self, Role::Claude | Role::Codex)
+    }
+}
+
+/// A message handed to the daemon for delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    pub from: Agent,
+    pub to: Agent,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_busy: Option<OnBusy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+}
+
+impl SendRequest {
+    /// Check the request; the error text says what to change.
+    pub fn validate(&self, max_body: usize) -> Result<(), String> {
+        if self.from == self.to {
+            return Err("`from` and `to` must differ".into());
+        }
+        if !self.to.is_recipient() {
+            return Err("`to` must be \"claude\" or \"codex\"".into());
+        }
+        if self.from == Agent::Abg {
+            return Err("`from` must be \"claude\", \"codex\" or \"human\"".into());
+        }
+        if self.body.trim().is_empty() {
+            return Err("`body` is empty; send some text".into());
+        }
+        if self.body.len() > max_body {
+            return Err(format!(
+                "`body` is {} bytes, over the limit of {max_body}; shorten it or put it in a file and send the path",
+                self.body.len()
+            ));
+        }
+        if let Some(key) = &self.idempotency_key
+            && !(1..=128).contains(&key.len())
+        {
+            return Err("`idempotency_key` must be 1 to 128 characters".into());
+        }
+        if self.on_busy.is_some() && self.to != Agent::Codex {
+            return Err("`on_busy` applies only to messages for codex".into());
+        }
+        Ok(())
+    }
+}
+
+/// The daemon's answer to a [`SendRequest`]: the message is on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendResult {
+    pub message_id: String,
+    pub seq: i64,
+    /// True when an earlier message with the same idempotency key was found.
+    pub duplicate: bool,
+    /// Delivery state for the recipient right after storing.
+    pub state: String,
+}
+
+/// One stored message as the control plane shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub seq: i64,
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub created_ms: i64,
+    pub state: Option<String>,
+}
+
+/// A page of messages, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagePage {
+    pub messages: Vec<MessageView>,
+}
+
+/// Generic acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub ok: bool,
+}
+
+/// Lifecycle phase of a daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Booting,
+    Ready,
+    Stopping,
+}
+
+/// Health and identity of a running daemon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub pair_id: String,
+    pub pair_name: String,
+    pub root: String,
+    pub state_dir: String,
+    pub pid: u32,
+    pub version: String,
+    pub protocol: u32,
+    pub phase: Phase,
+    pub started_ms: i64,
+    pub uptime_ms: i64,
+    pub control_port: u16,
+    pub app_port: u16,
+    pub attached: Attached,
+    pub queues: Queues,
+    pub idle_shutdown_minutes: u64,
+    pub config: serde_json::Value,
+}
+
+/// Which agents have a live control connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Attached {
+    pub claude: bool,
+    pub codex: bool,
+}
+
+/// Undelivered messages per recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Queues {
+    pub to_claude: u64,
+    pub to_codex: u64,
+}
+
+/// Frames a client sends on the WebSocket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    Hello {
+        protocol: u32,
+        version: String,
+        role: Role,
+    },
+    Status {
+        id: u64,
+    },
+    Send {
+        id: u64,
+        message: SendRequest,
+    },
+    Ping {
+        id: u64,
+    },
+}
+
+/// Stable error codes of the control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadFrame,
+    TooLarge,
+    ProtocolMismatch,
+    HelloRequired,
+    Unauthorized,
+    Forbidden,
+    InvalidArgument,
+    Internal,
+}
+
+/// Frames the daemon sends on the WebSocket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Welcome {
+        protocol: u32,
+        version: String,
+        pair_id: String,
+    },
+    Status {
+        id: u64,
+        status: Box<DaemonStatus>,
+    },
+    Sent {
+        id: u64,
+        result: SendResult,
+    },
+    Pong {
+        id: u64,
+    },
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// JSON error body of HTTP answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(to: Agent, body: &str) -> SendRequest {
+        SendRequest {
+            from: Agent::Human,
+            to,
+            body: body.into(),
+            on_busy: None,
+            in_reply_to: None,
+            idempotency_key: None,
+        }
+    }
+
+    #[test]
+    fn send_requests_are_validated() {
+        assert!(req(Agent::Codex, "hi").validate(10).is_ok());
+        assert!(req(Agent::Human, "hi").validate(10).is_err());
+        assert!(req(Agent::Codex, "  ").validate(10).is_err());
+        let long = req(Agent::Codex, "0123456789x")
+            .validate(10)
+            .expect_err("long");
+        assert!(long.contains("over the limit"), "{long}");
+        let mut steer = req(Agent::Claude, "hi");
+        steer.on_busy = Some(OnBusy::Steer);
+        assert!(steer.validate(10).is_err());
+    }
+
+    #[test]
+    fn frames_round_trip_and_reject_unknown_fields() {
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"hello","protocol":1,"version":"0.1.0","role":"cli"}"#)
+                .expect("hello");
+        assert!(matches!(
+            f,
+            ClientFrame::Hello {
+                role: Role::Cli,
+                ..
+            }
+        ));
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"status","id":1,"x":2}"#).is_err());
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"nope"}"#).is_err());
+        let e = ServerFrame::Error {
+            id: None,
+            code: ErrorCode::BadFrame,
+            message: "m".into(),
+        };
+        let text = serde_json::to_string(&e).expect("ser");
+        assert_eq!(text, r#"{"type":"error","code":"bad_frame","message":"m"}"#);
+    }
+}

@@ -1,0 +1,243 @@
+//! The control plane's axum server: routes, body parsing with clear errors,
+//! and the WebSocket session loop. Everything the routes do is delegated to
+//! the daemon's [`Core`]; this file only moves frames.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::guard::{self, Guard};
+use super::protocol::{
+    Ack, ClientFrame, ErrorCode, PROTOCOL_VERSION, Role, SendRequest, ServerFrame,
+};
+use crate::daemon::core::{Core, CoreError};
+
+#[derive(Clone)]
+struct AppState {
+    core: Arc<Core>,
+}
+
+/// Build the router for `core`, guarded by `guard`.
+pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
+    let limit = core.max_frame_bytes() + 4096;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/status", get(status))
+        .route("/v1/messages", post(send).get(list))
+        .route("/v1/shutdown", post(shutdown))
+        .route("/v1/ws", get(ws))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            guard::middleware,
+        ))
+        .with_state(AppState { core })
+}
+
+fn core_error(e: CoreError) -> Response {
+    let (status, code) = match &e {
+        CoreError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
+        CoreError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+    };
+    guard::error(status, code, e.to_string())
+}
+
+async fn status(State(s): State<AppState>) -> Response {
+    axum::Json(s.core.status()).into_response()
+}
+
+async fn send(State(s): State<AppState>, body: Bytes) -> Response {
+    let req: SendRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return guard::error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadFrame,
+                format!("request body is not a valid send request: {e}"),
+            );
+        }
+    };
+    match s.core.send(req) {
+        Ok(r) => axum::Json(r).into_response(),
+        Err(e) => core_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    after: i64,
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+async fn list(
+    State(s): State<AppState>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return guard::error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidArgument,
+            "query must be ?after=<seq>&limit=<1..1000>".into(),
+        );
+    };
+    if !(1..=1000).contains(&q.limit) {
+        return guard::error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidArgument,
+            "limit must be from 1 to 1000".into(),
+        );
+    }
+    match s.core.messages_after(q.after, q.limit) {
+        Ok(page) => axum::Json(page).into_response(),
+        Err(e) => core_error(e),
+    }
+}
+
+async fn shutdown(State(s): State<AppState>) -> Response {
+    s.core
+        .request_shutdown("shutdown requested over the control plane");
+    axum::Json(Ack { ok: true }).into_response()
+}
+
+async fn ws(State(s): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let cap = s.core.max_frame_bytes();
+    upgrade
+        .max_message_size(cap.saturating_mul(4))
+        .max_frame_size(cap.saturating_mul(4))
+        .on_upgrade(move |socket| session(s.core, socket))
+}
+
+async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
+    match serde_json::to_string(frame) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn error_frame(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> ServerFrame {
+    ServerFrame::Error {
+        id,
+        code,
+        message: message.into(),
+    }
+}
+
+/// Parse one text frame, or describe why it is unusable.
+fn parse_frame(text: &str, cap: usize) -> Result<ClientFrame, ServerFrame> {
+    if text.len() > cap {
+        return Err(error_frame(
+            None,
+            ErrorCode::TooLarge,
+            format!("frame is {} bytes, over the limit of {cap}", text.len()),
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        error_frame(
+            None,
+            ErrorCode::BadFrame,
+            format!("frame is not a valid control frame: {e}"),
+        )
+    })
+}
+
+async fn session(core: Arc<Core>, mut socket: WebSocket) {
+    let cap = core.max_frame_bytes();
+    let mut attach = None;
+    let mut hello = false;
+    let mut shutdown = core.shutdown_signal();
+    loop {
+        let msg = tokio::select! {
+            m = socket.recv() => m,
+            _ = shutdown.changed() => break,
+        };
+        let Some(Ok(msg)) = msg else { break };
+        let text = match msg {
+            Message::Text(t) => t,
+            Message::Binary(_) => {
+                let f = error_frame(
+                    None,
+                    ErrorCode::BadFrame,
+                    "binary frames are not accepted; send JSON text",
+                );
+                if !send_frame(&mut socket, &f).await {
+                    break;
+                }
+                continue;
+            }
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        let frame = match parse_frame(text.as_str(), cap) {
+            Ok(f) => f,
+            Err(f) => {
+                if !send_frame(&mut socket, &f).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        let reply = match frame {
+            ClientFrame::Hello { protocol, role, .. } => {
+                if protocol != PROTOCOL_VERSION {
+                    let f = error_frame(
+                        None,
+                        ErrorCode::ProtocolMismatch,
+                        format!(
+                            "client speaks control protocol {protocol}, this daemon speaks {PROTOCOL_VERSION}; run `abg kill` and retry"
+                        ),
+                    );
+                    let _ = send_frame(&mut socket, &f).await;
+                    break;
+                }
+                hello = true;
+                if role != Role::Cli && attach.is_none() {
+                    attach = Some(core.attach(role));
+                }
+                ServerFrame::Welcome {
+                    protocol: PROTOCOL_VERSION,
+                    version: crate::version().to_string(),
+                    pair_id: core.pair_id().to_string(),
+                }
+            }
+            _ if !hello => error_frame(
+                None,
+                ErrorCode::HelloRequired,
+                "send a hello frame first: {\"type\":\"hello\",\"protocol\":1,\"version\":\"…\",\"role\":\"cli\"}",
+            ),
+            ClientFrame::Status { id } => ServerFrame::Status {
+                id,
+                status: Box::new(core.status()),
+            },
+            ClientFrame::Send { id, message } => match core.send(message) {
+                Ok(result) => ServerFrame::Sent { id, result },
+                Err(e) => error_frame(
+                    Some(id),
+                    match e {
+                        CoreError::Invalid(_) => ErrorCode::InvalidArgument,
+                        CoreError::Store(_) => ErrorCode::Internal,
+                    },
+                    e.to_string(),
+                ),
+            },
+            ClientFrame::Ping { id } => ServerFrame::Pong { id },
+        };
+        if !send_frame(&mut socket, &reply).await {
+            break;
+        }
+    }
+    drop(attach);
+}

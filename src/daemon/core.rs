@@ -1,0 +1,261 @@
+//! The daemon's shared state: the pair, the store (the daemon is its only
+//! writer), who is attached, and the shutdown signal. The control server
+//! and, later, the agent links call into this; it holds no transport code.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use thiserror::Error;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::control::protocol::{
+    Attached, DaemonStatus, MessagePage, MessageView, PROTOCOL_VERSION, Phase, Queues, Role,
+    SendRequest, SendResult,
+};
+use crate::pair::Pair;
+use crate::pair::registry::now_ms;
+use crate::store::types::{Agent, NewMessage};
+use crate::store::{Store, StoreError};
+
+/// Errors the core reports to callers.
+#[derive(Debug, Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("store error: {0}")]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug)]
+struct Attachments {
+    claude: u32,
+    codex: u32,
+    /// When the last agent detached (or the daemon started).
+    idle_since: Instant,
+}
+
+/// Shared daemon state.
+pub struct Core {
+    pair: Pair,
+    config: Config,
+    started_ms: i64,
+    phase: Mutex<Phase>,
+    store: Mutex<Store>,
+    attached: Mutex<Attachments>,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+/// Keeps an agent counted as attached until dropped.
+pub struct AttachGuard {
+    core: Arc<Core>,
+    role: Role,
+}
+
+impl Drop for AttachGuard {
+    fn drop(&mut self) {
+        self.core.detach(self.role);
+    }
+}
+
+impl Core {
+    pub fn new(pair: Pair, config: Config, store: Store) -> Arc<Self> {
+        let (shutdown_tx, _) = watch::channel(false);
+        Arc::new(Self {
+            pair,
+            config,
+            started_ms: now_ms(),
+            phase: Mutex::new(Phase::Booting),
+            store: Mutex::new(store),
+            attached: Mutex::new(Attachments {
+                claude: 0,
+                codex: 0,
+                idle_since: Instant::now(),
+            }),
+            shutdown_tx,
+        })
+    }
+
+    pub fn pair(&self) -> &Pair {
+        &self.pair
+    }
+
+    pub fn pair_id(&self) -> &str {
+        &self.pair.id
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn started_ms(&self) -> i64 {
+        self.started_ms
+    }
+
+    pub fn max_frame_bytes(&self) -> usize {
+        self.config.settings.control_max_frame_bytes
+    }
+
+    pub fn set_phase(&self, phase: Phase) {
+        if let Ok(mut p) = self.phase.lock() {
+            *p = phase;
+        }
+    }
+
+    fn phase(&self) -> Phase {
+        self.phase.lock().map(|p| *p).unwrap_or(Phase::Stopping)
+    }
+
+    /// Run `f` with the store locked.
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut guard = match self.store.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    /// Count `role` as attached until the guard drops.
+    pub fn attach(self: &Arc<Self>, role: Role) -> AttachGuard {
+        if let Ok(mut a) = self.attached.lock() {
+            match role {
+                Role::Claude => a.claude += 1,
+                Role::Codex => a.codex += 1,
+                Role::Cli | Role::Ui => {}
+            }
+        }
+        tracing::info!(?role, "agent attached");
+        AttachGuard {
+            core: Arc::clone(self),
+            role,
+        }
+    }
+
+    fn detach(&self, role: Role) {
+        if let Ok(mut a) = self.attached.lock() {
+            match role {
+                Role::Claude => a.claude = a.claude.saturating_sub(1),
+                Role::Codex => a.codex = a.codex.saturating_sub(1),
+                Role::Cli | Role::Ui => {}
+            }
+            if a.claude == 0 && a.codex == 0 {
+                a.idle_since = Instant::now();
+            }
+        }
+        tracing::info!(?role, "agent detached");
+    }
+
+    /// How long no agent has been attached; `None` while one is.
+    pub fn idle_for(&self) -> Option<std::time::Duration> {
+        let a = self.attached.lock().ok()?;
+        (a.claude == 0 && a.codex == 0).then(|| a.idle_since.elapsed())
+    }
+
+    fn attached_now(&self) -> Attached {
+        self.attached
+            .lock()
+            .map(|a| Attached {
+                claude: a.claude > 0,
+                codex: a.codex > 0,
+            })
+            .unwrap_or_default()
+    }
+
+    /// Ask every task to stop.
+    pub fn request_shutdown(&self, why: &str) {
+        tracing::info!(reason = why, "shutdown requested");
+        self.set_phase(Phase::Stopping);
+        self.shutdown_tx.send_replace(true);
+    }
+
+    /// A receiver that changes once shutdown is requested.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    /// Health and identity for `abg status`.
+    pub fn status(&self) -> DaemonStatus {
+        let stats = self.with_store(|s| s.stats()).unwrap_or_default();
+        let pending = |agent: Agent| {
+            stats
+                .by_recipient
+                .get(&agent)
+                .map(|r| r.pending)
+                .unwrap_or(0)
+        };
+        let now = now_ms();
+        DaemonStatus {
+            pair_id: self.pair.id.clone(),
+            pair_name: self.pair.name.clone(),
+            root: self.pair.root.display().to_string(),
+            state_dir: self.pair.dir.display().to_string(),
+            pid: std::process::id(),
+            version: crate::version().to_string(),
+            protocol: PROTOCOL_VERSION,
+            phase: self.phase(),
+            started_ms: self.started_ms,
+            uptime_ms: now - self.started_ms,
+            control_port: self.pair.ports.control,
+            app_port: self.pair.ports.app,
+            attached: self.attached_now(),
+            queues: Queues {
+                to_claude: pending(Agent::Claude),
+                to_codex: pending(Agent::Codex),
+            },
+            idle_shutdown_minutes: u64::from(self.config.settings.daemon_idle_shutdown_minutes),
+            config: serde_json::to_value(self.config.explain()).unwrap_or_default(),
+        }
+    }
+
+    /// Validate and store a message; it is on disk when this returns.
+    pub fn send(&self, req: SendRequest) -> Result<SendResult, CoreError> {
+        req.validate(self.max_frame_bytes())
+            .map_err(CoreError::Invalid)?;
+        let new = NewMessage {
+            on_busy: req.on_busy,
+            in_reply_to: req.in_reply_to,
+            idempotency_key: req.idempotency_key,
+            ..NewMessage::new(req.from, req.to, req.body)
+        };
+        let inserted = self.with_store(|s| s.insert_message(&new))?;
+        let duplicate = !inserted.is_new();
+        let message = inserted.into_message();
+        let state = self
+            .with_store(|s| s.deliveries_for(&message.id))?
+            .into_iter()
+            .next()
+            .map(|d| d.state.as_str().to_string())
+            .unwrap_or_default();
+        tracing::info!(id = %message.id, from = message.from.as_str(), to = message.to.as_str(), duplicate, "message stored");
+        Ok(SendResult {
+            message_id: message.id,
+            seq: message.seq,
+            duplicate,
+            state,
+        })
+    }
+
+    /// Messages after `after` (by seq), oldest first.
+    pub fn messages_after(&self, after: i64, limit: u32) -> Result<MessagePage, CoreError> {
+        let limit = usize::try_from(limit).unwrap_or(100);
+        let rows = self.with_store(|s| s.messages_after(after, limit))?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for m in rows {
+            let state = self
+                .with_store(|s| s.deliveries_for(&m.id))?
+                .into_iter()
+                .next()
+                .map(|d| d.state.as_str().to_string());
+            messages.push(MessageView {
+                seq: m.seq,
+                id: m.id,
+                from: m.from.as_str().to_string(),
+                to: m.to.as_str().to_string(),
+                body: m.body,
+                created_ms: m.created_ms,
+                state,
+            });
+        }
+        Ok(MessagePage { messages })
+    }
+}

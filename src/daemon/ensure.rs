@@ -1,0 +1,282 @@
+//! Client side of the daemon's lifecycle: find a pair's daemon, check its
+//! version, spawn it when absent (under a startup lock, waiting on its
+//! readiness line, with a spinner on a terminal), replace one from another
+//! abg version, and stop it.
+
+use std::fs::{File, OpenOptions};
+use std::io::IsTerminal;
+use std::os::unix::fs::OpenOptionsExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::pidfile::{self, DaemonFile, DaemonState};
+use super::run::READY_LINE;
+use crate::control::client::{Client, ClientError};
+use crate::control::protocol::{DaemonStatus, PROTOCOL_VERSION, Phase};
+use crate::pair::Pair;
+
+/// Outcome of [`ensure_running`].
+#[derive(Debug)]
+pub struct Ensured {
+    pub status: DaemonStatus,
+    /// Whether this call started the daemon.
+    pub spawned: bool,
+}
+
+/// Make sure `pair`'s daemon runs this version of abg and is ready.
+pub async fn ensure_running(pair: &Pair, ready_timeout: Duration) -> anyhow::Result<Ensured> {
+    let client = Client::for_pair(pair)?;
+    if let Some(status) = probe_current(pair, &client).await? {
+        return Ok(Ensured {
+            status,
+            spawned: false,
+        });
+    }
+    let spinner = spinner("starting the abg daemon…");
+    let lock = lock_startup(pair, ready_timeout + Duration::from_secs(5)).await?;
+    // Someone may have started it while we waited for the lock.
+    if let Some(status) = probe_current(pair, &client).await? {
+        drop(lock);
+        finish(spinner);
+        return Ok(Ensured {
+            status,
+            spawned: false,
+        });
+    }
+    let result = spawn_and_wait(pair, &client, ready_timeout).await;
+    drop(lock);
+    finish(spinner);
+    result.map(|status| Ensured {
+        status,
+        spawned: true,
+    })
+}
+
+/// A running daemon of this version, or `None` when one must be started.
+/// A daemon of another version is asked to stop first.
+async fn probe_current(pair: &Pair, client: &Client) -> anyhow::Result<Option<DaemonStatus>> {
+    let (state, file) = pidfile::state(pair);
+    let Some(file) = file else { return Ok(None) };
+    if state == DaemonState::Stopped {
+        return Ok(None);
+    }
+    match client.status().await {
+        Ok(status) if status.version == crate::version() && status.protocol == PROTOCOL_VERSION => {
+            if status.phase == Phase::Ready {
+                return Ok(Some(status));
+            }
+            Ok(None)
+        }
+        Ok(status) => {
+            tracing::info!(theirs = %status.version, "replacing a daemon of another abg version");
+            stop_process(pair, client, &file).await?;
+            Ok(None)
+        }
+        Err(ClientError::Refused { status: 409, .. }) => {
+            stop_process(pair, client, &file).await?;
+            Ok(None)
+        }
+        Err(ClientError::Unreachable { .. }) if state == DaemonState::Booting => Ok(None),
+        Err(ClientError::Unreachable { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+struct StartupLock {
+    _lock: Flock<File>,
+}
+
+async fn lock_startup(pair: &Pair, deadline: Duration) -> anyhow::Result<StartupLock> {
+    let path = pair.startup_lock();
+    let end = Instant::now() + deadline;
+    let mut delay = Duration::from_millis(2);
+    loop {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(StartupLock { _lock: lock }),
+            Err(_) if Instant::now() < end => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(25));
+            }
+            Err(_) => bail!(
+                "timed out waiting for another abg to start the daemon (lock {}); run `abg status` again",
+                path.display()
+            ),
+        }
+    }
+}
+
+async fn spawn_and_wait(
+    pair: &Pair,
+    client: &Client,
+    ready_timeout: Duration,
+) -> anyhow::Result<DaemonStatus> {
+    // A stale pidfile of a dead daemon is simply replaced by the new one.
+    let exe = std::env::current_exe().context("cannot find the abg executable")?;
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(pair.log_dir().join("daemon.stderr.log"))
+        .context("cannot open the daemon's stderr log")?;
+    let mut child = tokio::process::Command::new(exe)
+        .arg("--pair")
+        .arg(&pair.name)
+        .arg("daemon")
+        .arg("--root")
+        .arg(&pair.root)
+        .current_dir(&pair.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .context("cannot spawn the abg daemon")?;
+    let stdout = child.stdout.take().context("daemon stdout missing")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let started = Instant::now();
+    let ready = tokio::time::timeout(ready_timeout, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with(READY_LINE) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    if !ready {
+        // The daemon exited without becoming ready: it lost a bind race,
+        // or failed. A winner may be serving; otherwise report the log.
+        let remaining = ready_timeout.saturating_sub(started.elapsed());
+        if let Some(status) = wait_ready(client, remaining).await {
+            return Ok(status);
+        }
+        if let Ok(None) = child.try_wait() {
+            let _ = child.start_kill();
+        }
+        let owner = crate::pair::ports::describe_owner(pair.ports.control);
+        bail!(
+            "the abg daemon did not become ready within {:?}{}; see {} and {}",
+            ready_timeout,
+            if owner.is_empty() {
+                String::new()
+            } else {
+                format!(" (port {} is held{owner})", pair.ports.control)
+            },
+            pair.log_file().display(),
+            pair.log_dir().join("daemon.stderr.log").display()
+        );
+    }
+    client
+        .status()
+        .await
+        .context("the daemon said it was ready but did not answer")
+}
+
+/// Poll `status` until the daemon answers ready (used only after a lost race).
+async fn wait_ready(client: &Client, within: Duration) -> Option<DaemonStatus> {
+    let end = Instant::now() + within;
+    let mut delay = Duration::from_millis(5);
+    while Instant::now() < end {
+        if let Ok(s) = client.status().await
+            && s.phase == Phase::Ready
+        {
+            return Some(s);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(100));
+    }
+    None
+}
+
+/// How a stop went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    NotRunning,
+    Graceful,
+    Terminated,
+    Killed,
+}
+
+/// Stop `pair`'s daemon: ask it, then SIGTERM, then SIGKILL.
+pub async fn stop(pair: &Pair) -> anyhow::Result<Stopped> {
+    let (_, file) = pidfile::state(pair);
+    let Some(file) = file else {
+        return Ok(Stopped::NotRunning);
+    };
+    let client = Client::for_pair(pair)?;
+    stop_process(pair, &client, &file).await
+}
+
+async fn stop_process(pair: &Pair, client: &Client, file: &DaemonFile) -> anyhow::Result<Stopped> {
+    let gone = |f: &DaemonFile| !pidfile::is_alive(f);
+    if client.shutdown().await.is_ok() && wait_gone(file, Duration::from_secs(5), gone).await {
+        pidfile::remove_if_ours(pair, file.pid);
+        return Ok(Stopped::Graceful);
+    }
+    let pid = Pid::from_raw(i32::try_from(file.pid).context("bad pid in pidfile")?);
+    if pidfile::is_alive(file) {
+        let _ = kill(pid, Signal::SIGTERM);
+        if wait_gone(file, Duration::from_secs(3), gone).await {
+            pidfile::remove_if_ours(pair, file.pid);
+            return Ok(Stopped::Terminated);
+        }
+    }
+    if pidfile::is_alive(file) {
+        let _ = kill(pid, Signal::SIGKILL);
+        if !wait_gone(file, Duration::from_secs(3), gone).await {
+            bail!("daemon pid {} did not exit after SIGKILL", file.pid);
+        }
+    }
+    pidfile::remove_if_ours(pair, file.pid);
+    Ok(Stopped::Killed)
+}
+
+async fn wait_gone(
+    file: &DaemonFile,
+    within: Duration,
+    gone: impl Fn(&DaemonFile) -> bool,
+) -> bool {
+    let end = Instant::now() + within;
+    let mut delay = Duration::from_millis(2);
+    loop {
+        if gone(file) {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(50));
+    }
+}
+
+fn spinner(message: &'static str) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(80));
+    Some(bar)
+}
+
+fn finish(spinner: Option<indicatif::ProgressBar>) {
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+}

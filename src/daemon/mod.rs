@@ -1,0 +1,9 @@
+//! The per-pair daemon: its pidfile (`pidfile`), its in-memory core over
+//! the store (`core`), its main loop (`run`), its logs (`logging`), and the
+//! client-side logic that finds, spawns, replaces and stops it (`ensure`).
+
+pub mod core;
+pub mod ensure;
+pub mod logging;
+pub mod pidfile;
+pub mod run;

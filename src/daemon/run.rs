@@ -1,0 +1,159 @@
+//! The daemon process itself (`abg daemon`, spawned detached by `ensure`):
+//! bind the control port first (a loser of that race exits quietly without
+//! touching the winner's files), publish the pidfile, serve until asked to
+//! stop, idle out, or receive SIGTERM/SIGINT, then clean up.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::core::Core;
+use super::pidfile::{self, DaemonFile};
+use crate::config::Config;
+use crate::control::guard::Guard;
+use crate::control::protocol::{PROTOCOL_VERSION, Phase};
+use crate::control::server;
+use crate::pair::Pair;
+use crate::store::Store;
+
+/// The line the daemon writes on its stdout once it is ready; `ensure`
+/// waits for it instead of polling.
+pub const READY_LINE: &str = "abg-daemon-ready";
+
+/// Run the daemon for `pair` until it stops. Returns when shut down.
+pub fn run(pair: Pair, config: Config) -> anyhow::Result<()> {
+    // Leave the launching terminal's session so its hangup never reaches us.
+    let _ = nix::unistd::setsid();
+    if pair.killed_file().exists() {
+        return Ok(());
+    }
+    let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, pair.ports.control);
+    let std_listener = match std::net::TcpListener::bind(addr) {
+        Ok(l) => l,
+        // Another daemon won the race (or a foreign process holds the
+        // port): exit quietly and touch nothing.
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot bind {addr}")),
+    };
+    std_listener.set_nonblocking(true)?;
+    super::logging::init(
+        &pair.log_file(),
+        &config.settings.log_level,
+        config.settings.log_max_bytes,
+        config.settings.log_max_files,
+    )?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(serve(pair.clone(), config, std_listener));
+    pidfile::remove_if_ours(&pair, std::process::id());
+    if let Err(e) = &result {
+        tracing::error!("daemon stopped with an error: {e:#}");
+    }
+    tracing::info!("daemon stopped");
+    result
+}
+
+async fn serve(
+    pair: Pair,
+    config: Config,
+    std_listener: std::net::TcpListener,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(std_listener)?;
+    let secret = pair.secret().context("cannot read the pair secret")?;
+    let store = Store::open(&pair.store_file())
+        .with_context(|| format!("cannot open the store {}", pair.store_file().display()))?;
+    let core = Core::new(pair.clone(), config, store);
+    let pid = std::process::id();
+    let mut file = DaemonFile {
+        pid,
+        start_time: pidfile::process_start_time(pid),
+        version: crate::version().to_string(),
+        protocol: PROTOCOL_VERSION,
+        control_port: pair.ports.control,
+        phase: Phase::Booting,
+        started_ms: core.started_ms(),
+    };
+    pidfile::write(&pair, &file)?;
+    tracing::info!(pair = %pair.id, port = pair.ports.control, pid, version = crate::version(), "daemon starting");
+
+    let guard = Arc::new(Guard::new(pair.ports.control, &secret));
+    let app = server::router(Arc::clone(&core), guard);
+    let mut stop = core.shutdown_signal();
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .into_future(),
+    );
+
+    core.set_phase(Phase::Ready);
+    file.phase = Phase::Ready;
+    pidfile::write(&pair, &file)?;
+    signal_ready();
+    tracing::info!("daemon ready");
+
+    tokio::spawn(watch_signals(Arc::clone(&core)));
+    tokio::spawn(watch_idle(Arc::clone(&core)));
+
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("server error: {e}"),
+        Err(e) => tracing::error!("server task failed: {e}"),
+    }
+    core.with_store(|s| {
+        if let Err(e) = s.checkpoint() {
+            tracing::warn!("store checkpoint on shutdown failed: {e}");
+        }
+    });
+    Ok(())
+}
+
+/// Tell the spawner we are ready, then detach stdout from its pipe.
+fn signal_ready() {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{READY_LINE} {}", std::process::id());
+    let _ = out.flush();
+    if let Ok(devnull) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdout(&devnull);
+    }
+}
+
+async fn watch_signals(core: Arc<Core>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => core.request_shutdown("SIGTERM"),
+        _ = int.recv() => core.request_shutdown("SIGINT"),
+    }
+}
+
+async fn watch_idle(core: Arc<Core>) {
+    let Some(limit) = core.config().settings.daemon_idle_shutdown() else {
+        return;
+    };
+    let mut stop = core.shutdown_signal();
+    let tick = (limit / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => return,
+        }
+        if core.idle_for().is_some_and(|idle| idle >= limit) {
+            core.request_shutdown("idle: no agent attached");
+            return;
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! abg: run Claude Code and OpenAI Codex as live peers in one project.
+//!
+//! One binary plays every role: the CLI (`cli`), the per-pair daemon
+//! (`daemon`) with its control plane (`control`) and durable store
+//! (`store`), and the agent-side pieces (`claude`, `codex`, `pty`).
+
+pub mod claude;
+pub mod cli;
+pub mod codex;
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod pair;
+pub mod paths;
+pub mod pty;
+pub mod store;
+
+/// This build's version, shared by every role (CLI, daemon, MCP server).
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}

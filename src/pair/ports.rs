@@ -1,0 +1,107 @@
+//! The port block of a pair: `base + 10 × slot`, with +0 for the Codex
+//! app-server, +1 reserved and +2 for the daemon's control plane and web UI.
+//! New slots are probed before they are handed out so a foreign listener is
+//! named in an error instead of being silently stepped around.
+
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+
+use serde::Serialize;
+
+use super::PairError;
+
+/// Default first port of slot 0.
+pub const DEFAULT_BASE: u16 = 4500;
+
+/// The three ports of one pair slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Ports {
+    /// Codex app-server websocket listener.
+    pub app: u16,
+    /// Reserved for a future listener.
+    pub reserved: u16,
+    /// Daemon control plane and web UI.
+    pub control: u16,
+}
+
+impl Ports {
+    /// Ports of `slot` for `base`, or `None` when they would pass 65535.
+    pub fn for_slot(base: u16, slot: u32) -> Option<Self> {
+        let app = u32::from(base).checked_add(slot.checked_mul(10)?)?;
+        if app + 2 > u32::from(u16::MAX) {
+            return None;
+        }
+        let app = u16::try_from(app).ok()?;
+        Some(Self {
+            app,
+            reserved: app + 1,
+            control: app + 2,
+        })
+    }
+
+    fn roles(&self) -> [(u16, &'static str); 3] {
+        [
+            (self.app, "codex app-server"),
+            (self.reserved, "reserved"),
+            (self.control, "control plane"),
+        ]
+    }
+
+    /// Check that every port of the block can be bound on 127.0.0.1.
+    pub fn probe_free(&self, slot: u32) -> Result<(), PairError> {
+        for (port, role) in self.roles() {
+            if TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).is_err() {
+                return Err(PairError::PortBusy {
+                    port,
+                    slot,
+                    role,
+                    owner: describe_owner(port),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// " by pid N (name)" when the listening process can be found, else "".
+pub fn describe_owner(port: u16) -> String {
+    match owner_of(port) {
+        Some((pid, name)) => format!(" by pid {pid} ({name})"),
+        None => String::new(),
+    }
+}
+
+/// The process listening on `port`, where the OS lets us see it.
+pub fn owner_of(port: u16) -> Option<(u32, String)> {
+    let p = listeners::get_process_by_port(port, listeners::Protocol::TCP).ok()?;
+    Some((p.pid, p.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_map_to_blocks_of_ten() {
+        let p = Ports::for_slot(4500, 0).expect("slot 0");
+        assert_eq!((p.app, p.reserved, p.control), (4500, 4501, 4502));
+        let p = Ports::for_slot(4500, 3).expect("slot 3");
+        assert_eq!((p.app, p.reserved, p.control), (4530, 4531, 4532));
+        assert!(Ports::for_slot(65530, 0).is_some());
+        assert!(Ports::for_slot(65534, 0).is_none());
+        assert!(Ports::for_slot(4500, u32::MAX).is_none());
+    }
+
+    #[test]
+    fn busy_port_is_named() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let ports = Ports {
+            app: port,
+            reserved: port,
+            control: port,
+        };
+        let err = ports.probe_free(7).expect_err("busy").to_string();
+        assert!(err.contains(&format!("port {port}")), "{err}");
+        assert!(err.contains("slot 7"), "{err}");
+    }
+}

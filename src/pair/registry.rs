@@ -1,0 +1,321 @@
+//! The registry of pairs: one JSON file under the user state dir listing
+//! every pair with its slot. Every change happens under an exclusive file
+//! lock and is published by atomic rename, so racing `abg` processes never
+//! hand out one slot twice and readers never see a half-written file.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use super::{Pair, PairError, PairName, Ports, pair_id};
+use crate::paths;
+
+const FORMAT_VERSION: u32 = 1;
+const LOCK_DEADLINE: Duration = Duration::from_secs(15);
+
+/// One registry row.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    pub name: String,
+    pub root: PathBuf,
+    pub slot: u32,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RegistryFile {
+    version: u32,
+    pairs: Vec<Entry>,
+}
+
+/// Handle on the registry for one state base and port base.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    base: PathBuf,
+    port_base: u16,
+}
+
+/// The exclusive registry lock; released on drop.
+struct Locked {
+    _lock: Flock<File>,
+}
+
+impl Registry {
+    pub fn new(state_base: &Path, port_base: u16) -> Self {
+        Self {
+            base: state_base.to_path_buf(),
+            port_base,
+        }
+    }
+
+    /// `<state>/pairs`, the parent of every pair directory.
+    pub fn pairs_dir(&self) -> PathBuf {
+        self.base.join("pairs")
+    }
+
+    fn file(&self) -> PathBuf {
+        self.pairs_dir().join("registry.json")
+    }
+
+    fn lock(&self) -> Result<Locked, PairError> {
+        paths::ensure_private_dir(&self.base)?;
+        paths::ensure_private_dir(&self.pairs_dir())?;
+        let path = self.pairs_dir().join("registry.lock");
+        let deadline = Instant::now() + LOCK_DEADLINE;
+        let mut delay = Duration::from_millis(2);
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(|source| PairError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(mut lock) => {
+                    // Best effort: note who holds the lock, for the timeout message.
+                    let _ = lock.set_len(0);
+                    let _ = write!(lock, "{}", std::process::id());
+                    return Ok(Locked { _lock: lock });
+                }
+                Err((_, _)) if Instant::now() < deadline => {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_millis(50));
+                }
+                Err(_) => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    return Err(PairError::LockTimeout { path, holder });
+                }
+            }
+        }
+    }
+
+    fn read(&self) -> Result<RegistryFile, PairError> {
+        let path = self.file();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(RegistryFile {
+                    version: FORMAT_VERSION,
+                    pairs: Vec::new(),
+                });
+            }
+            Err(source) => return Err(PairError::Io { path, source }),
+        };
+        let file: RegistryFile = serde_json::from_str(&text).map_err(|e| PairError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        if file.version > FORMAT_VERSION {
+            return Err(PairError::TooNew {
+                path,
+                found: file.version,
+            });
+        }
+        Ok(file)
+    }
+
+    fn write(&self, file: &RegistryFile, _locked: &Locked) -> Result<(), PairError> {
+        let json = serde_json::to_vec_pretty(file).map_err(|e| PairError::Corrupt {
+            path: self.file(),
+            detail: e.to_string(),
+        })?;
+        paths::write_private_file(&self.file(), &json)?;
+        Ok(())
+    }
+
+    /// Turn a registry row into a pair with ports and state dir.
+    pub fn pair(&self, entry: &Entry) -> Pair {
+        let ports = Ports::for_slot(self.port_base, entry.slot).unwrap_or(Ports {
+            app: 0,
+            reserved: 0,
+            control: 0,
+        });
+        Pair {
+            id: entry.id.clone(),
+            name: entry.name.clone(),
+            root: entry.root.clone(),
+            slot: entry.slot,
+            ports,
+            dir: self.pairs_dir().join(&entry.id),
+            created_ms: entry.created_ms,
+        }
+    }
+
+    /// Every registered pair, in slot order.
+    pub fn list(&self) -> Result<Vec<Pair>, PairError> {
+        let mut entries = self.read()?.pairs;
+        entries.sort_by_key(|e| e.slot);
+        Ok(entries.iter().map(|e| self.pair(e)).collect())
+    }
+
+    /// The pair for (root, name), if registered.
+    pub fn find(&self, root: &Path, name: &PairName) -> Result<Option<Pair>, PairError> {
+        let id = pair_id(root, name);
+        Ok(self
+            .read()?
+            .pairs
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| self.pair(e)))
+    }
+
+    /// The pair for (root, name), creating it (lowest free slot, state dir,
+    /// secret) when absent. Returns whether it was created.
+    pub fn find_or_create(&self, root: &Path, name: &PairName) -> Result<(Pair, bool), PairError> {
+        if let Some(pair) = self.find(root, name)?
+            && pair.secret_path().exists()
+        {
+            return Ok((pair, false));
+        }
+        let locked = self.lock()?;
+        let mut file = self.read()?;
+        let id = pair_id(root, name);
+        if let Some(entry) = file.pairs.iter().find(|e| e.id == id) {
+            let pair = self.pair(entry);
+            ensure_pair_dir(&pair)?;
+            return Ok((pair, false));
+        }
+        let slot = (0u32..)
+            .find(|s| !file.pairs.iter().any(|e| e.slot == *s))
+            .unwrap_or(0);
+        let ports = Ports::for_slot(self.port_base, slot).ok_or(PairError::NoSlot {
+            base: self.port_base,
+        })?;
+        ports.probe_free(slot)?;
+        let entry = Entry {
+            id,
+            name: name.as_str().to_string(),
+            root: root.to_path_buf(),
+            slot,
+            created_ms: now_ms(),
+        };
+        let pair = self.pair(&entry);
+        ensure_pair_dir(&pair)?;
+        file.pairs.push(entry);
+        self.write(&file, &locked)?;
+        Ok((pair, true))
+    }
+
+    /// Remove a pair's registry row and its state directory.
+    pub fn remove(&self, id: &str) -> Result<Option<Pair>, PairError> {
+        let locked = self.lock()?;
+        let mut file = self.read()?;
+        let Some(pos) = file.pairs.iter().position(|e| e.id == id) else {
+            return Ok(None);
+        };
+        let entry = file.pairs.remove(pos);
+        self.write(&file, &locked)?;
+        let pair = self.pair(&entry);
+        if let Err(source) = std::fs::remove_dir_all(&pair.dir)
+            && source.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(PairError::Io {
+                path: pair.dir.clone(),
+                source,
+            });
+        }
+        Ok(Some(pair))
+    }
+}
+
+fn ensure_pair_dir(pair: &Pair) -> Result<(), PairError> {
+    paths::ensure_private_dir(&pair.dir)?;
+    paths::ensure_private_dir(&pair.log_dir())?;
+    if !pair.secret_path().exists() {
+        paths::write_private_file(&pair.secret_path(), paths::new_secret().as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn free_base() -> u16 {
+        // A base whose first slots are very likely free: pick an ephemeral
+        // port and round down to a multiple of ten.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let p = l.local_addr().expect("addr").port();
+        (p / 10) * 10 - 100
+    }
+
+    #[test]
+    fn slots_are_lowest_free_and_stable() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let reg = Registry::new(tmp.path(), free_base());
+        let main = PairName::default();
+        let (a, created) = reg
+            .find_or_create(Path::new("/p/a"), &main)
+            .expect("create a");
+        assert!(created);
+        assert_eq!(a.slot, 0);
+        let (b, _) = reg
+            .find_or_create(Path::new("/p/b"), &main)
+            .expect("create b");
+        assert_eq!(b.slot, 1);
+        let (again, created) = reg.find_or_create(Path::new("/p/a"), &main).expect("find");
+        assert!(!created);
+        assert_eq!(again.id, a.id);
+        reg.remove(&a.id).expect("rm");
+        assert!(!a.dir.exists());
+        let (c, _) = reg
+            .find_or_create(Path::new("/p/c"), &main)
+            .expect("create c");
+        assert_eq!(c.slot, 0, "freed slot is reused");
+        assert_eq!(reg.list().expect("list").len(), 2);
+        let secret = c.secret().expect("secret");
+        assert_eq!(secret.len(), 64);
+    }
+
+    #[test]
+    fn corrupt_registry_is_reported_not_overwritten() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let reg = Registry::new(tmp.path(), free_base());
+        paths::ensure_private_dir(&reg.pairs_dir()).expect("dir");
+        std::fs::write(reg.file(), "{not json").expect("write");
+        let err = reg
+            .find_or_create(Path::new("/p/a"), &PairName::default())
+            .expect_err("corrupt")
+            .to_string();
+        assert!(err.contains("corrupt") && err.contains("mv "), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(reg.file()).expect("read"),
+            "{not json"
+        );
+    }
+
+    #[test]
+    fn busy_port_fails_without_moving_slot() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let base = free_base();
+        let squat = std::net::TcpListener::bind(("127.0.0.1", base + 2)).expect("squat");
+        let reg = Registry::new(tmp.path(), base);
+        let err = reg
+            .find_or_create(Path::new("/p/a"), &PairName::default())
+            .expect_err("busy")
+            .to_string();
+        assert!(err.contains(&format!("port {}", base + 2)), "{err}");
+        assert!(reg.list().expect("list").is_empty());
+        drop(squat);
+    }
+}

@@ -1,0 +1,254 @@
+//! Delivery state per (message, recipient): validated transitions with an append-only
+//! history, the per-recipient queue of undelivered messages, and counters for status.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::error::{Result, StoreError};
+use super::rows::{self, DELIVERY_COLUMNS, LOG_COLUMNS, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS};
+use super::types::{
+    Agent, Delivery, DeliveryLogEntry, DeliveryState, Pending, Stats, Transitioned,
+};
+use super::{Store, now_ms, sql_limit};
+
+/// What a state change asks for.
+#[derive(Clone, Copy)]
+enum Change {
+    /// A normal transition: the target must belong to the recipient's state machine and
+    /// the current state must not be terminal.
+    To(DeliveryState),
+    /// An explicit retry: back to the recipient's initial state from any state.
+    Retry,
+}
+
+impl Store {
+    /// Move a delivery to `new_state`, recording `detail` and the log row. `turn_id`, when
+    /// given, replaces the recorded turn; otherwise the previous one is kept.
+    ///
+    /// Errors with [`StoreError::InvalidTransition`] when `new_state` is not a state of
+    /// `recipient`'s machine, or the delivery is already terminal (acknowledged, completed,
+    /// failed) and `new_state` differs; repeating the terminal state is an idempotent no-op
+    /// (`changed: false`). [`StoreError::NotFound`] when there is no such delivery.
+    pub fn transition(
+        &mut self,
+        message_id: &str,
+        recipient: Agent,
+        new_state: DeliveryState,
+        detail: Option<&str>,
+        turn_id: Option<&str>,
+    ) -> Result<Transitioned> {
+        self.change(
+            message_id,
+            recipient,
+            Change::To(new_state),
+            detail,
+            turn_id,
+        )
+    }
+
+    /// Explicitly restart a delivery: back to `stored` (Claude) or `queued` (Codex) from
+    /// any state, terminal ones included; the recorded turn is cleared, attempts are kept.
+    pub fn retry(
+        &mut self,
+        message_id: &str,
+        recipient: Agent,
+        detail: Option<&str>,
+    ) -> Result<Transitioned> {
+        self.change(message_id, recipient, Change::Retry, detail, None)
+    }
+
+    fn change(
+        &mut self,
+        message_id: &str,
+        recipient: Agent,
+        change: Change,
+        detail: Option<&str>,
+        turn_id: Option<&str>,
+    ) -> Result<Transitioned> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current =
+            get_delivery(&tx, message_id, recipient)?.ok_or_else(|| StoreError::NotFound {
+                what: "delivery",
+                key: format!("{message_id} to {recipient}"),
+            })?;
+        let from = current.state;
+        let (to, attempts, new_turn) = match change {
+            Change::To(to) => {
+                if from == to && from.is_terminal() {
+                    return Ok(Transitioned {
+                        previous: from,
+                        delivery: current,
+                        changed: false,
+                    });
+                }
+                check(&current, to)?;
+                let attempts = current.attempts + u32::from(to.is_new_attempt(from));
+                let turn = turn_id.map(str::to_owned).or(current.turn_id);
+                (to, attempts, turn)
+            }
+            Change::Retry => {
+                let to = DeliveryState::initial_for(recipient).ok_or_else(|| {
+                    StoreError::InvalidInput(format!("{recipient} cannot receive messages"))
+                })?;
+                (to, current.attempts, None)
+            }
+        };
+        let now = now_ms();
+        tx.prepare_cached(
+            "UPDATE deliveries SET state = ?3, detail = ?4, turn_id = ?5, attempts = ?6, \
+             updated_ms = ?7 WHERE message_id = ?1 AND recipient = ?2",
+        )?
+        .execute(params![
+            message_id, recipient, to, detail, new_turn, attempts, now
+        ])?;
+        tx.prepare_cached(
+            "INSERT INTO delivery_log (message_id, recipient, state, detail, ts_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![message_id, recipient, to, detail, now])?;
+        tx.commit()?;
+        Ok(Transitioned {
+            previous: from,
+            delivery: Delivery {
+                message_id: current.message_id,
+                recipient,
+                state: to,
+                detail: detail.map(str::to_owned),
+                turn_id: new_turn,
+                attempts,
+                updated_ms: now,
+            },
+            changed: true,
+        })
+    }
+
+    /// Messages not yet in a terminal state for `recipient` (held ones included), oldest
+    /// first: the delivery worker's queue.
+    pub fn pending_for(&self, recipient: Agent, limit: usize) -> Result<Vec<Pending>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS}, {DELIVERY_COLUMNS} FROM deliveries d \
+             JOIN messages m ON m.id = d.message_id \
+             WHERE d.recipient = ?1 AND d.state NOT IN {} ORDER BY m.seq LIMIT ?2",
+            DeliveryState::TERMINAL_SQL
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(params![recipient, sql_limit(limit)], |row| {
+                Ok(Pending {
+                    message: rows::message(row)?,
+                    delivery: rows::delivery_at(row, MESSAGE_COLUMN_COUNT)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// How many messages for `recipient` are not yet in a terminal state.
+    pub fn unacked_count(&self, recipient: Agent) -> Result<u64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM deliveries WHERE recipient = ?1 AND state NOT IN {}",
+            DeliveryState::TERMINAL_SQL
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([recipient], rows::count)?)
+    }
+
+    /// The delivery rows of one message (one per recipient).
+    pub fn deliveries_for(&self, message_id: &str) -> Result<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.message_id = ?1 ORDER BY d.recipient"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map([message_id], rows::delivery)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Every transition of one message's deliveries, oldest first.
+    pub fn delivery_log(&self, message_id: &str) -> Result<Vec<DeliveryLogEntry>> {
+        let sql =
+            format!("SELECT {LOG_COLUMNS} FROM delivery_log WHERE message_id = ?1 ORDER BY seq");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map([message_id], rows::log_entry)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Transitions with `seq > after_seq`, ascending: live state catch-up for the UI.
+    pub fn delivery_log_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryLogEntry>> {
+        let sql =
+            format!("SELECT {LOG_COLUMNS} FROM delivery_log WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(params![after_seq, sql_limit(limit)], rows::log_entry)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Counts of messages, events, and deliveries per state and per recipient.
+    pub fn stats(&self) -> Result<Stats> {
+        let mut stats = Stats::default();
+        (stats.messages, stats.last_message_seq) = self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM messages",
+            [],
+            |r| Ok((rows::count(r)?, r.get(1)?)),
+        )?;
+        (stats.events, stats.last_event_seq) = self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events",
+            [],
+            |r| Ok((rows::count(r)?, r.get(1)?)),
+        )?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT recipient, state, COUNT(*) FROM deliveries GROUP BY recipient, state",
+        )?;
+        for row in stmt.query_map([], rows::state_count)? {
+            let (recipient, state, n) = row?;
+            *stats.by_state.entry(state).or_default() += n;
+            let per = stats.by_recipient.entry(recipient).or_default();
+            per.total += n;
+            if !state.is_terminal() {
+                per.pending += n;
+            }
+            *per.by_state.entry(state).or_default() += n;
+        }
+        Ok(stats)
+    }
+}
+
+fn get_delivery(conn: &Connection, message_id: &str, recipient: Agent) -> Result<Option<Delivery>> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.message_id = ?1 AND d.recipient = ?2"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![message_id, recipient], rows::delivery)
+        .optional()?)
+}
+
+/// The transition rules (pure): the target must belong to the recipient's machine, and a
+/// terminal state is left only through [`Store::retry`].
+fn check(current: &Delivery, to: DeliveryState) -> Result<()> {
+    let reason = if !to.applies_to(current.recipient) {
+        "state does not apply to this recipient"
+    } else if current.state.is_terminal() {
+        "delivery already finished; retry it explicitly"
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::InvalidTransition {
+        message_id: current.message_id.clone(),
+        recipient: current.recipient,
+        from: current.state,
+        to,
+        reason,
+    })
+}

@@ -1,0 +1,247 @@
+//! Message queries: exactly-once insertion (idempotency keys, source item ids) with the
+//! first delivery row in the same transaction, transcript paging, and full-text search.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::error::{Result, StoreError};
+use super::rows::{self, MESSAGE_COLUMNS};
+use super::types::{DeliveryState, Inserted, Message, NewMessage};
+use super::{Store, new_message_id, now_ms, sql_limit};
+
+/// Search terms beyond this many are ignored.
+pub const MAX_SEARCH_TERMS: usize = 32;
+
+/// Longest accepted idempotency key or source item id, in bytes.
+const MAX_KEY_LEN: usize = 256;
+
+impl Store {
+    /// Store a message and its first delivery row (`stored` for Claude, `queued` for
+    /// Codex) atomically. A message with the idempotency key or source item id of one
+    /// already stored from the same sender is not written again: the stored one comes back
+    /// as [`Inserted::Duplicate`].
+    pub fn insert_message(&mut self, msg: &NewMessage) -> Result<Inserted> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let inserted = insert_in(&tx, msg, now_ms())?;
+        tx.commit()?;
+        Ok(inserted)
+    }
+
+    /// [`Store::insert_message`] for many messages in one transaction: all are written or,
+    /// on any error, none. Duplicates (also within the batch) are reported per message.
+    pub fn insert_messages(&mut self, msgs: &[NewMessage]) -> Result<Vec<Inserted>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        let inserted = msgs
+            .iter()
+            .map(|m| insert_in(&tx, m, now))
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(inserted)
+    }
+
+    pub fn get_message(&self, id: &str) -> Result<Option<Message>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?1");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], rows::message)
+            .optional()?)
+    }
+
+    /// Up to `limit` messages with `seq < before_seq` (the newest ones when `None`), in
+    /// ascending seq order: scrolling back through the transcript.
+    pub fn messages_page(&self, before_seq: Option<i64>, limit: usize) -> Result<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.seq < ?1 ORDER BY m.seq DESC LIMIT ?2"
+        );
+        let mut page = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(
+                params![before_seq.unwrap_or(i64::MAX), sql_limit(limit)],
+                rows::message,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        page.reverse();
+        Ok(page)
+    }
+
+    /// Up to `limit` messages with `seq > after_seq`, ascending: catching up after a
+    /// reconnect without duplicates.
+    pub fn messages_after(&self, after_seq: i64, limit: usize) -> Result<Vec<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.seq > ?1 ORDER BY m.seq LIMIT ?2"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(params![after_seq, sql_limit(limit)], rows::message)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Full-text search over message bodies, best match first. Every whitespace-separated
+    /// word of `query` is matched literally (a trailing `*` makes it a prefix), so any user
+    /// input is safe; a query with no searchable word returns nothing.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Message>> {
+        let Some(fts) = fts_query(query) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid \
+             WHERE messages_fts MATCH ?1 ORDER BY messages_fts.rank, m.seq DESC LIMIT ?2"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(params![fts, sql_limit(limit)], rows::message)?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+/// Turn free user text into an FTS5 query that cannot be a syntax error: each word becomes
+/// a quoted string (inner quotes doubled), implicitly ANDed; `word*` stays a prefix query.
+/// Words without a letter or digit (`*`, `(`, `--`) carry no token and are dropped.
+pub(crate) fn fts_query(input: &str) -> Option<String> {
+    let terms: Vec<String> = input
+        .split_whitespace()
+        .filter_map(|raw| {
+            let word = raw.trim_end_matches('*');
+            if !word.chars().any(char::is_alphanumeric) {
+                return None;
+            }
+            let quoted = format!("\"{}\"", word.replace('"', "\"\""));
+            Some(if word.len() < raw.len() {
+                quoted + "*"
+            } else {
+                quoted
+            })
+        })
+        .take(MAX_SEARCH_TERMS)
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+fn validate(msg: &NewMessage) -> Result<()> {
+    if !msg.to.is_recipient() {
+        return Err(StoreError::InvalidInput(format!(
+            "messages can only be addressed to claude or codex, not {}",
+            msg.to
+        )));
+    }
+    if msg.from == msg.to {
+        return Err(StoreError::InvalidInput(format!(
+            "{} cannot send a message to itself",
+            msg.from
+        )));
+    }
+    for (name, value) in [
+        ("idempotency_key", &msg.idempotency_key),
+        ("source_item_id", &msg.source_item_id),
+    ] {
+        if let Some(v) = value
+            && (v.is_empty() || v.len() > MAX_KEY_LEN)
+        {
+            return Err(StoreError::InvalidInput(format!(
+                "{name} must be 1 to {MAX_KEY_LEN} bytes long"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn find_duplicate(conn: &Connection, msg: &NewMessage) -> Result<Option<Message>> {
+    for (column, value) in [
+        ("idempotency_key", &msg.idempotency_key),
+        ("source_item_id", &msg.source_item_id),
+    ] {
+        let Some(value) = value else { continue };
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.from_agent = ?1 AND m.{column} = ?2"
+        );
+        let found = conn
+            .prepare_cached(&sql)?
+            .query_row(params![msg.from, value], rows::message)
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// A message id not yet in use (a collision of 64 random bits is only theoretical, but
+/// costs one indexed lookup to rule out).
+fn unused_id(conn: &Connection) -> Result<String> {
+    let mut stmt = conn.prepare_cached("SELECT 1 FROM messages WHERE id = ?1")?;
+    for _ in 0..8 {
+        let id = new_message_id();
+        if !stmt.exists([&id])? {
+            return Ok(id);
+        }
+    }
+    Err(StoreError::Setup(
+        "could not draw an unused message id; is the random source broken?".to_owned(),
+    ))
+}
+
+fn insert_in(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Inserted> {
+    validate(msg)?;
+    if let Some(existing) = find_duplicate(conn, msg)? {
+        return Ok(Inserted::Duplicate(existing));
+    }
+    let initial = DeliveryState::initial_for(msg.to)
+        .ok_or_else(|| StoreError::InvalidInput(format!("{} cannot receive messages", msg.to)))?;
+    let id = unused_id(conn)?;
+    let created_ms = msg.created_ms.unwrap_or(now);
+    let meta = serde_json::to_string(&msg.meta)?;
+    conn.prepare_cached(
+        "INSERT INTO messages (id, from_agent, to_agent, body, kind, created_ms, thread_id, \
+         turn_id, source_item_id, in_reply_to, idempotency_key, on_busy, meta) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        id,
+        msg.from,
+        msg.to,
+        msg.body,
+        msg.kind,
+        created_ms,
+        msg.thread_id,
+        msg.turn_id,
+        msg.source_item_id,
+        msg.in_reply_to,
+        msg.idempotency_key,
+        msg.on_busy,
+        meta,
+    ])?;
+    let seq = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT INTO deliveries (message_id, recipient, state, attempts, updated_ms) \
+         VALUES (?1, ?2, ?3, 0, ?4)",
+    )?
+    .execute(params![id, msg.to, initial, now])?;
+    conn.prepare_cached(
+        "INSERT INTO delivery_log (message_id, recipient, state, ts_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id, msg.to, initial, now])?;
+    Ok(Inserted::New(Message {
+        seq,
+        id,
+        from: msg.from,
+        to: msg.to,
+        body: msg.body.clone(),
+        kind: msg.kind,
+        created_ms,
+        thread_id: msg.thread_id.clone(),
+        turn_id: msg.turn_id.clone(),
+        source_item_id: msg.source_item_id.clone(),
+        in_reply_to: msg.in_reply_to.clone(),
+        idempotency_key: msg.idempotency_key.clone(),
+        on_busy: msg.on_busy,
+        meta: msg.meta.clone(),
+    }))
+}

@@ -1,0 +1,275 @@
+//! Messages: insertion with its first delivery, exactly-once by idempotency key and source
+//! item id, batches, transcript paging, and full-text search with hostile input.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::super::messages::fts_query;
+use super::super::{
+    Agent, DeliveryState, Inserted, MessageKind, NewMessage, OnBusy, Store, StoreError,
+};
+use super::{chat, insert, temp_store};
+
+#[test]
+fn insert_creates_the_first_delivery_and_its_log_row() {
+    let (_dir, mut store) = temp_store();
+    let to_claude = insert(&mut store, Agent::Codex, Agent::Claude, "for claude");
+    let to_codex = insert(&mut store, Agent::Claude, Agent::Codex, "for codex");
+    for (id, recipient, state) in [
+        (&to_claude, Agent::Claude, DeliveryState::Stored),
+        (&to_codex, Agent::Codex, DeliveryState::Queued),
+    ] {
+        assert!(id.starts_with("m_") && id.len() == 18, "{id}");
+        assert!(id[2..].chars().all(|c| c.is_ascii_hexdigit()));
+        let d = store.deliveries_for(id).unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].recipient, d[0].state, d[0].attempts), (recipient, state, 0));
+        let log = store.delivery_log(id).unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].state, state);
+    }
+}
+
+#[test]
+fn every_field_round_trips() {
+    let (_dir, mut store) = temp_store();
+    let new = NewMessage {
+        kind: MessageKind::Notice,
+        thread_id: Some("thr_1".into()),
+        turn_id: Some("turn_1".into()),
+        source_item_id: Some("item_1".into()),
+        in_reply_to: Some("m_0000000000000000".into()),
+        idempotency_key: Some("k1".into()),
+        on_busy: Some(OnBusy::Steer),
+        meta: json!({"path": "/tmp/x", "n": 1.5, "nested": [true, null]}),
+        created_ms: Some(1_700_000_000_000),
+        ..NewMessage::new(Agent::Codex, Agent::Claude, "body \u{1F600} \0 with nul")
+    };
+    let stored = store.insert_message(&new).unwrap().into_message();
+    let read = store.get_message(&stored.id).unwrap().unwrap();
+    assert_eq!(read, stored);
+    assert_eq!(read.created_ms, 1_700_000_000_000);
+    assert_eq!(read.meta, new.meta);
+    assert_eq!(read.body, new.body);
+    assert!(store.get_message("m_ffffffffffffffff").unwrap().is_none());
+}
+
+#[test]
+fn a_repeated_idempotency_key_yields_the_first_message() {
+    let (_dir, mut store) = temp_store();
+    let keyed = |from, body: &str| NewMessage {
+        idempotency_key: Some("reply-1".into()),
+        ..NewMessage::new(from, Agent::Codex, body)
+    };
+    let first = store.insert_message(&keyed(Agent::Claude, "a")).unwrap();
+    let again = store.insert_message(&keyed(Agent::Claude, "a (retry)")).unwrap();
+    assert!(first.is_new());
+    assert!(matches!(again, Inserted::Duplicate(_)));
+    assert_eq!(again.message(), first.message());
+    // The key is scoped to the sender.
+    let human = store.insert_message(&keyed(Agent::Human, "b")).unwrap();
+    assert!(human.is_new());
+    assert_eq!(store.stats().unwrap().messages, 2);
+    assert_eq!(store.delivery_log(&first.message().id).unwrap().len(), 1);
+}
+
+#[test]
+fn a_repeated_source_item_is_ingested_once() {
+    let (_dir, mut store) = temp_store();
+    let item = |id: &str| NewMessage {
+        source_item_id: Some(id.into()),
+        thread_id: Some("thr".into()),
+        ..NewMessage::new(Agent::Codex, Agent::Claude, "agent message")
+    };
+    let a = store.insert_message(&item("item-1")).unwrap();
+    let b = store.insert_message(&item("item-1")).unwrap();
+    let c = store.insert_message(&item("item-2")).unwrap();
+    assert!(a.is_new() && !b.is_new() && c.is_new());
+    assert_eq!(a.message().id, b.message().id);
+    assert_eq!(store.unacked_count(Agent::Claude).unwrap(), 2);
+}
+
+#[test]
+fn invalid_messages_are_refused() {
+    let (_dir, mut store) = temp_store();
+    let bad = [
+        chat(Agent::Claude, Agent::Human, "to a human"),
+        chat(Agent::Codex, Agent::Abg, "to abg"),
+        chat(Agent::Claude, Agent::Claude, "to itself"),
+        NewMessage {
+            idempotency_key: Some(String::new()),
+            ..chat(Agent::Claude, Agent::Codex, "empty key")
+        },
+        NewMessage {
+            source_item_id: Some("x".repeat(1000)),
+            ..chat(Agent::Codex, Agent::Claude, "long id")
+        },
+    ];
+    for m in &bad {
+        assert!(
+            matches!(store.insert_message(m), Err(StoreError::InvalidInput(_))),
+            "{m:?}"
+        );
+    }
+    assert_eq!(store.stats().unwrap().messages, 0);
+}
+
+#[test]
+fn a_batch_of_10000_is_one_transaction() {
+    let (_dir, mut store) = temp_store();
+    let batch: Vec<NewMessage> = (0..10_000)
+        .map(|i| NewMessage {
+            idempotency_key: Some(format!("k{i}")),
+            ..chat(
+                Agent::Claude,
+                Agent::Codex,
+                &format!("message number {i} about topic{}", i % 100),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let inserted = store.insert_messages(&batch).unwrap();
+    eprintln!("10,000 inserts in one transaction: {:?}", started.elapsed());
+    assert_eq!(inserted.len(), 10_000);
+    assert!(inserted.iter().all(Inserted::is_new));
+    assert!(inserted.windows(2).all(|w| w[0].message().seq < w[1].message().seq));
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.messages, 10_000);
+    assert_eq!(stats.by_state[&DeliveryState::Queued], 10_000);
+    assert_eq!(store.unacked_count(Agent::Codex).unwrap(), 10_000);
+
+    let started = Instant::now();
+    let hits = store.search("topic42", 1000).unwrap();
+    eprintln!("search over 10,000 messages: {:?}", started.elapsed());
+    assert_eq!(hits.len(), 100);
+    assert!(hits.iter().all(|m| m.body.ends_with("topic42")));
+
+    // Re-sending the batch stores nothing; a bad message anywhere rolls back the whole batch.
+    assert!(!store.insert_messages(&batch[..10]).unwrap()[9].is_new());
+    let mut broken = vec![chat(Agent::Human, Agent::Claude, "fine"); 5];
+    broken.push(chat(Agent::Human, Agent::Human, "bad"));
+    assert!(store.insert_messages(&broken).is_err());
+    assert_eq!(store.stats().unwrap().messages, 10_000);
+    // Duplicates inside one batch are detected too.
+    let twice = vec![
+        NewMessage {
+            idempotency_key: Some("same".into()),
+            ..chat(Agent::Human, Agent::Claude, "x")
+        };
+        2
+    ];
+    let r = store.insert_messages(&twice).unwrap();
+    assert!(r[0].is_new() && !r[1].is_new());
+}
+
+fn seqs(msgs: &[super::super::Message]) -> Vec<i64> {
+    msgs.iter().map(|m| m.seq).collect()
+}
+
+#[test]
+fn transcript_pages_backwards_and_catches_up_forwards() {
+    let (_dir, mut store) = temp_store();
+    for i in 1..=25 {
+        insert(&mut store, Agent::Codex, Agent::Claude, &format!("m{i}"));
+    }
+    let newest = store.messages_page(None, 10).unwrap();
+    assert_eq!(seqs(&newest), (16..=25).collect::<Vec<_>>());
+    let older = store.messages_page(Some(newest[0].seq), 10).unwrap();
+    assert_eq!(seqs(&older), (6..=15).collect::<Vec<_>>());
+    let oldest = store.messages_page(Some(older[0].seq), 10).unwrap();
+    assert_eq!(seqs(&oldest), (1..=5).collect::<Vec<_>>());
+    assert!(store.messages_page(Some(1), 10).unwrap().is_empty());
+    assert_eq!(
+        seqs(&store.messages_after(20, 100).unwrap()),
+        vec![21, 22, 23, 24, 25]
+    );
+    assert_eq!(seqs(&store.messages_after(0, 2).unwrap()), vec![1, 2]);
+    assert!(store.messages_after(25, 10).unwrap().is_empty());
+    assert!(store.messages_page(None, 0).unwrap().is_empty());
+}
+
+fn search_bodies(store: &Store, q: &str) -> Vec<String> {
+    store
+        .search(q, 50)
+        .unwrap_or_else(|e| panic!("search {q:?} failed: {e}"))
+        .into_iter()
+        .map(|m| m.body)
+        .collect()
+}
+
+#[test]
+fn search_finds_words_prefixes_and_ranks() {
+    let (_dir, mut store) = temp_store();
+    for body in [
+        "The migration plan for the store",
+        "Run cargo test after the migration",
+        "unrelated chatter",
+        "Café déjà vu",
+    ] {
+        insert(&mut store, Agent::Codex, Agent::Claude, body);
+    }
+    assert_eq!(search_bodies(&store, "migration").len(), 2);
+    assert_eq!(
+        search_bodies(&store, "migration cargo"),
+        ["Run cargo test after the migration"]
+    );
+    assert_eq!(search_bodies(&store, "migr*").len(), 2);
+    assert_eq!(search_bodies(&store, "cafe"), ["Café déjà vu"]);
+    assert_eq!(search_bodies(&store, "MIGRATION PLAN").len(), 1);
+    assert!(search_bodies(&store, "absent").is_empty());
+    assert_eq!(store.search("migration", 1).unwrap().len(), 1);
+}
+
+#[test]
+fn hostile_search_queries_never_error() {
+    let (_dir, mut store) = temp_store();
+    let bodies = [
+        "'; DROP TABLE messages; --",
+        "meet me NEAR( the station",
+        "say \"hello\" OR goodbye",
+        "plain text",
+    ];
+    for body in bodies {
+        insert(&mut store, Agent::Human, Agent::Codex, body);
+    }
+    let long = "x".repeat(100_000);
+    let many = "word ".repeat(1000);
+    let hostile = [
+        "", " ", "\"", "\"\"", "'", "''", "*", "**", "a*b*", "NEAR(", "NEAR(a b", "NEAR(a b, 2)",
+        "NEAR", "AND", "OR", "NOT", "a AND", "OR b", "NOT NOT", "(", ")", "((a)", "{a b}: c",
+        "body:plain", "-plain", "+plain", "^plain", "plain^", "'; DROP TABLE messages; --",
+        ") OR 1=1 --", "\" OR \"\"=\"", "say \"hello", "\\", "%", "_", "\0", "\u{1F600}",
+        "rank:1", "messages_fts", "*plain", "pla\"in", ":", ",", ".", long.as_str(),
+        many.as_str(),
+    ];
+    for q in hostile {
+        store
+            .search(q, 10)
+            .unwrap_or_else(|e| panic!("query {q:?} errored: {e}"));
+    }
+    // Hostile-looking queries still mean their words.
+    assert_eq!(
+        search_bodies(&store, "'; DROP TABLE messages; --"),
+        ["'; DROP TABLE messages; --"]
+    );
+    assert_eq!(search_bodies(&store, "NEAR("), ["meet me NEAR( the station"]);
+    assert_eq!(search_bodies(&store, "\"hello\" OR"), ["say \"hello\" OR goodbye"]);
+    assert_eq!(search_bodies(&store, "\"plain"), ["plain text"]);
+    assert!(search_bodies(&store, "*").is_empty());
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    assert_eq!(store.stats().unwrap().messages, 4);
+}
+
+#[test]
+fn fts_queries_are_quoted_terms() {
+    assert_eq!(fts_query(""), None);
+    assert_eq!(fts_query("  * ( ) -- "), None);
+    assert_eq!(fts_query("hello world").as_deref(), Some("\"hello\" \"world\""));
+    assert_eq!(fts_query("say \"hi\"").as_deref(), Some("\"say\" \"\"\"hi\"\"\""));
+    assert_eq!(fts_query("migr*").as_deref(), Some("\"migr\"*"));
+    assert_eq!(fts_query("NEAR(a").as_deref(), Some("\"NEAR(a\""));
+    let many = "w ".repeat(100);
+    let q = fts_query(&many).unwrap();
+    assert_eq!(q.matches("\"w\"").count(), super::super::MAX_SEARCH_TERMS);
+}

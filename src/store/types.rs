@@ -1,0 +1,384 @@
+//! Plain data types of the durable store: who talks, what a message is, where its delivery
+//! stands. Kept free of SQL so the bus, the control protocol and the web UI can share them
+//! (serde) without depending on how they are persisted.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A participant of the pair. Messages are addressed only to [`Agent::Claude`] or
+/// [`Agent::Codex`]; the human and abg itself can only send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Agent {
+    Claude,
+    Codex,
+    Human,
+    Abg,
+}
+
+impl Agent {
+    pub const ALL: [Agent; 4] = [Agent::Claude, Agent::Codex, Agent::Human, Agent::Abg];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agent::Claude => "claude",
+            Agent::Codex => "codex",
+            Agent::Human => "human",
+            Agent::Abg => "abg",
+        }
+    }
+
+    /// Whether messages can be addressed to this participant.
+    pub fn is_recipient(self) -> bool {
+        matches!(self, Agent::Claude | Agent::Codex)
+    }
+}
+
+/// How Codex should take a message that arrives while it is busy (see issue 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBusy {
+    Queue,
+    Steer,
+    Interrupt,
+}
+
+impl OnBusy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnBusy::Queue => "queue",
+            OnBusy::Steer => "steer",
+            OnBusy::Interrupt => "interrupt",
+        }
+    }
+}
+
+/// `Chat` is conversation; `Notice` is something abg says (governor pause, budget hand-off)
+/// that must never be relayed back across.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    #[default]
+    Chat,
+    Notice,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Chat => "chat",
+            MessageKind::Notice => "notice",
+        }
+    }
+}
+
+/// Where a message stands with one recipient.
+///
+/// Claude: `stored → pushed → seen → acknowledged`. Codex: `queued → steering | interrupting
+/// → started (turn id) → completed`. Both: `held` (governor or budget pause) and `failed`.
+/// `acknowledged`, `completed` and `failed` are terminal: leaving them takes an explicit
+/// retry ([`crate::store::Store::retry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    Stored,
+    Pushed,
+    Seen,
+    Acknowledged,
+    Queued,
+    Steering,
+    Interrupting,
+    Started,
+    Completed,
+    Failed,
+    Held,
+}
+
+impl DeliveryState {
+    pub const ALL: [DeliveryState; 11] = [
+        DeliveryState::Stored,
+        DeliveryState::Pushed,
+        DeliveryState::Seen,
+        DeliveryState::Acknowledged,
+        DeliveryState::Queued,
+        DeliveryState::Steering,
+        DeliveryState::Interrupting,
+        DeliveryState::Started,
+        DeliveryState::Completed,
+        DeliveryState::Failed,
+        DeliveryState::Held,
+    ];
+
+    /// Terminal states, as SQL string literals for `NOT IN (…)` filters.
+    pub(crate) const TERMINAL_SQL: &'static str = "('acknowledged','completed','failed')";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Stored => "stored",
+            DeliveryState::Pushed => "pushed",
+            DeliveryState::Seen => "seen",
+            DeliveryState::Acknowledged => "acknowledged",
+            DeliveryState::Queued => "queued",
+            DeliveryState::Steering => "steering",
+            DeliveryState::Interrupting => "interrupting",
+            DeliveryState::Started => "started",
+            DeliveryState::Completed => "completed",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Held => "held",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Acknowledged | DeliveryState::Completed | DeliveryState::Failed
+        )
+    }
+
+    /// The state a fresh delivery to `recipient` starts in (`None` for non-recipients).
+    pub fn initial_for(recipient: Agent) -> Option<DeliveryState> {
+        match recipient {
+            Agent::Claude => Some(DeliveryState::Stored),
+            Agent::Codex => Some(DeliveryState::Queued),
+            Agent::Human | Agent::Abg => None,
+        }
+    }
+
+    /// Whether this state belongs to `recipient`'s state machine.
+    pub fn applies_to(self, recipient: Agent) -> bool {
+        use DeliveryState::*;
+        match recipient {
+            Agent::Claude => matches!(self, Stored | Pushed | Seen | Acknowledged | Failed | Held),
+            Agent::Codex => matches!(
+                self,
+                Queued | Steering | Interrupting | Started | Completed | Failed | Held
+            ),
+            Agent::Human | Agent::Abg => false,
+        }
+    }
+
+    /// Whether entering this state from `from` hands the message to the recipient's transport
+    /// once more (counted in [`Delivery::attempts`]). `started` right after `steering` or
+    /// `interrupting` completes the same attempt.
+    pub fn is_new_attempt(self, from: DeliveryState) -> bool {
+        match self {
+            DeliveryState::Pushed | DeliveryState::Steering | DeliveryState::Interrupting => true,
+            DeliveryState::Started => !matches!(
+                from,
+                DeliveryState::Steering | DeliveryState::Interrupting | DeliveryState::Started
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Error for parsing one of the store's enums from its string form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?}")]
+pub struct ParseEnumError {
+    pub what: &'static str,
+    pub value: String,
+}
+
+macro_rules! string_enum {
+    ($ty:ty, $what:literal, $all:expr) => {
+        impl FromStr for $ty {
+            type Err = ParseEnumError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $all.into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| ParseEnumError {
+                        what: $what,
+                        value: s.to_owned(),
+                    })
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(Agent, "agent", Agent::ALL);
+string_enum!(DeliveryState, "delivery state", DeliveryState::ALL);
+string_enum!(
+    OnBusy,
+    "on-busy policy",
+    [OnBusy::Queue, OnBusy::Steer, OnBusy::Interrupt]
+);
+string_enum!(
+    MessageKind,
+    "message kind",
+    [MessageKind::Chat, MessageKind::Notice]
+);
+
+/// A message to be stored. Build with [`NewMessage::new`] and struct update syntax:
+/// `NewMessage { idempotency_key: Some(k), ..NewMessage::new(from, to, body) }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewMessage {
+    pub from: Agent,
+    pub to: Agent,
+    pub body: String,
+    pub kind: MessageKind,
+    pub thread_id: Option<String>,
+    pub turn_id: Option<String>,
+    /// Id of the item this message came from (a Codex `agentMessage` item id): unique per
+    /// sender, so ingesting the same item twice yields the first message.
+    pub source_item_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    /// Caller-chosen key, unique per sender: a retried send yields the first message.
+    pub idempotency_key: Option<String>,
+    pub on_busy: Option<OnBusy>,
+    /// Free-form JSON; `null` when unused.
+    pub meta: serde_json::Value,
+    /// Creation time (ms since the Unix epoch); `None` means now.
+    pub created_ms: Option<i64>,
+}
+
+impl NewMessage {
+    pub fn new(from: Agent, to: Agent, body: impl Into<String>) -> Self {
+        NewMessage {
+            from,
+            to,
+            body: body.into(),
+            kind: MessageKind::Chat,
+            thread_id: None,
+            turn_id: None,
+            source_item_id: None,
+            in_reply_to: None,
+            idempotency_key: None,
+            on_busy: None,
+            meta: serde_json::Value::Null,
+            created_ms: None,
+        }
+    }
+}
+
+/// A stored message. `seq` orders the transcript; `id` (`m_<16 hex>`) names it everywhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub seq: i64,
+    pub id: String,
+    pub from: Agent,
+    pub to: Agent,
+    pub body: String,
+    pub kind: MessageKind,
+    pub created_ms: i64,
+    pub thread_id: Option<String>,
+    pub turn_id: Option<String>,
+    pub source_item_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub on_busy: Option<OnBusy>,
+    pub meta: serde_json::Value,
+}
+
+/// Result of an insert: a new message, or the one already stored under the same
+/// idempotency key or source item id (nothing was written then).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "message", rename_all = "lowercase")]
+pub enum Inserted {
+    New(Message),
+    Duplicate(Message),
+}
+
+impl Inserted {
+    pub fn is_new(&self) -> bool {
+        matches!(self, Inserted::New(_))
+    }
+
+    pub fn message(&self) -> &Message {
+        match self {
+            Inserted::New(m) | Inserted::Duplicate(m) => m,
+        }
+    }
+
+    pub fn into_message(self) -> Message {
+        match self {
+            Inserted::New(m) | Inserted::Duplicate(m) => m,
+        }
+    }
+}
+
+/// The current delivery state of one message for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub message_id: String,
+    pub recipient: Agent,
+    pub state: DeliveryState,
+    pub detail: Option<String>,
+    /// The Codex turn the message became (or was steered into); kept across later
+    /// transitions that do not name a turn.
+    pub turn_id: Option<String>,
+    pub attempts: u32,
+    pub updated_ms: i64,
+}
+
+/// Outcome of a state change. `changed` is false for an idempotent repeat of a terminal
+/// state (acknowledging twice), which writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transitioned {
+    pub previous: DeliveryState,
+    pub delivery: Delivery,
+    pub changed: bool,
+}
+
+/// One row of the append-only delivery history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryLogEntry {
+    pub seq: i64,
+    pub message_id: String,
+    pub recipient: Agent,
+    pub state: DeliveryState,
+    pub detail: Option<String>,
+    pub ts_ms: i64,
+}
+
+/// A message that still has to reach `delivery.recipient`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub message: Message,
+    pub delivery: Delivery,
+}
+
+/// A pair event (turn boundaries, commands Codex ran, governor and budget decisions, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: i64,
+    pub ts_ms: i64,
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+/// A marker that a one-shot action (e.g. a budget resume prompt) has been taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub key: String,
+    pub created_ms: i64,
+    pub data: serde_json::Value,
+}
+
+/// Delivery counts for one recipient.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientStats {
+    pub total: u64,
+    /// Deliveries not yet in a terminal state.
+    pub pending: u64,
+    pub by_state: std::collections::BTreeMap<DeliveryState, u64>,
+}
+
+/// Store-wide counters for `abg status` and the UI.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub messages: u64,
+    pub events: u64,
+    /// Highest message seq (0 when empty): the transcript's catch-up cursor.
+    pub last_message_seq: i64,
+    pub last_event_seq: i64,
+    pub by_state: std::collections::BTreeMap<DeliveryState, u64>,
+    pub by_recipient: std::collections::BTreeMap<Agent, RecipientStats>,
+}

@@ -1,0 +1,49 @@
+//! Shared support for abg's end-to-end tests against the real, pinned `codex`
+//! and `claude` CLIs.
+//!
+//! Why it exists: abg's value is that it works with the real agents, so its
+//! tests drive the real binaries with their model APIs replaced by local mock
+//! servers. Every integration test file that needs this pulls it in with
+//! `mod support;`. Each test file compiles its own copy and uses a different
+//! subset, hence the crate-wide `dead_code` allowance below.
+//!
+//! Pieces:
+//! - [`clis`]: finding the pinned binaries, and the skip/require gate;
+//! - [`scenario`]: per-scenario thread, network namespace, runtime, timing,
+//!   teardown and the stray-process check;
+//! - [`env`]: hermetic homes and the environment each CLI gets;
+//! - [`mock_openai`] / [`mock_anthropic`]: scripted model APIs;
+//! - [`tui`]: the tmux-based terminal driver;
+//! - [`procs`]: child processes killed by process group, `/proc` scans;
+//! - [`diag`]: what gets printed when a scenario fails;
+//! - [`app_server`]: a WebSocket JSON-RPC client for `codex app-server`;
+//! - [`mcp_channel`]: a test MCP server that is a Claude Code channel.
+#![allow(dead_code)]
+
+pub mod app_server;
+pub mod clis;
+pub mod diag;
+pub mod env;
+pub mod mcp_channel;
+pub mod mock_anthropic;
+pub mod mock_openai;
+pub mod procs;
+pub mod recorder;
+pub mod scenario;
+pub mod sse;
+pub mod tui;
+
+use std::time::Duration;
+
+/// Default deadline for one wait. Far above the measured timings (well under
+/// a second each), but CI machines are slower.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Writes one line to the real stderr, bypassing libtest's output capture, so
+/// skip notices, the isolation mode and wall times are visible in a normal
+/// `cargo test` run.
+pub fn announce(line: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
