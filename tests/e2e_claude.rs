@@ -32,11 +32,14 @@ async fn channel_round_trip(s: Scenario) -> Result<()> {
     let claude = s.clis.claude()?;
     let mock = MockAnthropic::start().await?;
     let log = mock.log().clone();
-    s.diag.add_source("anthropic mock requests", move || log.summary(30));
-    s.env.seed_claude(&mock.base_url(), &ClaudeSeed { channels: true })?;
+    s.diag
+        .add_source("anthropic mock requests", move || log.summary(30));
+    s.env
+        .seed_claude(&mock.base_url(), &ClaudeSeed { channels: true })?;
 
     let server = ChannelServer::start("bridge", &s.env.root).await?;
-    s.diag.add_source("channel MCP server wire", server.log_source());
+    s.diag
+        .add_source("channel MCP server wire", server.log_source());
     let mcp_config = s.env.root.join("mcp.json");
     server.write_mcp_config(&mcp_config)?;
     let debug_log = s.env.log_path("claude-debug.log");
@@ -62,18 +65,29 @@ async fn channel_round_trip(s: Scenario) -> Result<()> {
     // The dev-channels dialog shows on every launch; option 1 is preselected.
     tui.wait_for(DEV_DIALOG, WAIT).await?;
     tui.press("Enter")?;
-    tui.wait_until("the Claude prompt after the dev-channels dialog", WAIT, |screen| {
-        !screen.contains(DEV_DIALOG) && screen.contains("bypass permissions on")
-    })
+    tui.wait_until(
+        "the Claude prompt after the dev-channels dialog",
+        WAIT,
+        |screen| !screen.contains(DEV_DIALOG) && screen.contains("bypass permissions on"),
+    )
     .await?;
 
     // Canary for the flag-cache seed: a CLI bump that breaks it fails here.
-    wait_for_file_text(&s.diag, &debug_log, "Channel notifications registered", WAIT).await?;
+    wait_for_file_text(
+        &s.diag,
+        &debug_log,
+        "Channel notifications registered",
+        WAIT,
+    )
+    .await?;
     server.wait_initialized(WAIT).await?;
 
     // Push into the idle session; "Claude" answers with the reply tool.
     let mark = mock.log().len();
-    mock.push(Step::tool_use("mcp__bridge__reply", json!({"text": "pong from claude"})));
+    mock.push(Step::tool_use(
+        "mcp__bridge__reply",
+        json!({"text": "pong from claude"}),
+    ));
     mock.push(Step::text("reply sent to the peer"));
     server.push_channel("ping from codex", json!({"from": "codex"}))?;
 
@@ -116,6 +130,10 @@ async fn channel_round_trip(s: Scenario) -> Result<()> {
         pushed.contains("notifications/claude/channel ("),
         "the debug log does not record the channel notification"
     );
-    ensure!(mock.pending_steps() == 0, "{} scripted steps left", mock.pending_steps());
+    ensure!(
+        mock.pending_steps() == 0,
+        "{} scripted steps left",
+        mock.pending_steps()
+    );
     Ok(())
 }

@@ -12,13 +12,13 @@ mod support;
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 
+use support::WAIT;
 use support::app_server::{AppServerClient, AppServerProc, upgrade_status, user_message_text};
 use support::clis::Need;
 use support::env::{CodexSeed, set_var};
 use support::mock_openai::{MockOpenAi, Step, is_title_request};
 use support::scenario::{self, Scenario};
 use support::tui::Tui;
-use support::WAIT;
 
 /// The env var the TUI reads its app-server token from.
 const TOKEN_VAR: &str = "ABG_E2E_CODEX_TOKEN";
@@ -31,21 +31,29 @@ fn codex_tui_and_a_second_client_share_one_thread() {
 async fn tui_and_second_client(s: Scenario) -> Result<()> {
     let mock = MockOpenAi::start().await?;
     let log = mock.log().clone();
-    s.diag.add_source("openai mock requests", move || log.summary(30));
+    s.diag
+        .add_source("openai mock requests", move || log.summary(30));
     s.env.seed_codex(&mock.base_url(), &CodexSeed::default())?;
 
     let server = AppServerProc::start(&s).await?;
 
     // The capability token is enforced on the raw upgrade.
     let anon = upgrade_status(server.port, None).await?;
-    ensure!(anon == 401, "upgrade without a token answered {anon}, expected 401");
+    ensure!(
+        anon == 401,
+        "upgrade without a token answered {anon}, expected 401"
+    );
     let wrong = upgrade_status(server.port, Some("not-the-token")).await?;
-    ensure!(wrong == 401, "upgrade with a wrong token answered {wrong}, expected 401");
+    ensure!(
+        wrong == 401,
+        "upgrade with a wrong token answered {wrong}, expected 401"
+    );
 
     let tui = start_tui(&s, &server).await?;
 
     let bridge = server.client().await?;
-    s.diag.add_source("bridge client messages", bridge.log_source());
+    s.diag
+        .add_source("bridge client messages", bridge.log_source());
     let init = bridge.initialize("abg-e2e-bridge").await?;
     ensure!(
         init["codexHome"].as_str() == Some(&*s.env.codex_home.to_string_lossy()),
@@ -62,17 +70,24 @@ async fn tui_and_second_client(s: Scenario) -> Result<()> {
         "the mock provider key was not sent: {:?}",
         req.header("authorization")
     );
-    tui.wait_for("scripted reply from the mock model", WAIT).await?;
+    tui.wait_for("scripted reply from the mock model", WAIT)
+        .await?;
 
     // 2. The second client finds the TUI's thread (not the title thread).
     let thread_id = find_thread_by_preview(&bridge, "hello from the tui").await?;
-    let loaded = bridge.request("thread/loaded/list", json!({}), WAIT).await?;
+    let loaded = bridge
+        .request("thread/loaded/list", json!({}), WAIT)
+        .await?;
     ensure!(
         contains_str(&loaded["data"], &thread_id),
         "thread {thread_id} is not in thread/loaded/list: {loaded}"
     );
     bridge
-        .request("thread/resume", json!({"threadId": thread_id, "excludeTurns": true}), WAIT)
+        .request(
+            "thread/resume",
+            json!({"threadId": thread_id, "excludeTurns": true}),
+            WAIT,
+        )
         .await?;
 
     // 3. It sees the notifications of the next turn typed in the TUI.
@@ -114,10 +129,15 @@ async fn tui_and_second_client(s: Scenario) -> Result<()> {
             WAIT,
         )
         .await?;
-    let injected_turn = started["turn"]["id"].as_str().context("turn/start returned no turn id")?;
-    mock.wait_for_user_text("injected by the second client", WAIT).await?;
+    let injected_turn = started["turn"]["id"]
+        .as_str()
+        .context("turn/start returned no turn id")?;
+    mock.wait_for_user_text("injected by the second client", WAIT)
+        .await?;
     let done = bridge
-        .wait_notification(mark, "turn/completed", WAIT, |p| p["turn"]["id"] == injected_turn)
+        .wait_notification(mark, "turn/completed", WAIT, |p| {
+            p["turn"]["id"] == injected_turn
+        })
         .await?;
     ensure!(
         done["turn"]["status"] == "completed",
@@ -128,7 +148,11 @@ async fn tui_and_second_client(s: Scenario) -> Result<()> {
     tui.wait_for("answer to the injected turn", WAIT).await?;
 
     // The title side request was answered without eating a scripted step.
-    ensure!(mock.pending_steps() == 0, "{} scripted steps left", mock.pending_steps());
+    ensure!(
+        mock.pending_steps() == 0,
+        "{} scripted steps left",
+        mock.pending_steps()
+    );
     ensure!(
         mock.requests().iter().any(|r| is_title_request(&r.body)),
         "the TUI sent no title request; the mock's title handling is untested"

@@ -39,7 +39,7 @@ pub const EXIT_USAGE: u8 = 2;
 #[command(name = "abg", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// Target the pair NAME of this project (default: main).
-    #[arg(long, global = true, value_name = "NAME", env = "ABG_PAIR")]
+    #[arg(long, global = true, value_name = "NAME", env = "ABG_PAIR", value_parser = parse_pair_name)]
     pub pair: Option<String>,
 
     #[command(subcommand)]
@@ -58,6 +58,12 @@ pub enum Command {
     Completions(completions::Args),
     #[command(hide = true)]
     Daemon(daemon::Args),
+}
+
+fn parse_pair_name(s: &str) -> Result<String, String> {
+    crate::pair::PairName::new(s)
+        .map(|n| n.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// Entry point used by `main`.

@@ -9,10 +9,11 @@ use super::keys::{KEYS, KeyDef, Kind};
 const HEADER: &str = "\
 # abg configuration.
 #
-# Layers, later wins: built-in defaults < user file (~/.config/abg/config.toml,
-# or $ABG_CONFIG_DIR/config.toml) < this project's .abg/config.toml < ABG_*
-# environment variables. Every setting below is commented out and shows its
-# built-in default: remove the leading '#' to change one.
+# Layers, later wins: built-in defaults < the user file (config.toml in the
+# user config dir, e.g. ~/.config/abg/, or in $ABG_CONFIG_DIR) < this
+# project's .abg/config.toml < ABG_* environment variables. Every setting
+# below is commented out and shows its built-in default: remove the leading
+# '#' to change one.
 # `abg status --json` shows each effective value and where it came from.
 ";
 
@@ -22,6 +23,7 @@ pub fn commented_defaults() -> String {
     let mut out = String::from(HEADER);
     // Top-level keys must come before the first table header.
     for def in KEYS.iter().filter(|d| d.table().is_none()) {
+        out.push('\n');
         push_key(&mut out, def);
     }
     let mut tables: Vec<&str> = Vec::new();
@@ -32,7 +34,10 @@ pub fn commented_defaults() -> String {
     }
     for table in tables {
         let _ = write!(out, "\n[{table}]\n");
-        for def in KEYS.iter().filter(|d| d.table() == Some(table)) {
+        for (i, def) in KEYS.iter().filter(|d| d.table() == Some(table)).enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
             push_key(&mut out, def);
         }
     }
@@ -48,7 +53,7 @@ fn push_key(out: &mut String, def: &KeyDef) {
     };
     let _ = write!(
         out,
-        "\n# {}\n# {kind}; environment variable {}.\n#{} = {}\n",
+        "# {}\n# {kind}; environment variable {}.\n#{} = {}\n",
         def.help,
         def.env,
         def.leaf(),

@@ -196,9 +196,10 @@ fn unknown_keys_and_tables_are_errors_with_suggestions() {
 
     // A quoted key containing a dot is not the dotted key.
     dirs.write_project("\"daemon.idle_shutdown_minutes\" = 5\n");
-    assert!(
-        dirs.load_err(&no_env)
-            .contains("unknown key \"\\\"daemon.idle_shutdown_minutes\\\"\"")
+    assert_eq!(
+        dirs.load_err(&no_env),
+        "<tmp>/project/.abg/config.toml: unknown key \"'daemon.idle_shutdown_minutes'\" \
+         (did you mean \"daemon.idle_shutdown_minutes\"?)"
     );
 }
 
@@ -576,7 +577,7 @@ fn suggestions() {
     assert_eq!(closest("LOG.LEVEL", keys()), Some("log.level"));
     assert_eq!(closest("ports.bass", keys()), Some("ports.base"));
     assert_eq!(closest("codex.bin", keys()), Some("codex.binary"));
-    assert_eq!(closest("binary", keys()), Some("claude.binary"));
+    assert_eq!(closest("binary", keys()), Some("codex.binary"));
     assert_eq!(closest("zzz", keys()), None);
     assert_eq!(closest("telemetry.endpoint", keys()), None);
     assert_eq!(closest("budgt", table_names()), Some("budget"));

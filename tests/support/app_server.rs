@@ -21,7 +21,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::recorder::clip;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A connected client. Dropping it closes the connection.
 pub struct AppServerClient {
@@ -38,11 +39,16 @@ impl Drop for AppServerClient {
     }
 }
 
-fn ws_request(port: u16, token: Option<&str>) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
+fn ws_request(
+    port: u16,
+    token: Option<&str>,
+) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request> {
     let mut req = format!("ws://127.0.0.1:{port}/").into_client_request()?;
     if let Some(token) = token {
-        req.headers_mut()
-            .insert("authorization", HeaderValue::from_str(&format!("Bearer {token}"))?);
+        req.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}"))?,
+        );
     }
     Ok(req)
 }
@@ -114,11 +120,15 @@ impl AppServerClient {
     pub async fn request(&self, method: &str, params: Value, timeout: Duration) -> Result<Value> {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let mark = self.mark();
-        self.send(json!({"id": id, "method": method, "params": params})).await?;
+        self.send(json!({"id": id, "method": method, "params": params}))
+            .await?;
         let reply = self
-            .wait_since(mark, &format!("the reply to {method} (id {id})"), timeout, |m| {
-                m["id"] == json!(id) && m.get("method").is_none()
-            })
+            .wait_since(
+                mark,
+                &format!("the reply to {method} (id {id})"),
+                timeout,
+                |m| m["id"] == json!(id) && m.get("method").is_none(),
+            )
             .await?;
         if let Some(err) = reply.get("error") {
             bail!("{method} failed: {err}");
@@ -195,7 +205,9 @@ impl AppServerClient {
     ) -> Result<Value> {
         let what = format!("notification {method}");
         let m = self
-            .wait_since(since, &what, timeout, |m| m["method"] == method && m.get("id").is_none() && pred(&m["params"]))
+            .wait_since(since, &what, timeout, |m| {
+                m["method"] == method && m.get("id").is_none() && pred(&m["params"])
+            })
             .await?;
         Ok(m["params"].clone())
     }
@@ -252,7 +264,11 @@ impl AppServerProc {
         use std::os::unix::fs::OpenOptionsExt;
         let codex = s.clis.codex()?;
         let port = super::procs::free_port()?;
-        let token = format!("abg-e2e-{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>());
+        let token = format!(
+            "abg-e2e-{:016x}{:016x}",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        );
         let token_file = s.env.root.join("codex-ws.token");
         {
             use std::io::Write;

@@ -159,7 +159,9 @@ fn glob_dirs(base: &Path, prefix: &str) -> Vec<PathBuf> {
 fn check_version(bin: &Path, want: &str) -> Result<()> {
     // A throwaway home, so even `--version` cannot touch the real ~/.codex or
     // ~/.claude.
-    let home = tempfile::Builder::new().prefix("abg-e2e-version-").tempdir()?;
+    let home = tempfile::Builder::new()
+        .prefix("abg-e2e-version-")
+        .tempdir()?;
     let out = Command::new(bin)
         .arg("--version")
         .env_clear()

@@ -34,10 +34,13 @@ pub struct Diagnostics {
 impl Diagnostics {
     /// Adds (or replaces) a log file section showing its last `lines` lines.
     pub fn add_file(&self, name: &str, path: impl Into<PathBuf>, lines: usize) {
-        self.set(name, Source::File {
-            path: path.into(),
-            lines,
-        });
+        self.set(
+            name,
+            Source::File {
+                path: path.into(),
+                lines,
+            },
+        );
     }
 
     /// Adds (or replaces) a section rendered when the report is built.
@@ -61,7 +64,11 @@ impl Diagnostics {
 
     /// The full report.
     pub fn report(&self) -> String {
-        let sections = self.sections.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let sections = self
+            .sections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut out = format!("\n{REPORT_MARKER}\n");
         for (name, src) in sections {
             let body = match src {

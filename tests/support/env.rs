@@ -214,7 +214,8 @@ trust_level = "trusted"
 
     /// Variables every child gets.
     fn base_env(&self) -> Vars {
-        let host_path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
+        let host_path =
+            std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
         vars(&[
             ("HOME", self.home.to_string_lossy().as_ref()),
             ("PATH", &format!("{}:{host_path}", self.bin_dir.display())),
@@ -239,7 +240,10 @@ trust_level = "trusted"
         let claude_tmp = self.tmp_dir.join("claude");
         std::fs::create_dir_all(&claude_tmp)?;
         let mut v = vars(&[
-            ("CLAUDE_CONFIG_DIR", self.claude_dir.to_string_lossy().as_ref()),
+            (
+                "CLAUDE_CONFIG_DIR",
+                self.claude_dir.to_string_lossy().as_ref(),
+            ),
             ("ANTHROPIC_BASE_URL", base),
             ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
             ("DISABLE_TELEMETRY", "1"),

@@ -132,8 +132,10 @@ impl ChannelServer {
 
     /// Waits until Claude sent `notifications/initialized`.
     pub async fn wait_initialized(&self, timeout: Duration) -> Result<()> {
-        self.wait(timeout, "notifications/initialized from Claude", |s| s.initialized.then_some(()))
-            .await
+        self.wait(timeout, "notifications/initialized from Claude", |s| {
+            s.initialized.then_some(())
+        })
+        .await
     }
 
     /// Pushes a channel event. Fails unless the session is initialized.
@@ -147,7 +149,9 @@ impl ChannelServer {
         let writer = st.writer.clone().context("no MCP connection")?;
         drop(st);
         self.record(false, msg.clone());
-        writer.send(msg.to_string()).context("MCP connection closed")
+        writer
+            .send(msg.to_string())
+            .context("MCP connection closed")
     }
 
     /// Waits for a `tools/call` of `tool`; returns its params.
@@ -155,7 +159,11 @@ impl ChannelServer {
         self.wait(timeout, &format!("tools/call of {tool:?}"), |s| {
             s.log
                 .iter()
-                .find(|w| w.from_claude && w.msg["method"] == "tools/call" && w.msg["params"]["name"] == tool)
+                .find(|w| {
+                    w.from_claude
+                        && w.msg["method"] == "tools/call"
+                        && w.msg["params"]["name"] == tool
+                })
                 .map(|w| w.msg["params"].clone())
         })
         .await
@@ -171,13 +179,28 @@ impl ChannelServer {
             }
             st.log
                 .iter()
-                .map(|w| format!("  {} {}", if w.from_claude { "claude→" } else { "→claude" }, clip(&w.msg.to_string(), 220)))
+                .map(|w| {
+                    format!(
+                        "  {} {}",
+                        if w.from_claude {
+                            "claude→"
+                        } else {
+                            "→claude"
+                        },
+                        clip(&w.msg.to_string(), 220)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         }
     }
 
-    async fn wait<T>(&self, timeout: Duration, what: &str, check: impl Fn(&State) -> Option<T>) -> Result<T> {
+    async fn wait<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        check: impl Fn(&State) -> Option<T>,
+    ) -> Result<T> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut rx = self.changed.subscribe();
         loop {
@@ -185,8 +208,14 @@ impl ChannelServer {
             if let Some(v) = check(&self.lock()) {
                 return Ok(v);
             }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                bail!("timed out after {timeout:?} waiting for {what}; MCP wire:\n{}", (self.log_source())());
+            if tokio::time::timeout_at(deadline, rx.changed())
+                .await
+                .is_err()
+            {
+                bail!(
+                    "timed out after {timeout:?} waiting for {what}; MCP wire:\n{}",
+                    (self.log_source())()
+                );
             }
         }
     }
@@ -212,7 +241,11 @@ fn record(state: &Mutex<State>, changed: &watch::Sender<usize>, from_claude: boo
     changed.send_replace(n);
 }
 
-async fn serve_connection(sock: tokio::net::TcpStream, state: Arc<Mutex<State>>, changed: Arc<watch::Sender<usize>>) {
+async fn serve_connection(
+    sock: tokio::net::TcpStream,
+    state: Arc<Mutex<State>>,
+    changed: Arc<watch::Sender<usize>>,
+) {
     let (read, mut write) = sock.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     {
@@ -223,7 +256,11 @@ async fn serve_connection(sock: tokio::net::TcpStream, state: Arc<Mutex<State>>,
     }
     let writer = tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
-            if write.write_all(format!("{line}\n").as_bytes()).await.is_err() {
+            if write
+                .write_all(format!("{line}\n").as_bytes())
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -267,7 +304,9 @@ fn answer(msg: &Value) -> Option<Value> {
             "description": "Send a message back to the peer.",
             "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
         }]})),
-        "tools/call" => ok(json!({"content": [{"type": "text", "text": "delivered"}], "isError": false})),
+        "tools/call" => {
+            ok(json!({"content": [{"type": "text", "text": "delivered"}], "isError": false}))
+        }
         "ping" => ok(json!({})),
         // server/discover must be refused so Claude falls back to the legacy
         // handshake, the only era in which channels register.

@@ -189,12 +189,19 @@ impl MockAnthropic {
 
     /// Waits for a tool-carrying `/v1/messages` request received at log
     /// position `since` or later.
-    pub async fn wait_for_turn_since(&self, since: usize, timeout: Duration) -> Result<RecordedRequest> {
+    pub async fn wait_for_turn_since(
+        &self,
+        since: usize,
+        timeout: Duration,
+    ) -> Result<RecordedRequest> {
         self.shared
             .log
-            .wait_since(since, "a /v1/messages request carrying tools", timeout, |r| {
-                r.method == "POST" && r.path == "/v1/messages" && has_tools(&r.body)
-            })
+            .wait_since(
+                since,
+                "a /v1/messages request carrying tools",
+                timeout,
+                |r| r.method == "POST" && r.path == "/v1/messages" && has_tools(&r.body),
+            )
             .await
     }
 
@@ -233,8 +240,12 @@ pub fn last_user_text_blocks(body: &Value) -> Vec<String> {
 
 /// The last text any user message carries (what the echo reply repeats).
 pub fn last_user_text(body: &Value) -> Option<String> {
-    body["messages"].as_array()?.iter().rev().filter(|m| m["role"] == "user").find_map(|m| {
-        match &m["content"] {
+    body["messages"]
+        .as_array()?
+        .iter()
+        .rev()
+        .filter(|m| m["role"] == "user")
+        .find_map(|m| match &m["content"] {
             Value::String(s) => Some(s.clone()),
             Value::Array(blocks) => blocks
                 .iter()
@@ -242,8 +253,7 @@ pub fn last_user_text(body: &Value) -> Option<String> {
                 .find(|b| b["type"] == "text")
                 .and_then(|b| b["text"].as_str().map(str::to_string)),
             _ => None,
-        }
-    })
+        })
 }
 
 fn describe(r: &RecordedRequest) -> String {
@@ -260,7 +270,9 @@ fn describe(r: &RecordedRequest) -> String {
 
 async fn handle(State(shared): State<Shared>, req: Request) -> Response {
     let r = sse::read_request(req).await;
-    let recorded = shared.log.push(r.method, r.path, r.query, r.headers, r.body);
+    let recorded = shared
+        .log
+        .push(r.method, r.path, r.query, r.headers, r.body);
     let body = &recorded.body;
     match (recorded.method.as_str(), recorded.path.as_str()) {
         ("HEAD", _) => return sse::empty_ok(),
@@ -289,7 +301,10 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
         }
     };
     headers.extend(step.headers.iter().cloned());
-    if let Some(d) = step.delay.filter(|_| !streaming || matches!(step.kind, Kind::HttpError { .. })) {
+    if let Some(d) = step
+        .delay
+        .filter(|_| !streaming || matches!(step.kind, Kind::HttpError { .. }))
+    {
         tokio::time::sleep(d).await;
     }
     let (block, deltas, stop_reason) = match &step.kind {
@@ -325,24 +340,37 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
             "usage": {"input_tokens": 10, "output_tokens": 5}});
         return sse::json_response(200, &msg, &headers);
     }
-    let mut frames = vec![Frame::Event("message_start", json!({"type": "message_start", "message": {
+    let mut frames = vec![Frame::Event(
+        "message_start",
+        json!({"type": "message_start", "message": {
         "id": msg_id, "type": "message", "role": "assistant", "model": "claude-mock", "content": [],
         "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 10, "output_tokens": 1,
-        "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}))];
+        "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
+    )];
     if let Some(d) = step.delay {
         frames.push(Frame::Pause(d));
     }
-    frames.push(Frame::Event("content_block_start",
-        json!({"type": "content_block_start", "index": 0, "content_block": block})));
+    frames.push(Frame::Event(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": 0, "content_block": block}),
+    ));
     frames.push(Frame::Event("ping", json!({"type": "ping"})));
     for delta in deltas {
-        frames.push(Frame::Event("content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": delta})));
+        frames.push(Frame::Event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+        ));
     }
-    frames.push(Frame::Event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+    frames.push(Frame::Event(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
     frames.push(Frame::Event("message_delta", json!({"type": "message_delta",
         "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": 5}})));
-    frames.push(Frame::Event("message_stop", json!({"type": "message_stop"})));
+    frames.push(Frame::Event(
+        "message_stop",
+        json!({"type": "message_stop"}),
+    ));
     sse::sse_response(frames, &headers)
 }
 

@@ -100,16 +100,25 @@ impl Step {
 
 /// The `x-codex-*` rate-limit headers Codex parses from `/v1/responses`
 /// (300-minute primary and 10080-minute secondary windows).
-pub fn rate_limit_headers(primary_used_percent: f64, secondary_used_percent: f64) -> Vec<(String, String)> {
+pub fn rate_limit_headers(
+    primary_used_percent: f64,
+    secondary_used_percent: f64,
+) -> Vec<(String, String)> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     [
-        ("x-codex-primary-used-percent", primary_used_percent.to_string()),
+        (
+            "x-codex-primary-used-percent",
+            primary_used_percent.to_string(),
+        ),
         ("x-codex-primary-window-minutes", "300".to_string()),
         ("x-codex-primary-reset-at", (now + 3600).to_string()),
-        ("x-codex-secondary-used-percent", secondary_used_percent.to_string()),
+        (
+            "x-codex-secondary-used-percent",
+            secondary_used_percent.to_string(),
+        ),
         ("x-codex-secondary-window-minutes", "10080".to_string()),
         ("x-codex-secondary-reset-at", (now + 86_400).to_string()),
     ]
@@ -203,7 +212,11 @@ impl MockOpenAi {
 
     /// Waits for a model turn request (not the title request) whose last user
     /// text contains `needle`.
-    pub async fn wait_for_user_text(&self, needle: &str, timeout: Duration) -> Result<RecordedRequest> {
+    pub async fn wait_for_user_text(
+        &self,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<RecordedRequest> {
         let what = format!("a /v1/responses turn whose last user text contains {needle:?}");
         self.wait_for_request(&what, timeout, |r| {
             r.path == "/v1/responses"
@@ -260,7 +273,11 @@ fn describe(r: &RecordedRequest) -> String {
     }
     let outputs = r.body["input"]
         .as_array()
-        .map(|i| i.iter().filter(|x| x["type"] == "function_call_output").count())
+        .map(|i| {
+            i.iter()
+                .filter(|x| x["type"] == "function_call_output")
+                .count()
+        })
         .unwrap_or(0);
     format!(
         "last-user={:?} function_call_outputs={outputs}",
@@ -270,13 +287,27 @@ fn describe(r: &RecordedRequest) -> String {
 
 async fn handle(State(shared): State<Shared>, req: Request) -> Response {
     let r = sse::read_request(req).await;
-    let recorded = shared.log.push(r.method, r.path, r.query, r.headers, r.body);
+    let recorded = shared
+        .log
+        .push(r.method, r.path, r.query, r.headers, r.body);
     if recorded.method != "POST" || recorded.path != "/v1/responses" {
-        return sse::json_response(404, &json!({"error": {"message": "mock: no such route"}}), &[]);
+        return sse::json_response(
+            404,
+            &json!({"error": {"message": "mock: no such route"}}),
+            &[],
+        );
     }
     if is_title_request(&recorded.body) {
-        let defaults = shared.script.lock().unwrap_or_else(|p| p.into_inner()).default_headers.clone();
-        return sse::sse_response(text_frames("resp_title", "msg_title", r#"{"title":"Mock title"}"#, 1), &defaults);
+        let defaults = shared
+            .script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .default_headers
+            .clone();
+        return sse::sse_response(
+            text_frames("resp_title", "msg_title", r#"{"title":"Mock title"}"#, 1),
+            &defaults,
+        );
     }
     let (step, n, defaults) = {
         let mut s = shared.script.lock().unwrap_or_else(|p| p.into_inner());
@@ -307,10 +338,14 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
             let item = json!({"type": "function_call", "id": format!("fc_{n}"),
                 "call_id": format!("call_{n}"), "name": name, "arguments": arguments});
             frames.push(created(&resp_id));
-            frames.push(Frame::Event("response.output_item.added",
-                json!({"type": "response.output_item.added", "output_index": 0, "item": item})));
-            frames.push(Frame::Event("response.output_item.done",
-                json!({"type": "response.output_item.done", "output_index": 0, "item": item})));
+            frames.push(Frame::Event(
+                "response.output_item.added",
+                json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
+            ));
+            frames.push(Frame::Event(
+                "response.output_item.done",
+                json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+            ));
             frames.push(completed(&resp_id));
         }
     }
@@ -321,28 +356,40 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
 }
 
 fn created(resp_id: &str) -> Frame {
-    Frame::Event("response.created", json!({"type": "response.created", "response": {"id": resp_id}}))
+    Frame::Event(
+        "response.created",
+        json!({"type": "response.created", "response": {"id": resp_id}}),
+    )
 }
 
 fn completed(resp_id: &str) -> Frame {
-    Frame::Event("response.completed", json!({"type": "response.completed", "response": {
+    Frame::Event(
+        "response.completed",
+        json!({"type": "response.completed", "response": {
         "id": resp_id,
         "usage": {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0},
                   "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0},
-                  "total_tokens": 15}}}))
+                  "total_tokens": 15}}}),
+    )
 }
 
 fn text_frames(resp_id: &str, msg_id: &str, text: &str, chunks: usize) -> Vec<Frame> {
     let mut frames = vec![
         created(resp_id),
-        Frame::Event("response.output_item.added", json!({"type": "response.output_item.added",
+        Frame::Event(
+            "response.output_item.added",
+            json!({"type": "response.output_item.added",
             "output_index": 0, "item": {"type": "message", "role": "assistant", "id": msg_id,
-            "status": "in_progress", "content": []}})),
+            "status": "in_progress", "content": []}}),
+        ),
     ];
     for delta in sse::chunks(text, chunks) {
-        frames.push(Frame::Event("response.output_text.delta", json!({
+        frames.push(Frame::Event(
+            "response.output_text.delta",
+            json!({
             "type": "response.output_text.delta", "item_id": msg_id, "output_index": 0,
-            "content_index": 0, "delta": delta})));
+            "content_index": 0, "delta": delta}),
+        ));
     }
     frames.push(Frame::Event("response.output_item.done", json!({"type": "response.output_item.done",
         "output_index": 0, "item": {"type": "message", "role": "assistant", "id": msg_id,

@@ -63,7 +63,9 @@ impl ChildProc {
 
     /// `Some(status)` once the child has exited.
     pub fn try_exit_status(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Kills the process group and reaps the child. Idempotent.
@@ -132,7 +134,10 @@ fn scan(filter: impl Fn(&ProcInfo, &[u8], &[u8]) -> bool) -> Vec<ProcInfo> {
         let info = ProcInfo {
             pid,
             session,
-            cmdline: String::from_utf8_lossy(&cmd).replace('\0', " ").trim().to_string(),
+            cmdline: String::from_utf8_lossy(&cmd)
+                .replace('\0', " ")
+                .trim()
+                .to_string(),
         };
         if filter(&info, &cmd, &environ) {
             found.push(info);
@@ -177,9 +182,7 @@ pub async fn assert_no_strays(root: &Path, timeout: Duration) -> Result<()> {
                 .map(|p| format!("  pid {} (session {}): {}", p.pid, p.session, p.cmdline))
                 .collect::<Vec<_>>()
                 .join("\n");
-            bail!(
-                "stray processes from this test survived teardown (now killed):\n{list}"
-            );
+            bail!("stray processes from this test survived teardown (now killed):\n{list}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -198,7 +201,12 @@ pub fn free_port() -> Result<u16> {
 
 /// Waits until `127.0.0.1:port` answers `GET path` with status 200 (raw
 /// HTTP/1.0 so no proxy settings can interfere), or `child` exits.
-pub async fn wait_http_ok(port: u16, path: &str, child: &mut ChildProc, timeout: Duration) -> Result<()> {
+pub async fn wait_http_ok(
+    port: u16,
+    path: &str,
+    child: &mut ChildProc,
+    timeout: Duration,
+) -> Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let deadline = Instant::now() + timeout;
     loop {
@@ -206,14 +214,18 @@ pub async fn wait_http_ok(port: u16, path: &str, child: &mut ChildProc, timeout:
             let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
             if s.write_all(req.as_bytes()).await.is_ok() {
                 let mut buf = Vec::new();
-                let read = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut buf)).await;
+                let read =
+                    tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut buf)).await;
                 if read.is_ok() && buf.starts_with(b"HTTP/1.") && buf.get(9..12) == Some(b"200") {
                     return Ok(());
                 }
             }
         }
         if let Some(status) = child.try_exit_status() {
-            bail!("{} exited ({status}) before 127.0.0.1:{port}{path} answered 200", child.name);
+            bail!(
+                "{} exited ({status}) before 127.0.0.1:{port}{path} answered 200",
+                child.name
+            );
         }
         if Instant::now() >= deadline {
             bail!("127.0.0.1:{port}{path} did not answer 200 within {timeout:?}");

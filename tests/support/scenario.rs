@@ -56,7 +56,13 @@ pub struct Scenario {
 impl Scenario {
     /// Starts a background process (own process group, output in
     /// `logs/<name>.log`, which is added to the failure report).
-    pub fn spawn(&self, name: &str, program: &Path, args: &[&str], env: &Vars) -> Result<ChildProc> {
+    pub fn spawn(
+        &self,
+        name: &str,
+        program: &Path,
+        args: &[&str],
+        env: &Vars,
+    ) -> Result<ChildProc> {
         let log = self.env.log_path(&format!("{name}.log"));
         self.diag.add_file(&format!("{name} output"), &log, 40);
         ChildProc::spawn(name, program, args, env, &self.env.workdir, log)
@@ -64,7 +70,15 @@ impl Scenario {
 
     /// Starts a TUI in its own tmux server, in the workdir.
     pub fn tui(&self, name: &str, program: &Path, args: &[&str], env: &Vars) -> Result<Tui> {
-        Tui::start(name, &self.env.root, &self.env.workdir, program, args, env, &self.diag)
+        Tui::start(
+            name,
+            &self.env.root,
+            &self.env.workdir,
+            program,
+            args,
+            env,
+            &self.diag,
+        )
     }
 }
 
@@ -135,7 +149,9 @@ where
     });
     let result = result.and_then(|()| {
         if escaped.load(Ordering::SeqCst) {
-            Err(anyhow!("a runtime thread started outside the scenario's network namespace"))
+            Err(anyhow!(
+                "a runtime thread started outside the scenario's network namespace"
+            ))
         } else {
             Ok(())
         }
@@ -178,7 +194,10 @@ fn isolate_this_thread() -> Result<(), String> {
     // SAFETY: plain syscall; CLONE_NEWNET only changes the calling thread's
     // network namespace (other threads of the process are unaffected).
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return Err(format!("unshare(CLONE_NEWNET): {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "unshare(CLONE_NEWNET): {}",
+            std::io::Error::last_os_error()
+        ));
     }
     if let Err(e) = loopback_up().and_then(|()| loopback_works()) {
         // SAFETY: plain syscall on a valid namespace fd we hold open.

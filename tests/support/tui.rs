@@ -75,7 +75,16 @@ impl Tui {
         };
         let script_s = script.to_string_lossy().into_owned();
         tui.tmux(&[
-            "new-session", "-d", "-s", name, "-x", "200", "-y", "50", "/bin/sh", &script_s,
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "200",
+            "-y",
+            "50",
+            "/bin/sh",
+            &script_s,
         ])?;
         tui.server_pid = tui.display("#{pid}").ok().and_then(|s| s.parse().ok());
         tui.pane_pid = tui.display("#{pane_pid}").ok().and_then(|s| s.parse().ok());
@@ -115,8 +124,10 @@ impl Tui {
     /// Polls the screen every 100 ms until it contains `pattern`; returns the
     /// screen. Fails early if the program exited.
     pub async fn wait_for(&self, pattern: &str, timeout: Duration) -> Result<String> {
-        self.wait_until(&format!("{pattern:?} on screen"), timeout, |s| s.contains(pattern))
-            .await
+        self.wait_until(&format!("{pattern:?} on screen"), timeout, |s| {
+            s.contains(pattern)
+        })
+        .await
     }
 
     /// Polls until `pattern` is no longer on the screen.
@@ -164,7 +175,10 @@ impl Tui {
             return;
         }
         if let Ok(screen) = self.screen() {
-            self.diag.set_text(&format!("screen {} (at teardown)", self.name), screen.clone());
+            self.diag.set_text(
+                &format!("screen {} (at teardown)", self.name),
+                screen.clone(),
+            );
             self.diag.set_text(&format!("screen {}", self.name), screen);
         }
         if let Some(pane) = self.pane_pid.take() {

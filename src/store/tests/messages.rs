@@ -24,7 +24,10 @@ fn insert_creates_the_first_delivery_and_its_log_row() {
         assert!(id[2..].chars().all(|c| c.is_ascii_hexdigit()));
         let d = store.deliveries_for(id).unwrap();
         assert_eq!(d.len(), 1);
-        assert_eq!((d[0].recipient, d[0].state, d[0].attempts), (recipient, state, 0));
+        assert_eq!(
+            (d[0].recipient, d[0].state, d[0].attempts),
+            (recipient, state, 0)
+        );
         let log = store.delivery_log(id).unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].state, state);
@@ -63,7 +66,9 @@ fn a_repeated_idempotency_key_yields_the_first_message() {
         ..NewMessage::new(from, Agent::Codex, body)
     };
     let first = store.insert_message(&keyed(Agent::Claude, "a")).unwrap();
-    let again = store.insert_message(&keyed(Agent::Claude, "a (retry)")).unwrap();
+    let again = store
+        .insert_message(&keyed(Agent::Claude, "a (retry)"))
+        .unwrap();
     assert!(first.is_new());
     assert!(matches!(again, Inserted::Duplicate(_)));
     assert_eq!(again.message(), first.message());
@@ -133,7 +138,11 @@ fn a_batch_of_10000_is_one_transaction() {
     eprintln!("10,000 inserts in one transaction: {:?}", started.elapsed());
     assert_eq!(inserted.len(), 10_000);
     assert!(inserted.iter().all(Inserted::is_new));
-    assert!(inserted.windows(2).all(|w| w[0].message().seq < w[1].message().seq));
+    assert!(
+        inserted
+            .windows(2)
+            .all(|w| w[0].message().seq < w[1].message().seq)
+    );
     let stats = store.stats().unwrap();
     assert_eq!(stats.messages, 10_000);
     assert_eq!(stats.by_state[&DeliveryState::Queued], 10_000);
@@ -236,11 +245,51 @@ fn hostile_search_queries_never_error() {
     let long = "x".repeat(100_000);
     let many = "word ".repeat(1000);
     let hostile = [
-        "", " ", "\"", "\"\"", "'", "''", "*", "**", "a*b*", "NEAR(", "NEAR(a b", "NEAR(a b, 2)",
-        "NEAR", "AND", "OR", "NOT", "a AND", "OR b", "NOT NOT", "(", ")", "((a)", "{a b}: c",
-        "body:plain", "-plain", "+plain", "^plain", "plain^", "'; DROP TABLE messages; --",
-        ") OR 1=1 --", "\" OR \"\"=\"", "say \"hello", "\\", "%", "_", "\0", "\u{1F600}",
-        "rank:1", "messages_fts", "*plain", "pla\"in", ":", ",", ".", long.as_str(),
+        "",
+        " ",
+        "\"",
+        "\"\"",
+        "'",
+        "''",
+        "*",
+        "**",
+        "a*b*",
+        "NEAR(",
+        "NEAR(a b",
+        "NEAR(a b, 2)",
+        "NEAR",
+        "AND",
+        "OR",
+        "NOT",
+        "a AND",
+        "OR b",
+        "NOT NOT",
+        "(",
+        ")",
+        "((a)",
+        "{a b}: c",
+        "body:plain",
+        "-plain",
+        "+plain",
+        "^plain",
+        "plain^",
+        "'; DROP TABLE messages; --",
+        ") OR 1=1 --",
+        "\" OR \"\"=\"",
+        "say \"hello",
+        "\\",
+        "%",
+        "_",
+        "\0",
+        "\u{1F600}",
+        "rank:1",
+        "messages_fts",
+        "*plain",
+        "pla\"in",
+        ":",
+        ",",
+        ".",
+        long.as_str(),
         many.as_str(),
     ];
     for q in hostile {
@@ -253,8 +302,14 @@ fn hostile_search_queries_never_error() {
         search_bodies(&store, "'; DROP TABLE messages; --"),
         ["'; DROP TABLE messages; --"]
     );
-    assert_eq!(search_bodies(&store, "NEAR("), ["meet me NEAR( the station"]);
-    assert_eq!(search_bodies(&store, "\"hello\" OR"), ["say \"hello\" OR goodbye"]);
+    assert_eq!(
+        search_bodies(&store, "NEAR("),
+        ["meet me NEAR( the station"]
+    );
+    assert_eq!(
+        search_bodies(&store, "\"hello\" OR"),
+        ["say \"hello\" OR goodbye"]
+    );
     assert_eq!(search_bodies(&store, "\"plain"), ["plain text"]);
     assert!(search_bodies(&store, "*").is_empty());
     assert_eq!(store.integrity_check().unwrap(), "ok");
@@ -265,8 +320,14 @@ fn hostile_search_queries_never_error() {
 fn fts_queries_are_quoted_terms() {
     assert_eq!(fts_query(""), None);
     assert_eq!(fts_query("  * ( ) -- "), None);
-    assert_eq!(fts_query("hello world").as_deref(), Some("\"hello\" \"world\""));
-    assert_eq!(fts_query("say \"hi\"").as_deref(), Some("\"say\" \"\"\"hi\"\"\""));
+    assert_eq!(
+        fts_query("hello world").as_deref(),
+        Some("\"hello\" \"world\"")
+    );
+    assert_eq!(
+        fts_query("say \"hi\"").as_deref(),
+        Some("\"say\" \"\"\"hi\"\"\"")
+    );
     assert_eq!(fts_query("migr*").as_deref(), Some("\"migr\"*"));
     assert_eq!(fts_query("NEAR(a").as_deref(), Some("\"NEAR(a\""));
     let many = "w ".repeat(100);

@@ -5,6 +5,7 @@ mod durability;
 mod messages;
 mod open;
 mod records;
+mod types;
 
 use tempfile::TempDir;
 

@@ -114,7 +114,10 @@ fn a_foreign_database_is_refused_untouched() {
     let mode: String = raw
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(mode, "delete", "the foreign file must not be switched to WAL");
+    assert_eq!(
+        mode, "delete",
+        "the foreign file must not be switched to WAL"
+    );
 }
 
 #[test]
@@ -188,8 +191,12 @@ fn the_schema_accepts_every_enum_variant() {
                 continue;
             }
             for kind in [MessageKind::Chat, MessageKind::Notice] {
-                for on_busy in [None, Some(OnBusy::Queue), Some(OnBusy::Steer), Some(OnBusy::Interrupt)]
-                {
+                for on_busy in [
+                    None,
+                    Some(OnBusy::Queue),
+                    Some(OnBusy::Steer),
+                    Some(OnBusy::Interrupt),
+                ] {
                     let m = NewMessage {
                         kind,
                         on_busy,

@@ -1,0 +1,116 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_abg_global_optspecs
+    string join \n pair= h/help V/version
+end
+
+function __fish_abg_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_abg_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_abg_using_subcommand
+    set -l cmd (__fish_abg_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c abg -n "__fish_abg_needs_command" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c abg -n "__fish_abg_needs_command" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_needs_command" -f -a "claude" -d 'Run Claude Code as this pair\'s Claude peer (starts the pair\'s daemon)'
+complete -c abg -n "__fish_abg_needs_command" -f -a "codex" -d 'Run Codex as this pair\'s Codex peer (starts the pair\'s daemon)'
+complete -c abg -n "__fish_abg_needs_command" -f -a "pair" -d 'Manage pairs: list them (default), remove one, or prune dead ones'
+complete -c abg -n "__fish_abg_needs_command" -f -a "status" -d 'Show this pair\'s daemon health, ports, pids, state dir and versions'
+complete -c abg -n "__fish_abg_needs_command" -f -a "logs" -d 'Show the pair daemon\'s log'
+complete -c abg -n "__fish_abg_needs_command" -f -a "kill" -d 'Stop this pair\'s daemon and its children; no auto-respawn until the next `abg claude|codex`'
+complete -c abg -n "__fish_abg_needs_command" -f -a "budget" -d 'Show both agents\' 5-hour and weekly quota windows'
+complete -c abg -n "__fish_abg_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish)'
+complete -c abg -n "__fish_abg_needs_command" -f -a "daemon" -d 'Run the pair\'s daemon in the foreground (started by abg itself)'
+complete -c abg -n "__fish_abg_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c abg -n "__fish_abg_using_subcommand claude" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand claude" -l safe -d 'Keep Claude\'s normal permission prompts (no --dangerously-skip-permissions)'
+complete -c abg -n "__fish_abg_using_subcommand claude" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand claude" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand codex" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand codex" -l safe -d 'Keep Codex\'s normal approval prompts (no --yolo)'
+complete -c abg -n "__fish_abg_using_subcommand codex" -l new -d 'Start a new Codex thread instead of resuming the pair\'s current one'
+complete -c abg -n "__fish_abg_using_subcommand codex" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand codex" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand pair; and not __fish_seen_subcommand_from list ls rm prune help" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand pair; and not __fish_seen_subcommand_from list ls rm prune help" -l all -d 'List the pairs of every project, not only this one'
+complete -c abg -n "__fish_abg_using_subcommand pair; and not __fish_seen_subcommand_from list ls rm prune help" -l json -d 'Print JSON instead of a table'
+complete -c abg -n "__fish_abg_using_subcommand pair; and not __fish_seen_subcommand_from list ls rm prune help" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand pair; and not __fish_seen_subcommand_from list ls rm prune help" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand pair; and not __fish_seen_subcommand_from list ls rm prune help" -f -a "list" -d 'List pairs with slot, ports, daemon state and uptime'
+complete -c abg -n "__fish_abg_using_subcommand pair; and not __fish_seen_subcommand_from list ls rm prune help" -f -a "ls" -d 'List pairs with slot, ports, daemon state and uptime'
+complete -c abg -n "__fish_abg_using_subcommand pair; and not __fish_seen_subcommand_from list ls rm prune help" -f -a "rm" -d 'Stop a pair\'s daemon and remove the pair and its state'
+complete -c abg -n "__fish_abg_using_subcommand pair; and not __fish_seen_subcommand_from list ls rm prune help" -f -a "prune" -d 'Remove pairs whose project directory is gone and whose daemon is dead'
+complete -c abg -n "__fish_abg_using_subcommand pair; and not __fish_seen_subcommand_from list ls rm prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from list" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from list" -l all -d 'List the pairs of every project, not only this one'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from list" -l json -d 'Print JSON instead of a table'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from ls" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from ls" -l all -d 'List the pairs of every project, not only this one'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from ls" -l json -d 'Print JSON instead of a table'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from rm" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from prune" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from prune" -l dry-run -d 'Show what would be removed without removing it'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from help" -f -a "list" -d 'List pairs with slot, ports, daemon state and uptime'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Stop a pair\'s daemon and remove the pair and its state'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove pairs whose project directory is gone and whose daemon is dead'
+complete -c abg -n "__fish_abg_using_subcommand pair; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c abg -n "__fish_abg_using_subcommand status" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand status" -l json -d 'Print JSON instead of text'
+complete -c abg -n "__fish_abg_using_subcommand status" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand status" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand logs" -s n -l lines -d 'How many of the last lines to show first' -r
+complete -c abg -n "__fish_abg_using_subcommand logs" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand logs" -s f -l follow -d 'Keep printing new lines as they are written'
+complete -c abg -n "__fish_abg_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand kill" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand kill" -l all -d 'Stop the daemons of every pair of every project'
+complete -c abg -n "__fish_abg_using_subcommand kill" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand kill" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand budget" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand budget" -l json -d 'Print JSON instead of text'
+complete -c abg -n "__fish_abg_using_subcommand budget" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand budget" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand completions" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand daemon" -l root -d 'Project root of the pair' -r -F
+complete -c abg -n "__fish_abg_using_subcommand daemon" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand daemon" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand daemon" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "claude" -d 'Run Claude Code as this pair\'s Claude peer (starts the pair\'s daemon)'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "codex" -d 'Run Codex as this pair\'s Codex peer (starts the pair\'s daemon)'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "pair" -d 'Manage pairs: list them (default), remove one, or prune dead ones'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "status" -d 'Show this pair\'s daemon health, ports, pids, state dir and versions'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "logs" -d 'Show the pair daemon\'s log'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "kill" -d 'Stop this pair\'s daemon and its children; no auto-respawn until the next `abg claude|codex`'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "budget" -d 'Show both agents\' 5-hour and weekly quota windows'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish)'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "daemon" -d 'Run the pair\'s daemon in the foreground (started by abg itself)'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c abg -n "__fish_abg_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "list" -d 'List pairs with slot, ports, daemon state and uptime'
+complete -c abg -n "__fish_abg_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "rm" -d 'Stop a pair\'s daemon and remove the pair and its state'
+complete -c abg -n "__fish_abg_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "prune" -d 'Remove pairs whose project directory is gone and whose daemon is dead'

@@ -1,0 +1,307 @@
+//! Delivery state machines: valid paths for both recipients, refused transitions, retry,
+//! queue order, and counters.
+
+use super::super::{Agent, DeliveryState as S, StoreError};
+use super::{insert, temp_store};
+
+#[test]
+fn claude_path_stored_pushed_seen_acknowledged() {
+    let (_dir, mut store) = temp_store();
+    let id = insert(&mut store, Agent::Codex, Agent::Claude, "hi");
+    let t = store
+        .transition(&id, Agent::Claude, S::Pushed, Some("channel"), None)
+        .unwrap();
+    assert_eq!(
+        (t.previous, t.delivery.state, t.changed),
+        (S::Stored, S::Pushed, true)
+    );
+    assert_eq!(t.delivery.attempts, 1);
+    assert_eq!(t.delivery.detail.as_deref(), Some("channel"));
+    // A second push (e.g. the Stop-hook path) is another attempt.
+    let t = store
+        .transition(&id, Agent::Claude, S::Pushed, Some("stop-hook"), None)
+        .unwrap();
+    assert_eq!(t.delivery.attempts, 2);
+    store
+        .transition(&id, Agent::Claude, S::Seen, None, None)
+        .unwrap();
+    let t = store
+        .transition(
+            &id,
+            Agent::Claude,
+            S::Acknowledged,
+            Some("get_messages"),
+            None,
+        )
+        .unwrap();
+    assert_eq!(t.delivery.attempts, 2);
+    assert_eq!(store.deliveries_for(&id).unwrap(), vec![t.delivery]);
+    let log: Vec<S> = store
+        .delivery_log(&id)
+        .unwrap()
+        .iter()
+        .map(|e| e.state)
+        .collect();
+    assert_eq!(
+        log,
+        [S::Stored, S::Pushed, S::Pushed, S::Seen, S::Acknowledged]
+    );
+    assert!(store.pending_for(Agent::Claude, 10).unwrap().is_empty());
+    assert_eq!(store.unacked_count(Agent::Claude).unwrap(), 0);
+}
+
+#[test]
+fn codex_paths_record_the_turn() {
+    let (_dir, mut store) = temp_store();
+    let queued = insert(&mut store, Agent::Claude, Agent::Codex, "idle start");
+    let t = store
+        .transition(&queued, Agent::Codex, S::Started, None, Some("turn-1"))
+        .unwrap();
+    assert_eq!(
+        (t.delivery.turn_id.as_deref(), t.delivery.attempts),
+        (Some("turn-1"), 1)
+    );
+    // Completion without a turn id keeps the recorded one.
+    let t = store
+        .transition(&queued, Agent::Codex, S::Completed, None, None)
+        .unwrap();
+    assert_eq!(t.delivery.turn_id.as_deref(), Some("turn-1"));
+
+    let steered = insert(&mut store, Agent::Claude, Agent::Codex, "steer me");
+    store
+        .transition(&steered, Agent::Codex, S::Steering, None, Some("turn-2"))
+        .unwrap();
+    let t = store
+        .transition(&steered, Agent::Codex, S::Started, None, None)
+        .unwrap();
+    assert_eq!(
+        t.delivery.attempts, 1,
+        "started after steering is the same attempt"
+    );
+    assert_eq!(t.delivery.turn_id.as_deref(), Some("turn-2"));
+
+    // A refused steer falls back to the queue, then starts its own turn.
+    let refused = insert(&mut store, Agent::Claude, Agent::Codex, "refused steer");
+    store
+        .transition(&refused, Agent::Codex, S::Steering, None, None)
+        .unwrap();
+    store
+        .transition(
+            &refused,
+            Agent::Codex,
+            S::Queued,
+            Some("turn not steerable"),
+            None,
+        )
+        .unwrap();
+    let t = store
+        .transition(&refused, Agent::Codex, S::Started, None, Some("turn-3"))
+        .unwrap();
+    assert_eq!(t.delivery.attempts, 2);
+
+    let interrupted = insert(&mut store, Agent::Human, Agent::Codex, "stop that");
+    store
+        .transition(&interrupted, Agent::Codex, S::Interrupting, None, None)
+        .unwrap();
+    let t = store
+        .transition(&interrupted, Agent::Codex, S::Started, None, Some("turn-4"))
+        .unwrap();
+    assert_eq!(t.delivery.attempts, 1);
+}
+
+#[test]
+fn invalid_transitions_are_refused_and_write_nothing() {
+    let (_dir, mut store) = temp_store();
+    let id = insert(&mut store, Agent::Codex, Agent::Claude, "hi");
+    // A Codex state on a Claude delivery.
+    let err = store
+        .transition(&id, Agent::Claude, S::Started, None, None)
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::InvalidTransition {
+            from: S::Stored,
+            to: S::Started,
+            ..
+        }
+    ));
+    store
+        .transition(&id, Agent::Claude, S::Acknowledged, None, None)
+        .unwrap();
+    // Out of a terminal state.
+    for to in [S::Pushed, S::Stored, S::Failed, S::Held] {
+        let err = store
+            .transition(&id, Agent::Claude, to, None, None)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::InvalidTransition {
+                    from: S::Acknowledged,
+                    ..
+                }
+            ),
+            "{to}: {err}"
+        );
+    }
+    // Repeating the terminal state is an idempotent no-op.
+    let t = store
+        .transition(&id, Agent::Claude, S::Acknowledged, None, None)
+        .unwrap();
+    assert!(!t.changed);
+    assert_eq!(store.delivery_log(&id).unwrap().len(), 2);
+    // No delivery for that recipient / no such message.
+    assert!(matches!(
+        store.transition(&id, Agent::Codex, S::Queued, None, None),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.transition("m_nope", Agent::Claude, S::Pushed, None, None),
+        Err(StoreError::NotFound { .. })
+    ));
+    let codex = insert(&mut store, Agent::Claude, Agent::Codex, "x");
+    store
+        .transition(
+            &codex,
+            Agent::Codex,
+            S::Failed,
+            Some("app-server gone"),
+            None,
+        )
+        .unwrap();
+    assert!(
+        store
+            .transition(&codex, Agent::Codex, S::Queued, None, None)
+            .is_err()
+    );
+    assert!(
+        store
+            .transition(&codex, Agent::Codex, S::Pushed, None, None)
+            .is_err()
+    );
+}
+
+#[test]
+fn retry_restarts_a_finished_delivery() {
+    let (_dir, mut store) = temp_store();
+    let id = insert(&mut store, Agent::Claude, Agent::Codex, "x");
+    store
+        .transition(&id, Agent::Codex, S::Started, None, Some("turn-1"))
+        .unwrap();
+    store
+        .transition(&id, Agent::Codex, S::Failed, Some("turn failed"), None)
+        .unwrap();
+    let t = store.retry(&id, Agent::Codex, Some("by hand")).unwrap();
+    assert_eq!(
+        (t.previous, t.delivery.state, t.changed),
+        (S::Failed, S::Queued, true)
+    );
+    assert_eq!(t.delivery.turn_id, None);
+    assert_eq!(t.delivery.attempts, 1);
+    assert_eq!(store.unacked_count(Agent::Codex).unwrap(), 1);
+    let t = store
+        .transition(&id, Agent::Codex, S::Started, None, Some("turn-2"))
+        .unwrap();
+    assert_eq!(t.delivery.attempts, 2);
+    let log = store.delivery_log(&id).unwrap();
+    assert_eq!(log.last().map(|e| e.state), Some(S::Started));
+    assert_eq!(log[3].detail.as_deref(), Some("by hand"));
+}
+
+#[test]
+fn pending_is_in_seq_order_per_recipient() {
+    let (_dir, mut store) = temp_store();
+    let mut for_claude = Vec::new();
+    for i in 0..10 {
+        for_claude.push(insert(
+            &mut store,
+            Agent::Codex,
+            Agent::Claude,
+            &format!("c{i}"),
+        ));
+        insert(&mut store, Agent::Claude, Agent::Codex, &format!("x{i}"));
+    }
+    store
+        .transition(&for_claude[2], Agent::Claude, S::Acknowledged, None, None)
+        .unwrap();
+    store
+        .transition(&for_claude[5], Agent::Claude, S::Failed, None, None)
+        .unwrap();
+    store
+        .transition(
+            &for_claude[7],
+            Agent::Claude,
+            S::Held,
+            Some("governor"),
+            None,
+        )
+        .unwrap();
+    store
+        .transition(&for_claude[0], Agent::Claude, S::Pushed, None, None)
+        .unwrap();
+    let pending = store.pending_for(Agent::Claude, 100).unwrap();
+    let ids: Vec<&str> = pending.iter().map(|p| p.message.id.as_str()).collect();
+    let expected: Vec<&str> = for_claude
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![2, 5].contains(i))
+        .map(|(_, id)| id.as_str())
+        .collect();
+    assert_eq!(ids, expected);
+    assert!(
+        pending
+            .windows(2)
+            .all(|w| w[0].message.seq < w[1].message.seq)
+    );
+    assert!(
+        pending
+            .iter()
+            .all(|p| p.message.id == p.delivery.message_id)
+    );
+    assert_eq!(pending[0].delivery.state, S::Pushed);
+    assert_eq!(pending[5].delivery.state, S::Held);
+    assert_eq!(store.pending_for(Agent::Claude, 3).unwrap().len(), 3);
+    assert_eq!(store.unacked_count(Agent::Claude).unwrap(), 8);
+    assert_eq!(store.unacked_count(Agent::Codex).unwrap(), 10);
+    assert!(store.pending_for(Agent::Human, 10).unwrap().is_empty());
+}
+
+#[test]
+fn stats_and_log_catch_up() {
+    let (_dir, mut store) = temp_store();
+    let a = insert(&mut store, Agent::Codex, Agent::Claude, "a");
+    let b = insert(&mut store, Agent::Codex, Agent::Claude, "b");
+    let c = insert(&mut store, Agent::Claude, Agent::Codex, "c");
+    store
+        .transition(&a, Agent::Claude, S::Acknowledged, None, None)
+        .unwrap();
+    store
+        .transition(&c, Agent::Codex, S::Started, None, Some("t"))
+        .unwrap();
+    store
+        .record_event("turn.started", serde_json::json!({"turn": "t"}))
+        .unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.messages, stats.last_message_seq), (3, 3));
+    assert_eq!((stats.events, stats.last_event_seq), (1, 1));
+    assert_eq!(stats.by_state[&S::Acknowledged], 1);
+    assert_eq!(stats.by_state[&S::Stored], 1);
+    assert_eq!(stats.by_state[&S::Started], 1);
+    let claude = &stats.by_recipient[&Agent::Claude];
+    assert_eq!((claude.total, claude.pending), (2, 1));
+    let codex = &stats.by_recipient[&Agent::Codex];
+    assert_eq!((codex.total, codex.pending), (1, 1));
+    let json = serde_json::to_value(&stats).unwrap();
+    assert_eq!(json["by_recipient"]["claude"]["by_state"]["stored"], 1);
+
+    let all = store.delivery_log_after(0, 100).unwrap();
+    assert_eq!(all.len(), 5);
+    let tail = store.delivery_log_after(all[2].seq, 100).unwrap();
+    assert_eq!(
+        tail.iter()
+            .map(|e| e.message_id.as_str())
+            .collect::<Vec<_>>(),
+        [a.as_str(), c.as_str()]
+    );
+    assert!(store.deliveries_for(&b).unwrap()[0].state == S::Stored);
+}

@@ -1,0 +1,132 @@
+//! The enums' string forms (SQL, serde, `FromStr`) agree, and the JSON shapes other
+//! modules rely on are pinned.
+
+use std::str::FromStr;
+
+use serde_json::json;
+
+use super::super::{
+    Agent, Delivery, DeliveryState, Inserted, Message, MessageKind, OnBusy, ParseEnumError,
+};
+
+#[test]
+fn string_forms_round_trip_and_match_serde() {
+    for a in Agent::ALL {
+        assert_eq!(Agent::from_str(a.as_str()), Ok(a));
+        assert_eq!(serde_json::to_value(a).unwrap(), json!(a.to_string()));
+    }
+    for s in DeliveryState::ALL {
+        assert_eq!(DeliveryState::from_str(s.as_str()), Ok(s));
+        assert_eq!(serde_json::to_value(s).unwrap(), json!(s.as_str()));
+    }
+    for p in [OnBusy::Queue, OnBusy::Steer, OnBusy::Interrupt] {
+        assert_eq!(OnBusy::from_str(p.as_str()), Ok(p));
+        assert_eq!(serde_json::to_value(p).unwrap(), json!(p.as_str()));
+    }
+    for k in [MessageKind::Chat, MessageKind::Notice] {
+        assert_eq!(MessageKind::from_str(k.as_str()), Ok(k));
+    }
+    assert_eq!(
+        Agent::from_str("Claude"),
+        Err(ParseEnumError {
+            what: "agent",
+            value: "Claude".into()
+        })
+    );
+    assert!(DeliveryState::from_str("delivered").is_err());
+}
+
+#[test]
+fn terminal_states_and_the_sql_filter_agree() {
+    let terminal: Vec<String> = DeliveryState::ALL
+        .into_iter()
+        .filter(|s| s.is_terminal())
+        .map(|s| format!("'{s}'"))
+        .collect();
+    assert_eq!(
+        DeliveryState::TERMINAL_SQL,
+        format!("({})", terminal.join(","))
+    );
+    assert_eq!(
+        DeliveryState::initial_for(Agent::Claude),
+        Some(DeliveryState::Stored)
+    );
+    assert_eq!(
+        DeliveryState::initial_for(Agent::Codex),
+        Some(DeliveryState::Queued)
+    );
+    assert_eq!(DeliveryState::initial_for(Agent::Human), None);
+    for recipient in [Agent::Claude, Agent::Codex] {
+        let initial = DeliveryState::initial_for(recipient).unwrap();
+        assert!(initial.applies_to(recipient) && !initial.is_terminal());
+    }
+}
+
+#[test]
+fn json_shapes_are_stable() {
+    let message = Message {
+        seq: 7,
+        id: "m_00000000000000ab".into(),
+        from: Agent::Codex,
+        to: Agent::Claude,
+        body: "hi".into(),
+        kind: MessageKind::Chat,
+        created_ms: 1,
+        thread_id: Some("thr".into()),
+        turn_id: None,
+        source_item_id: Some("item".into()),
+        in_reply_to: None,
+        idempotency_key: None,
+        on_busy: Some(OnBusy::Queue),
+        meta: json!({"k": 1}),
+    };
+    assert_eq!(
+        serde_json::to_value(Inserted::Duplicate(message.clone())).unwrap(),
+        json!({
+            "outcome": "duplicate",
+            "message": {
+                "seq": 7, "id": "m_00000000000000ab", "from": "codex", "to": "claude",
+                "body": "hi", "kind": "chat", "created_ms": 1, "thread_id": "thr",
+                "turn_id": null, "source_item_id": "item", "in_reply_to": null,
+                "idempotency_key": null, "on_busy": "queue", "meta": {"k": 1}
+            }
+        })
+    );
+    let delivery = Delivery {
+        message_id: message.id,
+        recipient: Agent::Claude,
+        state: DeliveryState::Pushed,
+        detail: None,
+        turn_id: None,
+        attempts: 1,
+        updated_ms: 2,
+    };
+    assert_eq!(
+        serde_json::to_value(&delivery).unwrap(),
+        json!({
+            "message_id": "m_00000000000000ab", "recipient": "claude", "state": "pushed",
+            "detail": null, "turn_id": null, "attempts": 1, "updated_ms": 2
+        })
+    );
+}
+
+#[test]
+fn attempts_count_hand_offs_to_the_transport() {
+    use DeliveryState as S;
+    let table = [
+        (S::Stored, S::Pushed, true),
+        (S::Pushed, S::Pushed, true),
+        (S::Pushed, S::Seen, false),
+        (S::Queued, S::Started, true),
+        (S::Queued, S::Steering, true),
+        (S::Steering, S::Started, false),
+        (S::Interrupting, S::Started, false),
+        (S::Started, S::Started, false),
+        (S::Held, S::Started, true),
+        (S::Started, S::Completed, false),
+        (S::Queued, S::Held, false),
+    ];
+    for (from, to, attempt) in table {
+        assert_eq!(to.is_new_attempt(from), attempt, "{from} -> {to}");
+    }
+}
