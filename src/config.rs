@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Serialize, Serializer};
 
-pub use error::{ConfigError, Origin};
+pub use error::{Bound, ConfigError, Origin};
 pub use keys::{KEYS, KeyDef, Kind, Settings, Value, find_key};
 pub use template::commented_defaults;
 

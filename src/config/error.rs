@@ -25,6 +25,27 @@ impl fmt::Display for Origin {
     }
 }
 
+/// One side of a cross-key rule: the key, its effective value and where
+/// that value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    pub key: &'static str,
+    /// The value as written in TOML.
+    pub value: String,
+    pub source: Source,
+}
+
+/// `key "budget.pause_at" (40, from user:/home/me/.config/abg/config.toml)`.
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "key \"{}\" ({}, from {})",
+            self.key, self.value, self.source
+        )
+    }
+}
+
 /// Why the configuration could not be loaded. `Display` is the complete
 /// message for the user.
 #[derive(Debug, thiserror::Error)]
@@ -70,17 +91,10 @@ pub enum ConfigError {
     },
 
     /// Two values that are valid alone but not together.
-    #[error(
-        "key \"{lower}\" ({lower_value}, from {lower_source}) must be less than \
-         key \"{upper}\" ({upper_value}, from {upper_source})"
-    )]
+    #[error("{lower} must be less than {upper}")]
     NotLess {
-        lower: &'static str,
-        lower_value: String,
-        lower_source: Source,
-        upper: &'static str,
-        upper_value: String,
-        upper_source: Source,
+        lower: Box<Bound>,
+        upper: Box<Bound>,
     },
 
     /// Several of the above, one per line.

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::error::{ConfigError, Origin};
+use super::error::{Bound, ConfigError, Origin};
 use super::keys::{KEYS, KeyDef, Kind, LESS_THAN, Value};
 use super::{Source, suggest};
 
@@ -218,12 +218,16 @@ pub(super) fn check_relations(values: &[(Value, Source)], errors: &mut Vec<Confi
             && a >= b
         {
             errors.push(ConfigError::NotLess {
-                lower,
-                lower_value: lo.to_string(),
-                lower_source: lo_src.clone(),
-                upper,
-                upper_value: hi.to_string(),
-                upper_source: hi_src.clone(),
+                lower: Box::new(Bound {
+                    key: lower,
+                    value: lo.to_string(),
+                    source: lo_src.clone(),
+                }),
+                upper: Box::new(Bound {
+                    key: upper,
+                    value: hi.to_string(),
+                    source: hi_src.clone(),
+                }),
             });
         }
     }

@@ -49,29 +49,29 @@ impl Guard {
     }
 
     /// Check Host, Origin and (unless `public`) the bearer token.
-    pub fn check(&self, headers: &HeaderMap, public: bool) -> Result<(), Response> {
+    pub fn check(&self, headers: &HeaderMap, public: bool) -> Result<(), Box<Response>> {
         let host = headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         if !self.host_ok(host) {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
                 format!(
                     "Host {host:?} is not this daemon; connect to 127.0.0.1:{}",
                     self.port
                 ),
-            ));
+            )));
         }
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("");
             if !self.origin_ok(origin) {
-                return Err(error(
+                return Err(Box::new(error(
                     StatusCode::FORBIDDEN,
                     ErrorCode::Forbidden,
                     format!("requests from origin {origin:?} are not allowed"),
-                ));
+                )));
             }
         }
         if headers
@@ -79,11 +79,11 @@ impl Guard {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
         {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
                 "cross-site requests are not allowed".into(),
-            ));
+            )));
         }
         if public {
             return Ok(());
@@ -103,7 +103,7 @@ impl Guard {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
             );
-            return Err(resp);
+            return Err(Box::new(resp));
         }
         if let Some(v) = headers.get(PROTOCOL_HEADER) {
             let ok = v
@@ -112,14 +112,14 @@ impl Guard {
                 .and_then(|s| s.trim().parse::<u32>().ok())
                 .is_some_and(|p| p == PROTOCOL_VERSION);
             if !ok {
-                return Err(error(
+                return Err(Box::new(error(
                     StatusCode::CONFLICT,
                     ErrorCode::ProtocolMismatch,
                     format!(
                         "client speaks control protocol {:?}, this daemon speaks {PROTOCOL_VERSION}; run `abg kill` and retry so a matching daemon starts",
                         v.to_str().unwrap_or("?")
                     ),
-                ));
+                )));
             }
         }
         Ok(())
@@ -147,7 +147,7 @@ pub async fn middleware(State(guard): State<Arc<Guard>>, req: Request, next: Nex
     let public = req.uri().path() == "/healthz";
     match guard.check(req.headers(), public) {
         Ok(()) => next.run(req).await,
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
 

@@ -109,6 +109,39 @@ pub struct SendResult {
     pub duplicate: bool,
     /// Delivery state for the recipient right after storing.
     pub state: String,
+    /// How delivery went, when the sender asked to wait for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// Stable result codes of a delivery, as the sender sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeCode {
+    /// Became a new turn (Codex) or reached the agent (Claude).
+    Delivered,
+    /// Stored and waiting for the recipient's current turn to end.
+    Queued,
+    /// Steered into the running turn.
+    Steered,
+    /// The running turn was interrupted and the message started a new one.
+    Interrupted,
+    /// Held by the loop governor or the quota relay; delivered on resume.
+    Held,
+    /// Stored; delivery had not settled when the wait ended.
+    Pending,
+    /// Delivery failed; `reason` says why. The message stays stored.
+    Failed,
+}
+
+/// A delivery result with the turn it became, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub code: OutcomeCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One stored message as the control plane shows it.

@@ -15,7 +15,8 @@ use crate::control::protocol::{
 };
 use crate::pair::Pair;
 use crate::pair::registry::now_ms;
-use crate::store::types::{Agent, NewMessage};
+use super::bus::{Bus, LiveEvent};
+use crate::store::types::{Agent, DeliveryState, Event, Message, NewMessage, Transitioned};
 use crate::store::{Store, StoreError};
 
 /// Errors the core reports to callers.
@@ -44,6 +45,7 @@ pub struct Core {
     store: Mutex<Store>,
     attached: Mutex<Attachments>,
     shutdown_tx: watch::Sender<bool>,
+    bus: Bus,
 }
 
 /// Keeps an agent counted as attached until dropped.
@@ -73,6 +75,7 @@ impl Core {
                 idle_since: Instant::now(),
             }),
             shutdown_tx,
+            bus: Bus::new(),
         })
     }
 
@@ -82,6 +85,55 @@ impl Core {
 
     pub fn pair_id(&self) -> &str {
         &self.pair.id
+    }
+
+    /// Wake-ups and live changes.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Store a message from inside the daemon (Codex output, notices),
+    /// then wake its recipient and stream it. Duplicates (same source item
+    /// or idempotency key) are returned without a second wake-up.
+    pub fn insert(&self, new: &NewMessage) -> Result<(Message, bool), CoreError> {
+        let inserted = self.with_store(|s| s.insert_message(new))?;
+        let fresh = inserted.is_new();
+        let message = inserted.into_message();
+        if fresh {
+            self.bus.publish(LiveEvent::Message {
+                message: message.clone(),
+            });
+            self.bus.wake(message.to);
+        }
+        Ok((message, fresh))
+    }
+
+    /// Move a delivery to `state` in the store and stream the change.
+    pub fn transition(
+        &self,
+        message_id: &str,
+        recipient: Agent,
+        state: DeliveryState,
+        detail: Option<&str>,
+        turn_id: Option<&str>,
+    ) -> Result<Transitioned, CoreError> {
+        let t = self.with_store(|s| s.transition(message_id, recipient, state, detail, turn_id))?;
+        if t.changed {
+            tracing::debug!(message_id, recipient = recipient.as_str(), state = state.as_str(), "delivery");
+            self.bus.publish(LiveEvent::Delivery {
+                delivery: t.delivery.clone(),
+            });
+        }
+        Ok(t)
+    }
+
+    /// Record a pair event and stream it.
+    pub fn record_event(&self, kind: &str, data: serde_json::Value) -> Result<Event, CoreError> {
+        let event = self.with_store(|s| s.record_event(kind, data))?;
+        self.bus.publish(LiveEvent::Event {
+            event: event.clone(),
+        });
+        Ok(event)
     }
 
     pub fn config(&self) -> &Config {
@@ -217,9 +269,8 @@ impl Core {
             idempotency_key: req.idempotency_key,
             ..NewMessage::new(req.from, req.to, req.body)
         };
-        let inserted = self.with_store(|s| s.insert_message(&new))?;
-        let duplicate = !inserted.is_new();
-        let message = inserted.into_message();
+        let (message, fresh) = self.insert(&new)?;
+        let duplicate = !fresh;
         let state = self
             .with_store(|s| s.deliveries_for(&message.id))?
             .into_iter()
@@ -232,6 +283,7 @@ impl Core {
             seq: message.seq,
             duplicate,
             state,
+            outcome: None,
         })
     }
 

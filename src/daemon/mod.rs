@@ -2,6 +2,7 @@
 //! the store (`core`), its main loop (`run`), its logs (`logging`), and the
 //! client-side logic that finds, spawns, replaces and stops it (`ensure`).
 
+pub mod bus;
 pub mod core;
 pub mod ensure;
 pub mod logging;

@@ -1,0 +1,72 @@
+//! In-process notifications between the daemon's parts. The store stays the
+//! source of truth; the bus only says "look again": a wake-up per recipient
+//! for its delivery worker, and a broadcast of live changes for everything
+//! that streams (web UI, `abg log -f`, waiting senders).
+
+use serde::Serialize;
+use tokio::sync::{Notify, broadcast};
+
+use crate::store::types::{Agent, Delivery, Event, Message};
+
+/// A change worth streaming.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A message was stored.
+    Message { message: Message },
+    /// A delivery changed state.
+    Delivery { delivery: Delivery },
+    /// A pair event was recorded.
+    Event { event: Event },
+}
+
+/// Wake-ups and the live broadcast.
+pub struct Bus {
+    tx: broadcast::Sender<LiveEvent>,
+    claude: Notify,
+    codex: Notify,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Bus {
+    pub fn new() -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        Self {
+            tx,
+            claude: Notify::new(),
+            codex: Notify::new(),
+        }
+    }
+
+    /// Send a live change to every subscriber (none is fine).
+    pub fn publish(&self, event: LiveEvent) {
+        let _ = self.tx.send(event);
+    }
+
+    /// Receive live changes from now on. A lagging receiver is told how
+    /// many it missed and must catch up from the store.
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.tx.subscribe()
+    }
+
+    /// Wake `agent`'s delivery worker (a no-op for non-recipients).
+    pub fn wake(&self, agent: Agent) {
+        if let Some(n) = self.notify(agent) {
+            n.notify_one();
+        }
+    }
+
+    /// The wake-up of `agent`'s delivery worker.
+    pub fn notify(&self, agent: Agent) -> Option<&Notify> {
+        match agent {
+            Agent::Claude => Some(&self.claude),
+            Agent::Codex => Some(&self.codex),
+            Agent::Human | Agent::Abg => None,
+        }
+    }
+}
