@@ -34,14 +34,26 @@ _abg() {
             abg,help)
                 cmd="abg__subcmd__help"
                 ;;
+            abg,hook)
+                cmd="abg__subcmd__hook"
+                ;;
             abg,kill)
                 cmd="abg__subcmd__kill"
+                ;;
+            abg,log)
+                cmd="abg__subcmd__log"
                 ;;
             abg,logs)
                 cmd="abg__subcmd__logs"
                 ;;
+            abg,mcp)
+                cmd="abg__subcmd__mcp"
+                ;;
             abg,pair)
                 cmd="abg__subcmd__pair"
+                ;;
+            abg,send)
+                cmd="abg__subcmd__send"
                 ;;
             abg,status)
                 cmd="abg__subcmd__status"
@@ -64,14 +76,26 @@ _abg() {
             abg__subcmd__help,help)
                 cmd="abg__subcmd__help__subcmd__help"
                 ;;
+            abg__subcmd__help,hook)
+                cmd="abg__subcmd__help__subcmd__hook"
+                ;;
             abg__subcmd__help,kill)
                 cmd="abg__subcmd__help__subcmd__kill"
+                ;;
+            abg__subcmd__help,log)
+                cmd="abg__subcmd__help__subcmd__log"
                 ;;
             abg__subcmd__help,logs)
                 cmd="abg__subcmd__help__subcmd__logs"
                 ;;
+            abg__subcmd__help,mcp)
+                cmd="abg__subcmd__help__subcmd__mcp"
+                ;;
             abg__subcmd__help,pair)
                 cmd="abg__subcmd__help__subcmd__pair"
+                ;;
+            abg__subcmd__help,send)
+                cmd="abg__subcmd__help__subcmd__send"
                 ;;
             abg__subcmd__help,status)
                 cmd="abg__subcmd__help__subcmd__status"
@@ -119,7 +143,7 @@ _abg() {
 
     case "${cmd}" in
         abg)
-            opts="-h -V --pair --help --version claude codex pair status logs kill budget completions daemon help"
+            opts="-h -V --pair --help --version claude codex pair status logs send log kill budget completions daemon mcp hook help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -231,7 +255,7 @@ _abg() {
             return 0
             ;;
         abg__subcmd__help)
-            opts="claude codex pair status logs kill budget completions daemon help"
+            opts="claude codex pair status logs send log kill budget completions daemon mcp hook help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -328,6 +352,20 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__help__subcmd__hook)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__help__subcmd__kill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -342,7 +380,35 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__help__subcmd__log)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__mcp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -412,6 +478,20 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__help__subcmd__send)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -419,6 +499,28 @@ _abg() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__hook)
+            opts="-h -V --project --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -444,6 +546,32 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__log)
+            opts="-f -n -h -V --follow --json --lines --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__logs)
             opts="-f -n -h -V --follow --lines --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -456,6 +584,28 @@ _abg() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__mcp)
+            opts="-h -V --project --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --project)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -601,6 +751,32 @@ _abg() {
                 return 0
             fi
             case "${prev}" in
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__send)
+            opts="-h -V --to --on-busy --json --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -W "claude codex both" -- "${cur}"))
+                    return 0
+                    ;;
+                --on-busy)
+                    COMPREPLY=($(compgen -W "queue steer interrupt" -- "${cur}"))
+                    return 0
+                    ;;
                 --pair)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

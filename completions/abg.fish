@@ -32,10 +32,14 @@ complete -c abg -n "__fish_abg_needs_command" -f -a "codex" -d 'Run Codex as thi
 complete -c abg -n "__fish_abg_needs_command" -f -a "pair" -d 'Manage pairs: list them (default), remove one, or prune dead ones'
 complete -c abg -n "__fish_abg_needs_command" -f -a "status" -d 'Show this pair\'s daemon health, ports, pids, state dir and versions'
 complete -c abg -n "__fish_abg_needs_command" -f -a "logs" -d 'Show the pair daemon\'s log'
+complete -c abg -n "__fish_abg_needs_command" -f -a "send" -d 'Send a message to Claude, Codex or both as the human'
+complete -c abg -n "__fish_abg_needs_command" -f -a "log" -d 'Show the pair\'s conversation transcript'
 complete -c abg -n "__fish_abg_needs_command" -f -a "kill" -d 'Stop this pair\'s daemon and its children; no auto-respawn until the next `abg claude|codex`'
 complete -c abg -n "__fish_abg_needs_command" -f -a "budget" -d 'Show both agents\' 5-hour and weekly quota windows'
 complete -c abg -n "__fish_abg_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish)'
 complete -c abg -n "__fish_abg_needs_command" -f -a "daemon" -d 'Run the pair\'s daemon in the foreground (started by abg itself)'
+complete -c abg -n "__fish_abg_needs_command" -f -a "mcp" -d 'Serve Claude Code as its abg channel (started by Claude, not by hand)'
+complete -c abg -n "__fish_abg_needs_command" -f -a "hook" -d 'Report a Claude Code hook event to the pair\'s daemon (run by Claude)'
 complete -c abg -n "__fish_abg_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c abg -n "__fish_abg_using_subcommand claude" -l pair -d 'Target the pair NAME of this project (default: main)' -r
 complete -c abg -n "__fish_abg_using_subcommand claude" -l safe -d 'Keep Claude\'s normal permission prompts (no --dangerously-skip-permissions)'
@@ -86,6 +90,22 @@ complete -c abg -n "__fish_abg_using_subcommand logs" -l pair -d 'Target the pai
 complete -c abg -n "__fish_abg_using_subcommand logs" -s f -l follow -d 'Keep printing new lines as they are written'
 complete -c abg -n "__fish_abg_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand send" -l to -d 'Who receives it' -r -f -a "claude\t''
+codex\t''
+both\t''"
+complete -c abg -n "__fish_abg_using_subcommand send" -l on-busy -d 'What Codex does with it while a turn runs (queue, steer, interrupt)' -r -f -a "queue\t''
+steer\t''
+interrupt\t''"
+complete -c abg -n "__fish_abg_using_subcommand send" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand send" -l json -d 'Print the results as JSON'
+complete -c abg -n "__fish_abg_using_subcommand send" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand send" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand log" -s n -l lines -d 'How many of the latest messages to show first' -r
+complete -c abg -n "__fish_abg_using_subcommand log" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand log" -s f -l follow -d 'Keep printing new messages as they arrive'
+complete -c abg -n "__fish_abg_using_subcommand log" -l json -d 'One JSON object per message (JSONL)'
+complete -c abg -n "__fish_abg_using_subcommand log" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand log" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand kill" -l pair -d 'Target the pair NAME of this project (default: main)' -r
 complete -c abg -n "__fish_abg_using_subcommand kill" -l all -d 'Stop the daemons of every pair of every project'
 complete -c abg -n "__fish_abg_using_subcommand kill" -s h -l help -d 'Print help'
@@ -101,16 +121,28 @@ complete -c abg -n "__fish_abg_using_subcommand daemon" -l root -d 'Project root
 complete -c abg -n "__fish_abg_using_subcommand daemon" -l pair -d 'Target the pair NAME of this project (default: main)' -r
 complete -c abg -n "__fish_abg_using_subcommand daemon" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand daemon" -s V -l version -d 'Print version'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "claude" -d 'Run Claude Code as this pair\'s Claude peer (starts the pair\'s daemon)'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "codex" -d 'Run Codex as this pair\'s Codex peer (starts the pair\'s daemon)'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "pair" -d 'Manage pairs: list them (default), remove one, or prune dead ones'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "status" -d 'Show this pair\'s daemon health, ports, pids, state dir and versions'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "logs" -d 'Show the pair daemon\'s log'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "kill" -d 'Stop this pair\'s daemon and its children; no auto-respawn until the next `abg claude|codex`'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "budget" -d 'Show both agents\' 5-hour and weekly quota windows'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish)'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "daemon" -d 'Run the pair\'s daemon in the foreground (started by abg itself)'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs kill budget completions daemon help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c abg -n "__fish_abg_using_subcommand mcp" -l project -d 'Project directory whose pair to serve (the plugin passes ${CLAUDE_PROJECT_DIR}); default: the ABG_PROJECT_ROOT that `abg claude` sets, else stay dormant' -r -F
+complete -c abg -n "__fish_abg_using_subcommand mcp" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand mcp" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand mcp" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand hook" -l project -d 'Project directory whose pair to report to (default: ABG_PROJECT_ROOT)' -r -F
+complete -c abg -n "__fish_abg_using_subcommand hook" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand hook" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand hook" -s V -l version -d 'Print version'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "claude" -d 'Run Claude Code as this pair\'s Claude peer (starts the pair\'s daemon)'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "codex" -d 'Run Codex as this pair\'s Codex peer (starts the pair\'s daemon)'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "pair" -d 'Manage pairs: list them (default), remove one, or prune dead ones'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "status" -d 'Show this pair\'s daemon health, ports, pids, state dir and versions'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "logs" -d 'Show the pair daemon\'s log'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "send" -d 'Send a message to Claude, Codex or both as the human'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "log" -d 'Show the pair\'s conversation transcript'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "kill" -d 'Stop this pair\'s daemon and its children; no auto-respawn until the next `abg claude|codex`'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "budget" -d 'Show both agents\' 5-hour and weekly quota windows'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "completions" -d 'Print a shell completion script (bash, zsh or fish)'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "daemon" -d 'Run the pair\'s daemon in the foreground (started by abg itself)'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "mcp" -d 'Serve Claude Code as its abg channel (started by Claude, not by hand)'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "hook" -d 'Report a Claude Code hook event to the pair\'s daemon (run by Claude)'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex pair status logs send log kill budget completions daemon mcp hook help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c abg -n "__fish_abg_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "list" -d 'List pairs with slot, ports, daemon state and uptime'
 complete -c abg -n "__fish_abg_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "rm" -d 'Stop a pair\'s daemon and remove the pair and its state'
 complete -c abg -n "__fish_abg_using_subcommand help; and __fish_seen_subcommand_from pair" -f -a "prune" -d 'Remove pairs whose project directory is gone and whose daemon is dead'

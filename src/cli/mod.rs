@@ -11,10 +11,14 @@ mod codex;
 mod completions;
 mod context;
 mod daemon;
+mod hook;
 mod kill;
+mod log;
 mod logs;
+mod mcp;
 mod output;
 mod pair;
+mod send;
 mod status;
 
 use std::process::ExitCode;
@@ -53,11 +57,17 @@ pub enum Command {
     Pair(pair::Args),
     Status(status::Args),
     Logs(logs::Args),
+    Send(send::Args),
+    Log(log::Args),
     Kill(kill::Args),
     Budget(budget::Args),
     Completions(completions::Args),
     #[command(hide = true)]
     Daemon(daemon::Args),
+    #[command(hide = true)]
+    Mcp(mcp::Args),
+    #[command(hide = true)]
+    Hook(hook::Args),
 }
 
 fn parse_pair_name(s: &str) -> Result<String, String> {
@@ -92,11 +102,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Daemon(args) => daemon::run(pair, args),
+        Command::Mcp(args) => block_on(mcp::run(pair, args)),
+        // A hook never fails Claude's turn: errors exit 0 (fail open).
+        Command::Hook(args) => block_on(hook::run(pair, args)).or(Ok(ExitCode::SUCCESS)),
         Command::Claude(args) => block_on(claude::run(Context::load(pair)?, args)),
         Command::Codex(args) => block_on(codex::run(Context::load(pair)?, args)),
         Command::Pair(args) => block_on(pair::run(Context::load(pair)?, args)),
         Command::Status(args) => block_on(status::run(Context::load(pair)?, args)),
         Command::Logs(args) => block_on(logs::run(Context::load(pair)?, args)),
+        Command::Send(args) => block_on(send::run(Context::load(pair)?, args)),
+        Command::Log(args) => block_on(log::run(Context::load(pair)?, args)),
         Command::Kill(args) => block_on(kill::run(Context::load(pair)?, args)),
         Command::Budget(args) => block_on(budget::run(Context::load(pair)?, args)),
     }

@@ -132,3 +132,30 @@ fn usage_errors_exit_2_and_version_exits_0() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("abg "));
 }
+
+#[test]
+fn send_stores_for_both_and_log_shows_them() {
+    let env = AbgEnv::new();
+    let p = env.project("p");
+    let sent = env.json(&p, &["send", "--to", "both", "--json", "review the parser"]);
+    let sent = sent.as_array().expect("array");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0]["state"], "stored");
+    assert_eq!(sent[1]["state"], "queued");
+    let out = env.run(&p, &["send", "--to", "claude", "--on-busy", "steer", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--on-busy applies to messages for codex"));
+    let out = env.run(&p, &["send", "--to", "codex", "   "]);
+    assert_eq!(out.status.code(), Some(1));
+    let log = env.ok(&p, &["log", "--json"]);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("jsonl"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["to"], "claude");
+    assert_eq!(lines[1]["to"], "codex");
+    assert_eq!(lines[1]["body"], "review the parser");
+    let text = env.ok(&p, &["log", "-n", "1"]);
+    assert!(text.contains("human → codex [queued]"), "{text}");
+}
