@@ -18,7 +18,7 @@ use support::clis::Need;
 use support::diag::wait_for_file_text;
 use support::env::ClaudeSeed;
 use support::mcp_channel::ChannelServer;
-use support::mock_anthropic::{MockAnthropic, Step, last_user_text_blocks};
+use support::mock_anthropic::{MockAnthropic, Step, last_user_text_blocks, tool_result};
 use support::scenario::{self, Scenario};
 
 const DEV_DIALOG: &str = "I am using this for local development";
@@ -117,11 +117,11 @@ async fn channel_round_trip(s: Scenario) -> Result<()> {
     );
 
     // Claude sends the tool result back and renders the final text.
+    let tool_use_id = call["_meta"]["claudecode/toolUseId"]
+        .as_str()
+        .unwrap_or_default();
     mock.wait_for_request("the request carrying the reply tool's result", WAIT, |r| {
-        r.body["messages"]
-            .as_array()
-            .and_then(|m| m.last())
-            .is_some_and(|m| m.to_string().contains("tool_result"))
+        tool_result(&r.body, tool_use_id).is_some()
     })
     .await?;
     tui.wait_for("reply sent to the peer", WAIT).await?;

@@ -56,7 +56,7 @@ pub struct ClaudeSeed {
 
 /// One test's private tree. Everything is under `root`, a realpath.
 pub struct TestEnv {
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     pub root: PathBuf,
     /// The project directory the CLIs run in (a realpath: trust seeds key on it).
     pub workdir: PathBuf,
@@ -75,12 +75,20 @@ pub struct TestEnv {
 
 impl TestEnv {
     /// Creates the tree under the system temp dir, named after the test.
+    /// With `ABG_E2E_KEEP=1` the tree is kept after the test (for digging
+    /// through logs); its path is printed.
     pub fn new(name: &str, clis: &Clis) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("abg-e2e-{name}-"))
             .tempdir()
             .context("creating the test's temp dir")?;
         let root = dir.path().canonicalize()?;
+        let dir = if std::env::var("ABG_E2E_KEEP").is_ok_and(|v| v == "1") {
+            super::announce(&format!("e2e: keeping {}", dir.keep().display()));
+            None
+        } else {
+            Some(dir)
+        };
         let home = root.join("home");
         let env = Self {
             workdir: root.join("work"),
@@ -226,10 +234,15 @@ trust_level = "trusted"
     }
 
     fn codex_only(&self) -> Vars {
-        vars(&[
+        let mut v = vars(&[
             ("CODEX_HOME", self.codex_home.to_string_lossy().as_ref()),
             (MOCK_KEY_VAR, MOCK_KEY),
-        ])
+        ]);
+        // Debugging aid: `ABG_E2E_CODEX_RUST_LOG=debug` turns on Codex's logs.
+        if let Ok(filter) = std::env::var("ABG_E2E_CODEX_RUST_LOG") {
+            v.push(("RUST_LOG".into(), filter));
+        }
+        v
     }
 
     fn claude_only(&self) -> Result<Vars> {
@@ -252,6 +265,9 @@ trust_level = "trusted"
             ("DISABLE_BUG_COMMAND", "1"),
             ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
             ("CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY", "1"),
+            // Else start-up tries to `git clone` the official plugin
+            // marketplace from GitHub (seen in the debug log, 2.1.330).
+            ("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL", "1"),
             ("CLAUDE_CODE_GB_DISK_CACHE_WHEN_TELEMETRY_OFF", "1"),
             ("CLAUDE_CODE_TMPDIR", claude_tmp.to_string_lossy().as_ref()),
         ]);
@@ -281,14 +297,27 @@ trust_level = "trusted"
     /// `CARGO_BIN_EXE_abg`): both CLIs' variables, and `PATH` starting with
     /// the dir of `codex`/`claude` symlinks. Claude's variables are included
     /// only once `seed_claude` ran.
+    /// abg's own state and config also live in the test tree
+    /// (`ABG_STATE_DIR`, `ABG_CONFIG_DIR`).
     pub fn launcher_env(&self) -> Vars {
         let mut v = self.base_env();
         v.extend(self.codex_only());
         if let Ok(c) = self.claude_only() {
             v.extend(c);
         }
+        let (state, config) = (self.root.join("abg-state"), self.root.join("abg-config"));
+        v.extend(vars(&[
+            ("ABG_STATE_DIR", state.to_string_lossy().as_ref()),
+            ("ABG_CONFIG_DIR", config.to_string_lossy().as_ref()),
+        ]));
         v
     }
+}
+
+/// The `abg` binary under test, when this test crate has it (Cargo sets
+/// `CARGO_BIN_EXE_abg` for integration tests of the package).
+pub fn abg_bin() -> Option<PathBuf> {
+    option_env!("CARGO_BIN_EXE_abg").map(PathBuf::from)
 }
 
 /// Builds a `Vars` from pairs.

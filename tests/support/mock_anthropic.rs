@@ -256,6 +256,16 @@ pub fn last_user_text(body: &Value) -> Option<String> {
         })
 }
 
+/// The `tool_result` block answering `tool_use_id`, in any message.
+pub fn tool_result<'a>(body: &'a Value, tool_use_id: &str) -> Option<&'a Value> {
+    body["messages"]
+        .as_array()?
+        .iter()
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .find(|b| b["type"] == "tool_result" && b["tool_use_id"] == tool_use_id)
+}
+
 fn describe(r: &RecordedRequest) -> String {
     if r.path != "/v1/messages" {
         return String::new();

@@ -18,8 +18,20 @@
 //! - [`diag`]: what gets printed when a scenario fails;
 //! - [`app_server`]: a WebSocket JSON-RPC client for `codex app-server`;
 //! - [`mcp_channel`]: a test MCP server that is a Claude Code channel.
+//!
+//! Running: `tests/e2e/setup.sh` installs the pinned CLIs (once), then
+//! `cargo test --test e2e_codex --test e2e_claude` (`e2e_harness` needs no
+//! CLI). Knobs, all optional:
+//! - `ABG_E2E_CODEX`, `ABG_E2E_CLAUDE`: the native binaries (else globbed
+//!   under `ABG_E2E_CLI_DIR`, default `~/.cache/abg-e2e/cli`);
+//! - `ABG_E2E_REQUIRED=1`: a missing CLI fails instead of skipping (CI);
+//! - `ABG_E2E_NO_NETNS=1`: skip the network namespace (env-only isolation);
+//! - `ABG_E2E_KEEP=1`: keep each test's temp tree (logs, homes) and print it;
+//! - `ABG_E2E_CODEX_RUST_LOG=debug`: Codex's own logs into `logs/*.log`.
 #![allow(dead_code)]
 
+pub mod abg_claude;
+pub mod abg_codex;
 pub mod app_server;
 pub mod clis;
 pub mod diag;

@@ -159,6 +159,18 @@ pub fn session_members(sid: i32) -> Vec<ProcInfo> {
     scan(|p, _, _| p.session == sid)
 }
 
+/// Whether `pid` exists and is not a zombie (an orphan's zombie can linger
+/// until init reaps it, which here takes about a second).
+pub fn is_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
 /// SIGKILLs each pid, ignoring ones already gone.
 pub fn kill_all(procs: &[ProcInfo]) {
     for p in procs {

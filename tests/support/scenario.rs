@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Result, anyhow};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 
 use super::clis::{self, Clis, Need};
 use super::diag::{Diagnostics, REPORT_MARKER};
@@ -142,10 +144,18 @@ where
         isolation: isolation.clone(),
     };
     let result: Result<()> = rt.block_on(async {
-        let outcome = body(scenario).await;
+        // A panic (a plain `assert!`) still gets teardown and the report.
+        let outcome = AssertUnwindSafe(body(scenario))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(anyhow!("panicked: {}", panic_text(&*panic))));
         // Everything the body started is dropped (killed) by now.
         let strays = procs::assert_no_strays(&env.root, std::time::Duration::from_secs(5)).await;
-        outcome.and(strays)
+        match (outcome, strays) {
+            (Ok(()), strays) => strays,
+            (Err(e), Ok(())) => Err(e),
+            (Err(e), Err(s)) => Err(anyhow!("{e:#}\nand at teardown: {s:#}")),
+        }
     });
     let result = result.and_then(|()| {
         if escaped.load(Ordering::SeqCst) {
@@ -170,6 +180,14 @@ where
             format!("{msg}{}", diag.report())
         }
     })
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(non-string panic payload)".into())
 }
 
 /// The network namespace of the calling thread.

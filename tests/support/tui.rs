@@ -175,10 +175,7 @@ impl Tui {
             return;
         }
         if let Ok(screen) = self.screen() {
-            self.diag.set_text(
-                &format!("screen {} (at teardown)", self.name),
-                screen.clone(),
-            );
+            // The live section can no longer render once tmux is gone.
             self.diag.set_text(&format!("screen {}", self.name), screen);
         }
         if let Some(pane) = self.pane_pid.take() {
@@ -188,12 +185,13 @@ impl Tui {
         }
         let _ = self.tmux(&["kill-server"]);
         if let Some(server) = self.server_pid.take() {
-            let pid = Pid::from_raw(server);
             let deadline = Instant::now() + Duration::from_secs(2);
-            while Instant::now() < deadline && kill(pid, None).is_ok() {
+            while Instant::now() < deadline && procs::is_alive(server) {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            let _ = kill(pid, Signal::SIGKILL);
+            if procs::is_alive(server) {
+                let _ = kill(Pid::from_raw(server), Signal::SIGKILL);
+            }
         }
     }
 

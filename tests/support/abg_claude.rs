@@ -1,0 +1,254 @@
+//! Driving `abg claude` end to end: the real pinned `claude` under abg's
+//! PTY supervisor in a tmux pane, against the mock Messages API, with a
+//! private abg state/config dir and port base per scenario; plus the
+//! control-plane calls a test makes to the pair's daemon (inject a message
+//! from Codex, list messages and their delivery states).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::WAIT;
+use super::diag::wait_for_file_text;
+use super::env::{ClaudeSeed, Vars, set_var};
+use super::mock_anthropic::{MockAnthropic, has_tools, last_user_message};
+use super::scenario::Scenario;
+use super::tui::Tui;
+
+/// The dev-channels dialog's preselected option.
+pub const DEV_DIALOG: &str = "I am using this for local development";
+
+/// A running `abg claude` and the pair's daemon.
+pub struct AbgClaude {
+    pub tui: Tui,
+    pub env: Vars,
+    pub state_dir: PathBuf,
+    pub port: u16,
+    pub secret: String,
+    pub debug_log: PathBuf,
+    http: reqwest::Client,
+}
+
+/// How to start it.
+pub struct Launch {
+    /// Seed the channels flag cache (false: channels unavailable).
+    pub channels: bool,
+    pub doorbell_secs: u64,
+}
+
+fn free_base() -> Result<u16> {
+    for _ in 0..50 {
+        let p = super::procs::free_port()?;
+        let base = p.saturating_sub(p % 10).max(20_000);
+        if base > 60_000 {
+            continue;
+        }
+        if (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    bail!("no free port block")
+}
+
+fn abg_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_abg"))
+}
+
+impl AbgClaude {
+    /// Seeds Claude, starts `abg claude` in a pane, confirms the dev-channels
+    /// dialog and waits for the prompt and for abg's channel verdict in the
+    /// debug log.
+    pub async fn start(s: &Scenario, mock: &MockAnthropic, launch: &Launch) -> Result<Self> {
+        s.env.seed_claude(
+            &mock.base_url(),
+            &ClaudeSeed {
+                channels: launch.channels,
+            },
+        )?;
+        let state_dir = s.env.root.join("abg-state");
+        let config_dir = s.env.root.join("abg-config");
+        std::fs::create_dir_all(&config_dir)?;
+        let mut env = s.env.launcher_env();
+        for (k, v) in [
+            ("ABG_STATE_DIR", state_dir.display().to_string()),
+            ("ABG_CONFIG_DIR", config_dir.display().to_string()),
+            ("ABG_BASE_PORT", free_base()?.to_string()),
+            ("ABG_CLAUDE_DOORBELL_SECS", launch.doorbell_secs.to_string()),
+            ("ABG_DAEMON_IDLE_SHUTDOWN_MINUTES", "5".to_string()),
+            ("ABG_LOG", "debug".to_string()),
+        ] {
+            set_var(&mut env, k, &v);
+        }
+        let tui = s.tui("abg-claude", &abg_bin(), &["claude"], &env)?;
+        tui.wait_for(DEV_DIALOG, WAIT).await?;
+        tui.press("Enter")?;
+        tui.wait_until("the Claude prompt after the dev-channels dialog", WAIT, |screen| {
+            !screen.contains(DEV_DIALOG) && screen.contains("bypass permissions on")
+        })
+        .await?;
+        let status = Self::status_json(s, &env)?;
+        let port = status["control_port"]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .context("control_port in abg status")?;
+        let pair_dir = PathBuf::from(status["state_dir"].as_str().context("state_dir")?);
+        let secret = std::fs::read_to_string(pair_dir.join("secret"))?.trim().to_string();
+        let debug_log = pair_dir.join("logs/claude-debug.log");
+        s.diag.add_file("claude debug log (tail)", &debug_log, 30);
+        s.diag.add_file("abg daemon log (tail)", pair_dir.join("logs/daemon.log"), 40);
+        let verdict = if launch.channels {
+            "MCP server \"abg\": Channel notifications registered"
+        } else {
+            "Channel notifications skipped"
+        };
+        wait_for_file_text(&s.diag, &debug_log, verdict, WAIT).await?;
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        Ok(Self {
+            tui,
+            env,
+            state_dir: pair_dir,
+            port,
+            secret,
+            debug_log,
+            http,
+        })
+    }
+
+    fn status_json(s: &Scenario, env: &Vars) -> Result<Value> {
+        let out = std::process::Command::new(abg_bin())
+            .args(["status", "--json"])
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(&s.env.workdir)
+            .output()
+            .context("running abg status --json")?;
+        serde_json::from_slice(&out.stdout).with_context(|| {
+            format!(
+                "abg status --json: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Store a message from `from` to `to` through the control plane.
+    pub async fn inject(&self, from: &str, to: &str, body: &str) -> Result<String> {
+        let resp = self
+            .http
+            .post(self.url("/v1/messages"))
+            .bearer_auth(&self.secret)
+            .json(&json!({"from": from, "to": to, "body": body}))
+            .send()
+            .await?;
+        let status = resp.status();
+        let v: Value = resp.json().await?;
+        if !status.is_success() {
+            bail!("inject failed ({status}): {v}");
+        }
+        v["message_id"].as_str().map(str::to_string).context("message_id")
+    }
+
+    /// Every stored message (oldest first) with its delivery state.
+    pub async fn messages(&self) -> Result<Vec<Value>> {
+        let v: Value = self
+            .http
+            .get(self.url("/v1/messages?after=0&limit=1000"))
+            .bearer_auth(&self.secret)
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(v["messages"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Ask the daemon to exit.
+    pub async fn stop_daemon(&self) -> Result<()> {
+        self.http
+            .post(self.url("/v1/shutdown"))
+            .bearer_auth(&self.secret)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Waits until every id in `ids` is in delivery state `state`.
+    pub async fn wait_states(&self, s: &Scenario, ids: &[String], state: &str, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            let msgs = self.messages().await?;
+            let left: Vec<String> = ids
+                .iter()
+                .filter(|id| {
+                    !msgs
+                        .iter()
+                        .any(|m| m["id"] == id.as_str() && m["state"] == state)
+                })
+                .cloned()
+                .collect();
+            if left.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                let states: Vec<String> = msgs
+                    .iter()
+                    .map(|m| format!("{} {}→{} {}", m["id"], m["from"], m["to"], m["state"]))
+                    .collect();
+                return Err(s.diag.with_report(format!(
+                    "{} of {} messages not {state} after {timeout:?}: {left:?}\nstates: {states:#?}",
+                    left.len(),
+                    ids.len()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// All text of a request's last user message (text blocks and tool results).
+pub fn last_user_texts(body: &Value) -> String {
+    let Some(m) = last_user_message(body) else {
+        return String::new();
+    };
+    match &m["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .map(|b| match b["type"].as_str() {
+                Some("text") => b["text"].as_str().unwrap_or("").to_string(),
+                Some("tool_result") => b["content"].to_string(),
+                _ => String::new(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// How many tool-carrying model requests brought `needle` as new content.
+pub fn times_delivered(mock: &MockAnthropic, needle: &str) -> usize {
+    mock.requests()
+        .iter()
+        .filter(|r| r.path == "/v1/messages" && has_tools(&r.body))
+        .filter(|r| last_user_texts(&r.body).contains(needle))
+        .count()
+}
+
+/// The text of the tool result carrying `needle`, with its error flag.
+pub fn tool_result_with(mock: &MockAnthropic, needle: &str) -> Option<(String, bool)> {
+    mock.requests().iter().rev().find_map(|r| {
+        r.body["messages"]
+            .as_array()?
+            .iter()
+            .filter_map(|m| m["content"].as_array())
+            .flatten()
+            .filter(|b| b["type"] == "tool_result")
+            .map(|b| (b["content"].to_string(), b["is_error"].as_bool().unwrap_or(false)))
+            .find(|(t, _)| t.contains(needle))
+    })
+}

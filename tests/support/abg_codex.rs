@@ -1,0 +1,257 @@
+//! Driving the real `abg codex` (the built binary) in the tmux driver, and
+//! talking to its pair daemon's control plane from the test.
+//!
+//! Why it exists: the Codex-side acceptance tests run abg exactly as a user
+//! would (`abg codex` in a terminal, with its own daemon and app-server)
+//! inside the scenario's hermetic tree, then enqueue messages through the
+//! authenticated control plane and read the store back through it. Each
+//! test gets private state and config dirs and a free port block; teardown
+//! shuts the daemon down (which stops the app-server) and kills leftovers
+//! by pid so the stray-process check stays meaningful.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::env::{Vars, set_var};
+use super::scenario::Scenario;
+use super::tui::Tui;
+
+/// `abg codex` running in tmux, plus handles on its pair.
+pub struct AbgCodex {
+    pub tui: Tui,
+    pub env: Vars,
+    pub state_dir: PathBuf,
+    pub base_port: u16,
+    http: reqwest::Client,
+}
+
+/// A base port whose first block of ten is free now.
+fn free_base() -> Result<u16> {
+    for i in 0..400u32 {
+        let seed = (std::process::id() ^ i.wrapping_mul(2_654_435_761)) % 3000;
+        let base = 20_000 + (seed as u16) * 10;
+        if (0..10).all(|p| std::net::TcpListener::bind(("127.0.0.1", base + p)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    bail!("no free port block found")
+}
+
+/// The environment `abg` runs with in a scenario.
+pub fn abg_env(s: &Scenario) -> Result<(Vars, PathBuf, u16)> {
+    let state = s.env.root.join("abg-state");
+    let config = s.env.root.join("abg-config");
+    std::fs::create_dir_all(&state)?;
+    std::fs::create_dir_all(&config)?;
+    let base = free_base()?;
+    let mut env = s.env.launcher_env();
+    set_var(&mut env, "ABG_STATE_DIR", &state.to_string_lossy());
+    set_var(&mut env, "ABG_CONFIG_DIR", &config.to_string_lossy());
+    set_var(&mut env, "ABG_BASE_PORT", &base.to_string());
+    set_var(&mut env, "ABG_LOG", "debug");
+    set_var(&mut env, "RUST_BACKTRACE", "1");
+    Ok((env, state, base))
+}
+
+impl AbgCodex {
+    /// Starts `abg codex [args]` and waits for the connected composer.
+    pub async fn start(s: &Scenario, args: &[&str]) -> Result<Self> {
+        let (env, state_dir, base_port) = abg_env(s)?;
+        let abg = Path::new(env!("CARGO_BIN_EXE_abg"));
+        let mut argv = vec!["codex"];
+        argv.extend_from_slice(args);
+        let tui = s.tui("abg-codex", abg, &argv, &env)?;
+        let me = Self {
+            tui,
+            env,
+            state_dir,
+            base_port,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(70))
+                .build()?,
+        };
+        me.register_logs(s);
+        me.wait_composer(super::WAIT).await?;
+        Ok(me)
+    }
+
+    fn register_logs(&self, s: &Scenario) {
+        let dir = self.state_dir.clone();
+        s.diag.add_source("abg daemon log", move || {
+            let Some(pair) = pair_dir_in(&dir) else {
+                return "(no pair dir)".into();
+            };
+            let mut out = String::new();
+            for f in ["logs/daemon.log", "logs/daemon.stderr.log", "logs/codex-app-server.log"] {
+                let tail = super::diag::tail_file(&pair.join(f), 60).unwrap_or_default();
+                out.push_str(&format!("--- {f}\n{tail}\n"));
+            }
+            out
+        });
+    }
+
+    /// Waits for Codex's composer with a connected header.
+    pub async fn wait_composer(&self, timeout: Duration) -> Result<()> {
+        self.tui
+            .wait_until("the connected Codex composer", timeout, |screen| {
+                screen.contains("Ask Codex to do anything") && screen.contains("permissions:")
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The pair's state dir (`<state>/pairs/<id>`).
+    pub fn pair_dir(&self) -> Result<PathBuf> {
+        pair_dir_in(&self.state_dir).context("the pair's state dir does not exist")
+    }
+
+    pub fn control_port(&self) -> u16 {
+        self.base_port + 2
+    }
+
+    pub fn app_port(&self) -> u16 {
+        self.base_port
+    }
+
+    fn secret(&self) -> Result<String> {
+        Ok(std::fs::read_to_string(self.pair_dir()?.join("secret"))?
+            .trim()
+            .to_string())
+    }
+
+    /// A pid from one of the pair's JSON files (`daemon.json`, …).
+    pub fn pid_in(&self, file: &str) -> Result<i32> {
+        let text = std::fs::read_to_string(self.pair_dir()?.join(file))
+            .with_context(|| format!("reading {file}"))?;
+        let v: Value = serde_json::from_str(&text)?;
+        v["pid"]
+            .as_i64()
+            .and_then(|p| i32::try_from(p).ok())
+            .with_context(|| format!("{file} has no pid: {text}"))
+    }
+
+    async fn call(&self, req: reqwest::RequestBuilder) -> Result<Value> {
+        let resp = req
+            .bearer_auth(self.secret()?)
+            .header("abg-protocol", "1")
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("control plane answered {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// `POST /v1/messages?wait_ms=N` from Claude to Codex.
+    pub async fn send(&self, body: &str, on_busy: Option<&str>, wait_ms: u64) -> Result<Value> {
+        let mut msg = json!({"from": "claude", "to": "codex", "body": body});
+        if let Some(p) = on_busy {
+            msg["on_busy"] = json!(p);
+        }
+        let url = format!(
+            "http://127.0.0.1:{}/v1/messages?wait_ms={wait_ms}",
+            self.control_port()
+        );
+        self.call(self.http.post(url).json(&msg)).await
+    }
+
+    /// Every stored message, oldest first.
+    pub async fn messages(&self) -> Result<Vec<Value>> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let url = format!(
+                "http://127.0.0.1:{}/v1/messages?after={after}&limit=1000",
+                self.control_port()
+            );
+            let page = self.call(self.http.get(url)).await?;
+            let msgs = page["messages"].as_array().cloned().unwrap_or_default();
+            let Some(last) = msgs.last() else { break };
+            after = last["seq"].as_i64().unwrap_or(after);
+            all.extend(msgs);
+        }
+        Ok(all)
+    }
+
+    /// Waits until a stored message satisfies `pred`; returns it.
+    pub async fn wait_message(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
+        let end = Instant::now() + timeout;
+        loop {
+            if let Ok(msgs) = self.messages().await
+                && let Some(m) = msgs.iter().find(|m| pred(m))
+            {
+                return Ok(m.clone());
+            }
+            if Instant::now() >= end {
+                let msgs = self.messages().await.unwrap_or_default();
+                bail!("timed out waiting for {what}; store: {msgs:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the daemon answers its status (after a respawn).
+    pub async fn wait_daemon(&self, timeout: Duration) -> Result<Value> {
+        let end = Instant::now() + timeout;
+        loop {
+            let url = format!("http://127.0.0.1:{}/v1/status", self.control_port());
+            if let Ok(v) = self.call(self.http.get(url)).await {
+                return Ok(v);
+            }
+            if Instant::now() >= end {
+                bail!("the daemon did not come back within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops the TUI, then the daemon (which stops the app-server), then
+    /// kills anything left by pid.
+    pub async fn shutdown(mut self) -> Result<()> {
+        self.tui.stop();
+        let pids: Vec<i32> = ["daemon.json", "codex-appserver.json"]
+            .iter()
+            .filter_map(|f| self.pid_in(f).ok())
+            .collect();
+        let url = format!("http://127.0.0.1:{}/v1/shutdown", self.control_port());
+        let _ = self.call(self.http.post(url)).await;
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end && pids.iter().any(|p| alive(*p)) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for p in pids {
+            if alive(p) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z')))
+}
+
+fn pair_dir_in(state: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(state.join("pairs"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("secret").exists())
+}
