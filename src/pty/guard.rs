@@ -11,6 +11,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
 
+use super::screen::Screen;
 use super::terminal::TerminalIo;
 
 /// Written after the child exits: pop the kitty keyboard protocol, disable
@@ -18,9 +19,26 @@ use super::terminal::TerminalIo;
 /// cursor, reset attributes (the same sequence as the anchor).
 pub const RESET_SEQUENCE: &[u8] = b"\x1b[<u\x1b[?2004l\x1b[?1004l\x1b[?1049l\x1b[?25h\x1b[0m";
 
+/// [`RESET_SEQUENCE`] without `?1049l`. Leaving the alternate screen also
+/// restores the cursor saved by the last `?1049h` (xterm, tmux), so sending
+/// it when the child already left (or never entered) makes the cursor jump
+/// back and the shell overwrite earlier output.
+const RESET_KEEP_SCREEN: &[u8] = b"\x1b[<u\x1b[?2004l\x1b[?1004l\x1b[?25h\x1b[0m";
+
+/// The reset to write: the full sequence if the child's screen may still be
+/// the alternate one (`None`: unknown), otherwise without `?1049l`.
+pub fn reset_sequence(alternate_screen: Option<bool>) -> &'static [u8] {
+    if alternate_screen == Some(false) {
+        RESET_KEEP_SCREEN
+    } else {
+        RESET_SEQUENCE
+    }
+}
+
 struct Entry {
     id: u64,
     io: Arc<dyn TerminalIo>,
+    screen: Screen,
     restored: Arc<AtomicBool>,
     by_panic: Arc<AtomicBool>,
 }
@@ -49,7 +67,9 @@ fn restore_all_for_panic() {
     for entry in entries.iter() {
         if !entry.restored.swap(true, Ordering::SeqCst) {
             entry.by_panic.store(true, Ordering::SeqCst);
-            let _ = entry.io.restore();
+            // try_lock: the panic may have happened inside the screen lock.
+            let reset = reset_sequence(entry.screen.try_alternate_screen());
+            let _ = entry.io.restore(reset);
         }
     }
 }
@@ -58,20 +78,24 @@ fn restore_all_for_panic() {
 pub(crate) struct TerminalGuard {
     id: u64,
     io: Arc<dyn TerminalIo>,
+    screen: Screen,
     restored: Arc<AtomicBool>,
     by_panic: Arc<AtomicBool>,
+    done: AtomicBool,
 }
 
 impl TerminalGuard {
     /// Registers the terminal for panic restore and, if it is a terminal,
     /// enables raw mode.
-    pub(crate) fn engage(io: Arc<dyn TerminalIo>) -> std::io::Result<Self> {
+    pub(crate) fn engage(io: Arc<dyn TerminalIo>, screen: Screen) -> std::io::Result<Self> {
         install_panic_hook();
         let guard = Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             io,
+            screen,
             restored: Arc::new(AtomicBool::new(false)),
             by_panic: Arc::new(AtomicBool::new(false)),
+            done: AtomicBool::new(false),
         };
         REGISTRY
             .lock()
@@ -79,6 +103,7 @@ impl TerminalGuard {
             .push(Entry {
                 id: guard.id,
                 io: Arc::clone(&guard.io),
+                screen: guard.screen.clone(),
                 restored: Arc::clone(&guard.restored),
                 by_panic: Arc::clone(&guard.by_panic),
             });
@@ -104,16 +129,20 @@ impl TerminalGuard {
         Ok(())
     }
 
-    /// Restores the terminal (once) and unregisters from the panic hook.
+    /// Restores the terminal and unregisters from the panic hook. Runs once,
+    /// even if the panic hook already restored: the child may have changed
+    /// modes since.
     pub(crate) fn restore(&self) -> std::io::Result<()> {
+        if self.done.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
         REGISTRY
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|e| e.id != self.id);
-        if self.restored.swap(true, Ordering::SeqCst) {
-            return Ok(());
-        }
-        self.io.restore()
+        self.restored.store(true, Ordering::SeqCst);
+        self.io
+            .restore(reset_sequence(self.screen.try_alternate_screen()))
     }
 }
 

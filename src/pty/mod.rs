@@ -40,7 +40,7 @@ use std::path::PathBuf;
 use nix::sys::signal::Signal;
 use portable_pty::CommandBuilder;
 
-pub use guard::RESET_SEQUENCE;
+pub use guard::{RESET_SEQUENCE, reset_sequence};
 pub use inject::{InjectError, InjectOptions, Injector, ReadyCheck, Refused};
 pub use real::RealTerminal;
 pub use screen::Screen;

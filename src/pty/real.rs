@@ -16,7 +16,6 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::termios::{self, SetArg, Termios};
 
-use super::guard::RESET_SEQUENCE;
 use super::signals::SignalPump;
 use super::terminal::{EventSink, InputSource, TermSize, TerminalIo};
 
@@ -96,14 +95,14 @@ impl TerminalIo for RealTerminal {
         Ok(())
     }
 
-    fn restore(&self) -> io::Result<()> {
+    fn restore(&self, reset: &[u8]) -> io::Result<()> {
         let mut result = Ok(());
         if let Some(saved) = lock(&self.saved).take() {
             result = termios::tcsetattr(io::stdin().as_fd(), SetArg::TCSANOW, &saved)
                 .map_err(io::Error::from);
         }
         if self.stdout_tty {
-            let written = FdStdout.write_all(RESET_SEQUENCE);
+            let written = FdStdout.write_all(reset);
             result = result.and(written);
         }
         result

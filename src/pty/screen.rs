@@ -68,6 +68,18 @@ impl Screen {
         f(self.lock().screen())
     }
 
+    /// Whether the child left the terminal in the alternate screen; `None`
+    /// if the model is busy (never blocks, so it is safe in a panic hook).
+    pub fn try_alternate_screen(&self) -> Option<bool> {
+        match self.inner.parser.try_lock() {
+            Ok(parser) => Some(parser.screen().alternate_screen()),
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                Some(p.into_inner().screen().alternate_screen())
+            }
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// The visible text, rows joined by newlines.
     pub fn contents(&self) -> String {
         self.with(|s| s.contents())

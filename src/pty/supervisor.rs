@@ -136,7 +136,9 @@ impl Supervisor {
         let pair = native_pty_system()
             .openpty(pty_size(size))
             .map_err(|e| PtyError::Pty(format!("{e:#}")))?;
-        let guard = TerminalGuard::engage(Arc::clone(&io)).map_err(PtyError::Terminal)?;
+        let screen = Screen::new(size, opts.scrollback);
+        let guard =
+            TerminalGuard::engage(Arc::clone(&io), screen.clone()).map_err(PtyError::Terminal)?;
         let child = pair.slave.spawn_command(cmd).map_err(|e| PtyError::Spawn {
             program: spec.program.to_string_lossy().into_owned(),
             reason: format!("{e:#}"),
@@ -155,7 +157,7 @@ impl Supervisor {
             guard,
             master: pair.master,
             pid: Pid::from_raw(pid as i32),
-            screen: Screen::new(size, opts.scrollback),
+            screen,
             gate: None,
             rx,
             kill_grace: opts.kill_grace,
@@ -166,13 +168,14 @@ impl Supervisor {
             finished: false,
             reaped: false,
         };
-        // From here on `running`'s Drop kills the child on any error.
-        let gate = running.start_io(opts.output_tap, opts.drain_timeout)?;
+        // From here on `running`'s Drop kills the child on any error, and the
+        // waiter reaps it.
         let waiter_tx = tx.clone();
         let child_pid = running.pid;
         spawn_thread("abg-pty-wait", move || {
             let _ = waiter_tx.send(Control::Exited(wait_child(child_pid)));
         })?;
+        let gate = running.start_io(opts.output_tap, opts.drain_timeout)?;
         if let Err(err) = running.io.start_events(EventSink(tx.clone())) {
             tracing::warn!(%err, "window-size and signal forwarding unavailable");
         }

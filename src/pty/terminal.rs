@@ -83,11 +83,11 @@ pub trait TerminalIo: Send + Sync + 'static {
     fn size(&self) -> Option<TermSize>;
     /// Saves the current mode and switches to raw mode.
     fn enable_raw_mode(&self) -> io::Result<()>;
-    /// Leaves raw mode (restoring the saved mode) and writes
-    /// [`super::RESET_SEQUENCE`] to the output, so a TUI that died in the
+    /// Leaves raw mode (restoring the saved mode) and writes `reset` (see
+    /// [`super::reset_sequence`]) to the output, so a TUI that died in the
     /// alternate screen or with a hidden cursor leaves a usable terminal.
     /// Safe to call more than once and from a panic hook.
-    fn restore(&self) -> io::Result<()>;
+    fn restore(&self, reset: &[u8]) -> io::Result<()>;
     /// The human's keystrokes; called once per supervised child.
     fn input(&self) -> io::Result<Box<dyn InputSource>>;
     /// Where the child's output goes; called once per supervised child.

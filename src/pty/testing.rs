@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use super::guard::RESET_SEQUENCE;
 use super::terminal::{EventSink, InputSource, TermEvent, TermSize, TerminalIo};
 
 #[derive(Default)]
@@ -166,13 +165,13 @@ impl TerminalIo for TestTerminal {
         Ok(())
     }
 
-    fn restore(&self) -> io::Result<()> {
+    fn restore(&self, reset: &[u8]) -> io::Result<()> {
         {
             let mut raw = lock(&self.state.raw);
             raw.raw = false;
             raw.restored += 1;
         }
-        self.state.append(RESET_SEQUENCE);
+        self.state.append(reset);
         Ok(())
     }
 

@@ -60,10 +60,14 @@ fn exit_code_size_and_input_pass_through() {
     assert!(!h.is_raw(), "raw mode left on");
     assert!(h.restore_count() >= 1);
     assert!(!h.events_active(), "events still reported after exit");
+    // The child never used the alternate screen: no `?1049l`, which would
+    // make the cursor jump to a position saved long ago.
+    let reset = reset_sequence(Some(false));
+    assert!(!reset.windows(8).any(|w| w == b"\x1b[?1049l"));
     let out = h.output();
-    assert!(out.ends_with(RESET_SEQUENCE), "reset not last: {out:?}");
+    assert!(out.ends_with(reset), "reset not last: {out:?}");
     let got = out.windows(9).position(|w| w == b"got:hello");
-    assert!(got.is_some_and(|i| i < out.len() - RESET_SEQUENCE.len()));
+    assert!(got.is_some_and(|i| i < out.len() - reset.len()));
 }
 
 #[test]
@@ -110,12 +114,26 @@ fn signal_goes_to_the_childs_process_group() {
     let (t, h) = term(false, 24, 80);
     // The shell traps TERM and survives; its background `sleep` only dies if
     // the whole group was signalled, otherwise `wait $!` blocks for 30 s.
-    let script = "trap 'echo trapped' TERM; sleep 30 & echo ready; wait; \
+    let script = "trap 'echo trapped' TERM; sleep 30 & echo \"bg=$!;\"; wait; \
                   wait $!; echo sleep-rc $?; exit 5";
     let sup = spawn(sh(script), t);
-    expect_output(&h, "ready");
+    expect_output(&h, ";");
+    let out = h.output_string();
+    let pid = out
+        .split("bg=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("background pid");
+    // Until the fork has exec'd `sleep` it still runs the shell's trap.
+    let deadline = Instant::now() + LONG;
+    while std::fs::read_to_string(format!("/proc/{pid}/comm")).map_or(true, |c| c.trim() != "sleep")
+    {
+        assert!(Instant::now() < deadline, "background sleep never started");
+        std::thread::yield_now();
+    }
     h.signal(Signal::SIGTERM);
-    assert_eq!(wait_bounded(sup), ExitStatus::Exited(5));
+    let status = wait_bounded(sup);
+    assert_eq!(status, ExitStatus::Exited(5), "{:?}", h.output_string());
     expect_output(&h, "sleep-rc 143");
 }
 
@@ -148,7 +166,17 @@ fn spawn_error_restores_the_terminal() {
     assert_eq!(h.raw_enabled_count(), 1);
     assert!(!h.is_raw());
     assert!(h.restore_count() >= 1);
-    assert!(h.output().ends_with(RESET_SEQUENCE));
+    assert!(h.output().ends_with(reset_sequence(Some(false))));
+}
+
+#[test]
+fn child_left_in_alternate_screen_gets_the_full_reset() {
+    let (t, h) = term(true, 24, 80);
+    let sup = spawn(sh("printf '\\033[?1049h\\033[?25lcrashed-tui'; exit 1"), t);
+    assert_eq!(wait_bounded(sup), ExitStatus::Exited(1));
+    let out = h.output();
+    assert!(out.ends_with(RESET_SEQUENCE), "{:?}", h.output_string());
+    assert_eq!(reset_sequence(None), RESET_SEQUENCE);
 }
 
 #[test]
@@ -243,7 +271,9 @@ fn injection_reaches_a_real_child() {
 
 /// A PTY writer stand-in recording each write with its time.
 #[derive(Clone, Default)]
-struct Recorder(Arc<(Mutex<Vec<(Instant, Vec<u8>)>>, Condvar)>);
+struct Recorder(Arc<(Writes, Condvar)>);
+
+type Writes = Mutex<Vec<(Instant, Vec<u8>)>>;
 
 impl Recorder {
     fn writes(&self) -> Vec<Vec<u8>> {
@@ -410,4 +440,28 @@ fn exit_status_codes() {
     assert_eq!(ExitStatus::Exited(7).code(), 7);
     assert_eq!(ExitStatus::Signaled(Signal::SIGTERM).code(), 143);
     assert!(!ExitStatus::Exited(1).success());
+}
+
+#[test]
+fn signal_pump_reports_and_uninstalls() {
+    use super::signals::SignalPump;
+    use super::terminal::Control;
+    for _ in 0..2 {
+        let (tx, rx) = channel();
+        let pump = SignalPump::start(EventSink(tx)).expect("start");
+        nix::sys::signal::raise(Signal::SIGWINCH).expect("raise");
+        nix::sys::signal::raise(Signal::SIGHUP).expect("raise");
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            match rx.recv_timeout(LONG).expect("event") {
+                Control::Term(ev) => seen.push(ev),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(
+            seen,
+            vec![TermEvent::Resize, TermEvent::Signal(Signal::SIGHUP)]
+        );
+        drop(pump);
+    }
 }
