@@ -2,18 +2,23 @@
 //!
 //! One binary plays every role: the CLI (`cli`), the per-pair daemon
 //! (`daemon`) with its control plane (`control`) and durable store
-//! (`store`), and the agent-side pieces (`claude`, `codex`, `pty`).
+//! (`store`), the agent-side pieces (`claude`, `codex`, `pty`), and the
+//! web UI (`web`).
 
+pub mod budget;
 pub mod claude;
 pub mod cli;
 pub mod codex;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod doctor;
+pub mod init;
 pub mod pair;
 pub mod paths;
 pub mod pty;
 pub mod store;
+pub mod web;
 
 /// This build's version, shared by every role (CLI, daemon, MCP server).
 pub fn version() -> &'static str {

@@ -1,7 +1,9 @@
 //! Request guards of the control plane: the Host check against DNS
 //! rebinding, the Origin check that keeps browsers of other sites out, and
 //! the bearer check of the pair secret. Every route passes through them;
-//! only the content-free `/healthz` skips the secret.
+//! only the content-free `/healthz` skips the secret, and the web UI's
+//! `/ui` paths authenticate with its session cookie instead
+//! ([`crate::web::auth`]).
 
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ use super::protocol::{ErrorBody, ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION};
 pub struct Guard {
     port: u16,
     secret_digest: [u8; 32],
+    ui: crate::web::auth::UiAuth,
 }
 
 impl Guard {
@@ -25,7 +28,13 @@ impl Guard {
         Self {
             port,
             secret_digest: digest(secret),
+            ui: crate::web::auth::UiAuth::new(port, secret),
         }
+    }
+
+    /// The web UI's login tokens and session cookies.
+    pub fn ui(&self) -> &crate::web::auth::UiAuth {
+        &self.ui
     }
 
     /// Whether `token` is the pair secret (compared by digest, so timing
@@ -144,7 +153,18 @@ pub fn error(status: StatusCode, code: ErrorCode, message: String) -> Response {
 
 /// axum middleware applying [`Guard::check`] to every request.
 pub async fn middleware(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    let public = req.uri().path() == "/healthz";
+    let path = req.uri().path();
+    if crate::web::is_ui_path(path) {
+        // Host/Origin as everywhere, then the UI's cookie (and CSRF) check.
+        let checked = guard
+            .check(req.headers(), true)
+            .and_then(|()| guard.ui.authorize(req.method(), path, req.headers()));
+        return match checked {
+            Ok(()) => next.run(req).await,
+            Err(resp) => *resp,
+        };
+    }
+    let public = path == "/healthz";
     match guard.check(req.headers(), public) {
         Ok(()) => next.run(req).await,
         Err(resp) => *resp,

@@ -1,0 +1,82 @@
+//! `abg ui`: print (and with `--open` open) a one-time login link to the
+//! pair's web UI. The daemon mints the token (`POST /v1/ui/login-token`,
+//! authenticated with the pair secret) and swaps it for a session cookie.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{Context, output};
+use crate::control::protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+use crate::daemon::ensure;
+use crate::web::api::LoginToken;
+
+/// Open the pair's web UI: print a one-time login link.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Also open the link in the default browser.
+    #[arg(long)]
+    pub open: bool,
+    /// Print the link and its expiry as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
+    let pair = ctx.pair()?;
+    ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
+    let port = pair.ports.control;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let resp = http
+        .post(format!("http://127.0.0.1:{port}/v1/ui/login-token"))
+        .bearer_auth(pair.secret()?)
+        .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+        .send()
+        .await
+        .with_context(|| format!("the pair's daemon is not reachable on 127.0.0.1:{port}"))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let body = resp.text().await.unwrap_or_default();
+        anyhow::bail!("the daemon refused to mint a login token ({status}): {body}");
+    }
+    let token: LoginToken = resp
+        .json()
+        .await
+        .context("unexpected answer from the daemon")?;
+    let url = format!("http://127.0.0.1:{port}{}", token.path);
+    if args.json {
+        output::json(&serde_json::json!({"url": url, "expires_ms": token.expires_ms}))?;
+    } else {
+        output::line(&url)?;
+    }
+    if args.open {
+        open_browser(&url)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Open `url` with `$BROWSER`, else the platform's opener.
+fn open_browser(url: &str) -> anyhow::Result<()> {
+    let opener = std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| {
+            if cfg!(target_os = "macos") {
+                "open".into()
+            } else {
+                "xdg-open".into()
+            }
+        });
+    std::process::Command::new(&opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {opener:?} to open the link; open it yourself"))?;
+    Ok(())
+}

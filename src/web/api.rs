@@ -1,0 +1,339 @@
+//! The UI's JSON handlers: login, session, history pages, events, search,
+//! export and the composer. The guard has authorized every request that
+//! reaches them (see [`super::auth`]).
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::WebState;
+use super::stream::{StatusView, head_cursor};
+use super::view::{Cursor, Format, UiMessage};
+use crate::control::guard;
+use crate::control::protocol::{ErrorCode, SendRequest, SendResult};
+use crate::daemon::core::CoreError;
+use crate::store::StoreError;
+use crate::store::types::{Agent, Event, OnBusy};
+
+/// Why a UI request failed.
+#[derive(Debug, Error)]
+pub enum WebError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("store error: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot encode: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            WebError::Invalid(_) | WebError::Core(CoreError::Invalid(_)) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument)
+            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+        };
+        guard::error(status, code, self.to_string())
+    }
+}
+
+type WebResult<T> = Result<T, WebError>;
+
+/// Answer of `POST /v1/ui/login-token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginToken {
+    pub token: String,
+    /// Path (with the token) to open on the control port.
+    pub path: String,
+    pub expires_ms: i64,
+}
+
+pub async fn login_token(State(w): State<WebState>) -> Json<LoginToken> {
+    let (token, expires_ms) = w.guard.ui().mint_login_token();
+    Json(LoginToken {
+        path: format!("/ui/login?token={token}"),
+        token,
+        expires_ms,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn login(State(w): State<WebState>, Query(q): Query<LoginQuery>) -> Response {
+    let auth = w.guard.ui();
+    let Some(session) = auth.redeem(&q.token) else {
+        let page = "<!doctype html><meta charset=utf-8><title>abg: login link expired</title>\
+            <p>This login link is invalid, expired or already used. Run <code>abg ui</code> for a new one.</p>";
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            page,
+        )
+            .into_response();
+    };
+    // A same-site navigation (not a redirect from wherever the link was
+    // clicked) so the Strict cookie is sent; the token leaves the URL bar.
+    let page = "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=\"0;url=/ui/\">\
+        <title>abg</title><p>Logged in. <a href=\"/ui/\">Open the transcript</a>.</p>";
+    let mut resp = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response();
+    if let Ok(v) = HeaderValue::from_str(&auth.set_cookie(&session)) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+#[derive(Serialize)]
+pub struct SessionInfo {
+    csrf: String,
+    pair_id: String,
+    pair_name: String,
+    version: &'static str,
+    max_body_bytes: usize,
+}
+
+pub async fn session(State(w): State<WebState>, headers: HeaderMap) -> Response {
+    let auth = w.guard.ui();
+    let Some(session) = auth.session(&headers) else {
+        return guard::error(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "not logged in".into(),
+        );
+    };
+    Json(SessionInfo {
+        csrf: auth.csrf_token(&session),
+        pair_id: w.core.pair_id().to_string(),
+        pair_name: w.core.pair().name.to_string(),
+        version: crate::version(),
+        max_body_bytes: w.core.max_frame_bytes(),
+    })
+    .into_response()
+}
+
+pub async fn logout(State(w): State<WebState>) -> Response {
+    let mut resp = Json(serde_json::json!({"ok": true})).into_response();
+    if let Ok(v) = HeaderValue::from_str(&w.guard.ui().clear_cookie()) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+pub async fn status(State(w): State<WebState>) -> Json<StatusView> {
+    Json(StatusView::of(&w.core))
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    before: Option<i64>,
+    #[serde(default = "default_page")]
+    limit: usize,
+}
+
+fn default_page() -> usize {
+    50
+}
+
+#[derive(Serialize)]
+pub struct MessagesPage {
+    messages: Vec<UiMessage>,
+    /// Where the live stream should start (taken before reading the page).
+    cursor: Cursor,
+    has_more: bool,
+}
+
+/// A page of history: the `limit` messages before `before` (the newest
+/// when absent), oldest first, with their delivery states.
+pub async fn messages(
+    State(w): State<WebState>,
+    Query(q): Query<PageQuery>,
+) -> WebResult<Json<MessagesPage>> {
+    let limit = q.limit.clamp(1, 500);
+    let cursor = head_cursor(&w)?;
+    let messages = w.core.with_store(|s| -> Result<_, StoreError> {
+        let page = s.messages_page(q.before, limit)?;
+        page.into_iter()
+            .map(|m| {
+                let d = s.deliveries_for(&m.id)?.into_iter().next();
+                Ok(UiMessage::new(m, d))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let has_more = messages.len() == limit && messages.first().is_some_and(|m| m.seq > 1);
+    Ok(Json(MessagesPage {
+        messages,
+        cursor,
+        has_more,
+    }))
+}
+
+#[derive(Serialize)]
+pub struct EventsPage {
+    events: Vec<Event>,
+}
+
+/// Up to `limit` events with seq below `before` (the newest when absent).
+/// Event seqs are dense (rows are never deleted), so this reads the range.
+pub async fn events(
+    State(w): State<WebState>,
+    Query(q): Query<PageQuery>,
+) -> WebResult<Json<EventsPage>> {
+    let limit = q.limit.clamp(1, 500);
+    let before = match q.before {
+        Some(b) => b,
+        None => w.core.with_store(|s| s.stats())?.last_event_seq + 1,
+    };
+    let from = (before - 1 - i64::try_from(limit).unwrap_or(500)).max(0);
+    let mut events = w.core.with_store(|s| s.events_after(from, limit))?;
+    events.retain(|e| e.seq < before);
+    Ok(Json(EventsPage { events }))
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default = "default_page")]
+    limit: usize,
+}
+
+#[derive(Serialize)]
+pub struct SearchResults {
+    messages: Vec<UiMessage>,
+    took_ms: f64,
+}
+
+/// Full-text search, best match first.
+pub async fn search(
+    State(w): State<WebState>,
+    Query(q): Query<SearchQuery>,
+) -> WebResult<Json<SearchResults>> {
+    let started = std::time::Instant::now();
+    let limit = q.limit.clamp(1, 200);
+    let found = w.core.with_store(|s| s.search(&q.q, limit))?;
+    let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let messages = found.into_iter().map(|m| UiMessage::new(m, None)).collect();
+    Ok(Json(SearchResults { messages, took_ms }))
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    format: Format,
+}
+
+/// The whole transcript as a Markdown or JSONL download.
+pub async fn export(
+    State(w): State<WebState>,
+    Query(q): Query<ExportQuery>,
+) -> WebResult<Response> {
+    let mut out = q.format.header(&w.core.pair().name.to_string());
+    let mut after = 0;
+    loop {
+        let page = w.core.messages_after(after, 1000)?;
+        for m in &page.messages {
+            after = m.seq;
+            out.push_str(&q.format.message(m)?);
+        }
+        if page.messages.len() < 1000 {
+            break;
+        }
+    }
+    let file = format!(
+        "attachment; filename=\"abg-{}.{}\"",
+        w.core.pair().name,
+        q.format.extension()
+    );
+    let mut resp = ([(header::CONTENT_TYPE, q.format.content_type())], out).into_response();
+    if let Ok(v) = HeaderValue::from_str(&file) {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// What the composer sends.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeRequest {
+    /// `claude`, `codex` or `both`.
+    to: String,
+    body: String,
+    #[serde(default)]
+    on_busy: Option<OnBusy>,
+    /// Client-chosen key making a retried send idempotent.
+    #[serde(default)]
+    key: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ComposeResult {
+    results: Vec<SendResult>,
+}
+
+/// Store the human's message for Claude, Codex or both.
+pub async fn send(
+    State(w): State<WebState>,
+    Json(req): Json<ComposeRequest>,
+) -> WebResult<Json<ComposeResult>> {
+    let targets: &[Agent] = match req.to.as_str() {
+        "claude" => &[Agent::Claude],
+        "codex" => &[Agent::Codex],
+        "both" => &[Agent::Claude, Agent::Codex],
+        _ => {
+            return Err(WebError::Invalid(
+                "`to` must be \"claude\", \"codex\" or \"both\"".into(),
+            ));
+        }
+    };
+    if let Some(k) = &req.key
+        && !(1..=100).contains(&k.len())
+    {
+        return Err(WebError::Invalid(
+            "`key` must be 1 to 100 characters".into(),
+        ));
+    }
+    let mut results = Vec::new();
+    for to in targets {
+        let send = SendRequest {
+            from: Agent::Human,
+            to: *to,
+            body: req.body.clone(),
+            on_busy: if *to == Agent::Codex {
+                req.on_busy
+            } else {
+                None
+            },
+            in_reply_to: None,
+            idempotency_key: req.key.as_ref().map(|k| format!("ui-{k}-{}", to.as_str())),
+        };
+        results.push(w.core.send(send)?);
+    }
+    Ok(Json(ComposeResult { results }))
+}
+
+/// Advance the cached lower bound of the delivery log's head and return it.
+pub(super) fn delivery_head(w: &WebState) -> Result<i64, StoreError> {
+    let mut head = w.delivery_head.load(Ordering::Relaxed);
+    loop {
+        let batch = w
+            .core
+            .with_store(|s| s.delivery_log_after(head, crate::store::MAX_PAGE))?;
+        let Some(last) = batch.last() else { break };
+        head = last.seq;
+        if batch.len() < crate::store::MAX_PAGE {
+            break;
+        }
+    }
+    w.delivery_head.fetch_max(head, Ordering::Relaxed);
+    Ok(head)
+}
