@@ -1,4 +1,17 @@
 //! The Claude side: how `abg claude` builds the real Claude Code command
-//! line (`launch`).
+//! line (`launch`) and runs it (`run`), the channel server `abg mcp`
+//! (`mcp`), the hooks (`hook`), the daemon's link to them (`link`, `inbox`)
+//! with its pure delivery rules (`policy`), the transcript evidence of what
+//! Claude saw (`transcript`) and the control-plane client they share
+//! (`wsclient`).
 
+pub mod hook;
+pub mod inbox;
 pub mod launch;
+pub mod link;
+pub mod mcp;
+pub mod policy;
+pub mod run;
+pub mod setup;
+pub mod transcript;
+pub mod wsclient;

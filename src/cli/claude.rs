@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use super::{Context, output};
-use crate::claude::launch::{self, LaunchFiles};
+use crate::claude::run::{self, Files, Request};
 use crate::daemon::ensure;
 
 /// Run Claude Code as this pair's Claude peer (starts the pair's daemon).
@@ -19,32 +19,24 @@ pub struct Args {
 
 pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     let pair = ctx.pair()?;
-    let safe = args.safe || ctx.config.settings.safe;
-    let mcp = pair.dir.join("claude-mcp.json");
-    let settings = pair.dir.join("claude-settings.json");
-    let debug = pair.log_dir().join("claude-debug.log");
-    let plan = launch::plan(
-        &ctx.config.settings.claude_binary,
-        &LaunchFiles {
-            mcp_config: &mcp,
-            settings: &settings,
-            debug_log: &debug,
-        },
-        &args.args,
-        safe,
-    )?;
+    let req = Request {
+        pair: &pair,
+        config: &ctx.config,
+        user_args: &args.args,
+        safe: args.safe || ctx.config.settings.safe,
+    };
+    // Refuse owned flags before starting anything.
+    run::plan(&req, &Files::for_pair(&pair))?;
     let _ = std::fs::remove_file(pair.killed_file());
     let ensured = ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
     output::line(format!(
         "pair {} ({}) · daemon ready on 127.0.0.1:{} (pid {})",
         pair.name, pair.id, pair.ports.control, ensured.status.pid
     ))?;
-    output::line(format!(
-        "launch: {} {}",
-        plan.program,
-        shell_words(&plan.args)
-    ))?;
-    Ok(ExitCode::SUCCESS)
+    let code = run::run(req).await?;
+    Ok(ExitCode::from(
+        u8::try_from(code.clamp(0, 255)).unwrap_or(1),
+    ))
 }
 
 /// Quote arguments for display the way a shell would read them back.

@@ -11,15 +11,22 @@ mod codex;
 mod completions;
 mod context;
 mod daemon;
+mod doctor;
+mod export;
 mod hook;
+mod init;
 mod kill;
 mod log;
 mod logs;
 mod mcp;
 mod output;
 mod pair;
+mod resume_relay;
+mod resume;
 mod send;
 mod status;
+mod statusline;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -54,11 +61,17 @@ pub struct Cli {
 pub enum Command {
     Claude(claude::Args),
     Codex(codex::Args),
+    Init(init::Args),
+    Doctor(doctor::Args),
+    Resume(resume::Args),
     Pair(pair::Args),
     Status(status::Args),
     Logs(logs::Args),
     Send(send::Args),
+    ResumeRelay(resume_relay::Args),
     Log(log::Args),
+    Ui(ui::Args),
+    Export(export::Args),
     Kill(kill::Args),
     Budget(budget::Args),
     Completions(completions::Args),
@@ -68,6 +81,8 @@ pub enum Command {
     Mcp(mcp::Args),
     #[command(hide = true)]
     Hook(hook::Args),
+    #[command(hide = true)]
+    Statusline(statusline::Args),
 }
 
 fn parse_pair_name(s: &str) -> Result<String, String> {
@@ -105,13 +120,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mcp(args) => block_on(mcp::run(pair, args)),
         // A hook never fails Claude's turn: errors exit 0 (fail open).
         Command::Hook(args) => block_on(hook::run(pair, args)).or(Ok(ExitCode::SUCCESS)),
+        // Claude's statusLine: never fails Claude's UI either.
+        Command::Statusline(args) => {
+            block_on(statusline::run(pair, args)).or(Ok(ExitCode::SUCCESS))
+        }
         Command::Claude(args) => block_on(claude::run(Context::load(pair)?, args)),
         Command::Codex(args) => block_on(codex::run(Context::load(pair)?, args)),
+        Command::Init(args) => block_on(init::run(Context::load(pair)?, args)),
+        Command::Doctor(args) => block_on(doctor::run(pair, args)),
+        Command::Resume(args) => block_on(resume::run(Context::load(pair)?, pair, args)),
         Command::Pair(args) => block_on(pair::run(Context::load(pair)?, args)),
         Command::Status(args) => block_on(status::run(Context::load(pair)?, args)),
         Command::Logs(args) => block_on(logs::run(Context::load(pair)?, args)),
         Command::Send(args) => block_on(send::run(Context::load(pair)?, args)),
+        Command::ResumeRelay(args) => block_on(resume_relay::run(Context::load(pair)?, args)),
         Command::Log(args) => block_on(log::run(Context::load(pair)?, args)),
+        Command::Ui(args) => block_on(ui::run(Context::load(pair)?, args)),
+        Command::Export(args) => block_on(export::run(Context::load(pair)?, args)),
         Command::Kill(args) => block_on(kill::run(Context::load(pair)?, args)),
         Command::Budget(args) => block_on(budget::run(Context::load(pair)?, args)),
     }

@@ -113,6 +113,57 @@ impl Client {
         .await
     }
 
+    /// Quota relay (issue 7): the budget report (`GET /v1/budget`).
+    pub async fn budget(&self) -> Result<crate::budget::report::Report, ClientError> {
+        self.call(
+            self.http.get(self.url("/v1/budget")),
+            Duration::from_secs(5),
+        )
+        .await
+    }
+
+    /// Quota relay: record Claude's statusline `rate_limits`, within `timeout`.
+    pub async fn budget_readings(
+        &self,
+        req: &crate::budget::http::ReadingsRequest,
+        timeout: Duration,
+    ) -> Result<crate::budget::http::ReadingsAck, ClientError> {
+        self.call(
+            self.http.post(self.url("/v1/budget/readings")).json(req),
+            timeout,
+        )
+        .await
+    }
+
+    /// Quota relay: pause (`true`) or resume a side by hand.
+    pub async fn budget_manual(
+        &self,
+        side: crate::budget::readings::Side,
+        pause: bool,
+    ) -> Result<crate::budget::relay::ManualResult, ClientError> {
+        let path = if pause {
+            "/v1/budget/pause"
+        } else {
+            "/v1/budget/resume"
+        };
+        self.call(
+            self.http
+                .post(self.url(path))
+                .json(&crate::budget::http::SideRequest { side }),
+            Duration::from_secs(10),
+        )
+        .await
+    }
+
+    /// Lift a loop-governor pause; returns the daemon's JSON answer.
+    pub async fn resume_relay(&self) -> Result<serde_json::Value, ClientError> {
+        self.call(
+            self.http.post(self.url("/v1/relay/resume")),
+            Duration::from_secs(10),
+        )
+        .await
+    }
+
     /// Ask the daemon to shut down cleanly.
     pub async fn shutdown(&self) -> Result<Ack, ClientError> {
         self.call(

@@ -7,9 +7,10 @@
 //! |--------|-----------------|---------------------------------------|
 //! | GET    | `/healthz`      | → `ok` (content-free liveness probe)  |
 //! | GET    | `/v1/status`    | → [`DaemonStatus`]                    |
-//! | POST   | `/v1/messages`  | [`SendRequest`] → [`SendResult`]      |
+//! | POST   | `/v1/messages[?wait_ms=N]` | [`SendRequest`] → [`SendResult`] (with `outcome` when waiting) |
 //! | GET    | `/v1/messages?after=SEQ&limit=N` → [`MessagePage`]          |
 //! | POST   | `/v1/shutdown`  | → [`Ack`]; the daemon then exits      |
+//! | POST   | `/v1/relay/resume` | → `{ok, released}`: lift a governor pause |
 //! | GET    | `/v1/ws`        | WebSocket upgrade, frames below       |
 //!
 //! WebSocket: every frame is one JSON text message of at most
@@ -196,6 +197,9 @@ pub struct DaemonStatus {
     pub queues: Queues,
     pub idle_shutdown_minutes: u64,
     pub config: serde_json::Value,
+    /// Why the loop governor paused the agent-to-agent relay, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_paused: Option<String>,
 }
 
 /// Which agents have a live control connection.
@@ -227,10 +231,107 @@ pub enum ClientFrame {
     Send {
         id: u64,
         message: SendRequest,
+        /// Wait up to this long for the delivery outcome (see [`Outcome`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_ms: Option<u64>,
     },
     Ping {
         id: u64,
     },
+    /// A request of the Claude side (`abg mcp`, `abg hook`, `abg claude`).
+    Claude {
+        id: u64,
+        request: ClaudeRequest,
+    },
+}
+
+/// A message for Claude, as the daemon hands it to `abg mcp` to push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerMessage {
+    pub id: String,
+    pub from: Agent,
+    pub body: String,
+    pub created_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+}
+
+/// What a Claude Code hook reports (a subset of its stdin JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookReport {
+    /// `SessionStart`, `UserPromptSubmit`, `Stop` or `PostToolUse`.
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_path: Option<String>,
+    #[serde(default)]
+    pub stop_hook_active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    /// Message ids named (`msg_id="…"`) in a UserPromptSubmit prompt: a
+    /// channel push starting this turn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_ids: Vec<String>,
+}
+
+/// The daemon's answer to a hook: at most one of these is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookReply {
+    /// Stop hook: keep Claude going with this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_reason: Option<String>,
+    /// Facts added to Claude's context (SessionStart, UserPromptSubmit, PostToolUse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_context: Option<String>,
+}
+
+/// Requests of the Claude side on the control WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClaudeRequest {
+    /// `abg mcp` wrote these messages to Claude as channel notifications.
+    Pushed { ids: Vec<String> },
+    /// Claude acknowledged these messages (`get_messages(ack)`, `reply(in_reply_to)`).
+    Ack { ids: Vec<String> },
+    /// Unacknowledged messages for Claude (pull path); `ack` acknowledges the returned ones.
+    FetchUnread {
+        #[serde(default)]
+        ack: bool,
+    },
+    /// A Claude Code hook fired.
+    Hook { report: HookReport },
+    /// `abg claude` asks whether to ring the PTY doorbell now.
+    Doorbell,
+    /// `abg claude` typed the doorbell for these messages.
+    Rang { ids: Vec<String> },
+    /// `abg claude` read the channel registration from Claude's debug log.
+    Channel {
+        registered: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+/// Answers to [`ClaudeRequest`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClaudeAnswer {
+    /// Done; `unread` messages for Claude are still unacknowledged.
+    Done { unread: u64 },
+    /// The unacknowledged messages, oldest first.
+    Unread {
+        messages: Vec<PeerMessage>,
+        unread: u64,
+    },
+    /// What the hook should output.
+    Hook { reply: HookReply, unread: u64 },
+    /// Ring the doorbell for these messages (empty: don't).
+    Doorbell { ids: Vec<String> },
 }
 
 /// Stable error codes of the control plane.
@@ -266,6 +367,15 @@ pub enum ServerFrame {
     },
     Pong {
         id: u64,
+    },
+    /// Answer to [`ClientFrame::Claude`].
+    Claude {
+        id: u64,
+        answer: ClaudeAnswer,
+    },
+    /// A message for Claude, sent unasked to the attached `abg mcp`.
+    Deliver {
+        message: Box<PeerMessage>,
     },
     Error {
         #[serde(default, skip_serializing_if = "Option::is_none")]

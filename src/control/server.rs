@@ -3,6 +3,7 @@
 //! the daemon's [`Core`]; this file only moves frames.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -32,7 +33,11 @@ pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/messages", post(send).get(list))
         .route("/v1/shutdown", post(shutdown))
+        .route("/v1/relay/resume", post(resume_relay))
         .route("/v1/ws", get(ws))
+        .merge(crate::web::router(Arc::clone(&core), Arc::clone(&guard)))
+        // Quota relay (issue 7): /v1/budget…
+        .merge(crate::budget::http::router(Arc::clone(&core)))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             guard,
@@ -53,7 +58,26 @@ async fn status(State(s): State<AppState>) -> Response {
     axum::Json(s.core.status()).into_response()
 }
 
-async fn send(State(s): State<AppState>, body: Bytes) -> Response {
+/// `POST /v1/messages?wait_ms=N`: how long to wait for the outcome.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendQuery {
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+async fn send(
+    State(s): State<AppState>,
+    q: Result<Query<SendQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return guard::error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidArgument,
+            "query must be empty or ?wait_ms=<milliseconds>".into(),
+        );
+    };
     let req: SendRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -64,7 +88,11 @@ async fn send(State(s): State<AppState>, body: Bytes) -> Response {
             );
         }
     };
-    match s.core.send(req) {
+    match s
+        .core
+        .send_and_wait(req, Duration::from_millis(q.wait_ms))
+        .await
+    {
         Ok(r) => axum::Json(r).into_response(),
         Err(e) => core_error(e),
     }
@@ -107,6 +135,14 @@ async fn list(
     }
 }
 
+async fn resume_relay(State(s): State<AppState>) -> Response {
+    match crate::daemon::governor::resume(&s.core) {
+        Ok(released) => axum::Json(serde_json::json!({ "ok": true, "released": released }))
+            .into_response(),
+        Err(e) => core_error(e),
+    }
+}
+
 async fn shutdown(State(s): State<AppState>) -> Response {
     s.core
         .request_shutdown("shutdown requested over the control plane");
@@ -137,20 +173,20 @@ fn error_frame(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> 
 }
 
 /// Parse one text frame, or describe why it is unusable.
-fn parse_frame(text: &str, cap: usize) -> Result<ClientFrame, ServerFrame> {
+fn parse_frame(text: &str, cap: usize) -> Result<ClientFrame, Box<ServerFrame>> {
     if text.len() > cap {
-        return Err(error_frame(
+        return Err(Box::new(error_frame(
             None,
             ErrorCode::TooLarge,
             format!("frame is {} bytes, over the limit of {cap}", text.len()),
-        ));
+        )));
     }
     serde_json::from_str(text).map_err(|e| {
-        error_frame(
+        Box::new(error_frame(
             None,
             ErrorCode::BadFrame,
             format!("frame is not a valid control frame: {e}"),
-        )
+        ))
     })
 }
 
@@ -222,7 +258,14 @@ async fn session(core: Arc<Core>, mut socket: WebSocket) {
                 id,
                 status: Box::new(core.status()),
             },
-            ClientFrame::Send { id, message } => match core.send(message) {
+            ClientFrame::Send {
+                id,
+                message,
+                wait_ms,
+            } => match core
+                .send_and_wait(message, Duration::from_millis(wait_ms.unwrap_or(0)))
+                .await
+            {
                 Ok(result) => ServerFrame::Sent { id, result },
                 Err(e) => error_frame(
                     Some(id),
@@ -234,9 +277,18 @@ async fn session(core: Arc<Core>, mut socket: WebSocket) {
                 ),
             },
             ClientFrame::Ping { id } => ServerFrame::Pong { id },
+            ClientFrame::Claude { id, request } => {
+                crate::claude::link::answer(&core, id, request).await
+            }
         };
+        let welcomed_claude = matches!(reply, ServerFrame::Welcome { .. })
+            && attach.as_ref().is_some_and(|a| a.role() == Role::Claude);
         if !send_frame(&mut socket, &reply).await {
             break;
+        }
+        if welcomed_claude {
+            // `abg mcp` stays on this socket: the Claude link pushes to it.
+            return crate::claude::link::session(core, socket, attach).await;
         }
     }
     drop(attach);

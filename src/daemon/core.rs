@@ -6,17 +6,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use thiserror::Error;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
+use super::bus::{Bus, LiveEvent};
 use crate::config::Config;
 use crate::control::protocol::{
-    Attached, DaemonStatus, MessagePage, MessageView, PROTOCOL_VERSION, Phase, Queues, Role,
-    SendRequest, SendResult,
+    Attached, DaemonStatus, MessagePage, MessageView, Outcome, OutcomeCode, PROTOCOL_VERSION,
+    Phase, Queues, Role, SendRequest, SendResult,
 };
 use crate::pair::Pair;
 use crate::pair::registry::now_ms;
-use super::bus::{Bus, LiveEvent};
-use crate::store::types::{Agent, DeliveryState, Event, Message, NewMessage, Transitioned};
+use crate::store::types::{
+    Agent, DeliveryLogEntry, DeliveryState, Event, Message, NewMessage, Transitioned,
+};
 use crate::store::{Store, StoreError};
 
 /// Errors the core reports to callers.
@@ -46,12 +48,21 @@ pub struct Core {
     attached: Mutex<Attachments>,
     shutdown_tx: watch::Sender<bool>,
     bus: Bus,
+    /// The Claude side's live state (link sessions, hooks, doorbell).
+    claude: crate::claude::link::LinkState,
 }
 
 /// Keeps an agent counted as attached until dropped.
 pub struct AttachGuard {
     core: Arc<Core>,
     role: Role,
+}
+
+impl AttachGuard {
+    /// Who this guard counts as attached.
+    pub fn role(&self) -> Role {
+        self.role
+    }
 }
 
 impl Drop for AttachGuard {
@@ -76,6 +87,7 @@ impl Core {
             }),
             shutdown_tx,
             bus: Bus::new(),
+            claude: crate::claude::link::LinkState::default(),
         })
     }
 
@@ -85,6 +97,11 @@ impl Core {
 
     pub fn pair_id(&self) -> &str {
         &self.pair.id
+    }
+
+    /// The Claude side's live state.
+    pub fn claude(&self) -> &crate::claude::link::LinkState {
+        &self.claude
     }
 
     /// Wake-ups and live changes.
@@ -100,6 +117,7 @@ impl Core {
         let fresh = inserted.is_new();
         let message = inserted.into_message();
         if fresh {
+            super::governor::apply(self, &message)?;
             self.bus.publish(LiveEvent::Message {
                 message: message.clone(),
             });
@@ -119,7 +137,12 @@ impl Core {
     ) -> Result<Transitioned, CoreError> {
         let t = self.with_store(|s| s.transition(message_id, recipient, state, detail, turn_id))?;
         if t.changed {
-            tracing::debug!(message_id, recipient = recipient.as_str(), state = state.as_str(), "delivery");
+            tracing::debug!(
+                message_id,
+                recipient = recipient.as_str(),
+                state = state.as_str(),
+                "delivery"
+            );
             self.bus.publish(LiveEvent::Delivery {
                 delivery: t.delivery.clone(),
             });
@@ -256,6 +279,7 @@ impl Core {
             },
             idle_shutdown_minutes: u64::from(self.config.settings.daemon_idle_shutdown_minutes),
             config: serde_json::to_value(self.config.explain()).unwrap_or_default(),
+            relay_paused: super::governor::paused(self),
         }
     }
 
@@ -287,6 +311,60 @@ impl Core {
         })
     }
 
+    /// [`Core::send`], then wait up to `wait` (capped at a minute) for the
+    /// delivery to settle; `outcome` says how it went (`pending` when the
+    /// wait ended first). A zero `wait` returns at once without an outcome.
+    pub async fn send_and_wait(
+        &self,
+        req: SendRequest,
+        wait: std::time::Duration,
+    ) -> Result<SendResult, CoreError> {
+        let mut live = self.bus.subscribe();
+        let mut result = self.send(req)?;
+        if wait.is_zero() {
+            return Ok(result);
+        }
+        let end = tokio::time::Instant::now() + wait.min(std::time::Duration::from_secs(60));
+        loop {
+            let log = self.with_store(|s| s.delivery_log(&result.message_id))?;
+            if let Some(mut outcome) = outcome_of(&log) {
+                outcome.turn_id = self.turn_of(&result.message_id);
+                result.outcome = Some(outcome);
+                return Ok(result);
+            }
+            // Any change may be ours; a lagged receiver just looks again.
+            match tokio::time::timeout_at(end, live.recv()).await {
+                Err(_) => break,
+                Ok(Err(broadcast::error::RecvError::Closed)) => break,
+                Ok(_) => {}
+            }
+        }
+        let log = self.with_store(|s| s.delivery_log(&result.message_id))?;
+        let last = log.last();
+        let turn_id = self.turn_of(&result.message_id);
+        result.outcome = Some(outcome_of(&log).unwrap_or(Outcome {
+            code: if last.is_some_and(|e| e.state == DeliveryState::Queued && e.detail.is_some()) {
+                OutcomeCode::Queued
+            } else {
+                OutcomeCode::Pending
+            },
+            turn_id: None,
+            reason: last.and_then(|e| e.detail.clone()),
+        }));
+        if let Some(o) = result.outcome.as_mut() {
+            o.turn_id = turn_id;
+        }
+        Ok(result)
+    }
+
+    /// The Codex turn a message became, if any.
+    fn turn_of(&self, message_id: &str) -> Option<String> {
+        self.with_store(|s| s.deliveries_for(message_id))
+            .ok()?
+            .into_iter()
+            .find_map(|d| d.turn_id)
+    }
+
     /// Messages after `after` (by seq), oldest first.
     pub fn messages_after(&self, after: i64, limit: u32) -> Result<MessagePage, CoreError> {
         let limit = usize::try_from(limit).unwrap_or(100);
@@ -309,5 +387,54 @@ impl Core {
             });
         }
         Ok(MessagePage { messages })
+    }
+}
+
+/// The settled outcome of a delivery from its history, if it has settled:
+/// it became a turn (delivered / steered / interrupted), reached Claude,
+/// was held or failed, or is queued behind a running turn.
+pub fn outcome_of(log: &[DeliveryLogEntry]) -> Option<Outcome> {
+    let last = log.last()?;
+    let seen = |st: DeliveryState| log.iter().any(|e| e.state == st);
+    let outcome = |code, reason: Option<&String>| Outcome {
+        code,
+        turn_id: None,
+        reason: reason.cloned(),
+    };
+    match last.state {
+        DeliveryState::Started | DeliveryState::Completed => Some(Outcome {
+            code: if seen(DeliveryState::Interrupting) {
+                OutcomeCode::Interrupted
+            } else if log
+                .iter()
+                .rev()
+                .find(|e| e.state == DeliveryState::Started)
+                .is_some_and(|e| {
+                    e.detail
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with("steered"))
+                })
+            {
+                OutcomeCode::Steered
+            } else {
+                OutcomeCode::Delivered
+            },
+            turn_id: None,
+            reason: None,
+        }),
+        DeliveryState::Pushed | DeliveryState::Seen | DeliveryState::Acknowledged => {
+            Some(outcome(OutcomeCode::Delivered, None))
+        }
+        DeliveryState::Held => Some(outcome(OutcomeCode::Held, last.detail.as_ref())),
+        DeliveryState::Failed => Some(outcome(OutcomeCode::Failed, last.detail.as_ref())),
+        // Queued behind a running turn (or a refused steer): settled as queued.
+        DeliveryState::Queued
+            if last.detail.as_deref().is_some_and(|d| {
+                d.starts_with("waiting for turn") || d.starts_with("steer refused")
+            }) =>
+        {
+            Some(outcome(OutcomeCode::Queued, last.detail.as_ref()))
+        }
+        _ => None,
     }
 }

@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod core;
 pub mod ensure;
+pub mod governor;
 pub mod logging;
 pub mod pidfile;
 pub mod run;

@@ -101,6 +101,9 @@ async fn serve(
 
     tokio::spawn(watch_signals(Arc::clone(&core)));
     tokio::spawn(watch_idle(Arc::clone(&core)));
+    tokio::spawn(crate::codex::link::run(Arc::clone(&core)));
+    // Quota relay (issue 7).
+    tokio::spawn(crate::budget::relay::run(Arc::clone(&core)));
 
     match server.await {
         Ok(Ok(())) => {}

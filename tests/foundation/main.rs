@@ -7,4 +7,5 @@ mod env;
 mod cli;
 mod concurrency;
 mod control;
+mod governor;
 mod lifecycle;

@@ -28,7 +28,37 @@ pub struct AbgClaude {
     pub port: u16,
     pub secret: String,
     pub debug_log: PathBuf,
+    workdir: PathBuf,
     http: reqwest::Client,
+}
+
+impl Drop for AbgClaude {
+    fn drop(&mut self) {
+        abg_kill(&self.env, &self.workdir);
+        self.tui.stop();
+    }
+}
+
+/// The daemon leaves the pane's session (setsid): stop it explicitly.
+fn abg_kill(env: &Vars, workdir: &std::path::Path) {
+    let _ = std::process::Command::new(abg_bin())
+        .arg("kill")
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(workdir)
+        .output();
+}
+
+/// Stops the pair's daemon if `start` fails half-way.
+struct KillOnDrop {
+    env: Vars,
+    workdir: PathBuf,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        abg_kill(&self.env, &self.workdir);
+    }
 }
 
 /// How to start it.
@@ -81,12 +111,25 @@ impl AbgClaude {
         ] {
             set_var(&mut env, k, &v);
         }
+        let _daemon = KillOnDrop {
+            env: env.clone(),
+            workdir: s.env.workdir.clone(),
+        };
         let tui = s.tui("abg-claude", &abg_bin(), &["claude"], &env)?;
-        tui.wait_for(DEV_DIALOG, WAIT).await?;
-        tui.press("Enter")?;
-        tui.wait_until("the Claude prompt after the dev-channels dialog", WAIT, |screen| {
-            !screen.contains(DEV_DIALOG) && screen.contains("bypass permissions on")
-        })
+        // Without the channels feature Claude shows no dev-channels dialog.
+        let first = tui
+            .wait_until("the dev-channels dialog or the prompt", WAIT, |screen| {
+                screen.contains(DEV_DIALOG) || screen.contains("bypass permissions on")
+            })
+            .await?;
+        if first.contains(DEV_DIALOG) {
+            tui.press("Enter")?;
+        }
+        tui.wait_until(
+            "the Claude prompt after the dev-channels dialog",
+            WAIT,
+            |screen| !screen.contains(DEV_DIALOG) && screen.contains("bypass permissions on"),
+        )
         .await?;
         let status = Self::status_json(s, &env)?;
         let port = status["control_port"]
@@ -94,10 +137,16 @@ impl AbgClaude {
             .and_then(|p| u16::try_from(p).ok())
             .context("control_port in abg status")?;
         let pair_dir = PathBuf::from(status["state_dir"].as_str().context("state_dir")?);
-        let secret = std::fs::read_to_string(pair_dir.join("secret"))?.trim().to_string();
+        let secret = std::fs::read_to_string(pair_dir.join("secret"))?
+            .trim()
+            .to_string();
         let debug_log = pair_dir.join("logs/claude-debug.log");
         s.diag.add_file("claude debug log (tail)", &debug_log, 30);
-        s.diag.add_file("abg daemon log (tail)", pair_dir.join("logs/daemon.log"), 40);
+        s.diag.add_file(
+            "abg daemon log (tail)",
+            pair_dir.join("logs/daemon.log"),
+            40,
+        );
         let verdict = if launch.channels {
             "MCP server \"abg\": Channel notifications registered"
         } else {
@@ -105,6 +154,7 @@ impl AbgClaude {
         };
         wait_for_file_text(&s.diag, &debug_log, verdict, WAIT).await?;
         let http = reqwest::Client::builder().no_proxy().build()?;
+        std::mem::forget(_daemon);
         Ok(Self {
             tui,
             env,
@@ -112,6 +162,7 @@ impl AbgClaude {
             port,
             secret,
             debug_log,
+            workdir: s.env.workdir.clone(),
             http,
         })
     }
@@ -151,7 +202,10 @@ impl AbgClaude {
         if !status.is_success() {
             bail!("inject failed ({status}): {v}");
         }
-        v["message_id"].as_str().map(str::to_string).context("message_id")
+        v["message_id"]
+            .as_str()
+            .map(str::to_string)
+            .context("message_id")
     }
 
     /// Every stored message (oldest first) with its delivery state.
@@ -178,7 +232,13 @@ impl AbgClaude {
     }
 
     /// Waits until every id in `ids` is in delivery state `state`.
-    pub async fn wait_states(&self, s: &Scenario, ids: &[String], state: &str, timeout: Duration) -> Result<()> {
+    pub async fn wait_states(
+        &self,
+        s: &Scenario,
+        ids: &[String],
+        state: &str,
+        timeout: Duration,
+    ) -> Result<()> {
         let start = Instant::now();
         loop {
             let msgs = self.messages().await?;
@@ -248,7 +308,12 @@ pub fn tool_result_with(mock: &MockAnthropic, needle: &str) -> Option<(String, b
             .filter_map(|m| m["content"].as_array())
             .flatten()
             .filter(|b| b["type"] == "tool_result")
-            .map(|b| (b["content"].to_string(), b["is_error"].as_bool().unwrap_or(false)))
+            .map(|b| {
+                (
+                    b["content"].to_string(),
+                    b["is_error"].as_bool().unwrap_or(false),
+                )
+            })
             .find(|(t, _)| t.contains(needle))
     })
 }

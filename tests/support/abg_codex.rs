@@ -86,12 +86,27 @@ impl AbgCodex {
                 return "(no pair dir)".into();
             };
             let mut out = String::new();
-            for f in ["logs/daemon.log", "logs/daemon.stderr.log", "logs/codex-app-server.log"] {
+            for f in [
+                "logs/daemon.log",
+                "logs/daemon.stderr.log",
+                "logs/codex-app-server.log",
+            ] {
                 let tail = super::diag::tail_file(&pair.join(f), 60).unwrap_or_default();
                 out.push_str(&format!("--- {f}\n{tail}\n"));
             }
             out
         });
+    }
+
+    /// Runs `abg <args>` to completion with this pair's environment.
+    pub fn run_cli(&self, cwd: &Path, args: &[&str]) -> Result<std::process::Output> {
+        Ok(std::process::Command::new(env!("CARGO_BIN_EXE_abg"))
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(cwd)
+            .stdin(std::process::Stdio::null())
+            .output()?)
     }
 
     /// Waits for Codex's composer with a connected header.
@@ -244,8 +259,11 @@ impl AbgCodex {
 
 pub fn alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z')))
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
 }
 
 fn pair_dir_in(state: &Path) -> Option<PathBuf> {

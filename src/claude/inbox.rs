@@ -1,0 +1,293 @@
+//! The daemon's answers to Claude-side requests: push reports, acks, the
+//! pull path, hook reports (busy/idle, evidence of what Claude saw, the Stop
+//! hook's block decision), the doorbell question and channel registration.
+//! Every state change goes through `Core::transition` (store + live stream).
+
+use std::path::Path;
+
+use super::link::{self, ChannelStatus};
+use super::policy::{self, DoorbellInput, Unacked};
+use super::transcript;
+use crate::control::protocol::{ClaudeAnswer, ClaudeRequest, HookReply, HookReport};
+use crate::daemon::core::{Core, CoreError};
+use crate::store::types::{Agent, DeliveryState, Pending};
+
+/// How long a stored message may wait for a live channel's push before the
+/// Stop hook treats it as missed.
+const STORED_GRACE_MS: i64 = 2_000;
+
+/// Handle one request (blocking: may read a transcript).
+pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreError> {
+    match request {
+        ClaudeRequest::Pushed { ids } => {
+            let now = link::now();
+            for id in &ids {
+                move_if(
+                    core,
+                    id,
+                    &[DeliveryState::Stored],
+                    DeliveryState::Pushed,
+                    "channel push",
+                )?;
+            }
+            let mut st = core.claude().lock();
+            st.last_activity_ms = now;
+            drop(st);
+            done(core)
+        }
+        ClaudeRequest::Ack { ids } => {
+            for id in &ids {
+                ack(core, id, "acknowledged by Claude")?;
+            }
+            done(core)
+        }
+        ClaudeRequest::FetchUnread { ack: and_ack } => {
+            let rows = link::unacked(core)?;
+            let messages: Vec<_> = rows
+                .iter()
+                .map(|p| link::peer_message(&p.message))
+                .collect();
+            if and_ack {
+                for m in &messages {
+                    ack(core, &m.id, "get_messages")?;
+                }
+            }
+            let unread = unread(core)?;
+            Ok(ClaudeAnswer::Unread { messages, unread })
+        }
+        ClaudeRequest::Hook { report } => hook(core, &report),
+        ClaudeRequest::Doorbell => doorbell(core),
+        ClaudeRequest::Rang { ids } => {
+            let now = link::now();
+            let mut st = core.claude().lock();
+            st.last_ring_ms = now;
+            st.last_activity_ms = now;
+            st.rung.extend(ids.iter().cloned());
+            drop(st);
+            let _ = core.record_event("claude_doorbell", serde_json::json!({ "ids": ids }));
+            done(core)
+        }
+        ClaudeRequest::Channel { registered, reason } => {
+            core.claude().lock().channel = Some(ChannelStatus {
+                registered,
+                reason: reason.clone(),
+            });
+            let _ = core.record_event(
+                "claude_channel",
+                serde_json::json!({ "registered": registered, "reason": reason }),
+            );
+            core.bus().wake(Agent::Claude);
+            done(core)
+        }
+    }
+}
+
+fn unread(core: &Core) -> Result<u64, CoreError> {
+    Ok(core.with_store(|s| s.unacked_count(Agent::Claude))?)
+}
+
+fn done(core: &Core) -> Result<ClaudeAnswer, CoreError> {
+    Ok(ClaudeAnswer::Done {
+        unread: unread(core)?,
+    })
+}
+
+/// Acknowledge `id` for Claude; unknown ids and finished deliveries are ignored.
+fn ack(core: &Core, id: &str, why: &str) -> Result<(), CoreError> {
+    let current = core.with_store(|s| s.deliveries_for(id))?;
+    let Some(d) = current.into_iter().find(|d| d.recipient == Agent::Claude) else {
+        return Ok(());
+    };
+    if d.state.is_terminal() {
+        return Ok(());
+    }
+    core.transition(
+        id,
+        Agent::Claude,
+        DeliveryState::Acknowledged,
+        Some(why),
+        None,
+    )?;
+    Ok(())
+}
+
+/// Move `id` to `to` only from one of `from`.
+fn move_if(
+    core: &Core,
+    id: &str,
+    from: &[DeliveryState],
+    to: DeliveryState,
+    why: &str,
+) -> Result<(), CoreError> {
+    let current = core.with_store(|s| s.deliveries_for(id))?;
+    if let Some(d) = current.into_iter().find(|d| d.recipient == Agent::Claude)
+        && from.contains(&d.state)
+    {
+        core.transition(id, Agent::Claude, to, Some(why), None)?;
+    }
+    Ok(())
+}
+
+fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
+    let now = link::now();
+    let rows = link::unacked(core)?;
+    let ids: Vec<String> = rows.iter().map(|p| p.message.id.clone()).collect();
+    let mut seen = report
+        .transcript_path
+        .as_deref()
+        .map(|p| transcript::ids_in(Path::new(p), &ids))
+        .unwrap_or_default();
+    // A push that starts a turn arrives as its prompt: seen right now.
+    seen.extend(
+        report
+            .prompt_ids
+            .iter()
+            .filter(|id| ids.contains(id))
+            .cloned(),
+    );
+    let event = report.event.as_str();
+    tracing::debug!(
+        event,
+        transcript = report.transcript_path.as_deref().unwrap_or(""),
+        unacked = ids.len(),
+        seen = seen.len(),
+        stop_hook_active = report.stop_hook_active,
+        "claude hook"
+    );
+    let mut reply = HookReply::default();
+    match event {
+        "Stop" => reply = stop(core, report, &rows, &seen, now)?,
+        _ => {
+            for id in &seen {
+                ack(core, id, &format!("in Claude's transcript ({event} hook)"))?;
+            }
+            let mut st = core.claude().lock();
+            st.last_activity_ms = now;
+            match event {
+                "SessionStart" => {
+                    st.busy = false;
+                    st.marks.prev_stop_ms = now;
+                    st.marks.consecutive_blocks = 0;
+                }
+                "UserPromptSubmit" => {
+                    st.busy = true;
+                    if report.prompt_ids.is_empty() {
+                        st.marks.last_prompt_ms = now;
+                    }
+                    st.marks.consecutive_blocks = 0;
+                }
+                _ => st.busy = true,
+            }
+            drop(st);
+            let left = ids.len().saturating_sub(seen.len());
+            let human = report.prompt_ids.is_empty();
+            if left > 0 && human && matches!(event, "SessionStart" | "UserPromptSubmit") {
+                let s = if left == 1 { "" } else { "s" };
+                reply.additional_context = Some(format!(
+                    "abg: {left} unread message{s} from Codex (call get_messages to read them)."
+                ));
+            }
+        }
+    }
+    Ok(ClaudeAnswer::Hook {
+        reply,
+        unread: unread(core)?,
+    })
+}
+
+fn stop(
+    core: &Core,
+    report: &HookReport,
+    rows: &[Pending],
+    seen: &std::collections::HashSet<String>,
+    now: i64,
+) -> Result<HookReply, CoreError> {
+    let (marks, items) = {
+        let st = core.claude().lock();
+        let items: Vec<Unacked> = rows
+            .iter()
+            .map(|p| Unacked {
+                id: p.message.id.clone(),
+                state: p.delivery.state,
+                changed_ms: p.delivery.updated_ms,
+                in_transcript: seen.contains(&p.message.id),
+                blocked_before: st.blocked.contains(&p.message.id),
+            })
+            .collect();
+        (st.marks, items)
+    };
+    let cutoff = if core.claude().channel_usable() {
+        now - STORED_GRACE_MS
+    } else {
+        i64::MAX
+    };
+    let decision = policy::stop_decision(report.stop_hook_active, &items, marks, cutoff);
+    for id in &decision.ack {
+        ack(core, id, "in Claude's context (Stop hook)")?;
+    }
+    let mut reply = HookReply::default();
+    let blocked: Vec<_> = rows
+        .iter()
+        .filter(|p| decision.block.contains(&p.message.id))
+        .map(|p| link::peer_message(&p.message))
+        .collect();
+    let mut used = Vec::new();
+    if !blocked.is_empty() {
+        let (reason, ids) = policy::stop_reason(&blocked, blocked.len());
+        for id in &ids {
+            move_if(
+                core,
+                id,
+                &[DeliveryState::Stored, DeliveryState::Pushed],
+                DeliveryState::Seen,
+                "delivered as Stop hook feedback",
+            )?;
+        }
+        reply.block_reason = Some(reason);
+        used = ids;
+    }
+    let mut st = core.claude().lock();
+    st.last_activity_ms = now;
+    if used.is_empty() {
+        st.busy = false;
+        st.marks.prev_stop_ms = now;
+        st.marks.consecutive_blocks = 0;
+    } else {
+        st.marks.consecutive_blocks += 1;
+        st.blocked.extend(used.iter().cloned());
+    }
+    drop(st);
+    if !used.is_empty() {
+        let _ = core.record_event("claude_stop_block", serde_json::json!({ "ids": used }));
+    }
+    Ok(reply)
+}
+
+fn doorbell(core: &Core) -> Result<ClaudeAnswer, CoreError> {
+    let now = link::now();
+    let rows = link::unacked(core)?;
+    let unacked: Vec<(String, i64)> = rows
+        .iter()
+        .filter(|p| p.delivery.state != DeliveryState::Seen)
+        .map(|p| (p.message.id.clone(), p.delivery.updated_ms))
+        .collect();
+    let st = core.claude().lock();
+    let configured =
+        i64::try_from(core.config().settings.claude_doorbell().as_millis()).unwrap_or(10_000);
+    let threshold = if st.channel.as_ref().is_some_and(|c| !c.registered) {
+        configured.min(1_000)
+    } else {
+        configured
+    };
+    let idle = !st.busy || now - st.last_activity_ms > 300_000;
+    let ids = policy::doorbell(&DoorbellInput {
+        now_ms: now,
+        unacked: &unacked,
+        idle,
+        last_activity_ms: st.last_activity_ms,
+        threshold_ms: threshold,
+        last_ring_ms: st.last_ring_ms,
+        rung: &st.rung,
+    });
+    Ok(ClaudeAnswer::Doorbell { ids })
+}

@@ -1,0 +1,252 @@
+//! Daemon side of the Claude link: the WebSocket session of an attached
+//! `abg mcp` (delivery worker for [`Agent::Claude`]: every `stored` message
+//! is sent as a `deliver` frame, `abg mcp` pushes it as a channel
+//! notification and reports `pushed`), and the live state the hooks and the
+//! doorbell decide on ([`LinkState`]). Requests are answered in `inbox`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::ws::{Message as WsMessage, WebSocket};
+
+use super::policy::TurnMarks;
+use crate::control::protocol::{ClaudeRequest, ClientFrame, ErrorCode, PeerMessage, ServerFrame};
+use crate::daemon::core::{AttachGuard, Core, CoreError};
+use crate::pair::registry::now_ms;
+use crate::store::types::{Agent, DeliveryState, Message, Pending};
+
+/// How Claude's channel registration went, as `abg claude` read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelStatus {
+    pub registered: bool,
+    pub reason: Option<String>,
+}
+
+/// Mutable part of [`LinkState`].
+#[derive(Debug, Default)]
+pub(crate) struct Inner {
+    /// Claude is inside a turn according to its hooks.
+    pub busy: bool,
+    pub marks: TurnMarks,
+    /// Last hook, push or ring.
+    pub last_activity_ms: i64,
+    /// Messages a Stop hook delivered (never block twice for them).
+    pub blocked: HashSet<String>,
+    /// Messages the doorbell rang for.
+    pub rung: HashSet<String>,
+    pub last_ring_ms: i64,
+    pub channel: Option<ChannelStatus>,
+}
+
+/// The Claude side's live state in the daemon (lost on restart; the store
+/// keeps everything that matters for delivery).
+#[derive(Debug, Default)]
+pub struct LinkState {
+    inner: Mutex<Inner>,
+    generation: AtomicU64,
+}
+
+impl LinkState {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether pushing makes sense (unknown counts as yes).
+    pub fn channel_usable(&self) -> bool {
+        self.lock().channel.as_ref().is_none_or(|c| c.registered)
+    }
+
+    /// The last reported channel registration.
+    pub fn channel(&self) -> Option<ChannelStatus> {
+        self.lock().channel.clone()
+    }
+
+    fn begin_session(&self) -> u64 {
+        self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn is_current(&self, generation: u64) -> bool {
+        self.generation.load(Ordering::SeqCst) == generation
+    }
+}
+
+/// The channel notification view of a stored message.
+pub fn peer_message(m: &Message) -> PeerMessage {
+    PeerMessage {
+        id: m.id.clone(),
+        from: m.from,
+        body: m.body.clone(),
+        created_ms: m.created_ms,
+        thread_id: m.thread_id.clone(),
+        turn_id: m.turn_id.clone(),
+        in_reply_to: m.in_reply_to.clone(),
+    }
+}
+
+/// Unacknowledged, unheld messages for Claude, oldest first.
+pub fn unacked(core: &Core) -> Result<Vec<Pending>, CoreError> {
+    let rows = core.with_store(|s| s.pending_for(Agent::Claude, 1000))?;
+    // Quota relay (issue 7): hold messages while Claude is budget-paused.
+    let rows = crate::budget::gate::gate(core, Agent::Claude, rows);
+    Ok(rows
+        .into_iter()
+        .filter(|p| p.delivery.state != DeliveryState::Held)
+        .collect())
+}
+
+/// Answer one Claude request (also reachable from plain CLI sessions:
+/// hooks and `abg claude` connect as `cli`).
+pub async fn answer(core: &Arc<Core>, id: u64, request: ClaudeRequest) -> ServerFrame {
+    let core = Arc::clone(core);
+    // Hooks read transcripts: keep file I/O off the async workers.
+    let result = tokio::task::spawn_blocking(move || super::inbox::handle(&core, request)).await;
+    match result {
+        Ok(Ok(answer)) => ServerFrame::Claude { id, answer },
+        Ok(Err(e)) => ServerFrame::Error {
+            id: Some(id),
+            code: match e {
+                CoreError::Invalid(_) => ErrorCode::InvalidArgument,
+                CoreError::Store(_) => ErrorCode::Internal,
+            },
+            message: e.to_string(),
+        },
+        Err(e) => ServerFrame::Error {
+            id: Some(id),
+            code: ErrorCode::Internal,
+            message: format!("claude request failed: {e}"),
+        },
+    }
+}
+
+async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
+    match serde_json::to_string(frame) {
+        Ok(text) => socket.send(WsMessage::Text(text.into())).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Serve an attached `abg mcp` on `socket` until it goes away. The newest
+/// session is the one that pushes; older ones only answer requests.
+pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<AttachGuard>) {
+    let state = core.claude();
+    let generation = state.begin_session();
+    tracing::info!(generation, "claude link attached");
+    let _ = core.record_event("claude_link", serde_json::json!({"attached": true}));
+    let mut sent: HashSet<String> = HashSet::new();
+    let mut shutdown = core.shutdown_signal();
+    let cap = core.max_frame_bytes();
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        if state.is_current(generation) && state.channel_usable() {
+            match unacked(&core) {
+                Ok(rows) => {
+                    for p in rows {
+                        if p.delivery.state != DeliveryState::Stored || sent.contains(&p.message.id)
+                        {
+                            continue;
+                        }
+                        let frame = ServerFrame::Deliver {
+                            message: Box::new(peer_message(&p.message)),
+                        };
+                        if !send(&mut socket, &frame).await {
+                            drop(attach);
+                            return;
+                        }
+                        sent.insert(p.message.id);
+                    }
+                }
+                Err(e) => tracing::warn!("claude link cannot read the queue: {e}"),
+            }
+        }
+        let Some(wake) = core.bus().notify(Agent::Claude) else {
+            break;
+        };
+        let msg = tokio::select! {
+            m = socket.recv() => m,
+            _ = wake.notified() => continue,
+            _ = tick.tick() => continue,
+            _ = shutdown.changed() => break,
+        };
+        let Some(Ok(msg)) = msg else { break };
+        let text = match msg {
+            WsMessage::Text(t) => t,
+            WsMessage::Close(_) => break,
+            _ => continue,
+        };
+        let reply = frame_reply(&core, text.as_str(), cap).await;
+        if !send(&mut socket, &reply).await {
+            break;
+        }
+    }
+    tracing::info!(generation, "claude link detached");
+    let _ = core.record_event("claude_link", serde_json::json!({"attached": false}));
+    drop(attach);
+}
+
+async fn frame_reply(core: &Arc<Core>, text: &str, cap: usize) -> ServerFrame {
+    let error = |id, code, message: String| ServerFrame::Error { id, code, message };
+    if text.len() > cap {
+        return error(
+            None,
+            ErrorCode::TooLarge,
+            format!("frame is {} bytes, over the limit of {cap}", text.len()),
+        );
+    }
+    let frame: ClientFrame = match serde_json::from_str(text) {
+        Ok(f) => f,
+        Err(e) => {
+            return error(
+                None,
+                ErrorCode::BadFrame,
+                format!("frame is not a valid control frame: {e}"),
+            );
+        }
+    };
+    match frame {
+        ClientFrame::Claude { id, request } => answer(core, id, request).await,
+        ClientFrame::Send {
+            id,
+            message,
+            wait_ms,
+        } => match core
+            .send_and_wait(
+                message,
+                Duration::from_millis(wait_ms.unwrap_or(0).min(30_000)),
+            )
+            .await
+        {
+            Ok(result) => ServerFrame::Sent { id, result },
+            Err(e) => error(
+                Some(id),
+                match e {
+                    CoreError::Invalid(_) => ErrorCode::InvalidArgument,
+                    CoreError::Store(_) => ErrorCode::Internal,
+                },
+                e.to_string(),
+            ),
+        },
+        ClientFrame::Ping { id } => ServerFrame::Pong { id },
+        ClientFrame::Status { id } => ServerFrame::Status {
+            id,
+            status: Box::new(core.status()),
+        },
+        ClientFrame::Hello { .. } => error(
+            None,
+            ErrorCode::BadFrame,
+            "hello was already received on this connection".into(),
+        ),
+        #[allow(unreachable_patterns)]
+        _ => error(
+            None,
+            ErrorCode::BadFrame,
+            "this frame is not served on the Claude link".into(),
+        ),
+    }
+}
+
+/// Now, in ms since the epoch (re-exported for the inbox).
+pub(crate) fn now() -> i64 {
+    now_ms()
+}

@@ -1,0 +1,235 @@
+//! `abg mcp`'s side of the daemon connection: find the pair (from the
+//! environment `abg claude` sets, or `--project`), keep one control
+//! WebSocket open with back-off across daemon restarts, and push every
+//! delivered message to Claude once the MCP session is initialized,
+//! reporting the push back to the daemon.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use rmcp::model::{CustomNotification, ServerNotification};
+use rmcp::{Peer, RoleServer};
+use thiserror::Error;
+use tokio::sync::{Notify, mpsc};
+
+use super::push;
+use crate::claude::wsclient::ControlLink;
+use crate::control::protocol::{ClaudeRequest, PeerMessage, Role};
+use crate::pair::Pair;
+
+/// Env var `abg claude` sets (with `ABG_PAIR`) for the servers it launches.
+pub const PROJECT_ENV: &str = "ABG_PROJECT_ROOT";
+
+/// How `abg mcp` was started.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--project DIR` (the plugin passes `${CLAUDE_PROJECT_DIR}`).
+    pub project: Option<PathBuf>,
+    /// The pair name (`--pair` / `ABG_PAIR`).
+    pub pair: Option<String>,
+}
+
+/// Why a tool cannot reach the daemon.
+#[derive(Debug, Error)]
+pub enum NoLink {
+    #[error(
+        "abg: this MCP server was not launched by abg ({0}), so it is not connected to Codex; start Claude with `abg claude`. Nothing was sent."
+    )]
+    Dormant(String),
+    #[error(
+        "abg: the pair's daemon is not reachable right now; nothing was sent. abg reconnects by itself; retry in a few seconds, or run `abg status`."
+    )]
+    Down,
+}
+
+/// State shared by the MCP handler and the background tasks.
+pub struct Shared {
+    pair: Option<Pair>,
+    /// `claude` (receives pushes) only when launched by `abg claude`; a
+    /// plugin server in a plain `claude` session only serves the tools.
+    role: Role,
+    dormant: Option<String>,
+    push_max: usize,
+    link: Mutex<Option<ControlLink>>,
+    peer: OnceLock<Peer<RoleServer>>,
+    ready: Notify,
+    is_ready: AtomicBool,
+}
+
+/// The pair named by `opts` or the environment, with the push cap; the
+/// error says why there is none (the server then stays dormant).
+pub fn resolve(opts: &Options) -> Result<(Pair, usize), String> {
+    let root = opts
+        .project
+        .clone()
+        .or_else(|| {
+            std::env::var_os(PROJECT_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .ok_or_else(|| format!("no --project and no {PROJECT_ENV} in the environment"))?;
+    let ctx =
+        crate::cli::Context::load_at(opts.pair.as_deref(), &root).map_err(|e| format!("{e:#}"))?;
+    let pair = ctx
+        .registry
+        .find(&ctx.root, &ctx.name)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no pair {:?} for {}", ctx.name.as_str(), ctx.root.display()))?;
+    Ok((pair, ctx.config.settings.claude_push_max_bytes))
+}
+
+impl Shared {
+    /// Resolve the pair and start the connection and push tasks.
+    pub fn start(opts: Options) -> Arc<Self> {
+        let (pair, dormant, push_max) = match resolve(&opts) {
+            Ok((p, max)) => (Some(p), None, max),
+            Err(why) => {
+                tracing::info!("abg mcp is dormant: {why}");
+                (None, Some(why), 16_384)
+            }
+        };
+        let launched_by_abg = std::env::var_os(PROJECT_ENV).is_some_and(|v| !v.is_empty());
+        if pair.is_some() && !launched_by_abg {
+            tracing::info!("not launched by `abg claude`: tools only, no channel pushes");
+        }
+        let shared = Arc::new(Self {
+            role: if launched_by_abg {
+                Role::Claude
+            } else {
+                Role::Cli
+            },
+            pair,
+            dormant,
+            push_max,
+            link: Mutex::new(None),
+            peer: OnceLock::new(),
+            ready: Notify::new(),
+            is_ready: AtomicBool::new(false),
+        });
+        if shared.pair.is_some() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(connect_loop(Arc::clone(&shared), tx));
+            tokio::spawn(push_loop(Arc::clone(&shared), rx));
+        }
+        shared
+    }
+
+    /// A dormant, unconnected instance (tests).
+    /// The pair this server serves, if resolved (the budget tool reads it).
+    pub fn pair(&self) -> Option<&Pair> {
+        self.pair.as_ref()
+    }
+
+    pub fn dormant(why: &str) -> Arc<Self> {
+        Arc::new(Self {
+            role: Role::Cli,
+            pair: None,
+            dormant: Some(why.into()),
+            push_max: 16_384,
+            link: Mutex::new(None),
+            peer: OnceLock::new(),
+            ready: Notify::new(),
+            is_ready: AtomicBool::new(false),
+        })
+    }
+
+    /// The live daemon connection, or why there is none.
+    pub fn link(&self) -> Result<ControlLink, NoLink> {
+        if let Some(why) = &self.dormant {
+            return Err(NoLink::Dormant(why.clone()));
+        }
+        let guard = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        guard.clone().filter(|l| !l.is_closed()).ok_or(NoLink::Down)
+    }
+
+    fn set_link(&self, link: Option<ControlLink>) {
+        *self.link.lock().unwrap_or_else(|p| p.into_inner()) = link;
+    }
+
+    /// Claude sent `notifications/initialized`: pushes may start.
+    pub fn initialized(&self, peer: Peer<RoleServer>) {
+        let _ = self.peer.set(peer);
+        self.is_ready.store(true, Ordering::SeqCst);
+        self.ready.notify_waiters();
+        self.ready.notify_one();
+    }
+
+    async fn wait_ready(&self) -> Option<Peer<RoleServer>> {
+        while !self.is_ready.load(Ordering::SeqCst) {
+            self.ready.notified().await;
+        }
+        self.peer.get().cloned()
+    }
+}
+
+async fn connect_loop(shared: Arc<Shared>, deliveries: mpsc::UnboundedSender<PeerMessage>) {
+    let Some(pair) = shared.pair.clone() else {
+        return;
+    };
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let attempt = match pair.secret() {
+            Ok(secret) => ControlLink::connect(pair.ports.control, &secret, shared.role)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match attempt {
+            Ok((link, mut rx)) => {
+                tracing::info!(port = pair.ports.control, "connected to the pair's daemon");
+                backoff = Duration::from_millis(200);
+                shared.set_link(Some(link));
+                while let Some(m) = rx.recv().await {
+                    if deliveries.send(m).is_err() {
+                        return;
+                    }
+                }
+                shared.set_link(None);
+                tracing::info!("lost the daemon connection; reconnecting");
+            }
+            Err(e) => tracing::debug!("daemon not reachable: {e}"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn push_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<PeerMessage>) {
+    let mut pushed: HashSet<String> = HashSet::new();
+    let Some(peer) = shared.wait_ready().await else {
+        return;
+    };
+    let dir = shared.pair.as_ref().map(|p| p.dir.clone());
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
+        }
+        let mut ids = Vec::new();
+        for m in batch {
+            if !pushed.contains(&m.id) {
+                let params = push::params(&m, shared.push_max, dir.as_deref());
+                let note = CustomNotification::new(push::CHANNEL_METHOD, Some(params));
+                if let Err(e) = peer
+                    .send_notification(ServerNotification::CustomNotification(note))
+                    .await
+                {
+                    tracing::warn!("cannot push to Claude: {e}");
+                    return;
+                }
+                pushed.insert(m.id.clone());
+            }
+            ids.push(m.id);
+        }
+        if let Ok(link) = shared.link()
+            && let Err(e) = link
+                .claude(ClaudeRequest::Pushed { ids }, Duration::from_secs(5))
+                .await
+        {
+            tracing::warn!("cannot report pushes to the daemon: {e}");
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Files and checks around an `abg claude` launch, as pure or small I/O
+//! functions: the MCP config and the settings layer (hooks, pre-allowed
+//! tools) Claude is started with, the one-live-`abg claude`-per-pair lock,
+//! the channel registration line of Claude's debug log, and whether
+//! Claude's prompt line is empty (before the doorbell types into it).
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde_json::{Value, json};
+use thiserror::Error;
+
+use super::launch::SERVER_NAME;
+
+/// Errors preparing a launch.
+#[derive(Debug, Error)]
+pub enum SetupError {
+    #[error(
+        "another `abg claude` is already running for this pair (pid {0}); use it, or stop it first. Run a second Claude in another pair with `abg --pair NAME claude`"
+    )]
+    AlreadyRunning(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
+    move |source| SetupError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Write `content` to `path` readable by the owner only (0600).
+pub fn write_private(path: &Path, content: &str) -> Result<(), SetupError> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(io(path))?;
+    f.write_all(content.as_bytes()).map_err(io(path))
+}
+
+/// Variables that tell `abg mcp` and `abg hook` which pair they serve.
+pub fn pair_env(root: &Path, pair_name: &str) -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            super::mcp::PROJECT_ENV.to_string(),
+            root.display().to_string(),
+        ),
+        ("ABG_PAIR".to_string(), pair_name.to_string()),
+    ];
+    // Quota relay (issue 7): `abg statusline` chains to the user's own statusLine.
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    if let Some(cmd) = crate::budget::statusline::user_command(root, home.as_deref()) {
+        env.push((crate::budget::statusline::USER_ENV.to_string(), cmd));
+    }
+    for key in ["ABG_STATE_DIR", "ABG_CONFIG_DIR", "ABG_BASE_PORT"] {
+        if let Some(v) = std::env::var_os(key).filter(|v| !v.is_empty()) {
+            env.push((key.to_string(), v.to_string_lossy().into_owned()));
+        }
+    }
+    env
+}
+
+/// The `--mcp-config` content: abg's channel server, run as `abg mcp`.
+pub fn mcp_config(exe: &Path, env: &[(String, String)]) -> Value {
+    let env: serde_json::Map<String, Value> = env
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    json!({"mcpServers": {SERVER_NAME: {
+        "type": "stdio",
+        "command": exe.display().to_string(),
+        "args": ["mcp"],
+        "env": env,
+    }}})
+}
+
+/// Single-quote `s` for `/bin/sh`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The `--settings` layer: hooks running `abg hook <event>` with this exe's
+/// absolute path, abg's tools pre-allowed, and `abg statusline` as the
+/// statusLine (it records Claude's quota windows, issue 7).
+pub fn settings(exe: &Path) -> Value {
+    let hook = |event: &str, timeout: u32| {
+        json!([{"hooks": [{
+            "type": "command",
+            "command": format!("{} hook {event}", sh_quote(&exe.display().to_string())),
+            "timeout": timeout,
+        }]}])
+    };
+    let tools: Vec<String> = ["reply", "get_messages", "get_budget"]
+        .iter()
+        .map(|t| format!("mcp__{SERVER_NAME}__{t}"))
+        .collect();
+    json!({
+        "hooks": {
+            "SessionStart": hook("session-start", 10),
+            "UserPromptSubmit": hook("user-prompt-submit", 10),
+            "PostToolUse": hook("post-tool-use", 10),
+            "Stop": hook("stop", 15),
+        },
+        "permissions": {"allow": tools},
+        // Quota relay (issue 7): `abg statusline` records Claude's windows.
+        "statusLine": crate::budget::statusline::setting(exe),
+    })
+}
+
+/// Hold the pair's `abg claude` lock for as long as the returned value lives.
+pub fn lock(pair_dir: &Path) -> Result<Flock<File>, SetupError> {
+    let path = pair_dir.join("claude.lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io(&path))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(mut locked) => {
+            let _ = locked.set_len(0);
+            let _ = writeln!(locked, "{}", std::process::id());
+            Ok(locked)
+        }
+        Err((_, _)) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            let pid = pid.trim();
+            Err(SetupError::AlreadyRunning(if pid.is_empty() {
+                "unknown".into()
+            } else {
+                pid.to_string()
+            }))
+        }
+    }
+}
+
+/// What Claude's debug log says about abg's channel: `Some(Ok(()))` when
+/// registered, `Some(Err(reason))` when skipped, `None` when not yet known.
+pub fn registration(log: &str) -> Option<Result<(), String>> {
+    let ours = format!("MCP server \"{SERVER_NAME}\"");
+    for line in log.lines() {
+        if !line.contains(&ours) {
+            continue;
+        }
+        if line.contains("Channel notifications registered") {
+            return Some(Ok(()));
+        }
+        if let Some(at) = line.find("Channel notifications skipped:") {
+            let reason = line[at + "Channel notifications skipped:".len()..].trim();
+            return Some(Err(reason.to_string()));
+        }
+    }
+    None
+}
+
+/// The one line `abg claude` prints when channels are unavailable.
+pub fn unavailable_line(reason: &str) -> String {
+    format!(
+        "abg: Claude channels are unavailable here ({reason}); messages from Codex are delivered through the Stop hook, the prompt doorbell and get_messages instead"
+    )
+}
+
+/// Whether Claude's input line (the cursor's row) holds no typed text.
+pub fn prompt_is_empty(cursor_line: &str) -> bool {
+    let line = cursor_line.trim_matches(|c: char| c.is_whitespace() || c == '│');
+    let Some(rest) = line.strip_prefix('❯').or_else(|| line.strip_prefix('>')) else {
+        return false;
+    };
+    let rest = rest.trim();
+    rest.is_empty() || rest.starts_with("Try \"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_lines_are_read() {
+        let reg = "2026 [DEBUG] MCP server \"abg\": Channel notifications registered\n";
+        assert_eq!(registration(reg), Some(Ok(())));
+        let skip = "x MCP server \"abg\": Channel notifications skipped: channels feature is not currently available\n";
+        assert_eq!(
+            registration(skip),
+            Some(Err("channels feature is not currently available".into()))
+        );
+        let other = "x MCP server \"bridge\": Channel notifications registered\n";
+        assert_eq!(registration(other), None);
+        assert_eq!(registration(""), None);
+    }
+
+    #[test]
+    fn prompt_line_checks() {
+        for (line, empty) in [
+            ("❯ ", true),
+            ("│ ❯          │", true),
+            ("> Try \"edit main.rs\"", true),
+            ("❯ hello", false),
+            ("  2. Exit", false),
+        ] {
+            assert_eq!(prompt_is_empty(line), empty, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn settings_run_hooks_by_absolute_path() {
+        let s = settings(Path::new("/opt/abg dir/abg"));
+        let cmd = s["hooks"]["Stop"][0]["hooks"][0]["command"]
+            .as_str()
+            .expect("cmd");
+        assert_eq!(cmd, "'/opt/abg dir/abg' hook stop");
+        assert_eq!(s["permissions"]["allow"][0], "mcp__abg__reply");
+        let m = mcp_config(Path::new("/x/abg"), &[("ABG_PAIR".into(), "main".into())]);
+        assert_eq!(m["mcpServers"]["abg"]["args"][0], "mcp");
+        assert_eq!(m["mcpServers"]["abg"]["env"]["ABG_PAIR"], "main");
+    }
+
+    #[test]
+    fn the_lock_refuses_a_second_holder_and_files_are_private() {
+        let dir = tempfile::tempdir().expect("dir");
+        let first = lock(dir.path()).expect("first");
+        let err = lock(dir.path()).expect_err("second");
+        assert!(
+            err.to_string().contains(&std::process::id().to_string()),
+            "{err}"
+        );
+        drop(first);
+        assert!(lock(dir.path()).is_ok());
+        let p = dir.path().join("f.json");
+        write_private(&p, "{}").expect("write");
+        let mode = std::fs::metadata(&p).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -1,0 +1,341 @@
+//! The loop governor: two agents can talk forever and burn both quotas.
+//! It counts consecutive agent-to-agent messages since the last human
+//! input; at `governor.max_exchanges` it pauses the automatic relay in both
+//! directions until the human writes again (or `abg resume-relay`). It also
+//! damps trivial ping-pong — bare acknowledgements and verbatim repeats —
+//! which are stored for the transcript but never relayed.
+//!
+//! [`judge`] is a pure function over [`GovernorState`]; the daemon's core
+//! applies its verdict to the store and persists the state.
+
+use serde::{Deserialize, Serialize};
+
+use crate::daemon::core::{Core, CoreError};
+use crate::store::types::{Agent, DeliveryState, Message, MessageKind, NewMessage};
+
+/// Store setting key holding the persisted [`GovernorState`].
+pub const SETTING_KEY: &str = "governor";
+/// Delivery detail prefix of messages the governor holds.
+pub const HELD_PREFIX: &str = "governor:";
+
+/// What the governor remembers between messages (and daemon restarts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovernorState {
+    /// Agent-to-agent messages relayed since the last human message.
+    pub exchanges: u32,
+    /// Why the relay is paused, when it is.
+    pub paused: Option<String>,
+    /// Normalised text of the last relayed message of each agent.
+    pub last_claude: Option<String>,
+    pub last_codex: Option<String>,
+}
+
+/// What to do with one new message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Deliver normally.
+    Relay,
+    /// Deliver normally; the relay was paused and this human message resumes it.
+    Resume,
+    /// Do not deliver now: the relay is paused (held until resumed).
+    Hold { reason: String },
+    /// This message reaches the limit: pause the relay and hold it.
+    Pause { reason: String },
+    /// Never deliver: trivial ping-pong.
+    Damp { reason: String },
+}
+
+/// Acknowledgements that carry no new content once normalised.
+const TRIVIAL: &[&str] = &[
+    "ok", "okay", "k", "thanks", "thank you", "thx", "ty", "got it", "noted", "ack",
+    "acknowledged", "sounds good", "great", "perfect", "cool", "done", "understood", "roger",
+    "will do", "agreed", "yes", "sure", "lgtm", "👍", "ok thanks", "ok thank you",
+    "great thanks", "perfect thanks", "sounds good thanks",
+];
+
+/// Lowercase, drop punctuation, fold whitespace.
+pub fn normalise(body: &str) -> String {
+    body.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c.is_whitespace() {
+                c.to_lowercase().next().unwrap_or(c)
+            } else if !c.is_ascii() && c != '\u{fe0f}' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Judge a freshly stored message. `limit` is `None` when the governor is off.
+pub fn judge(
+    state: &mut GovernorState,
+    limit: Option<u32>,
+    from: Agent,
+    to: Agent,
+    kind: MessageKind,
+    body: &str,
+) -> Verdict {
+    if kind == MessageKind::Notice || from == Agent::Abg {
+        return Verdict::Relay;
+    }
+    if from == Agent::Human {
+        state.exchanges = 0;
+        state.last_claude = None;
+        state.last_codex = None;
+        return if state.paused.take().is_some() {
+            Verdict::Resume
+        } else {
+            Verdict::Relay
+        };
+    }
+    let agent_to_agent = matches!(
+        (from, to),
+        (Agent::Claude, Agent::Codex) | (Agent::Codex, Agent::Claude)
+    );
+    if !agent_to_agent {
+        return Verdict::Relay;
+    }
+    if let Some(reason) = &state.paused {
+        return Verdict::Hold {
+            reason: reason.clone(),
+        };
+    }
+    let norm = normalise(body);
+    if TRIVIAL.contains(&norm.as_str()) {
+        return Verdict::Damp {
+            reason: format!("a bare acknowledgement ({norm:?}) is not relayed"),
+        };
+    }
+    let last = match from {
+        Agent::Claude => &mut state.last_claude,
+        _ => &mut state.last_codex,
+    };
+    if last.as_deref() == Some(norm.as_str()) {
+        return Verdict::Damp {
+            reason: "a verbatim repeat of the previous message is not relayed".into(),
+        };
+    }
+    if let Some(limit) = limit
+        && state.exchanges >= limit
+    {
+        let reason = format!(
+            "{limit} agent-to-agent messages in a row without human input; the relay resumes when you write to either agent (or run `abg resume-relay`)"
+        );
+        state.paused = Some(reason.clone());
+        return Verdict::Pause { reason };
+    }
+    *last = Some(norm);
+    state.exchanges += 1;
+    Verdict::Relay
+}
+
+/// Apply the governor to a freshly stored `message` (before its recipient
+/// is woken). The state is read, judged and written under the store lock.
+pub fn apply(core: &Core, message: &Message) -> Result<(), CoreError> {
+    let limit = core.config().settings.governor_limit();
+    let verdict = core.with_store(|s| -> Result<Verdict, CoreError> {
+        let mut state: GovernorState = s.get_setting(SETTING_KEY)?.unwrap_or_default();
+        let before = state.clone();
+        let verdict = judge(
+            &mut state,
+            limit,
+            message.from,
+            message.to,
+            message.kind,
+            &message.body,
+        );
+        if state != before {
+            s.set_setting(SETTING_KEY, &state)?;
+        }
+        Ok(verdict)
+    })?;
+    match verdict {
+        Verdict::Relay => Ok(()),
+        Verdict::Resume => release(core, "human message"),
+        Verdict::Hold { reason } => {
+            core.transition(
+                &message.id,
+                message.to,
+                DeliveryState::Held,
+                Some(&format!("{HELD_PREFIX} {reason}")),
+                None,
+            )?;
+            Ok(())
+        }
+        Verdict::Pause { reason } => {
+            core.transition(
+                &message.id,
+                message.to,
+                DeliveryState::Held,
+                Some(&format!("{HELD_PREFIX} {reason}")),
+                None,
+            )?;
+            core.record_event(
+                "governor_paused",
+                serde_json::json!({ "reason": reason, "limit": limit, "message_id": message.id }),
+            )?;
+            let text = format!(
+                "abg paused the automatic relay between Claude and Codex: {reason}. Messages you send meanwhile are kept and delivered when the relay resumes."
+            );
+            for to in [Agent::Claude, Agent::Codex] {
+                core.insert(&NewMessage {
+                    kind: MessageKind::Notice,
+                    ..NewMessage::new(Agent::Abg, to, text.clone())
+                })?;
+            }
+            Ok(())
+        }
+        Verdict::Damp { reason } => {
+            core.transition(
+                &message.id,
+                message.to,
+                DeliveryState::Failed,
+                Some(&format!("{HELD_PREFIX} not relayed: {reason}")),
+                None,
+            )?;
+            core.record_event(
+                "governor_damped",
+                serde_json::json!({ "reason": reason, "message_id": message.id }),
+            )?;
+            Ok(())
+        }
+    }
+}
+
+/// Resume the relay by hand (`abg resume-relay`). Returns how many held
+/// messages were released.
+pub fn resume(core: &Core) -> Result<usize, CoreError> {
+    core.with_store(|s| -> Result<(), CoreError> {
+        let mut state: GovernorState = s.get_setting(SETTING_KEY)?.unwrap_or_default();
+        state.paused = None;
+        state.exchanges = 0;
+        s.set_setting(SETTING_KEY, &state)?;
+        Ok(())
+    })?;
+    let n = held(core)?.len();
+    release(core, "abg resume-relay")?;
+    Ok(n)
+}
+
+/// Whether the relay is paused, and why.
+pub fn paused(core: &Core) -> Option<String> {
+    core.with_store(|s| s.get_setting::<GovernorState>(SETTING_KEY))
+        .ok()
+        .flatten()
+        .and_then(|st| st.paused)
+}
+
+fn held(core: &Core) -> Result<Vec<(String, Agent)>, CoreError> {
+    let mut out = Vec::new();
+    for agent in [Agent::Claude, Agent::Codex] {
+        for p in core.with_store(|s| s.pending_for(agent, 10_000))? {
+            if p.delivery.state == DeliveryState::Held
+                && p.delivery
+                    .detail
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(HELD_PREFIX))
+            {
+                out.push((p.message.id, agent));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn release(core: &Core, why: &str) -> Result<(), CoreError> {
+    let held = held(core)?;
+    for (id, agent) in &held {
+        let initial = DeliveryState::initial_for(*agent).unwrap_or(DeliveryState::Stored);
+        core.transition(id, *agent, initial, Some("governor: relay resumed"), None)?;
+    }
+    core.record_event(
+        "governor_resumed",
+        serde_json::json!({ "by": why, "released": held.len() }),
+    )?;
+    core.bus().wake(Agent::Claude);
+    core.bus().wake(Agent::Codex);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Agent::{Abg, Claude, Codex, Human};
+    use MessageKind::{Chat, Notice};
+
+    fn run(limit: u32, msgs: &[(Agent, Agent, MessageKind, &str)]) -> Vec<&'static str> {
+        let mut st = GovernorState::default();
+        msgs.iter()
+            .map(|(f, t, k, b)| match judge(&mut st, Some(limit), *f, *t, *k, b) {
+                Verdict::Relay => "relay",
+                Verdict::Resume => "resume",
+                Verdict::Hold { .. } => "hold",
+                Verdict::Pause { .. } => "pause",
+                Verdict::Damp { .. } => "damp",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pauses_at_the_limit_and_human_resumes() {
+        let got = run(
+            2,
+            &[
+                (Claude, Codex, Chat, "please review a"),
+                (Codex, Claude, Chat, "reviewed a, found b"),
+                (Claude, Codex, Chat, "fix b"),
+                (Codex, Claude, Chat, "fixed b"),
+                (Abg, Claude, Notice, "relay paused"),
+                (Human, Codex, Chat, "carry on"),
+                (Codex, Claude, Chat, "carrying on"),
+            ],
+        );
+        assert_eq!(got, ["relay", "relay", "pause", "hold", "relay", "resume", "relay"]);
+    }
+
+    #[test]
+    fn trivial_acks_and_repeats_are_damped_and_not_counted() {
+        let got = run(
+            3,
+            &[
+                (Claude, Codex, Chat, "Thanks!"),
+                (Codex, Claude, Chat, "  OK.  "),
+                (Claude, Codex, Chat, "run the tests"),
+                (Claude, Codex, Chat, "Run the tests."),
+                (Codex, Claude, Chat, "👍"),
+                (Codex, Claude, Chat, "tests pass"),
+            ],
+        );
+        assert_eq!(got, ["damp", "damp", "relay", "damp", "damp", "relay"]);
+    }
+
+    #[test]
+    fn notices_and_human_messages_never_count() {
+        let mut st = GovernorState::default();
+        for _ in 0..10 {
+            assert_eq!(judge(&mut st, Some(1), Abg, Codex, Notice, "n"), Verdict::Relay);
+            assert_eq!(judge(&mut st, Some(1), Human, Claude, Chat, "h"), Verdict::Relay);
+        }
+        assert_eq!(st.exchanges, 0);
+    }
+
+    #[test]
+    fn off_when_no_limit() {
+        let mut st = GovernorState::default();
+        for i in 0..100 {
+            let body = format!("step {i}");
+            assert_eq!(judge(&mut st, None, Claude, Codex, Chat, &body), Verdict::Relay);
+        }
+    }
+
+    #[test]
+    fn normalise_folds_case_punctuation_space() {
+        assert_eq!(normalise("  Got   it!! "), "got it");
+        assert_eq!(normalise("LGTM."), "lgtm");
+    }
+}
