@@ -24,7 +24,12 @@ pub struct Args {
 
 fn render(m: &MessageView) -> String {
     let secs = m.created_ms.div_euclid(1000).rem_euclid(86_400);
-    let when = format!("{:02}:{:02}:{:02}Z", secs / 3600, (secs % 3600) / 60, secs % 60);
+    let when = format!(
+        "{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    );
     let state = m.state.as_deref().unwrap_or("-");
     format!(
         "#{} {when} {} → {} [{}]\n{}\n",

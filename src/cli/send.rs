@@ -80,7 +80,13 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         };
         let r = client.send(&req).await?;
         if !args.json {
-            output::line(format!("{} → {}: {} ({})", r.message_id, to.as_str(), r.state, if r.duplicate { "duplicate" } else { "stored" }))?;
+            output::line(format!(
+                "{} → {}: {} ({})",
+                r.message_id,
+                to.as_str(),
+                r.state,
+                if r.duplicate { "duplicate" } else { "stored" }
+            ))?;
         }
         results.push(r);
     }

@@ -137,8 +137,9 @@ async fn list(
 
 async fn resume_relay(State(s): State<AppState>) -> Response {
     match crate::daemon::governor::resume(&s.core) {
-        Ok(released) => axum::Json(serde_json::json!({ "ok": true, "released": released }))
-            .into_response(),
+        Ok(released) => {
+            axum::Json(serde_json::json!({ "ok": true, "released": released })).into_response()
+        }
         Err(e) => core_error(e),
     }
 }

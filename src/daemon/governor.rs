@@ -47,10 +47,35 @@ pub enum Verdict {
 
 /// Acknowledgements that carry no new content once normalised.
 const TRIVIAL: &[&str] = &[
-    "ok", "okay", "k", "thanks", "thank you", "thx", "ty", "got it", "noted", "ack",
-    "acknowledged", "sounds good", "great", "perfect", "cool", "done", "understood", "roger",
-    "will do", "agreed", "yes", "sure", "lgtm", "👍", "ok thanks", "ok thank you",
-    "great thanks", "perfect thanks", "sounds good thanks",
+    "ok",
+    "okay",
+    "k",
+    "thanks",
+    "thank you",
+    "thx",
+    "ty",
+    "got it",
+    "noted",
+    "ack",
+    "acknowledged",
+    "sounds good",
+    "great",
+    "perfect",
+    "cool",
+    "done",
+    "understood",
+    "roger",
+    "will do",
+    "agreed",
+    "yes",
+    "sure",
+    "lgtm",
+    "👍",
+    "ok thanks",
+    "ok thank you",
+    "great thanks",
+    "perfect thanks",
+    "sounds good thanks",
 ];
 
 /// Lowercase, drop punctuation, fold whitespace.
@@ -271,13 +296,15 @@ mod tests {
     fn run(limit: u32, msgs: &[(Agent, Agent, MessageKind, &str)]) -> Vec<&'static str> {
         let mut st = GovernorState::default();
         msgs.iter()
-            .map(|(f, t, k, b)| match judge(&mut st, Some(limit), *f, *t, *k, b) {
-                Verdict::Relay => "relay",
-                Verdict::Resume => "resume",
-                Verdict::Hold { .. } => "hold",
-                Verdict::Pause { .. } => "pause",
-                Verdict::Damp { .. } => "damp",
-            })
+            .map(
+                |(f, t, k, b)| match judge(&mut st, Some(limit), *f, *t, *k, b) {
+                    Verdict::Relay => "relay",
+                    Verdict::Resume => "resume",
+                    Verdict::Hold { .. } => "hold",
+                    Verdict::Pause { .. } => "pause",
+                    Verdict::Damp { .. } => "damp",
+                },
+            )
             .collect()
     }
 
@@ -295,7 +322,12 @@ mod tests {
                 (Codex, Claude, Chat, "carrying on"),
             ],
         );
-        assert_eq!(got, ["relay", "relay", "pause", "hold", "relay", "resume", "relay"]);
+        assert_eq!(
+            got,
+            [
+                "relay", "relay", "pause", "hold", "relay", "resume", "relay"
+            ]
+        );
     }
 
     #[test]
@@ -318,8 +350,14 @@ mod tests {
     fn notices_and_human_messages_never_count() {
         let mut st = GovernorState::default();
         for _ in 0..10 {
-            assert_eq!(judge(&mut st, Some(1), Abg, Codex, Notice, "n"), Verdict::Relay);
-            assert_eq!(judge(&mut st, Some(1), Human, Claude, Chat, "h"), Verdict::Relay);
+            assert_eq!(
+                judge(&mut st, Some(1), Abg, Codex, Notice, "n"),
+                Verdict::Relay
+            );
+            assert_eq!(
+                judge(&mut st, Some(1), Human, Claude, Chat, "h"),
+                Verdict::Relay
+            );
         }
         assert_eq!(st.exchanges, 0);
     }
@@ -329,7 +367,10 @@ mod tests {
         let mut st = GovernorState::default();
         for i in 0..100 {
             let body = format!("step {i}");
-            assert_eq!(judge(&mut st, None, Claude, Codex, Chat, &body), Verdict::Relay);
+            assert_eq!(
+                judge(&mut st, None, Claude, Codex, Chat, &body),
+                Verdict::Relay
+            );
         }
     }
 

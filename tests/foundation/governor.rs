@@ -41,12 +41,22 @@ fn governor_pauses_at_limit_and_human_resumes() {
         (Agent::Claude, Agent::Codex, "now the docs"),
     ]
     .iter()
-    .map(|(f, t, b)| rt.block_on(client.send(&req(*f, *t, b))).expect("send").state)
+    .map(|(f, t, b)| {
+        rt.block_on(client.send(&req(*f, *t, b)))
+            .expect("send")
+            .state
+    })
     .collect();
     assert_eq!(states, ["queued", "stored", "queued", "held", "held"]);
 
     let status = rt.block_on(client.status()).expect("status");
-    assert!(status.relay_paused.as_deref().unwrap_or("").contains("3 agent-to-agent"));
+    assert!(
+        status
+            .relay_paused
+            .as_deref()
+            .unwrap_or("")
+            .contains("3 agent-to-agent")
+    );
     let page = rt.block_on(client.messages_after(0, 100)).expect("list");
     let notices: Vec<_> = page.messages.iter().filter(|m| m.from == "abg").collect();
     assert_eq!(notices.len(), 2, "one notice to each agent");
@@ -54,7 +64,11 @@ fn governor_pauses_at_limit_and_human_resumes() {
     // A bare acknowledgement while paused is still held (not damped) — the
     // pause wins; after the human writes, acks are damped.
     let human = rt
-        .block_on(client.send(&req(Agent::Human, Agent::Codex, "go on, but stop after docs")))
+        .block_on(client.send(&req(
+            Agent::Human,
+            Agent::Codex,
+            "go on, but stop after docs",
+        )))
         .expect("human");
     assert_eq!(human.state, "queued");
     let page = rt.block_on(client.messages_after(0, 100)).expect("list");
@@ -64,7 +78,12 @@ fn governor_pauses_at_limit_and_human_resumes() {
         .filter(|m| m.state.as_deref() == Some("held"))
         .collect();
     assert!(held.is_empty(), "released: {held:?}");
-    assert!(rt.block_on(client.status()).expect("status").relay_paused.is_none());
+    assert!(
+        rt.block_on(client.status())
+            .expect("status")
+            .relay_paused
+            .is_none()
+    );
     let ack = rt
         .block_on(client.send(&req(Agent::Codex, Agent::Claude, "Thanks!")))
         .expect("ack");
@@ -85,7 +104,8 @@ fn resume_relay_releases_held_messages() {
     let secret = std::fs::read_to_string(env.pair_dirs()[0].join("secret")).expect("secret");
     let client = Client::new(env.base_port + 2, secret.trim().to_string());
     let rt = tokio::runtime::Runtime::new().expect("rt");
-    rt.block_on(client.send(&req(Agent::Claude, Agent::Codex, "one"))).expect("send");
+    rt.block_on(client.send(&req(Agent::Claude, Agent::Codex, "one")))
+        .expect("send");
     let second = rt
         .block_on(client.send(&req(Agent::Codex, Agent::Claude, "two")))
         .expect("send");
