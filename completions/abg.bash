@@ -31,11 +31,20 @@ _abg() {
             abg,daemon)
                 cmd="abg__subcmd__daemon"
                 ;;
+            abg,doctor)
+                cmd="abg__subcmd__doctor"
+                ;;
+            abg,export)
+                cmd="abg__subcmd__export"
+                ;;
             abg,help)
                 cmd="abg__subcmd__help"
                 ;;
             abg,hook)
                 cmd="abg__subcmd__hook"
+                ;;
+            abg,init)
+                cmd="abg__subcmd__init"
                 ;;
             abg,kill)
                 cmd="abg__subcmd__kill"
@@ -52,11 +61,41 @@ _abg() {
             abg,pair)
                 cmd="abg__subcmd__pair"
                 ;;
+            abg,resume)
+                cmd="abg__subcmd__resume"
+                ;;
+            abg,resume-relay)
+                cmd="abg__subcmd__resume__subcmd__relay"
+                ;;
             abg,send)
                 cmd="abg__subcmd__send"
                 ;;
             abg,status)
                 cmd="abg__subcmd__status"
+                ;;
+            abg,statusline)
+                cmd="abg__subcmd__statusline"
+                ;;
+            abg,ui)
+                cmd="abg__subcmd__ui"
+                ;;
+            abg__subcmd__budget,help)
+                cmd="abg__subcmd__budget__subcmd__help"
+                ;;
+            abg__subcmd__budget,pause)
+                cmd="abg__subcmd__budget__subcmd__pause"
+                ;;
+            abg__subcmd__budget,resume)
+                cmd="abg__subcmd__budget__subcmd__resume"
+                ;;
+            abg__subcmd__budget__subcmd__help,help)
+                cmd="abg__subcmd__budget__subcmd__help__subcmd__help"
+                ;;
+            abg__subcmd__budget__subcmd__help,pause)
+                cmd="abg__subcmd__budget__subcmd__help__subcmd__pause"
+                ;;
+            abg__subcmd__budget__subcmd__help,resume)
+                cmd="abg__subcmd__budget__subcmd__help__subcmd__resume"
                 ;;
             abg__subcmd__help,budget)
                 cmd="abg__subcmd__help__subcmd__budget"
@@ -73,11 +112,20 @@ _abg() {
             abg__subcmd__help,daemon)
                 cmd="abg__subcmd__help__subcmd__daemon"
                 ;;
+            abg__subcmd__help,doctor)
+                cmd="abg__subcmd__help__subcmd__doctor"
+                ;;
+            abg__subcmd__help,export)
+                cmd="abg__subcmd__help__subcmd__export"
+                ;;
             abg__subcmd__help,help)
                 cmd="abg__subcmd__help__subcmd__help"
                 ;;
             abg__subcmd__help,hook)
                 cmd="abg__subcmd__help__subcmd__hook"
+                ;;
+            abg__subcmd__help,init)
+                cmd="abg__subcmd__help__subcmd__init"
                 ;;
             abg__subcmd__help,kill)
                 cmd="abg__subcmd__help__subcmd__kill"
@@ -94,11 +142,29 @@ _abg() {
             abg__subcmd__help,pair)
                 cmd="abg__subcmd__help__subcmd__pair"
                 ;;
+            abg__subcmd__help,resume)
+                cmd="abg__subcmd__help__subcmd__resume"
+                ;;
+            abg__subcmd__help,resume-relay)
+                cmd="abg__subcmd__help__subcmd__resume__subcmd__relay"
+                ;;
             abg__subcmd__help,send)
                 cmd="abg__subcmd__help__subcmd__send"
                 ;;
             abg__subcmd__help,status)
                 cmd="abg__subcmd__help__subcmd__status"
+                ;;
+            abg__subcmd__help,statusline)
+                cmd="abg__subcmd__help__subcmd__statusline"
+                ;;
+            abg__subcmd__help,ui)
+                cmd="abg__subcmd__help__subcmd__ui"
+                ;;
+            abg__subcmd__help__subcmd__budget,pause)
+                cmd="abg__subcmd__help__subcmd__budget__subcmd__pause"
+                ;;
+            abg__subcmd__help__subcmd__budget,resume)
+                cmd="abg__subcmd__help__subcmd__budget__subcmd__resume"
                 ;;
             abg__subcmd__help__subcmd__pair,list)
                 cmd="abg__subcmd__help__subcmd__pair__subcmd__list"
@@ -143,7 +209,7 @@ _abg() {
 
     case "${cmd}" in
         abg)
-            opts="-h -V --pair --help --version claude codex pair status logs send log kill budget completions daemon mcp hook help"
+            opts="-h -V --pair --help --version claude codex init doctor resume pair status logs send resume-relay log ui export kill budget completions daemon mcp hook statusline help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -161,8 +227,104 @@ _abg() {
             return 0
             ;;
         abg__subcmd__budget)
-            opts="-h -V --json --pair --help --version"
+            opts="-h -V --json --watch --interval --pair --help --version pause resume help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__budget__subcmd__help)
+            opts="pause resume help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__budget__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__budget__subcmd__help__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__budget__subcmd__help__subcmd__resume)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__budget__subcmd__pause)
+            opts="-h -V --pair --help --version claude codex"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__budget__subcmd__resume)
+            opts="-h -V --pair --help --version claude codex"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -254,8 +416,56 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__doctor)
+            opts="-h -V --json --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__export)
+            opts="-o -h -V --format --output --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "md jsonl" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__help)
-            opts="claude codex pair status logs send log kill budget completions daemon mcp hook help"
+            opts="claude codex init doctor resume pair status logs send resume-relay log ui export kill budget completions daemon mcp hook statusline help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -269,8 +479,36 @@ _abg() {
             return 0
             ;;
         abg__subcmd__help__subcmd__budget)
-            opts=""
+            opts="pause resume"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__budget__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__budget__subcmd__resume)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -338,6 +576,34 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -353,6 +619,20 @@ _abg() {
             return 0
             ;;
         abg__subcmd__help__subcmd__hook)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -478,6 +758,34 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__help__subcmd__resume)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__resume__subcmd__relay)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__help__subcmd__send)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -506,6 +814,34 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__help__subcmd__statusline)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__ui)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__hook)
             opts="-h -V --project --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -514,6 +850,28 @@ _abg() {
             fi
             case "${prev}" in
                 --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__init)
+            opts="-h -V --dry-run --plugin --plugin-dir --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --plugin-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -762,6 +1120,42 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__resume)
+            opts="-h -V --pair --help --version claude codex"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__resume__subcmd__relay)
+            opts="-h -V --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__send)
             opts="-h -V --to --on-busy --json --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -790,6 +1184,46 @@ _abg() {
             ;;
         abg__subcmd__status)
             opts="-h -V --json --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__statusline)
+            opts="-h -V --project --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --project)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__ui)
+            opts="-h -V --open --json --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -120,8 +120,17 @@ fn budget_says_no_data_honestly() {
     let p = env.project("p");
     env.json(&p, &["status", "--json"]);
     let v = env.json(&p, &["budget", "--json"]);
-    assert!(v["claude"].is_null() && v["codex"].is_null());
-    assert!(v["note"].as_str().unwrap_or("").contains("no data yet"));
+    assert_eq!(v["schema"], "abg.budget/1");
+    for side in ["claude", "codex"] {
+        assert_eq!(v[side]["status"], "no_data", "{v}");
+        assert!(v[side]["five_hour"].is_null() && v[side]["weekly"].is_null());
+        assert!(
+            v[side]["note"]
+                .as_str()
+                .unwrap_or("")
+                .contains("no data yet")
+        );
+    }
 }
 
 #[test]
