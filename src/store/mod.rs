@@ -18,6 +18,7 @@
 mod deliveries;
 mod error;
 mod messages;
+mod readings;
 mod records;
 mod rows;
 mod schema;
@@ -36,6 +37,7 @@ use rusqlite::Connection;
 
 pub use error::StoreError;
 pub use messages::MAX_SEARCH_TERMS;
+pub use readings::ReadingRow;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use types::{
     Agent, Delivery, DeliveryLogEntry, DeliveryState, Event, Inserted, Message, MessageKind,

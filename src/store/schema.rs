@@ -16,7 +16,7 @@ use super::error::{Result, StoreError};
 pub const APPLICATION_ID: i64 = 0x6162_6731;
 
 /// Ordered migration steps; step `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -101,6 +101,20 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages BEGIN
     INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
     INSERT INTO messages_fts(rowid, body) VALUES (new.seq, new.body);
 END;
+"#;
+
+/// Quota readings (issue 7): one row per observation of an agent's window.
+const V2: &str = r#"
+CREATE TABLE readings (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    side        TEXT    NOT NULL CHECK (side IN ('claude','codex')),
+    window      TEXT    NOT NULL CHECK (window IN ('five_hour','weekly')),
+    used_pct    REAL    NOT NULL,
+    resets_at   INTEGER,
+    observed_ms INTEGER NOT NULL,
+    source      TEXT    NOT NULL
+);
+CREATE INDEX readings_side_window ON readings(side, window, seq);
 "#;
 
 fn user_version(conn: &Connection) -> Result<i64> {

@@ -1,0 +1,132 @@
+//! The budget report as text, for `abg budget`, `abg budget --watch` and
+//! Claude's `get_budget` tool. Countdowns are computed against the `now`
+//! given, so a refreshed view counts down without a new report.
+
+use super::readings::Side;
+use super::report::{PauseReport, Report, SideReport, WindowReport};
+
+/// "1d 02h", "1h 02m", "3m 04s", "12s".
+pub fn countdown(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    let (d, h, m, sec) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60, s % 60);
+    if d > 0 {
+        format!("{d}d {h:02}h")
+    } else if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m {sec:02}s")
+    } else {
+        format!("{sec}s")
+    }
+}
+
+fn at(secs: i64, now_ms: i64) -> String {
+    let when = crate::web::view::utc(secs * 1000);
+    let delta = secs * 1000 - now_ms;
+    if delta >= 0 {
+        format!("{when} (in {})", countdown(delta))
+    } else {
+        format!("{when} ({} ago)", countdown(-delta))
+    }
+}
+
+fn window_line(label: &str, w: &WindowReport, now_ms: i64) -> String {
+    let mut parts = vec![format!("{label:<7} {:>5.1}%", w.used_pct)];
+    match w.resets_at {
+        Some(r) if w.reset_passed => {
+            parts.push(format!("reset at {} — figure predates it", at(r, now_ms)))
+        }
+        Some(r) => parts.push(format!("resets {}", at(r, now_ms))),
+        None => parts.push("reset time unknown".into()),
+    }
+    match w.burn_pct_per_hour {
+        Some(b) => parts.push(format!("burn {b:.1}%/h")),
+        None => parts.push("burn n/a".into()),
+    }
+    match (w.projected_limit_at, w.limit_before_reset) {
+        (Some(p), Some(false)) => parts.push(format!(
+            "limit not before reset (~{})",
+            countdown(p * 1000 - now_ms)
+        )),
+        (Some(p), _) => parts.push(format!("limit in ~{}", countdown(p * 1000 - now_ms))),
+        (None, _) => {}
+    }
+    let age = countdown((now_ms - w.observed_at_ms).max(0));
+    if w.stale {
+        parts.push(format!("STALE ({age} old, not acted on)"));
+    } else {
+        parts.push(format!("{age} ago"));
+    }
+    parts.join(" · ")
+}
+
+fn pause_line(p: &PauseReport, now_ms: i64) -> String {
+    let mut s = format!("PAUSED: {}", p.reason);
+    if let Some(r) = p.resets_at {
+        let left = r * 1000 - now_ms;
+        if left > 0 {
+            s.push_str(&format!(" (resume in {})", countdown(left)));
+        } else {
+            s.push_str(" (resuming)");
+        }
+    }
+    if p.checkpoint_requested {
+        s.push_str("; checkpoint requested (.abg/checkpoint.md)");
+    }
+    s
+}
+
+fn side_lines(side: Side, r: &SideReport, now_ms: i64) -> Vec<String> {
+    let name = format!("{:<6}", side.as_str());
+    let mut lines = Vec::new();
+    let pad = " ".repeat(name.len());
+    let mut first = true;
+    let mut prefix = || {
+        let p = if first { name.clone() } else { pad.clone() };
+        first = false;
+        p
+    };
+    for (label, w) in [("5-hour", &r.five_hour), ("weekly", &r.weekly)] {
+        if let Some(w) = w {
+            lines.push(format!("{}  {}", prefix(), window_line(label, w, now_ms)));
+        }
+    }
+    if let Some(note) = &r.note {
+        lines.push(format!("{}  {note}", prefix()));
+    }
+    if let Some(p) = &r.paused {
+        lines.push(format!("{}  {}", prefix(), pause_line(p, now_ms)));
+    }
+    lines
+}
+
+/// The whole report as lines of text.
+pub fn render(report: &Report, title: &str, now_ms: i64) -> String {
+    let mut out = vec![format!(
+        "{title} · pause at {}% · resume below {}% or at the reset · stale after {}{}",
+        report.thresholds.pause_at,
+        report.thresholds.resume_below,
+        countdown(report.thresholds.stale_secs * 1000),
+        if report.enabled {
+            ""
+        } else {
+            " · relay OFF (budget.enabled = false)"
+        }
+    )];
+    out.extend(side_lines(Side::Claude, &report.claude, now_ms));
+    out.extend(side_lines(Side::Codex, &report.codex, now_ms));
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countdowns() {
+        assert_eq!(countdown(12_400), "12s");
+        assert_eq!(countdown(3_720_000), "1h 02m");
+        assert_eq!(countdown(90_000_000), "1d 01h");
+        assert_eq!(countdown(-1), "0s");
+    }
+}
