@@ -1,11 +1,32 @@
 //! `abg codex`: run the real Codex TUI as this pair's Codex peer.
+//!
+//! Ensures the pair's daemon and its Codex app-server are up, then runs
+//! `codex --remote ws://127.0.0.1:<app port>` (the token in
+//! `ABG_CODEX_TOKEN`) under abg's PTY supervisor, resuming the pair's
+//! current thread unless `--new`. While the TUI runs, a control connection
+//! with role `codex` marks Codex as attached (and re-ensures the daemon if
+//! it dies); the TUI keeps working as plain Codex meanwhile. The child's
+//! exit code is abg's.
 
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use super::claude::shell_words;
-use super::{Context, output};
+use anyhow::{Context as _, bail};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use super::Context;
+use crate::codex::appserver::{self, Mode};
 use crate::codex::launch;
-use crate::daemon::ensure;
+use crate::codex::session::CurrentThread;
+use crate::control::protocol::{ClientFrame, PROTOCOL_VERSION, Role};
+use crate::daemon::{ensure, pidfile};
+use crate::pair::Pair;
+use crate::pty::{LaunchSpec, RealTerminal};
 
 /// Run Codex as this pair's Codex peer (starts the pair's daemon).
 #[derive(Debug, clap::Args)]
@@ -22,21 +43,178 @@ pub struct Args {
 }
 
 pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
+    let binary = ctx.config.settings.codex_binary.clone();
     let pair = ctx.pair()?;
     let safe = args.safe || ctx.config.settings.safe;
     let url = format!("ws://127.0.0.1:{}", pair.ports.app);
-    let plan = launch::plan(&ctx.config.settings.codex_binary, &url, &args.args, safe)?;
+    let probe = launch::plan(&binary, &url, &args.args, safe)?;
+    if !probe.bridged {
+        // `codex exec`, `codex login`, …: not the TUI, nothing to bridge.
+        let status = tokio::process::Command::new(&binary)
+            .args(&args.args)
+            .status()
+            .await
+            .with_context(|| format!("cannot run {binary}"))?;
+        return Ok(ExitCode::from(exit_byte(status.code().unwrap_or(1))));
+    }
+    appserver::check_version(&binary).await?;
+    let tui_pid = tui_pid_file(&pair);
+    if let Some(pid) = live_tui(&tui_pid) {
+        bail!(
+            "Codex already runs for pair {} (abg codex, pid {pid}); use that terminal, or stop it first",
+            pair.name
+        );
+    }
+    let user_perms = launch::has_permission_flag(&args.args);
+    let mode = if safe || user_perms {
+        Mode::Safe
+    } else {
+        Mode::Yolo
+    };
+    appserver::write_mode(&pair, mode)?;
     let _ = std::fs::remove_file(pair.killed_file());
-    let ensured = ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
-    output::line(format!(
-        "pair {} ({}) · daemon ready on 127.0.0.1:{} (pid {})",
-        pair.name, pair.id, pair.ports.control, ensured.status.pid
-    ))?;
-    output::line(format!(
-        "launch: {}={{pair secret}} {} {}",
+    ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
+    wait_app_server(&pair, mode, Duration::from_secs(45)).await?;
+
+    let mut user_args = args.args.clone();
+    let has_subcommand = user_args.iter().any(|a| !a.starts_with('-'));
+    if !args.new
+        && !has_subcommand
+        && !user_perms
+        && let Some(thread) = resumable_thread(&pair)
+    {
+        tracing::info!(thread = %thread, "resuming the pair's Codex thread");
+        user_args.splice(0..0, ["resume".to_string(), thread]);
+    }
+    let plan = launch::plan(&binary, &url, &user_args, safe)?;
+    let token = appserver::token(&pair.secret()?);
+    let spec = LaunchSpec::new(&plan.program)
+        .args(&plan.args)
+        .env(launch::TOKEN_ENV, token);
+
+    tracing::debug!(
+        "launch: {}={{token}} {} {}",
         launch::TOKEN_ENV,
         plan.program,
-        shell_words(&plan.args)
-    ))?;
-    Ok(ExitCode::SUCCESS)
+        super::claude::shell_words(&plan.args)
+    );
+    write_pid(&tui_pid)?;
+    let holder = tokio::spawn(hold_attached(pair.clone(), ctx.ready_timeout()));
+    let outcome = tokio::task::spawn_blocking(move || crate::pty::run(spec, RealTerminal::new()))
+        .await
+        .context("the PTY supervisor thread failed")?;
+    holder.abort();
+    let _ = std::fs::remove_file(&tui_pid);
+    let status = outcome?;
+    Ok(ExitCode::from(exit_byte(status.code())))
+}
+
+fn exit_byte(code: i32) -> u8 {
+    u8::try_from(code.clamp(0, 255)).unwrap_or(1)
+}
+
+fn tui_pid_file(pair: &Pair) -> PathBuf {
+    pair.dir.join("codex-tui.pid")
+}
+
+/// The pid of a live `abg codex` of this pair, from its pid file
+/// (`<pid> <start time>`, so a recycled pid is not mistaken for it).
+fn live_tui(path: &std::path::Path) -> Option<u32> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut parts = text.split_whitespace();
+    let pid: u32 = parts.next()?.parse().ok()?;
+    let start: Option<u64> = parts.next().and_then(|s| s.parse().ok());
+    let now = pidfile::process_start_time(pid)?;
+    (start.is_none() || start == Some(now)).then_some(pid)
+}
+
+fn write_pid(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let pid = std::process::id();
+    let start = pidfile::process_start_time(pid).unwrap_or(0);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(f, "{pid} {start}")?;
+    Ok(())
+}
+
+/// The pair's current thread, if its rollout still exists.
+fn resumable_thread(pair: &Pair) -> Option<String> {
+    let text = std::fs::read_to_string(pair.dir.join("codex-thread.json")).ok()?;
+    let current: CurrentThread = serde_json::from_str(&text).ok()?;
+    let path = current.path?;
+    std::path::Path::new(&path)
+        .exists()
+        .then_some(current.thread_id)
+}
+
+/// Wait until the daemon's app-server runs in `mode` and answers.
+async fn wait_app_server(pair: &Pair, mode: Mode, within: Duration) -> anyhow::Result<()> {
+    let end = Instant::now() + within;
+    loop {
+        if let Some(state) = appserver::read_state(pair)
+            && state.mode == mode
+            && appserver::ready(pair.ports.app).await
+        {
+            return Ok(());
+        }
+        if Instant::now() >= end {
+            bail!(
+                "the pair's Codex app-server did not become ready within {within:?}; see {}",
+                pair.log_dir().join("codex-app-server.log").display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Stay attached as `codex` on the control plane while the TUI runs;
+/// when the daemon goes away, bring it back (it resumes thread and queue).
+async fn hold_attached(pair: Pair, ready_timeout: Duration) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match attach_once(&pair).await {
+            Ok(()) => delay = Duration::from_millis(200),
+            Err(e) => tracing::debug!("control connection: {e:#}"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+        if pair.killed_file().exists() {
+            return;
+        }
+        if let Err(e) = ensure::ensure_running(&pair, ready_timeout).await {
+            tracing::debug!("cannot restart the daemon: {e:#}");
+        }
+    }
+}
+
+async fn attach_once(pair: &Pair) -> anyhow::Result<()> {
+    let secret = pair.secret()?;
+    let mut req = format!("ws://127.0.0.1:{}/v1/ws", pair.ports.control).into_client_request()?;
+    req.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {secret}"))?,
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    let hello = ClientFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        version: crate::version().to_string(),
+        role: Role::Codex,
+    };
+    ws.send(Message::Text(serde_json::to_string(&hello)?.into()))
+        .await?;
+    // Hold the socket; answer pings, stop when it closes.
+    while let Some(msg) = ws.next().await {
+        match msg? {
+            Message::Close(_) => break,
+            Message::Ping(p) => ws.send(Message::Pong(p)).await?,
+            _ => {}
+        }
+    }
+    Ok(())
 }

@@ -1,4 +1,16 @@
 //! The Codex side: how `abg codex` builds the real Codex command line
-//! (`launch`).
+//! (`launch`), the app-server protocol subset (`protocol`) and its
+//! WebSocket client (`transport`), the daemon-owned app-server
+//! (`appserver`), thread and turn tracking (`session`), delivery of queued
+//! messages (`delivery`), ingestion of what Codex says (`ingest`), and
+//! the daemon task tying them together (`link`).
 
+pub mod appserver;
+pub mod delivery;
+mod ingest;
 pub mod launch;
+pub mod link;
+pub mod notification;
+pub mod protocol;
+pub mod session;
+pub mod transport;

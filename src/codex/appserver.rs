@@ -1,0 +1,459 @@
+//! The pair's `codex app-server`, owned by the daemon.
+//!
+//! Why it exists: the human's TUI and the daemon must share one app-server
+//! process (one writer per thread), listening on the pair's port and
+//! refusing anyone without the pair's token. This module starts it
+//! (`--listen ws://127.0.0.1:<app port> --ws-auth capability-token
+//! --ws-token-file <pair dir>/codex.token`, cwd = project root, no Codex
+//! daemon auto-start), waits for its real readiness signal (the `listening
+//! on` line in its stderr log, then `GET /readyz`), restarts it with backoff
+//! when it dies, and stops it when the daemon shuts down. The child runs in
+//! its own process group and logs to a file, so a killed daemon leaves it
+//! serving the TUI; the next daemon adopts it (same token) instead of
+//! fighting over the port.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tokio::sync::watch;
+
+use crate::daemon::core::Core;
+use crate::pair::Pair;
+
+/// Oldest Codex whose app-server protocol abg was verified against.
+pub const MIN_VERSION: (u64, u64, u64) = (0, 169, 0);
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// App-server lifecycle errors.
+#[derive(Debug, Error)]
+pub enum AppServerError {
+    #[error(
+        "cannot run `{binary} --version` ({detail}); install Codex >= {} (npm install -g @openai/codex) or set codex.binary",
+        min_version()
+    )]
+    Missing { binary: String, detail: String },
+    #[error(
+        "`{binary}` is Codex {found}, abg needs Codex >= {}; upgrade it (npm install -g @openai/codex)",
+        min_version()
+    )]
+    TooOld { binary: String, found: String },
+    #[error("cannot start the Codex app-server: {0}")]
+    Spawn(String),
+    #[error("the Codex app-server did not become ready within {0:?}; see its log")]
+    NotReady(Duration),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn min_version() -> String {
+    let (a, b, c) = MIN_VERSION;
+    format!("{a}.{b}.{c}")
+}
+
+/// The permission mode the app-server applies to threads (resumed ones
+/// included, where the TUI may not pass permission flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// No approvals, no sandbox (what `--yolo` means).
+    Yolo,
+    /// Codex's own configured approvals and sandbox.
+    Safe,
+}
+
+/// What the daemon publishes about the running app-server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppServerState {
+    pub pid: u32,
+    pub port: u16,
+    pub mode: Mode,
+    pub version: String,
+}
+
+/// The app-server's bearer token: derived from the pair secret so the
+/// control-plane secret itself never reaches Codex.
+pub fn token(secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"abg codex app-server token\0");
+    h.update(secret.as_bytes());
+    hex::encode(h.finalize())
+}
+
+pub fn token_file(pair: &Pair) -> PathBuf {
+    pair.dir.join("codex.token")
+}
+/// Written by `abg codex`: the permission mode it wants.
+pub fn mode_file(pair: &Pair) -> PathBuf {
+    pair.dir.join("codex.mode")
+}
+/// Written by the daemon once the app-server is ready.
+pub fn state_file(pair: &Pair) -> PathBuf {
+    pair.dir.join("codex-appserver.json")
+}
+fn log_file(pair: &Pair) -> PathBuf {
+    pair.log_dir().join("codex-app-server.log")
+}
+
+/// The mode `abg codex` asked for (yolo when unset).
+pub fn read_mode(pair: &Pair) -> Mode {
+    std::fs::read_to_string(mode_file(pair))
+        .ok()
+        .and_then(|s| serde_json::from_str(s.trim()).ok())
+        .unwrap_or(Mode::Yolo)
+}
+
+pub fn write_mode(pair: &Pair, mode: Mode) -> Result<(), AppServerError> {
+    let text = serde_json::to_string(&mode).unwrap_or_default();
+    write_private(&mode_file(pair), &text)
+}
+
+pub fn read_state(pair: &Pair) -> Option<AppServerState> {
+    let text = std::fs::read_to_string(state_file(pair)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), AppServerError> {
+    let io = |source| AppServerError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    f.write_all(text.as_bytes()).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Parse `codex-cli 0.169.0` into a version triple.
+pub fn parse_version(line: &str) -> Option<(u64, u64, u64)> {
+    let v = line.split_whitespace().last()?;
+    let core = v.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+/// Check that `binary` is a Codex new enough; returns its version text.
+pub async fn check_version(binary: &str) -> Result<String, AppServerError> {
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::process::Command::new(binary)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output(),
+    )
+    .await
+    .map_err(|_| AppServerError::Missing {
+        binary: binary.into(),
+        detail: "timed out".into(),
+    })?
+    .map_err(|e| AppServerError::Missing {
+        binary: binary.into(),
+        detail: e.to_string(),
+    })?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    match parse_version(&text) {
+        Some(v) if v >= MIN_VERSION => Ok(text),
+        Some(_) => Err(AppServerError::TooOld {
+            binary: binary.into(),
+            found: text,
+        }),
+        None => Err(AppServerError::Missing {
+            binary: binary.into(),
+            detail: format!("unexpected version output {text:?}"),
+        }),
+    }
+}
+
+/// The app-server's argv (after the binary).
+pub fn args(port: u16, token_file: &Path, mode: Mode) -> Vec<String> {
+    let mut a = vec![
+        "app-server".to_string(),
+        "--listen".into(),
+        format!("ws://127.0.0.1:{port}"),
+        "--ws-auth".into(),
+        "capability-token".into(),
+        "--ws-token-file".into(),
+        token_file.display().to_string(),
+        "-c".into(),
+        "features.daemon_auto_start=false".into(),
+    ];
+    if mode == Mode::Yolo {
+        for kv in [
+            "approval_policy=\"never\"",
+            "sandbox_mode=\"danger-full-access\"",
+        ] {
+            a.push("-c".into());
+            a.push(kv.into());
+        }
+    }
+    a
+}
+
+/// `GET /readyz` on the app port answers 200.
+pub async fn ready(port: u16) -> bool {
+    let Ok(client) = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+    else {
+        return false;
+    };
+    client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+fn alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+}
+
+fn kill_group(pid: u32) {
+    use nix::sys::signal::{Signal, killpg};
+    if let Ok(raw) = i32::try_from(pid) {
+        let _ = killpg(nix::unistd::Pid::from_raw(raw), Signal::SIGTERM);
+    }
+}
+
+/// Keep the app-server running until shutdown. `ready_tx` carries a
+/// generation number bumped every time a (new) app-server is ready.
+pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
+    let pair = core.pair().clone();
+    let binary = core.config().settings.codex_binary.clone();
+    let mut stop = core.shutdown_signal();
+    let mut backoff = Duration::from_millis(250);
+    let mut generation = 0u64;
+    let mut child: Option<tokio::process::Child> = None;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let mode = read_mode(&pair);
+        let attempt = start_or_adopt(&pair, &binary, mode, &mut child).await;
+        let state = match attempt {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::error!("codex app-server: {e}");
+                let _ = core.record_event(
+                    "codex.appserver.error",
+                    serde_json::json!({ "error": e.to_string() }),
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => break,
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        let started = Instant::now();
+        generation += 1;
+        tracing::info!(
+            pid = state.pid,
+            port = state.port,
+            ?mode,
+            "codex app-server ready"
+        );
+        let _ = core.record_event(
+            "codex.appserver.ready",
+            serde_json::json!({ "pid": state.pid, "port": state.port, "mode": mode }),
+        );
+        ready_tx.send_replace(generation);
+        // Watch it: exit, mode change or shutdown.
+        let why = loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+                _ = stop.changed() => break "shutdown",
+            }
+            if let Some(c) = child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                tracing::warn!(%status, "codex app-server exited");
+                child = None;
+                break "exited";
+            }
+            if child.is_none() && !alive(state.pid) {
+                break "exited";
+            }
+            if read_mode(&pair) != mode {
+                break "mode";
+            }
+        };
+        match why {
+            "shutdown" => {
+                stop_server(&pair, state.pid, &mut child).await;
+                break;
+            }
+            "mode" => {
+                tracing::info!("permission mode changed; restarting the codex app-server");
+                stop_server(&pair, state.pid, &mut child).await;
+                backoff = Duration::from_millis(250);
+            }
+            _ => {
+                let _ = core.record_event(
+                    "codex.appserver.exited",
+                    serde_json::json!({ "pid": state.pid }),
+                );
+                if started.elapsed() > Duration::from_secs(60) {
+                    backoff = Duration::from_millis(250);
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => break,
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    let _ = std::fs::remove_file(state_file(&pair));
+}
+
+async fn stop_server(pair: &Pair, pid: u32, child: &mut Option<tokio::process::Child>) {
+    kill_group(pid);
+    let end = Instant::now() + Duration::from_secs(3);
+    while alive(pid) && Instant::now() < end {
+        if let Some(c) = child.as_mut() {
+            let _ = c.try_wait();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if alive(pid)
+        && let Ok(raw) = i32::try_from(pid)
+    {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(raw),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    if let Some(mut c) = child.take() {
+        let _ = c.wait().await;
+    }
+    let _ = std::fs::remove_file(state_file(pair));
+}
+
+/// Adopt an app-server a previous daemon left running (same pair, same
+/// mode, answering), or start one.
+async fn start_or_adopt(
+    pair: &Pair,
+    binary: &str,
+    mode: Mode,
+    child: &mut Option<tokio::process::Child>,
+) -> Result<AppServerState, AppServerError> {
+    let port = pair.ports.app;
+    if let Some(state) = read_state(pair)
+        && state.port == port
+        && alive(state.pid)
+    {
+        if state.mode == mode && ready(port).await {
+            tracing::info!(pid = state.pid, "adopting the running codex app-server");
+            return Ok(state);
+        }
+        stop_server(pair, state.pid, &mut None).await;
+    }
+    let version = check_version(binary).await?;
+    let secret = pair
+        .secret()
+        .map_err(|e| AppServerError::Spawn(e.to_string()))?;
+    let tfile = token_file(pair);
+    write_private(&tfile, &token(&secret))?;
+    let log = log_file(pair);
+    let io = |source| AppServerError::Io {
+        path: log.clone(),
+        source,
+    };
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&log)
+        .map_err(io)?;
+    let offset = out.metadata().map(|m| m.len()).unwrap_or(0);
+    let err = out.try_clone().map_err(io)?;
+    let mut spawned = tokio::process::Command::new(binary)
+        .args(args(port, &tfile, mode))
+        .current_dir(&pair.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .process_group(0)
+        .spawn()
+        .map_err(|e| AppServerError::Spawn(format!("{binary}: {e}")))?;
+    let pid = spawned.id().unwrap_or(0);
+    let end = Instant::now() + READY_TIMEOUT;
+    let mut listening = false;
+    loop {
+        if let Ok(Some(status)) = spawned.try_wait() {
+            return Err(AppServerError::Spawn(format!(
+                "it exited with {status}: {}",
+                tail(&log, offset)
+            )));
+        }
+        if !listening {
+            listening = tail(&log, offset).contains("listening on");
+        }
+        if listening && ready(port).await {
+            break;
+        }
+        if Instant::now() >= end {
+            kill_group(pid);
+            let _ = spawned.wait().await;
+            return Err(AppServerError::NotReady(READY_TIMEOUT));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let state = AppServerState {
+        pid,
+        port,
+        mode,
+        version,
+    };
+    write_private(
+        &state_file(pair),
+        &serde_json::to_string(&state).unwrap_or_default(),
+    )?;
+    *child = Some(spawned);
+    Ok(state)
+}
+
+/// The log written since `offset` (at most 8 KiB).
+fn tail(path: &Path, offset: u64) -> String {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    if f.seek(SeekFrom::Start(offset)).is_err() {
+        return String::new();
+    }
+    let mut buf = Vec::new();
+    let _ = f.take(8192).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[cfg(test)]
+#[path = "appserver_tests.rs"]
+mod tests;

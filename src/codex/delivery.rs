@@ -1,0 +1,426 @@
+//! Claude → Codex delivery: what to do with the next queued message, and
+//! doing it on the app-server.
+//!
+//! Why it exists: a message must reach Codex in order and exactly once,
+//! whatever Codex is doing. [`decide`] is the pure policy over (turn state,
+//! the message's on-busy policy): idle → `turn/start`; busy → wait
+//! (`queue`, the default), `turn/steer` into the running turn (`steer`; a
+//! refusal falls back to queue and says why), or `turn/interrupt`, wait for
+//! the turn's terminal `turn/completed`, then `turn/start` (`interrupt`).
+//! The executor ([`Link::pump`]) applies it to the head of the store's
+//! queue, recording every step as a delivery transition; the message id is
+//! the turn's `clientUserMessageId`, which also lets a restarted daemon see
+//! that a message it was sending already became a turn.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::link::{Link, LinkError};
+use super::protocol::{
+    ThreadItem, TurnInterruptParams, TurnStartParams, TurnStartResult, TurnSteerParams,
+    TurnSteerResult, UserInput,
+};
+use super::session::{self, RPC_TIMEOUT, TurnState};
+use super::transport::TransportError;
+use crate::store::types::{Agent, DeliveryState, Message, MessageKind, OnBusy, Pending};
+
+/// How long an interrupted turn may take to end before giving up.
+pub const INTERRUPT_WAIT: Duration = Duration::from_secs(10);
+/// Detail recorded while a `turn/start` is on the wire (crash marker).
+const STARTING: &str = "starting a turn";
+
+/// What to do with the next message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Codex is idle: start a turn with it.
+    Start,
+    /// Steer it into the running turn.
+    Steer { turn_id: String },
+    /// Interrupt the running turn, then start a turn with it.
+    Interrupt { turn_id: String },
+    /// Keep it queued.
+    Wait { reason: String },
+}
+
+/// The delivery policy (pure). `steer_refused`: a steer of this message was
+/// refused before, so it now waits like a queued one.
+pub fn decide(turn: &TurnState, policy: OnBusy, steer_refused: bool) -> Action {
+    match turn {
+        TurnState::Unknown => Action::Wait {
+            reason: "waiting for Codex's turn state".into(),
+        },
+        TurnState::Idle => Action::Start,
+        TurnState::Active { turn_id, .. } if turn_id.is_empty() => Action::Wait {
+            reason: "waiting for the running turn to end".into(),
+        },
+        TurnState::Active { turn_id, .. } => match policy {
+            OnBusy::Steer if !steer_refused => Action::Steer {
+                turn_id: turn_id.clone(),
+            },
+            OnBusy::Interrupt => Action::Interrupt {
+                turn_id: turn_id.clone(),
+            },
+            OnBusy::Queue | OnBusy::Steer => Action::Wait {
+                reason: format!("waiting for turn {turn_id} to end"),
+            },
+        },
+    }
+}
+
+/// The text Codex sees, framed so it knows who speaks.
+pub fn frame(m: &Message) -> String {
+    if m.kind == MessageKind::Notice {
+        return format!("[abg notice] {}", m.body);
+    }
+    let who = match m.from {
+        Agent::Claude => "Claude",
+        Agent::Human => "the human, via abg",
+        Agent::Codex => "Codex",
+        Agent::Abg => "abg",
+    };
+    format!("[from {who}] {}", m.body)
+}
+
+impl Link {
+    /// Deliver queued messages until one has to wait.
+    pub(super) async fn pump(&mut self) -> Result<(), LinkError> {
+        loop {
+            let Some(thread_id) = self.session.thread_id().map(str::to_owned) else {
+                return Ok(());
+            };
+            let pending = self
+                .core
+                .with_store(|s| s.pending_for(Agent::Codex, 1000))?;
+            // Quota relay (issue 7): hold messages while Codex is budget-paused.
+            let pending = crate::budget::gate::gate(&self.core, Agent::Codex, pending);
+            let Some(next) = pending
+                .into_iter()
+                .find(|p| p.delivery.state != DeliveryState::Started)
+            else {
+                return Ok(());
+            };
+            if next.delivery.state == DeliveryState::Held {
+                return Ok(());
+            }
+            let id = next.message.id.clone();
+            let interrupted_send = matches!(
+                next.delivery.state,
+                DeliveryState::Steering | DeliveryState::Interrupting
+            ) || next.delivery.detail.as_deref() == Some(STARTING);
+            if interrupted_send && self.already_delivered(&thread_id, &next).await? {
+                continue;
+            }
+            let policy = next.message.on_busy.unwrap_or(OnBusy::Queue);
+            let action = decide(&self.session.turn, policy, self.steer_refused.contains(&id));
+            let progressed = match action {
+                Action::Start => self.start(&thread_id, &next).await?,
+                Action::Steer { turn_id } => self.steer(&thread_id, &turn_id, &next).await?,
+                Action::Interrupt { turn_id } => {
+                    self.interrupt(&thread_id, &turn_id, &next).await?
+                }
+                Action::Wait { reason } => {
+                    if next.delivery.detail.as_deref() != Some(reason.as_str())
+                        && next.delivery.state == DeliveryState::Queued
+                        && !self.steer_refused.contains(&id)
+                    {
+                        self.core.transition(
+                            &id,
+                            Agent::Codex,
+                            DeliveryState::Queued,
+                            Some(&reason),
+                            None,
+                        )?;
+                    }
+                    false
+                }
+            };
+            if !progressed {
+                return Ok(());
+            }
+        }
+    }
+
+    /// After a crash mid-send: did this message already become a turn?
+    async fn already_delivered(&mut self, thread_id: &str, p: &Pending) -> Result<bool, LinkError> {
+        let thread = session::read(&self.conn, thread_id, true).await?;
+        for turn in &thread.turns {
+            let hit = turn.items.iter().any(|i| {
+                matches!(i, ThreadItem::UserMessage { client_id: Some(c), .. } if *c == p.message.id)
+            });
+            if hit {
+                let id = &p.message.id;
+                tracing::info!(message = %id, turn = %turn.id, "message already became a turn");
+                self.core.transition(
+                    id,
+                    Agent::Codex,
+                    DeliveryState::Started,
+                    Some("turn found after reconnect"),
+                    Some(&turn.id),
+                )?;
+                if turn.status.is_terminal() {
+                    self.core
+                        .transition(id, Agent::Codex, DeliveryState::Completed, None, None)?;
+                } else {
+                    self.track(&turn.id, &p.message);
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn track(&mut self, turn_id: &str, m: &Message) {
+        self.turn_messages
+            .entry(turn_id.to_string())
+            .or_default()
+            .push(m.id.clone());
+        if m.kind == MessageKind::Notice {
+            self.notice_turns.insert(turn_id.to_string());
+        }
+    }
+
+    /// `turn/start`; true when the message became a turn.
+    async fn start(&mut self, thread_id: &str, p: &Pending) -> Result<bool, LinkError> {
+        let id = &p.message.id;
+        if p.delivery.state != DeliveryState::Interrupting {
+            self.core.transition(
+                id,
+                Agent::Codex,
+                DeliveryState::Queued,
+                Some(STARTING),
+                None,
+            )?;
+        }
+        let params = TurnStartParams {
+            thread_id: thread_id.to_string(),
+            client_user_message_id: id.clone(),
+            input: vec![UserInput::text(frame(&p.message))],
+        };
+        match self
+            .conn
+            .request::<_, TurnStartResult>("turn/start", params, RPC_TIMEOUT)
+            .await
+        {
+            Ok(r) => {
+                let turn_id = r.turn.id;
+                self.core.transition(
+                    id,
+                    Agent::Codex,
+                    DeliveryState::Started,
+                    Some("turn started"),
+                    Some(&turn_id),
+                )?;
+                self.session.turn = TurnState::active(turn_id.clone());
+                self.track(&turn_id, &p.message);
+                Ok(true)
+            }
+            Err(TransportError::Rpc { error, .. }) => {
+                let why = format!("turn/start refused: {}; will retry", error.message);
+                tracing::warn!(message = %id, "{why}");
+                self.core
+                    .transition(id, Agent::Codex, DeliveryState::Queued, Some(&why), None)?;
+                // Re-read the turn state: the refusal usually means busy.
+                self.resync().await?;
+                self.retry_after = Some(Instant::now() + Duration::from_secs(1));
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn steer(
+        &mut self,
+        thread_id: &str,
+        turn_id: &str,
+        p: &Pending,
+    ) -> Result<bool, LinkError> {
+        let id = &p.message.id;
+        self.core.transition(
+            id,
+            Agent::Codex,
+            DeliveryState::Steering,
+            Some(&format!("steering into turn {turn_id}")),
+            None,
+        )?;
+        let params = TurnSteerParams {
+            thread_id: thread_id.to_string(),
+            expected_turn_id: turn_id.to_string(),
+            client_user_message_id: id.clone(),
+            input: vec![UserInput::text(frame(&p.message))],
+        };
+        match self
+            .conn
+            .request::<_, TurnSteerResult>("turn/steer", params, RPC_TIMEOUT)
+            .await
+        {
+            Ok(r) => {
+                self.core.transition(
+                    id,
+                    Agent::Codex,
+                    DeliveryState::Started,
+                    Some("steered into the running turn"),
+                    Some(&r.turn_id),
+                )?;
+                self.track(&r.turn_id, &p.message);
+                Ok(true)
+            }
+            Err(TransportError::Rpc { error, .. }) => {
+                let why = format!(
+                    "steer refused ({}); queued until the turn ends",
+                    error.message
+                );
+                tracing::info!(message = %id, "{why}");
+                self.steer_refused.insert(id.clone());
+                self.core
+                    .transition(id, Agent::Codex, DeliveryState::Queued, Some(&why), None)?;
+                self.core.record_event(
+                    "codex.steer_refused",
+                    json!({"message_id": id, "turn_id": turn_id, "error": error.message}),
+                )?;
+                self.resync().await?;
+                Ok(true)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn interrupt(
+        &mut self,
+        thread_id: &str,
+        turn_id: &str,
+        p: &Pending,
+    ) -> Result<bool, LinkError> {
+        let id = &p.message.id;
+        self.core.transition(
+            id,
+            Agent::Codex,
+            DeliveryState::Interrupting,
+            Some(&format!("interrupting turn {turn_id}")),
+            None,
+        )?;
+        let params = TurnInterruptParams {
+            thread_id: thread_id.to_string(),
+            turn_id: turn_id.to_string(),
+        };
+        if let Err(e) = self
+            .conn
+            .request_value("turn/interrupt", params, INTERRUPT_WAIT)
+            .await
+        {
+            match e {
+                TransportError::Rpc { .. } | TransportError::Timeout { .. } => {
+                    tracing::warn!(message = %id, "turn/interrupt: {e}");
+                }
+                other => return Err(other.into()),
+            }
+        }
+        if !self.wait_turn_end(turn_id, INTERRUPT_WAIT).await? {
+            let why = format!("turn {turn_id} did not end after the interrupt; queued");
+            self.core
+                .transition(id, Agent::Codex, DeliveryState::Queued, Some(&why), None)?;
+            self.core.record_event(
+                "codex.interrupt_timeout",
+                json!({"message_id": id, "turn_id": turn_id}),
+            )?;
+            return Ok(false);
+        }
+        let mut p = p.clone();
+        p.delivery.state = DeliveryState::Interrupting;
+        self.start(thread_id, &p).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn active(id: &str) -> TurnState {
+        TurnState::active(id)
+    }
+
+    #[test]
+    fn decision_table() {
+        use OnBusy::*;
+        let cases: Vec<(TurnState, OnBusy, bool, Action)> = vec![
+            (TurnState::Idle, Queue, false, Action::Start),
+            (TurnState::Idle, Steer, false, Action::Start),
+            (TurnState::Idle, Interrupt, false, Action::Start),
+            (
+                active("t1"),
+                Queue,
+                false,
+                Action::Wait {
+                    reason: "waiting for turn t1 to end".into(),
+                },
+            ),
+            (
+                active("t1"),
+                Steer,
+                false,
+                Action::Steer {
+                    turn_id: "t1".into(),
+                },
+            ),
+            (
+                active("t1"),
+                Steer,
+                true,
+                Action::Wait {
+                    reason: "waiting for turn t1 to end".into(),
+                },
+            ),
+            (
+                active("t1"),
+                Interrupt,
+                false,
+                Action::Interrupt {
+                    turn_id: "t1".into(),
+                },
+            ),
+        ];
+        for (state, policy, refused, want) in cases {
+            assert_eq!(
+                decide(&state, policy, refused),
+                want,
+                "{state:?} {policy:?} {refused}"
+            );
+        }
+        // Unknown state or an active turn without an id never sends.
+        for policy in [Queue, Steer, Interrupt] {
+            assert!(matches!(
+                decide(&TurnState::Unknown, policy, false),
+                Action::Wait { .. }
+            ));
+            assert!(matches!(
+                decide(&active(""), policy, false),
+                Action::Wait { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn messages_are_framed_by_sender() {
+        let mut m = Message {
+            seq: 1,
+            id: "m_1".into(),
+            from: Agent::Claude,
+            to: Agent::Codex,
+            body: "review src/lib.rs".into(),
+            kind: MessageKind::Chat,
+            created_ms: 0,
+            thread_id: None,
+            turn_id: None,
+            source_item_id: None,
+            in_reply_to: None,
+            idempotency_key: None,
+            on_busy: None,
+            meta: serde_json::Value::Null,
+        };
+        assert_eq!(frame(&m), "[from Claude] review src/lib.rs");
+        m.from = Agent::Human;
+        assert!(frame(&m).starts_with("[from the human, via abg] "));
+        m.kind = MessageKind::Notice;
+        assert!(frame(&m).starts_with("[abg notice] "));
+    }
+}

@@ -1,0 +1,116 @@
+//! Codex → Claude: what Codex says becomes stored messages, what it does
+//! becomes pair events. Why it exists: every completed `agentMessage` item
+//! must reach Claude exactly once (the item id is the message's source key),
+//! including items that completed while abg was not subscribed yet (the
+//! TUI's first turn) or not running (a killed daemon).
+
+use serde_json::json;
+
+use super::link::{Link, LinkError};
+use super::protocol::{Thread, ThreadItem};
+use crate::store::types::{Agent, NewMessage};
+
+/// How far before adopting a thread its turns are still relayed.
+const CATCH_UP_SECS: i64 = 120;
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Link {
+    /// Ingest what Codex said in this thread while nobody was subscribed
+    /// (the TUI's first turn runs before its thread can be resumed; a
+    /// restarted daemon missed its downtime). Only turns since the pair
+    /// adopted the thread count; item ids make repeats harmless.
+    pub(super) fn catch_up(&mut self, thread: &Thread) -> Result<(), LinkError> {
+        let key = format!("codex.since.{}", thread.id);
+        let since: Option<i64> = self.core.with_store(|s| s.get_setting(&key))?;
+        let since = match since {
+            Some(t) => t,
+            None => {
+                let t = unix_now() - CATCH_UP_SECS;
+                self.core.with_store(|s| s.set_setting(&key, &t))?;
+                t
+            }
+        };
+        for turn in &thread.turns {
+            if turn.started_at.is_none_or(|t| t < since) {
+                continue;
+            }
+            for item in &turn.items {
+                if matches!(item, ThreadItem::AgentMessage { .. }) {
+                    self.ingest(&thread.id, &turn.id, item.clone())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A completed item: agent text goes to Claude, tool use to events.
+    pub(super) fn ingest(
+        &mut self,
+        thread_id: &str,
+        turn_id: &str,
+        item: ThreadItem,
+    ) -> Result<(), LinkError> {
+        match item {
+            ThreadItem::AgentMessage { id, text } => {
+                if text.trim().is_empty() {
+                    return Ok(());
+                }
+                if self.notice_turns.contains(turn_id) {
+                    self.core.record_event(
+                        "codex.reply_to_notice",
+                        json!({"thread_id": thread_id, "turn_id": turn_id, "item_id": id}),
+                    )?;
+                    return Ok(());
+                }
+                let in_reply_to = self
+                    .turn_messages
+                    .get(turn_id)
+                    .and_then(|v| v.last().cloned());
+                let new = NewMessage {
+                    thread_id: Some(thread_id.to_string()),
+                    turn_id: Some(turn_id.to_string()),
+                    source_item_id: Some(id),
+                    in_reply_to,
+                    ..NewMessage::new(Agent::Codex, Agent::Claude, text)
+                };
+                let (m, fresh) = self.core.insert(&new)?;
+                if fresh {
+                    tracing::info!(message = %m.id, turn = %turn_id, "codex message stored for claude");
+                }
+            }
+            ThreadItem::CommandExecution {
+                id,
+                command,
+                cwd,
+                exit_code,
+                status,
+            } => {
+                self.core.record_event(
+                    "codex.command",
+                    json!({"thread_id": thread_id, "turn_id": turn_id, "item_id": id,
+                           "command": command, "cwd": cwd, "exit_code": exit_code, "status": status}),
+                )?;
+            }
+            ThreadItem::FileChange {
+                id,
+                changes,
+                status,
+            } => {
+                let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+                self.core.record_event(
+                    "codex.file_change",
+                    json!({"thread_id": thread_id, "turn_id": turn_id, "item_id": id,
+                           "paths": paths, "status": status}),
+                )?;
+            }
+            ThreadItem::UserMessage { .. } | ThreadItem::Unknown => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,401 @@
+//! The daemon's Codex link: keeps the app-server running, stays connected
+//! to it as a second client beside the human's TUI, follows the TUI's
+//! thread, ingests what Codex says and delivers what Claude sends.
+//!
+//! Why it exists: this is the one task that owns the Codex side of a pair.
+//! It reconnects after any drop (app-server crash, restart, mode change),
+//! re-reads the thread and turn state from the server each time, and
+//! resumes the store's queue, so a fault loses and duplicates nothing.
+//! Codex → Claude: every completed `agentMessage` item of a subscribed
+//! thread becomes one stored message to Claude (keyed by the item id);
+//! commands and file changes become pair events. Approval requests are
+//! never answered here (see `transport`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+
+use super::appserver;
+use super::protocol::{InitializeParams, InitializeResult, Notification, Thread};
+use super::session::{self, CurrentThread, Session, THREAD_SETTING, TurnState};
+use super::transport::{Connection, Inbound, TransportError};
+use crate::daemon::core::{Core, CoreError};
+use crate::store::StoreError;
+use crate::store::types::{Agent, DeliveryState};
+
+const TICK: Duration = Duration::from_millis(500);
+const DEFAULT_STALL: Duration = Duration::from_secs(300);
+
+/// Why a connection ended.
+#[derive(Debug, Error)]
+pub enum LinkError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the Codex app-server restarted")]
+    Restarted,
+}
+
+/// One connection's state.
+pub struct Link {
+    pub(super) core: Arc<Core>,
+    pub(super) conn: Connection,
+    inbound: mpsc::UnboundedReceiver<Inbound>,
+    pub(super) session: Session,
+    /// Messages that became (or were steered into) each running turn.
+    pub(super) turn_messages: HashMap<String, Vec<String>>,
+    /// Turns started by an abg notice: their replies are not relayed.
+    pub(super) notice_turns: HashSet<String>,
+    /// Messages whose steer was refused: they wait like queued ones.
+    pub(super) steer_refused: HashSet<String>,
+    /// Do not retry a refused `turn/start` before this.
+    pub(super) retry_after: Option<Instant>,
+}
+
+/// The daemon's Codex task; returns on shutdown.
+pub async fn run(core: Arc<Core>) {
+    let pair = core.pair().clone();
+    let mut stop = core.shutdown_signal();
+    // The app-server starts once the pair is used from the Codex side.
+    while !appserver::mode_file(&pair).exists()
+        && core
+            .with_store(|s| s.get_setting::<String>(THREAD_SETTING))
+            .ok()
+            .flatten()
+            .is_none()
+    {
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => {}
+            _ = stop.changed() => return,
+        }
+    }
+    let (ready_tx, mut ready_rx) = watch::channel(0u64);
+    let supervisor = tokio::spawn(appserver::supervise(Arc::clone(&core), ready_tx));
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        if *ready_rx.borrow_and_update() == 0 {
+            tokio::select! {
+                r = ready_rx.changed() => if r.is_err() { break } else { continue },
+                _ = stop.changed() => break,
+            }
+        }
+        match serve(&core, &mut ready_rx, &mut stop).await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!("codex link: {e}; reconnecting");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        }
+    }
+    let _ = supervisor.await;
+}
+
+async fn serve(
+    core: &Arc<Core>,
+    ready_rx: &mut watch::Receiver<u64>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), LinkError> {
+    let pair = core.pair();
+    let secret = pair
+        .secret()
+        .map_err(|e| CoreError::Invalid(e.to_string()))?;
+    let url = format!("ws://127.0.0.1:{}", pair.ports.app);
+    let (conn, inbound) = Connection::connect(&url, &appserver::token(&secret)).await?;
+    let init: InitializeResult = conn
+        .request("initialize", InitializeParams::abg(), session::RPC_TIMEOUT)
+        .await?;
+    conn.notify("initialized")?;
+    tracing::info!(user_agent = %init.user_agent, "connected to the codex app-server");
+    if !init.user_agent.contains("/0.169.") {
+        tracing::warn!(user_agent = %init.user_agent, "untested Codex version (abg was verified on 0.169.0)");
+    }
+    let mut link = Link {
+        core: Arc::clone(core),
+        conn,
+        inbound,
+        session: Session::new(),
+        turn_messages: HashMap::new(),
+        notice_turns: HashSet::new(),
+        steer_refused: HashSet::new(),
+        retry_after: None,
+    };
+    // Quota relay (issue 7): read the rate limits once per connection.
+    let limits = link
+        .conn
+        .request_value("account/rateLimits/read", Value::Null, session::RPC_TIMEOUT)
+        .await;
+    crate::budget::sense::codex_read(core, limits);
+    link.restore().await?;
+    link.discover().await?;
+    link.pump().await?;
+    let stall = match core.config().settings.codex_turn_stall() {
+        d if d.is_zero() => DEFAULT_STALL,
+        d => d,
+    };
+    let mut tick = tokio::time::interval(TICK);
+    let wake = core.bus().notify(Agent::Codex);
+    loop {
+        tokio::select! {
+            msg = link.inbound.recv() => {
+                link.inbound_one(msg)?;
+                // Drain whatever else arrived before acting.
+                while let Ok(msg) = link.inbound.try_recv() {
+                    link.inbound_one(Some(msg))?;
+                }
+            }
+            _ = async {
+                match wake {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+            _ = tick.tick() => {
+                link.discover().await?;
+                if link.session.check_stall(stall) {
+                    let turn = link.session.turn.active_turn().unwrap_or_default().to_string();
+                    tracing::warn!(turn = %turn, "codex turn stalled");
+                    core.record_event("codex.turn.stalled", json!({"turn_id": turn, "silent_secs": stall.as_secs()}))?;
+                }
+            }
+            r = ready_rx.changed() => {
+                if r.is_err() { return Ok(()) }
+                return Err(LinkError::Restarted);
+            }
+            _ = stop.changed() => return Ok(()),
+        }
+        if link.retry_after.is_some_and(|t| Instant::now() < t) {
+            continue;
+        }
+        link.retry_after = None;
+        link.pump().await?;
+    }
+}
+
+impl Link {
+    fn inbound_one(&mut self, msg: Option<Inbound>) -> Result<(), LinkError> {
+        match msg {
+            Some(Inbound::Notification { method, params }) => self.handle(&method, params),
+            Some(Inbound::Closed { reason }) => {
+                tracing::warn!("codex app-server connection closed: {reason}");
+                Err(TransportError::Closed.into())
+            }
+            None => Err(TransportError::Closed.into()),
+        }
+    }
+
+    /// Process notifications until `turn_id` is no longer running.
+    pub(super) async fn wait_turn_end(
+        &mut self,
+        turn_id: &str,
+        within: Duration,
+    ) -> Result<bool, LinkError> {
+        let end = Instant::now() + within;
+        loop {
+            if self.session.turn.active_turn() != Some(turn_id) {
+                return Ok(true);
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                // The notification may have been missed: ask the server.
+                self.resync().await?;
+                return Ok(self.session.turn.active_turn() != Some(turn_id));
+            }
+            match tokio::time::timeout(left, self.inbound.recv()).await {
+                Ok(msg) => self.inbound_one(msg)?,
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// Re-subscribe to the pair's thread after a (re)connect.
+    async fn restore(&mut self) -> Result<(), LinkError> {
+        let saved: Option<String> = self.core.with_store(|s| s.get_setting(THREAD_SETTING))?;
+        let Some(id) = saved else { return Ok(()) };
+        match session::subscribe(&self.conn, &id).await {
+            Ok(thread) => self.switch(thread).await,
+            Err(TransportError::Rpc { error, .. }) => {
+                tracing::warn!(thread = %id, "cannot resume the pair's thread: {}", error.message);
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Follow the thread the human is on.
+    pub(super) async fn discover(&mut self) -> Result<(), LinkError> {
+        let threads = session::loaded_threads(&self.conn).await?;
+        let current = self.session.thread_id().map(str::to_owned);
+        let Some(best) = session::select_thread(&threads, current.as_deref()) else {
+            return Ok(());
+        };
+        if Some(best.id.as_str()) == current.as_deref() {
+            return Ok(());
+        }
+        tracing::info!(
+            thread = %best.id, previous = ?current, preview = %best.preview,
+            loaded = ?threads.iter().map(|t| (&t.id, t.ephemeral, &t.source, t.updated_at)).collect::<Vec<_>>(),
+            "following the TUI's thread"
+        );
+        let best = best.clone();
+        match session::subscribe(&self.conn, &best.id).await {
+            Ok(thread) => self.switch(thread).await,
+            Err(TransportError::Rpc { error, .. }) => {
+                // A thread the TUI just created has no rollout until its
+                // first turn: try again on the next tick.
+                tracing::debug!(thread = %best.id, "cannot subscribe yet: {}", error.message);
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn switch(&mut self, thread: Thread) -> Result<(), LinkError> {
+        let id = thread.id.clone();
+        self.session.subscribed.insert(id.clone());
+        self.session.thread = Some(thread.clone());
+        self.session.turn = TurnState::Unknown;
+        self.core
+            .with_store(|s| s.set_setting(THREAD_SETTING, &id))?;
+        let current = CurrentThread {
+            thread_id: id.clone(),
+            path: thread.path.clone(),
+        };
+        let file = self.core.pair().dir.join("codex-thread.json");
+        if let Err(e) = std::fs::write(&file, serde_json::to_string(&current).unwrap_or_default()) {
+            tracing::warn!("cannot write {}: {e}", file.display());
+        }
+        self.core.record_event(
+            "codex.thread",
+            json!({"thread_id": id, "path": thread.path}),
+        )?;
+        self.resync().await
+    }
+
+    /// Re-read the current thread's turn state from the server, and settle
+    /// deliveries whose turn ended while nobody was listening.
+    pub(super) async fn resync(&mut self) -> Result<(), LinkError> {
+        let Some(id) = self.session.thread_id().map(str::to_owned) else {
+            return Ok(());
+        };
+        let thread = session::read(&self.conn, &id, true).await?;
+        self.session.turn = session::turn_state_of(&thread);
+        self.catch_up(&thread)?;
+        let active = self.session.turn.active_turn().map(str::to_owned);
+        let pending = self
+            .core
+            .with_store(|s| s.pending_for(Agent::Codex, 1000))?;
+        for p in pending {
+            if p.delivery.state != DeliveryState::Started {
+                continue;
+            }
+            let turn = p.delivery.turn_id.clone().unwrap_or_default();
+            if active.as_deref() == Some(turn.as_str()) {
+                let list = self.turn_messages.entry(turn).or_default();
+                if !list.contains(&p.message.id) {
+                    list.push(p.message.id.clone());
+                }
+            } else {
+                self.core.transition(
+                    &p.message.id,
+                    Agent::Codex,
+                    DeliveryState::Completed,
+                    Some("turn ended while abg was not listening"),
+                    None,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, method: &str, params: Value) -> Result<(), LinkError> {
+        // Quota relay (issue 7): sparse rate-limit updates.
+        if method == "account/rateLimits/updated" {
+            crate::budget::sense::codex_updated(&self.core, &params);
+        }
+        let n = Notification::parse(method, params);
+        if n.thread_id().is_some_and(|t| self.session.is_current(t)) {
+            self.session.touch();
+        }
+        match n {
+            Notification::TurnStarted { thread_id, turn }
+                if self.session.is_current(&thread_id) =>
+            {
+                self.session.turn = TurnState::active(turn.id.clone());
+                self.core.record_event(
+                    "codex.turn.started",
+                    json!({"thread_id": thread_id, "turn_id": turn.id}),
+                )?;
+            }
+            Notification::TurnCompleted { thread_id, turn } => {
+                if self.session.is_current(&thread_id) {
+                    let active = self.session.turn.active_turn();
+                    if active.is_none() || active == Some(turn.id.as_str()) {
+                        self.session.turn = TurnState::Idle;
+                    }
+                }
+                let status = format!("{:?}", turn.status).to_lowercase();
+                for id in self.turn_messages.remove(&turn.id).unwrap_or_default() {
+                    self.core.transition(
+                        &id,
+                        Agent::Codex,
+                        DeliveryState::Completed,
+                        Some(&format!("turn {status}")),
+                        None,
+                    )?;
+                }
+                self.notice_turns.remove(&turn.id);
+                self.core.record_event(
+                    "codex.turn.completed",
+                    json!({"thread_id": thread_id, "turn_id": turn.id, "status": status}),
+                )?;
+            }
+            Notification::ItemCompleted {
+                thread_id,
+                turn_id,
+                item,
+            } if self.session.subscribed.contains(&thread_id) => {
+                self.ingest(&thread_id, &turn_id, item)?;
+            }
+            Notification::ThreadStatusChanged { thread_id, status }
+                if self.session.is_current(&thread_id)
+                    && self.session.turn == TurnState::Unknown =>
+            {
+                if status == super::protocol::ThreadStatus::Idle {
+                    self.session.turn = TurnState::Idle;
+                }
+            }
+            Notification::ThreadClosed { thread_id } => {
+                self.session.subscribed.remove(&thread_id);
+                if self.session.is_current(&thread_id) {
+                    self.session.thread = None;
+                    self.session.turn = TurnState::Unknown;
+                }
+            }
+            Notification::Error {
+                thread_id,
+                turn_id,
+                will_retry,
+                message,
+            } if !will_retry => {
+                self.core.record_event(
+                    "codex.error",
+                    json!({"thread_id": thread_id, "turn_id": turn_id, "message": message}),
+                )?;
+            }
+            other => tracing::trace!(?other, "codex notification"),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! A WebSocket JSON-RPC client for `codex app-server --listen ws://…`.
+//!
+//! Why it exists: the daemon talks to the same app-server the human's TUI
+//! uses. This module only moves frames: it authenticates the upgrade with
+//! `Authorization: Bearer <token>` (and no `Origin`, which the server
+//! refuses), correlates responses with requests by id, and hands every
+//! notification to one channel that is read promptly (a slow reader gets the
+//! connection dropped by the server). Server requests (approvals, user
+//! input) are logged and never answered: the first answer wins, and those
+//! belong to the human in the TUI.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use super::protocol::{Incoming, OutgoingRequest, RpcError, parse_incoming};
+
+/// Transport failures.
+#[derive(Debug, Error)]
+pub enum TransportError {
+    #[error("cannot connect to the Codex app-server at {url}: {detail}")]
+    Connect { url: String, detail: String },
+    #[error("the Codex app-server connection is closed")]
+    Closed,
+    #[error("the Codex app-server did not answer {method} within {timeout:?}")]
+    Timeout { method: String, timeout: Duration },
+    #[error("{method} failed: {error}")]
+    Rpc { method: String, error: RpcError },
+    #[error("unexpected {method} answer: {detail}")]
+    Decode { method: String, detail: String },
+}
+
+impl TransportError {
+    /// The server's error, when the request was answered with one.
+    pub fn rpc(&self) -> Option<&RpcError> {
+        match self {
+            TransportError::Rpc { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// What the reader hands to the session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    Notification {
+        method: String,
+        params: Value,
+    },
+    /// The connection ended (the channel closes right after).
+    Closed {
+        reason: String,
+    },
+}
+
+type Pending = Arc<Mutex<HashMap<i64, oneshot::Sender<Result<Value, RpcError>>>>>;
+
+/// A live connection. Cheap to share behind an `Arc`; dropping the last
+/// handle closes it.
+pub struct Connection {
+    out: mpsc::UnboundedSender<Message>,
+    pending: Pending,
+    next_id: AtomicI64,
+    reader: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+        self.writer.abort();
+    }
+}
+
+impl Connection {
+    /// Connect to `url` (`ws://127.0.0.1:P`) with the bearer `token`.
+    pub async fn connect(
+        url: &str,
+        token: &str,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<Inbound>), TransportError> {
+        let connect_err = |detail: String| TransportError::Connect {
+            url: url.to_string(),
+            detail,
+        };
+        let mut req = url
+            .into_client_request()
+            .map_err(|e| connect_err(e.to_string()))?;
+        let auth = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|e| connect_err(e.to_string()))?;
+        req.headers_mut().insert("authorization", auth);
+        let (ws, _) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_tungstenite::connect_async(req),
+        )
+        .await
+        .map_err(|_| connect_err("timed out".into()))?
+        .map_err(|e| connect_err(e.to_string()))?;
+        let (mut sink, mut stream) = ws.split();
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Message>();
+        let (in_tx, in_rx) = mpsc::unbounded_channel();
+        let pending: Pending = Arc::default();
+        let writer = tokio::spawn(async move {
+            while let Some(msg) = out_rx.recv().await {
+                if sink.send(msg).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        let reader_pending = Arc::clone(&pending);
+        let pong_tx = out_tx.clone();
+        let reader = tokio::spawn(async move {
+            let reason = loop {
+                match stream.next().await {
+                    Some(Ok(Message::Text(text))) => {
+                        dispatch(text.as_str(), &reader_pending, &in_tx);
+                    }
+                    Some(Ok(Message::Ping(p))) => {
+                        let _ = pong_tx.send(Message::Pong(p));
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        break format!("closed by the server ({frame:?})");
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => break e.to_string(),
+                    None => break "connection ended".to_string(),
+                }
+            };
+            // Fail every request still waiting.
+            if let Ok(mut p) = reader_pending.lock() {
+                p.clear();
+            }
+            let _ = in_tx.send(Inbound::Closed { reason });
+        });
+        Ok((
+            Self {
+                out: out_tx,
+                pending,
+                next_id: AtomicI64::new(1),
+                reader,
+                writer,
+            },
+            in_rx,
+        ))
+    }
+
+    /// Send `method` and wait for its answer, decoded as `R`.
+    pub async fn request<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: P,
+        timeout: Duration,
+    ) -> Result<R, TransportError> {
+        let value = self.request_value(method, params, timeout).await?;
+        serde_json::from_value(value).map_err(|e| TransportError::Decode {
+            method: method.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Send `method` and wait for its raw answer.
+    pub async fn request_value<P: Serialize>(
+        &self,
+        method: &str,
+        params: P,
+        timeout: Duration,
+    ) -> Result<Value, TransportError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let text = serde_json::to_string(&OutgoingRequest { id, method, params }).map_err(|e| {
+            TransportError::Decode {
+                method: method.to_string(),
+                detail: e.to_string(),
+            }
+        })?;
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .map_err(|_| TransportError::Closed)?
+            .insert(id, tx);
+        if self.out.send(Message::Text(text.into())).is_err() {
+            self.forget(id);
+            return Err(TransportError::Closed);
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(error))) => Err(TransportError::Rpc {
+                method: method.to_string(),
+                error,
+            }),
+            Ok(Err(_)) => Err(TransportError::Closed),
+            Err(_) => {
+                self.forget(id);
+                Err(TransportError::Timeout {
+                    method: method.to_string(),
+                    timeout,
+                })
+            }
+        }
+    }
+
+    /// Send a notification (e.g. `initialized`).
+    pub fn notify(&self, method: &str) -> Result<(), TransportError> {
+        let text = serde_json::json!({ "method": method }).to_string();
+        self.out
+            .send(Message::Text(text.into()))
+            .map_err(|_| TransportError::Closed)
+    }
+
+    fn forget(&self, id: i64) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.remove(&id);
+        }
+    }
+}
+
+fn dispatch(text: &str, pending: &Pending, in_tx: &mpsc::UnboundedSender<Inbound>) {
+    match parse_incoming(text) {
+        Some(Incoming::Response { id, result }) => {
+            let waiter = id
+                .as_i64()
+                .and_then(|id| pending.lock().ok().and_then(|mut p| p.remove(&id)));
+            match waiter {
+                Some(tx) => {
+                    let _ = tx.send(result);
+                }
+                None => tracing::debug!(%id, "answer to no pending request"),
+            }
+        }
+        Some(Incoming::Notification { method, params }) => {
+            let _ = in_tx.send(Inbound::Notification { method, params });
+        }
+        Some(Incoming::ServerRequest { id, method, .. }) => {
+            // Approvals stay with the human: never answer, not even an error.
+            tracing::debug!(%id, method, "server request left to the TUI");
+        }
+        None => tracing::warn!("unparseable frame from the app-server"),
+    }
+}
