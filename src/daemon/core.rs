@@ -192,14 +192,21 @@ impl Core {
 
     /// Count `role` as attached until the guard drops.
     pub fn attach(self: &Arc<Self>, role: Role) -> AttachGuard {
-        if let Ok(mut a) = self.attached.lock() {
+        let both = self.attached.lock().map(|mut a| {
             match role {
                 Role::Claude => a.claude += 1,
                 Role::Codex => a.codex += 1,
                 Role::Cli | Role::Ui => {}
             }
-        }
+            (a.claude > 0, a.codex > 0)
+        });
         tracing::info!(?role, "agent attached");
+        if role.is_agent()
+            && let Ok((claude, codex)) = both
+            && let Err(e) = super::kickoff::on_attach(self, claude, codex)
+        {
+            tracing::warn!("kickoff failed: {e}");
+        }
         AttachGuard {
             core: Arc::clone(self),
             role,

@@ -8,4 +8,5 @@ mod cli;
 mod concurrency;
 mod control;
 mod governor;
+mod kickoff;
 mod lifecycle;
