@@ -145,7 +145,7 @@ async fn relay_steps(mock: &MockOpenAi, abg: &AbgCodex) -> Result<()> {
             .any(|t| t.contains("slow answer A") || t.contains("slow turn A")),
         "the queued message did not follow turn A"
     );
-    ensure!(outcome(&a).1 != "", "turn A has no turn id: {a}");
+    ensure!(!outcome(&a).1.is_empty(), "turn A has no turn id: {a}");
 
     wait_completed(abg, &q).await?;
 

@@ -200,7 +200,12 @@ async fn attach_once(pair: &Pair) -> anyhow::Result<()> {
         "authorization",
         HeaderValue::from_str(&format!("Bearer {secret}"))?,
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio_tungstenite::connect_async(req),
+    )
+    .await
+    .context("timed out connecting to the daemon")??;
     let hello = ClientFrame::Hello {
         protocol: PROTOCOL_VERSION,
         version: crate::version().to_string(),
@@ -208,13 +213,26 @@ async fn attach_once(pair: &Pair) -> anyhow::Result<()> {
     };
     ws.send(Message::Text(serde_json::to_string(&hello)?.into()))
         .await?;
-    // Hold the socket; answer pings, stop when it closes.
-    while let Some(msg) = ws.next().await {
-        match msg? {
-            Message::Close(_) => break,
-            Message::Ping(p) => ws.send(Message::Pong(p)).await?,
-            _ => {}
+    // Hold the socket; ping the daemon so a dead one is noticed quickly.
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut last_answer = Instant::now();
+    let mut id = 0u64;
+    loop {
+        tokio::select! {
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Close(_))) | None => return Ok(()),
+                Some(Ok(Message::Ping(p))) => ws.send(Message::Pong(p)).await?,
+                Some(Ok(_)) => last_answer = Instant::now(),
+                Some(Err(e)) => return Err(e.into()),
+            },
+            _ = tick.tick() => {
+                if last_answer.elapsed() > Duration::from_secs(6) {
+                    bail!("the daemon stopped answering");
+                }
+                id += 1;
+                let ping = serde_json::to_string(&ClientFrame::Ping { id })?;
+                ws.send(Message::Text(ping.into())).await?;
+            }
         }
     }
-    Ok(())
 }

@@ -52,6 +52,8 @@ pub fn abg_env(s: &Scenario) -> Result<(Vars, PathBuf, u16)> {
     set_var(&mut env, "ABG_CONFIG_DIR", &config.to_string_lossy());
     set_var(&mut env, "ABG_BASE_PORT", &base.to_string());
     set_var(&mut env, "ABG_LOG", "debug");
+    // The loop governor is not under test here (bursts come from "claude").
+    set_var(&mut env, "ABG_GOVERNOR_MAX_EXCHANGES", "0");
     set_var(&mut env, "RUST_BACKTRACE", "1");
     Ok((env, state, base))
 }
