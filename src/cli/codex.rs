@@ -187,7 +187,7 @@ async fn hold_attached(pair: Pair, ready_timeout: Duration) {
         if pair.killed_file().exists() {
             return;
         }
-        if let Err(e) = ensure::ensure_running(&pair, ready_timeout).await {
+        if let Err(e) = ensure::ensure_running_with(&pair, ready_timeout, false).await {
             tracing::debug!("cannot restart the daemon: {e:#}");
         }
     }

@@ -94,9 +94,18 @@ impl Link {
                 .with_store(|s| s.pending_for(Agent::Codex, 1000))?;
             // Quota relay (issue 7): hold messages while Codex is budget-paused.
             let pending = crate::budget::gate::gate(&self.core, Agent::Codex, pending);
+            // Messages the loop governor holds stay behind; abg's own notices
+            // and the human's messages still go through.
+            let governor_held = |p: &crate::store::types::Pending| {
+                p.delivery.state == DeliveryState::Held
+                    && p.delivery
+                        .detail
+                        .as_deref()
+                        .is_some_and(|d| d.starts_with(crate::daemon::governor::HELD_PREFIX))
+            };
             let Some(next) = pending
                 .into_iter()
-                .find(|p| p.delivery.state != DeliveryState::Started)
+                .find(|p| p.delivery.state != DeliveryState::Started && !governor_held(p))
             else {
                 return Ok(());
             };

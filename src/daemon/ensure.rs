@@ -29,8 +29,19 @@ pub struct Ensured {
     pub spawned: bool,
 }
 
-/// Make sure `pair`'s daemon runs this version of abg and is ready.
+/// Make sure `pair`'s daemon runs this version of abg and is ready,
+/// showing a spinner on a terminal while it starts.
 pub async fn ensure_running(pair: &Pair, ready_timeout: Duration) -> anyhow::Result<Ensured> {
+    ensure_running_with(pair, ready_timeout, true).await
+}
+
+/// [`ensure_running`] with the spinner optional: pass `false` while an
+/// agent's TUI owns the terminal.
+pub async fn ensure_running_with(
+    pair: &Pair,
+    ready_timeout: Duration,
+    show_spinner: bool,
+) -> anyhow::Result<Ensured> {
     let client = Client::for_pair(pair)?;
     if let Some(status) = probe_current(pair, &client).await? {
         return Ok(Ensured {
@@ -38,7 +49,11 @@ pub async fn ensure_running(pair: &Pair, ready_timeout: Duration) -> anyhow::Res
             spawned: false,
         });
     }
-    let spinner = spinner("starting the abg daemon…");
+    let spinner = if show_spinner {
+        spinner("starting the abg daemon…")
+    } else {
+        None
+    };
     let lock = lock_startup(pair, ready_timeout + Duration::from_secs(5)).await?;
     // Someone may have started it while we waited for the lock.
     if let Some(status) = probe_current(pair, &client).await? {
