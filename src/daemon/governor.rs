@@ -182,24 +182,9 @@ pub fn apply(core: &Core, message: &Message) -> Result<(), CoreError> {
     match verdict {
         Verdict::Relay => Ok(()),
         Verdict::Resume => release(core, "human message"),
-        Verdict::Hold { reason } => {
-            core.transition(
-                &message.id,
-                message.to,
-                DeliveryState::Held,
-                Some(&format!("{HELD_PREFIX} {reason}")),
-                None,
-            )?;
-            Ok(())
-        }
+        Verdict::Hold { reason } => mark(core, message, DeliveryState::Held, &reason),
         Verdict::Pause { reason } => {
-            core.transition(
-                &message.id,
-                message.to,
-                DeliveryState::Held,
-                Some(&format!("{HELD_PREFIX} {reason}")),
-                None,
-            )?;
+            mark(core, message, DeliveryState::Held, &reason)?;
             core.record_event(
                 "governor_paused",
                 serde_json::json!({ "reason": reason, "limit": limit, "message_id": message.id }),
@@ -216,12 +201,11 @@ pub fn apply(core: &Core, message: &Message) -> Result<(), CoreError> {
             Ok(())
         }
         Verdict::Damp { reason } => {
-            core.transition(
-                &message.id,
-                message.to,
+            mark(
+                core,
+                message,
                 DeliveryState::Failed,
-                Some(&format!("{HELD_PREFIX} not relayed: {reason}")),
-                None,
+                &format!("not relayed: {reason}"),
             )?;
             core.record_event(
                 "governor_damped",
@@ -230,6 +214,23 @@ pub fn apply(core: &Core, message: &Message) -> Result<(), CoreError> {
             Ok(())
         }
     }
+}
+
+/// Put `message`'s delivery in `state` with the governor's reason.
+fn mark(
+    core: &Core,
+    message: &Message,
+    state: DeliveryState,
+    reason: &str,
+) -> Result<(), CoreError> {
+    core.transition(
+        &message.id,
+        message.to,
+        state,
+        Some(&format!("{HELD_PREFIX} {reason}")),
+        None,
+    )?;
+    Ok(())
 }
 
 /// Resume the relay by hand (`abg resume-relay`). Returns how many held
