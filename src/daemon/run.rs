@@ -100,7 +100,9 @@ async fn serve(
     tracing::info!("daemon ready");
 
     tokio::spawn(watch_signals(Arc::clone(&core)));
-    tokio::spawn(watch_idle(Arc::clone(&core)));
+    if let Some(limit) = core.config().settings.daemon_idle_shutdown() {
+        tokio::spawn(watch_idle(Arc::clone(&core), limit));
+    }
     tokio::spawn(crate::codex::link::run(Arc::clone(&core)));
     // Quota relay (issue 7).
     tokio::spawn(crate::budget::relay::run(Arc::clone(&core)));
@@ -143,10 +145,8 @@ async fn watch_signals(core: Arc<Core>) {
     }
 }
 
-async fn watch_idle(core: Arc<Core>) {
-    let Some(limit) = core.config().settings.daemon_idle_shutdown() else {
-        return;
-    };
+/// Stop the daemon once no agent has been attached for `limit`.
+async fn watch_idle(core: Arc<Core>, limit: Duration) {
     let mut stop = core.shutdown_signal();
     let tick = (limit / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
     loop {
@@ -158,5 +158,60 @@ async fn watch_idle(core: Arc<Core>) {
             core.request_shutdown("idle: no agent attached");
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::protocol::Role;
+    use crate::pair::PairName;
+    use crate::pair::registry::Registry;
+
+    fn core(dir: &std::path::Path) -> Arc<Core> {
+        let reg = Registry::new(dir, 40000);
+        let pair = reg.pair(&crate::pair::registry::Entry {
+            id: crate::pair::pair_id(dir, &PairName::default()),
+            name: "main".into(),
+            root: dir.to_path_buf(),
+            slot: 0,
+            created_ms: 0,
+        });
+        crate::paths::ensure_private_dir(&pair.dir).expect("dir");
+        let store = Store::open(&pair.store_file()).expect("store");
+        Core::new(pair, Config::default(), store)
+    }
+
+    #[tokio::test]
+    async fn idles_out_only_without_agents() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let core = core(tmp.path());
+        let guard = core.attach(Role::Codex);
+        let watcher = tokio::spawn(watch_idle(Arc::clone(&core), Duration::from_millis(300)));
+        let mut stop = core.shutdown_signal();
+        // Attached: no shutdown within several idle periods.
+        let early = tokio::time::timeout(Duration::from_millis(900), stop.wait_for(|s| *s))
+            .await
+            .is_err();
+        assert!(early, "must not idle out while an agent is attached");
+        drop(guard);
+        let later = tokio::time::timeout(Duration::from_secs(5), stop.wait_for(|s| *s))
+            .await
+            .is_ok();
+        assert!(later, "idles out once the last agent detached");
+        watcher.await.expect("watcher");
+    }
+
+    #[tokio::test]
+    async fn cli_connections_do_not_count_as_attached() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let core = core(tmp.path());
+        let _cli = core.attach(Role::Cli);
+        let _watcher = tokio::spawn(watch_idle(Arc::clone(&core), Duration::from_millis(200)));
+        let mut stop = core.shutdown_signal();
+        let r = tokio::time::timeout(Duration::from_secs(5), stop.wait_for(|s| *s))
+            .await
+            .is_ok();
+        assert!(r);
     }
 }

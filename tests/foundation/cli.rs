@@ -168,3 +168,17 @@ fn send_stores_for_both_and_log_shows_them() {
     let text = env.ok(&p, &["log", "-n", "1"]);
     assert!(text.contains("human → codex [queued]"), "{text}");
 }
+
+#[test]
+fn logs_show_the_daemon_log() {
+    let env = AbgEnv::new();
+    let p = env.project("p");
+    let out = env.run(&p, &["logs"]);
+    assert_eq!(out.status.code(), Some(1), "no pair yet is a clear error");
+    assert!(stderr(&out).contains("no pair named"), "{}", stderr(&out));
+    env.json(&p, &["status", "--json"]);
+    let log = env.ok(&p, &["logs", "-n", "50"]);
+    assert!(log.contains("daemon ready"), "{log}");
+    let one = env.ok(&p, &["logs", "-n", "1"]);
+    assert_eq!(one.lines().count(), 1, "{one}");
+}
