@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 
@@ -16,6 +16,10 @@ use crate::control::protocol::{ClaudeRequest, ClientFrame, ErrorCode, PeerMessag
 use crate::daemon::core::{AttachGuard, Core, CoreError};
 use crate::pair::registry::now_ms;
 use crate::store::types::{Agent, DeliveryState, Message, Pending};
+
+/// How long a session waits for `abg claude`'s channel verdict before it
+/// pushes without one.
+pub const VERDICT_GRACE: Duration = Duration::from_secs(5);
 
 /// How Claude's channel registration went, as `abg claude` read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +67,24 @@ impl LinkState {
         self.lock().channel.clone()
     }
 
+    /// A new `abg mcp` session: its Claude has not registered the channel
+    /// yet, so a verdict from an earlier session no longer holds.
     fn begin_session(&self) -> u64 {
+        self.lock().channel = None;
         self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Whether a session attached at `since` may push now: only once `abg
+    /// claude` reported the channel registered, since Claude drops pushes
+    /// that arrive before it registers the channel (shortly after
+    /// `notifications/initialized`). Without any verdict after
+    /// [`VERDICT_GRACE`] (a restarted daemon, a Claude not run by `abg
+    /// claude`), pushing is tried anyway.
+    fn may_push(&self, since: Instant) -> bool {
+        match &self.lock().channel {
+            Some(c) => c.registered,
+            None => since.elapsed() >= VERDICT_GRACE,
+        }
     }
 
     fn is_current(&self, generation: u64) -> bool {
@@ -132,6 +152,7 @@ async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
 pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<AttachGuard>) {
     let state = core.claude();
     let generation = state.begin_session();
+    let attached_at = Instant::now();
     tracing::info!(generation, "claude link attached");
     let _ = core.record_event("claude_link", serde_json::json!({"attached": true}));
     let mut sent: HashSet<String> = HashSet::new();
@@ -139,7 +160,7 @@ pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<Atta
     let cap = core.max_frame_bytes();
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     loop {
-        if state.is_current(generation) && state.channel_usable() {
+        if state.is_current(generation) && state.may_push(attached_at) {
             match unacked(&core) {
                 Ok(rows) => {
                     for p in rows {
@@ -249,4 +270,32 @@ async fn frame_reply(core: &Arc<Core>, text: &str, cap: usize) -> ServerFrame {
 /// Now, in ms since the epoch (re-exported for the inbox).
 pub(crate) fn now() -> i64 {
     now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushes_wait_for_this_sessions_channel_verdict() {
+        let state = LinkState::default();
+        state.lock().channel = Some(ChannelStatus {
+            registered: true,
+            reason: None,
+        });
+        state.begin_session();
+        let now = Instant::now();
+        assert!(state.channel().is_none(), "an old verdict survived");
+        assert!(!state.may_push(now), "pushed before the verdict");
+        let long_ago = now.checked_sub(VERDICT_GRACE).unwrap_or(now);
+        assert!(state.may_push(long_ago), "no push after the grace");
+        for (registered, push) in [(true, true), (false, false)] {
+            state.lock().channel = Some(ChannelStatus {
+                registered,
+                reason: None,
+            });
+            assert_eq!(state.may_push(now), push);
+            assert_eq!(state.may_push(long_ago), push);
+        }
+    }
 }

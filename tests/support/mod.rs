@@ -17,7 +17,8 @@
 //! - [`procs`]: child processes killed by process group, `/proc` scans;
 //! - [`diag`]: what gets printed when a scenario fails;
 //! - [`app_server`]: a WebSocket JSON-RPC client for `codex app-server`;
-//! - [`mcp_channel`]: a test MCP server that is a Claude Code channel.
+//! - [`mcp_channel`]: a test MCP server that is a Claude Code channel;
+//! - [`pair`]: `abg codex` and `abg claude` as one pair, in two terminals.
 //!
 //! Running: `tests/e2e/setup.sh` installs the pinned CLIs (once), then
 //! `cargo test --test e2e_codex --test e2e_claude` (`e2e_harness` needs no
@@ -33,12 +34,14 @@
 pub mod abg_claude;
 pub mod abg_codex;
 pub mod app_server;
+pub mod budget;
 pub mod clis;
 pub mod diag;
 pub mod env;
 pub mod mcp_channel;
 pub mod mock_anthropic;
 pub mod mock_openai;
+pub mod pair;
 pub mod procs;
 pub mod recorder;
 pub mod scenario;
