@@ -7,6 +7,9 @@
 //! left out of the queue; abg's own budget notices (checkpoint request,
 //! resume prompt) still pass. Once the side is no longer paused, messages
 //! the budget held go back to the start of their state machine, in order.
+//! Budget notices always come first in the returned queue, so the resume
+//! prompt reaches the agent before the messages held while it was paused
+//! (which it announces), although they were stored earlier.
 //! The gate never fails delivery: store errors are logged and the queue is
 //! returned as it was.
 
@@ -111,5 +114,7 @@ fn apply(
             }
         }
     }
+    // Stable: notices first, each group in its stored order.
+    out.sort_by_key(|p| !is_budget_notice(p));
     Ok(out)
 }

@@ -93,8 +93,19 @@ pub fn step(core: &Core, turn_running: bool, now: i64) -> Result<Vec<Decision>, 
             let before = state.get(side_of(d)).cloned();
             decide::apply(&mut state, d, now);
             let after = state.get(side_of(d)).cloned();
-            sense::save_state(core, &state)?;
-            act(core, d, before.as_ref(), after.as_ref(), &state)?;
+            if let Decision::Resume { side, .. } = d {
+                // The resume prompt is stored before the pause is lifted, so
+                // no worker can release (and deliver) the held messages
+                // ahead of it. Exactly-once across a crash in between: the
+                // pause persists, the resume is decided again, and the
+                // tombstone and idempotency keys stop a second prompt.
+                act(core, d, before.as_ref(), after.as_ref(), &state)?;
+                sense::save_state(core, &state)?;
+                core.bus().wake(side.agent());
+            } else {
+                sense::save_state(core, &state)?;
+                act(core, d, before.as_ref(), after.as_ref(), &state)?;
+            }
         }
         all.extend(decisions);
     }
@@ -346,7 +357,7 @@ pub fn manual(core: &Core, side: Side, pause: bool) -> Result<ManualResult, Core
         },
         (false, Some(p)) => {
             *state.slot(side) = None;
-            sense::save_state(core, &state)?;
+            // The resume prompt before the pause is lifted (see `step`).
             resume_actions(
                 core,
                 side,
@@ -355,6 +366,8 @@ pub fn manual(core: &Core, side: Side, pause: bool) -> Result<ManualResult, Core
                 "the human resumed you by hand".into(),
                 &state,
             )?;
+            sense::save_state(core, &state)?;
+            core.bus().wake(side.agent());
             core.record_event(
                 "budget.resume",
                 json!({"side": side, "manual": true, "pause_id": p.id, "prompt": p.checkpoint_requested}),

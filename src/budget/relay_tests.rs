@@ -145,9 +145,18 @@ fn codex_pause_checkpoint_and_exactly_one_resume_across_restarts() {
     assert_eq!(budget_notices(&core, Agent::Codex, "resume"), 1);
     assert_eq!(budget_notices(&core, Agent::Claude, "back"), 1);
     assert!(step(&core, false, after + 1).expect("step").is_empty());
+    // abg's notices (the undelivered checkpoint request, then the resume
+    // prompt) go ahead of the released message the prompt announces.
     let queue = codex_queue(&core);
-    assert_eq!(queue[0].message.body, "before the wall");
-    assert_eq!(queue[0].delivery.state, DeliveryState::Queued);
+    let bodies: Vec<&str> = queue.iter().map(|p| p.message.body.as_str()).collect();
+    assert_eq!(queue.len(), 3, "{bodies:?}");
+    assert!(
+        bodies[0].contains(CHECKPOINT)
+            && bodies[1].starts_with("abg quota relay: your 5-hour window has reset"),
+        "{bodies:?}"
+    );
+    assert_eq!(queue[2].message.body, "before the wall");
+    assert_eq!(queue[2].delivery.state, DeliveryState::Queued);
 
     // A crash that lost the cleared state: the restarted relay resumes again
     // but sends nothing twice.

@@ -63,6 +63,39 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 fn render(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
+    let mut out = render_head(s, pair);
+    if let Some(c) = &s.codex {
+        out.push_str(&format!(
+            "\ncodex     thread {} · turn {}{}",
+            c.thread_id.as_deref().unwrap_or("none yet"),
+            c.turn,
+            c.turn_id
+                .as_deref()
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(why) = &s.relay_paused {
+        out.push_str(&format!("\nrelay     paused: {why}"));
+    }
+    for p in &s.pending {
+        out.push_str(&format!(
+            "\n  {} {} → {} {} ({} ago){}",
+            p.id,
+            p.from,
+            p.to,
+            p.state,
+            output::human_duration(p.age_ms),
+            p.detail
+                .as_deref()
+                .map(|d| format!(" — {d}"))
+                .unwrap_or_default()
+        ));
+    }
+    out
+}
+
+fn render_head(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
     format!(
         "pair      {} ({})\nproject   {}\ndaemon    ready · pid {} · up {} · abg {} (protocol {})\nports     codex app-server {} · reserved {} · control/web {}\nstate     {}\nagents    claude {} · codex {}\nqueues    to claude {} · to codex {}",
         s.pair_name,

@@ -88,7 +88,9 @@ pub async fn run(core: Arc<Core>) {
                 _ = stop.changed() => break,
             }
         }
-        match serve(&core, &mut ready_rx, &mut stop).await {
+        let served = serve(&core, &mut ready_rx, &mut stop).await;
+        core.set_codex_view(None);
+        match served {
             Ok(()) => break,
             Err(e) => {
                 tracing::warn!("codex link: {e}; reconnecting");
@@ -180,6 +182,7 @@ async fn serve(
         }
         link.retry_after = None;
         link.pump().await?;
+        core.set_codex_view(Some(link.session.turn.view(link.session.thread_id())));
     }
 }
 

@@ -59,6 +59,25 @@ impl TurnState {
         }
     }
 
+    /// This state as `abg status` shows it.
+    pub fn view(&self, thread_id: Option<&str>) -> crate::control::protocol::CodexView {
+        let (turn, turn_id) = match self {
+            TurnState::Unknown => ("unknown", None),
+            TurnState::Idle => ("idle", None),
+            TurnState::Active {
+                turn_id, stalled, ..
+            } => (
+                if *stalled { "stalled" } else { "busy" },
+                Some(turn_id.clone()).filter(|t| !t.is_empty()),
+            ),
+        };
+        crate::control::protocol::CodexView {
+            thread_id: thread_id.map(str::to_owned),
+            turn: turn.to_string(),
+            turn_id,
+        }
+    }
+
     pub fn active_turn(&self) -> Option<&str> {
         match self {
             TurnState::Active { turn_id, .. } if !turn_id.is_empty() => Some(turn_id),

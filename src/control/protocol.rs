@@ -200,6 +200,34 @@ pub struct DaemonStatus {
     /// Why the loop governor paused the agent-to-agent relay, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay_paused: Option<String>,
+    /// The daemon's view of Codex (absent until its app-server is connected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codex: Option<CodexView>,
+    /// Undelivered messages with their delivery state, oldest first (at most 20).
+    #[serde(default)]
+    pub pending: Vec<PendingView>,
+}
+
+/// Codex's thread and turn as the daemon sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodexView {
+    pub thread_id: Option<String>,
+    /// `unknown`, `idle`, `busy` or `stalled` (silent past `codex.turn_stall_secs`).
+    pub turn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
+}
+
+/// One undelivered message in `abg status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingView {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub age_ms: i64,
 }
 
 /// Which agents have a live control connection.

@@ -11,8 +11,8 @@ use tokio::sync::{broadcast, watch};
 use super::bus::{Bus, LiveEvent};
 use crate::config::Config;
 use crate::control::protocol::{
-    Attached, DaemonStatus, MessagePage, MessageView, Outcome, OutcomeCode, PROTOCOL_VERSION,
-    Phase, Queues, Role, SendRequest, SendResult,
+    Attached, CodexView, DaemonStatus, MessagePage, MessageView, Outcome, OutcomeCode,
+    PROTOCOL_VERSION, PendingView, Phase, Queues, Role, SendRequest, SendResult,
 };
 use crate::pair::Pair;
 use crate::pair::registry::now_ms;
@@ -48,6 +48,7 @@ pub struct Core {
     attached: Mutex<Attachments>,
     shutdown_tx: watch::Sender<bool>,
     bus: Bus,
+    codex_view: Mutex<Option<CodexView>>,
     /// The Claude side's live state (link sessions, hooks, doorbell).
     claude: crate::claude::link::LinkState,
 }
@@ -87,6 +88,7 @@ impl Core {
             }),
             shutdown_tx,
             bus: Bus::new(),
+            codex_view: Mutex::new(None),
             claude: crate::claude::link::LinkState::default(),
         })
     }
@@ -102,6 +104,36 @@ impl Core {
     /// The Claude side's live state.
     pub fn claude(&self) -> &crate::claude::link::LinkState {
         &self.claude
+    }
+
+    /// Publish the Codex link's view of thread and turn (for `abg status`).
+    pub fn set_codex_view(&self, view: Option<CodexView>) {
+        if let Ok(mut v) = self.codex_view.lock() {
+            *v = view;
+        }
+    }
+
+    /// Undelivered messages with their states, oldest first.
+    fn pending_views(&self, limit: usize) -> Vec<PendingView> {
+        let now = now_ms();
+        let mut all: Vec<PendingView> = [Agent::Claude, Agent::Codex]
+            .iter()
+            .flat_map(|a| {
+                self.with_store(|s| s.pending_for(*a, limit))
+                    .unwrap_or_default()
+            })
+            .map(|p| PendingView {
+                id: p.message.id,
+                from: p.message.from.as_str().to_string(),
+                to: p.delivery.recipient.as_str().to_string(),
+                state: p.delivery.state.as_str().to_string(),
+                detail: p.delivery.detail,
+                age_ms: now - p.message.created_ms,
+            })
+            .collect();
+        all.sort_by_key(|p| std::cmp::Reverse(p.age_ms));
+        all.truncate(limit);
+        all
     }
 
     /// Wake-ups and live changes.
@@ -287,6 +319,8 @@ impl Core {
             idle_shutdown_minutes: u64::from(self.config.settings.daemon_idle_shutdown_minutes),
             config: serde_json::to_value(self.config.explain()).unwrap_or_default(),
             relay_paused: super::governor::paused(self),
+            codex: self.codex_view.lock().ok().and_then(|v| v.clone()),
+            pending: self.pending_views(20),
         }
     }
 

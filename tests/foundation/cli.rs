@@ -167,6 +167,19 @@ fn send_stores_for_both_and_log_shows_them() {
     assert_eq!(lines[1]["body"], "review the parser");
     let text = env.ok(&p, &["log", "-n", "1"]);
     assert!(text.contains("human → codex [queued]"), "{text}");
+    let status = env.json(&p, &["status", "--json"]);
+    let pending = status["pending"].as_array().expect("pending");
+    let states: Vec<&str> = pending
+        .iter()
+        .map(|p| p["state"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        states,
+        ["stored", "queued"],
+        "each message's state shows in status"
+    );
+    let text = env.ok(&p, &["status"]);
+    assert!(text.contains("human → codex queued"), "{text}");
 }
 
 #[test]
