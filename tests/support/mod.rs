@@ -18,7 +18,10 @@
 //! - [`diag`]: what gets printed when a scenario fails;
 //! - [`app_server`]: a WebSocket JSON-RPC client for `codex app-server`;
 //! - [`mcp_channel`]: a test MCP server that is a Claude Code channel;
-//! - [`pair`]: `abg codex` and `abg claude` as one pair, in two terminals.
+//! - [`pair`]: `abg codex` and `abg claude` as one pair, in two terminals;
+//! - [`governor`]: reads and checks of the loop-governor e2e test;
+//! - [`budget`]: quota-relay helpers (rate-limit headers, `abg budget
+//!   --json`, `abg claude` under the test-only token auth).
 //!
 //! Running: `tests/e2e/setup.sh` installs the pinned CLIs (once), then
 //! `cargo test --test e2e_codex --test e2e_claude` (`e2e_harness` needs no
@@ -38,6 +41,7 @@ pub mod budget;
 pub mod clis;
 pub mod diag;
 pub mod env;
+pub mod governor;
 pub mod mcp_channel;
 pub mod mock_anthropic;
 pub mod mock_openai;
