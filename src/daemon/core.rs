@@ -17,7 +17,7 @@ use crate::control::protocol::{
 use crate::pair::Pair;
 use crate::pair::registry::now_ms;
 use crate::store::types::{
-    Agent, DeliveryLogEntry, DeliveryState, Event, Message, NewMessage, Transitioned,
+    Agent, DeliveryLogEntry, DeliveryState, Event, Inserted, Message, NewMessage, Transitioned,
 };
 use crate::store::{Store, StoreError};
 
@@ -145,11 +145,21 @@ impl Core {
     /// then wake its recipient and stream it. Duplicates (same source item
     /// or idempotency key) are returned without a second wake-up.
     pub fn insert(&self, new: &NewMessage) -> Result<(Message, bool), CoreError> {
-        let inserted = self.with_store(|s| s.insert_message(new))?;
+        let limit = self.config.settings.governor_limit();
+        // The loop governor judges (and holds) a new message in the same
+        // critical section that stores it: see `governor::judge_stored`.
+        let (inserted, judged) = self.with_store(|s| -> Result<_, CoreError> {
+            let inserted = s.insert_message(new)?;
+            let judged = match &inserted {
+                Inserted::New(m) => Some(super::governor::judge_stored(s, limit, m)?),
+                Inserted::Duplicate(_) => None,
+            };
+            Ok((inserted, judged))
+        })?;
         let fresh = inserted.is_new();
         let message = inserted.into_message();
-        if fresh {
-            super::governor::apply(self, &message)?;
+        if let Some(judged) = judged {
+            super::governor::follow_up(self, &message, judged)?;
             self.bus.publish(LiveEvent::Message {
                 message: message.clone(),
             });

@@ -6,12 +6,15 @@
 //! which are stored for the transcript but never relayed.
 //!
 //! [`judge`] is a pure function over [`GovernorState`]; the daemon's core
-//! applies its verdict to the store and persists the state.
+//! applies its verdict ([`judge_stored`], [`follow_up`]) to the store and
+//! persists the state.
 
 use serde::{Deserialize, Serialize};
 
+use crate::daemon::bus::LiveEvent;
 use crate::daemon::core::{Core, CoreError};
-use crate::store::types::{Agent, DeliveryState, Message, MessageKind, NewMessage};
+use crate::store::Store;
+use crate::store::types::{Agent, DeliveryState, Message, MessageKind, NewMessage, Transitioned};
 
 /// Store setting key holding the persisted [`GovernorState`].
 pub const SETTING_KEY: &str = "governor";
@@ -159,35 +162,79 @@ pub fn judge(
     Verdict::Relay
 }
 
-/// Apply the governor to a freshly stored `message` (before its recipient
-/// is woken). The state is read, judged and written under the store lock.
-pub fn apply(core: &Core, message: &Message) -> Result<(), CoreError> {
-    let limit = core.config().settings.governor_limit();
-    let verdict = core.with_store(|s| -> Result<Verdict, CoreError> {
-        let mut state: GovernorState = s.get_setting(SETTING_KEY)?.unwrap_or_default();
-        let before = state.clone();
-        let verdict = judge(
-            &mut state,
-            limit,
-            message.from,
-            message.to,
-            message.kind,
-            &message.body,
-        );
-        if state != before {
-            s.set_setting(SETTING_KEY, &state)?;
+/// A verdict on a freshly stored message, with the delivery change that
+/// [`judge_stored`] already made for it.
+#[derive(Debug)]
+pub struct Judged {
+    verdict: Verdict,
+    limit: Option<u32>,
+    changed: Option<Transitioned>,
+}
+
+/// Judge a freshly stored `message` and, when it is held or damped, put
+/// its delivery in that state, all in the store critical section that
+/// inserted it (`s` is the locked store): no delivery worker may see the
+/// message deliverable in between, and a resume running meanwhile cannot
+/// miss a message judged "hold" but not marked yet (it would stay held
+/// with the relay running). [`follow_up`] does the rest once unlocked.
+pub fn judge_stored(
+    s: &mut Store,
+    limit: Option<u32>,
+    message: &Message,
+) -> Result<Judged, CoreError> {
+    let mut state: GovernorState = s.get_setting(SETTING_KEY)?.unwrap_or_default();
+    let before = state.clone();
+    let verdict = judge(
+        &mut state,
+        limit,
+        message.from,
+        message.to,
+        message.kind,
+        &message.body,
+    );
+    if state != before {
+        s.set_setting(SETTING_KEY, &state)?;
+    }
+    let mark = match &verdict {
+        Verdict::Hold { reason } | Verdict::Pause { reason } => {
+            Some((DeliveryState::Held, reason.clone()))
         }
-        Ok(verdict)
-    })?;
-    match verdict {
-        Verdict::Relay => Ok(()),
+        Verdict::Damp { reason } => Some((DeliveryState::Failed, format!("not relayed: {reason}"))),
+        Verdict::Relay | Verdict::Resume => None,
+    };
+    let changed = match mark {
+        Some((to, reason)) => Some(s.transition(
+            &message.id,
+            message.to,
+            to,
+            Some(&format!("{HELD_PREFIX} {reason}")),
+            None,
+        )?),
+        None => None,
+    };
+    Ok(Judged {
+        verdict,
+        limit,
+        changed,
+    })
+}
+
+/// The rest of a [`judge_stored`] verdict, outside the store lock: stream
+/// the delivery change, record a pause (and tell both agents) or a damped
+/// message, release held messages when a human message resumes the relay.
+pub fn follow_up(core: &Core, message: &Message, judged: Judged) -> Result<(), CoreError> {
+    if let Some(t) = judged.changed.filter(|t| t.changed) {
+        core.bus().publish(LiveEvent::Delivery {
+            delivery: t.delivery,
+        });
+    }
+    match judged.verdict {
+        Verdict::Relay | Verdict::Hold { .. } => Ok(()),
         Verdict::Resume => release(core, "human message"),
-        Verdict::Hold { reason } => mark(core, message, DeliveryState::Held, &reason),
         Verdict::Pause { reason } => {
-            mark(core, message, DeliveryState::Held, &reason)?;
             core.record_event(
                 "governor_paused",
-                serde_json::json!({ "reason": reason, "limit": limit, "message_id": message.id }),
+                serde_json::json!({ "reason": reason, "limit": judged.limit, "message_id": message.id }),
             )?;
             let text = format!(
                 "abg paused the automatic relay between Claude and Codex: {reason}. Messages you send meanwhile are kept and delivered when the relay resumes."
@@ -201,12 +248,6 @@ pub fn apply(core: &Core, message: &Message) -> Result<(), CoreError> {
             Ok(())
         }
         Verdict::Damp { reason } => {
-            mark(
-                core,
-                message,
-                DeliveryState::Failed,
-                &format!("not relayed: {reason}"),
-            )?;
             core.record_event(
                 "governor_damped",
                 serde_json::json!({ "reason": reason, "message_id": message.id }),
@@ -214,23 +255,6 @@ pub fn apply(core: &Core, message: &Message) -> Result<(), CoreError> {
             Ok(())
         }
     }
-}
-
-/// Put `message`'s delivery in `state` with the governor's reason.
-fn mark(
-    core: &Core,
-    message: &Message,
-    state: DeliveryState,
-    reason: &str,
-) -> Result<(), CoreError> {
-    core.transition(
-        &message.id,
-        message.to,
-        state,
-        Some(&format!("{HELD_PREFIX} {reason}")),
-        None,
-    )?;
-    Ok(())
 }
 
 /// Resume the relay by hand (`abg resume-relay`). Returns how many held
