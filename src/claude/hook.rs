@@ -37,6 +37,14 @@ pub fn report(event: &str, input: &Value) -> HookReport {
         stop_hook_active: input["stop_hook_active"].as_bool().unwrap_or(false),
         tool_name: s("tool_name"),
         prompt_ids: input["prompt"].as_str().map(msg_ids).unwrap_or_default(),
+        human_prompt: event == "UserPromptSubmit"
+            && input["prompt"].as_str().is_some_and(|p| {
+                msg_ids(p).is_empty()
+                    && !p.contains("<channel ")
+                    && !p
+                        .trim_end()
+                        .ends_with(crate::claude::policy::DOORBELL_SUFFIX)
+            }),
     }
 }
 
@@ -96,6 +104,18 @@ pub async fn ask(event: &str, stdin: &str, opts: &super::mcp::Options) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_typed_prompts_count_as_human() {
+        let typed = serde_json::json!({"prompt": "please look at the parser"});
+        assert!(report("UserPromptSubmit", &typed).human_prompt);
+        let bell = serde_json::json!({"prompt": "2 new messages from Codex; call get_messages"});
+        assert!(!report("UserPromptSubmit", &bell).human_prompt);
+        let push =
+            serde_json::json!({"prompt": "<channel source=\"abg\" msg_id=\"m_1\">x</channel>"});
+        assert!(!report("UserPromptSubmit", &push).human_prompt);
+        assert!(!report("Stop", &typed).human_prompt);
+    }
 
     #[test]
     fn events_are_recognised() {

@@ -161,6 +161,7 @@ fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
             for id in &seen {
                 ack(core, id, &format!("in Claude's transcript ({event} hook)"))?;
             }
+            let mut human_typed = false;
             let mut st = core.claude().lock();
             st.last_activity_ms = now;
             match event {
@@ -171,6 +172,9 @@ fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
                 }
                 "UserPromptSubmit" => {
                     st.busy = true;
+                    if report.human_prompt {
+                        human_typed = true;
+                    }
                     if report.prompt_ids.is_empty() {
                         st.marks.last_prompt_ms = now;
                     }
@@ -179,6 +183,9 @@ fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
                 _ => st.busy = true,
             }
             drop(st);
+            if human_typed {
+                crate::daemon::governor::human_input(core, "human typed in the Claude TUI")?;
+            }
             let left = ids.len().saturating_sub(seen.len());
             let human = report.prompt_ids.is_empty();
             if left > 0 && human && matches!(event, "SessionStart" | "UserPromptSubmit") {

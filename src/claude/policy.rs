@@ -16,6 +16,10 @@ use std::collections::HashSet;
 use crate::control::protocol::PeerMessage;
 use crate::store::types::DeliveryState;
 
+/// How the doorbell prompt ends (so its UserPromptSubmit is not taken for
+/// the human's).
+pub const DOORBELL_SUFFIX: &str = "; call get_messages";
+
 /// One unacknowledged message for Claude, as the Stop hook sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unacked {
@@ -128,7 +132,7 @@ pub fn doorbell(input: &DoorbellInput<'_>) -> Vec<String> {
 /// The text the doorbell types into Claude's prompt.
 pub fn doorbell_text(n: usize) -> String {
     let s = if n == 1 { "" } else { "s" };
-    format!("{n} new message{s} from Codex; call get_messages")
+    format!("{n} new message{s} from Codex{DOORBELL_SUFFIX}")
 }
 
 /// Largest Stop-hook reason (Claude caps hook output at 10,000 chars).

@@ -109,7 +109,21 @@ impl Link {
                            "paths": paths, "status": status}),
                 )?;
             }
-            ThreadItem::UserMessage { .. } | ThreadItem::Unknown => {}
+            ThreadItem::UserMessage { client_id, .. } => {
+                // abg delivers with clientUserMessageId = the message id; any
+                // other user message was typed by the human in the TUI.
+                let from_abg = match client_id.as_deref() {
+                    Some(id) => self.core.with_store(|s| s.get_message(id))?.is_some(),
+                    None => false,
+                };
+                if !from_abg {
+                    crate::daemon::governor::human_input(
+                        &self.core,
+                        "human typed in the Codex TUI",
+                    )?;
+                }
+            }
+            ThreadItem::Unknown => {}
         }
         Ok(())
     }

@@ -305,6 +305,10 @@ pub struct HookReport {
     /// channel push starting this turn.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prompt_ids: Vec<String>,
+    /// A UserPromptSubmit whose prompt the human typed (not a channel push,
+    /// not abg's doorbell): it counts as human input for the loop governor.
+    #[serde(default)]
+    pub human_prompt: bool,
 }
 
 /// The daemon's answer to a hook: at most one of these is set.

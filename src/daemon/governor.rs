@@ -272,6 +272,26 @@ pub fn resume(core: &Core) -> Result<usize, CoreError> {
     Ok(n)
 }
 
+/// The human spoke to an agent directly (typed in its TUI, not through
+/// abg): reset the count and resume a paused relay, like a human message
+/// sent through abg.
+pub fn human_input(core: &Core, source: &str) -> Result<(), CoreError> {
+    let was_paused = core.with_store(|s| -> Result<bool, CoreError> {
+        let mut state: GovernorState = s.get_setting(SETTING_KEY)?.unwrap_or_default();
+        if state.exchanges == 0 && state.paused.is_none() {
+            return Ok(false);
+        }
+        let was_paused = state.paused.is_some();
+        state = GovernorState::default();
+        s.set_setting(SETTING_KEY, &state)?;
+        Ok(was_paused)
+    })?;
+    if was_paused {
+        release(core, source)?;
+    }
+    Ok(())
+}
+
 /// Whether the relay is paused, and why.
 pub fn paused(core: &Core) -> Option<String> {
     core.with_store(|s| s.get_setting::<GovernorState>(SETTING_KEY))
