@@ -116,6 +116,20 @@ pub fn unacked(core: &Core) -> Result<Vec<Pending>, CoreError> {
         .collect())
 }
 
+/// What the session may still push: stored messages for Claude, oldest
+/// first (budget-held ones are read too so the gate can release them).
+/// Reading only these keeps a burst from re-reading the whole
+/// unacknowledged queue on every wake-up.
+fn unpushed(core: &Core) -> Result<Vec<Pending>, CoreError> {
+    let states = [DeliveryState::Stored, DeliveryState::Held];
+    let rows = core.with_store(|s| s.pending_in(Agent::Claude, &states, 1000))?;
+    let rows = crate::budget::gate::gate(core, Agent::Claude, rows);
+    Ok(rows
+        .into_iter()
+        .filter(|p| p.delivery.state != DeliveryState::Held)
+        .collect())
+}
+
 /// Answer one Claude request (also reachable from plain CLI sessions:
 /// hooks and `abg claude` connect as `cli`).
 pub async fn answer(core: &Arc<Core>, id: u64, request: ClaudeRequest) -> ServerFrame {
@@ -161,7 +175,7 @@ pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<Atta
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     loop {
         if state.is_current(generation) && state.may_push(attached_at) {
-            match unacked(&core) {
+            match unpushed(&core) {
                 Ok(rows) => {
                     for p in rows {
                         if p.delivery.state != DeliveryState::Stored || sent.contains(&p.message.id)

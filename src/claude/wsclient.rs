@@ -67,7 +67,8 @@ impl ControlLink {
         req.headers_mut().insert("authorization", auth);
         let (ws, _) = tokio::time::timeout(
             Duration::from_secs(3),
-            tokio_tungstenite::connect_async(req),
+            // Nagle would hold a small frame behind a delayed ACK (~40 ms).
+            tokio_tungstenite::connect_async_with_config(req, None, true),
         )
         .await
         .map_err(|_| err("timed out".into()))?

@@ -101,7 +101,8 @@ impl Connection {
         req.headers_mut().insert("authorization", auth);
         let (ws, _) = tokio::time::timeout(
             Duration::from_secs(5),
-            tokio_tungstenite::connect_async(req),
+            // Nagle would hold a small frame behind a delayed ACK (~40 ms).
+            tokio_tungstenite::connect_async_with_config(req, None, true),
         )
         .await
         .map_err(|_| connect_err("timed out".into()))?

@@ -85,6 +85,11 @@ async fn serve(
     let guard = Arc::new(Guard::new(pair.ports.control, &secret));
     let app = server::router(Arc::clone(&core), guard);
     let mut stop = core.shutdown_signal();
+    // Small frames both ways (deliveries, acks): no Nagle delay on them.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = tokio::spawn(
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

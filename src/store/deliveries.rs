@@ -144,6 +144,37 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// [`Store::pending_for`] narrowed to deliveries in one of `states`, oldest first: the
+    /// Claude link's cheap look for what it has not pushed yet (served by the
+    /// `(recipient, state)` index instead of reading the whole unacknowledged queue).
+    pub fn pending_in(
+        &self,
+        recipient: Agent,
+        states: &[DeliveryState],
+        limit: usize,
+    ) -> Result<Vec<Pending>> {
+        let list = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS}, {DELIVERY_COLUMNS} FROM deliveries d \
+             JOIN messages m ON m.id = d.message_id \
+             WHERE d.recipient = ?1 AND d.state IN ({list}) ORDER BY m.seq LIMIT ?2"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(params![recipient, sql_limit(limit)], |row| {
+                Ok(Pending {
+                    message: rows::message(row)?,
+                    delivery: rows::delivery_at(row, MESSAGE_COLUMN_COUNT)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// How many messages for `recipient` are not yet in a terminal state.
     pub fn unacked_count(&self, recipient: Agent) -> Result<u64> {
         let sql = format!(
