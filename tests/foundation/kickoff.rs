@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use abg::control::client::Client;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::env::{AbgEnv, wait_until};
@@ -26,6 +26,13 @@ async fn attach(
         .expect("connect");
     let hello = format!(r#"{{"type":"hello","protocol":1,"version":"test","role":"{role}"}}"#);
     ws.send(Message::text(hello)).await.expect("hello");
+    // Attached once the daemon has answered the hello.
+    let welcome = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("welcome in time")
+        .expect("open")
+        .expect("frame");
+    assert!(welcome.to_string().contains("welcome"), "{welcome}");
     ws
 }
 
