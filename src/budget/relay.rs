@@ -102,6 +102,12 @@ pub fn step(core: &Core, turn_running: bool, now: i64) -> Result<Vec<Decision>, 
                 act(core, d, before.as_ref(), after.as_ref(), &state)?;
                 sense::save_state(core, &state)?;
                 core.bus().wake(side.agent());
+            } else if matches!(d, Decision::RequestCheckpoint { .. }) {
+                // Store the request before recording it as sent: a crash in
+                // between asks again, and the notice's idempotency key keeps
+                // that to one message.
+                act(core, d, before.as_ref(), after.as_ref(), &state)?;
+                sense::save_state(core, &state)?;
             } else {
                 sense::save_state(core, &state)?;
                 act(core, d, before.as_ref(), after.as_ref(), &state)?;
