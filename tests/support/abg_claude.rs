@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::WAIT;
 use super::diag::wait_for_file_text;
@@ -188,37 +188,22 @@ impl AbgClaude {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    fn control(&self) -> super::control::Control {
+        super::control::Control {
+            http: self.http.clone(),
+            port: self.port,
+            secret: self.secret.clone(),
+        }
+    }
+
     /// Store a message from `from` to `to` through the control plane.
     pub async fn inject(&self, from: &str, to: &str, body: &str) -> Result<String> {
-        let resp = self
-            .http
-            .post(self.url("/v1/messages"))
-            .bearer_auth(&self.secret)
-            .json(&json!({"from": from, "to": to, "body": body}))
-            .send()
-            .await?;
-        let status = resp.status();
-        let v: Value = resp.json().await?;
-        if !status.is_success() {
-            bail!("inject failed ({status}): {v}");
-        }
-        v["message_id"]
-            .as_str()
-            .map(str::to_string)
-            .context("message_id")
+        self.control().inject(from, to, body).await
     }
 
     /// Every stored message (oldest first) with its delivery state.
     pub async fn messages(&self) -> Result<Vec<Value>> {
-        let v: Value = self
-            .http
-            .get(self.url("/v1/messages?after=0&limit=1000"))
-            .bearer_auth(&self.secret)
-            .send()
-            .await?
-            .json()
-            .await?;
-        Ok(v["messages"].as_array().cloned().unwrap_or_default())
+        self.control().messages().await
     }
 
     /// Ask the daemon to exit.

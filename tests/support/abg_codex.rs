@@ -178,22 +178,17 @@ impl AbgCodex {
         self.call(self.http.post(url).json(&msg)).await
     }
 
+    fn control(&self) -> Result<super::control::Control> {
+        Ok(super::control::Control {
+            http: self.http.clone(),
+            port: self.control_port(),
+            secret: self.secret()?,
+        })
+    }
+
     /// Every stored message, oldest first.
     pub async fn messages(&self) -> Result<Vec<Value>> {
-        let mut all = Vec::new();
-        let mut after = 0;
-        loop {
-            let url = format!(
-                "http://127.0.0.1:{}/v1/messages?after={after}&limit=1000",
-                self.control_port()
-            );
-            let page = self.call(self.http.get(url)).await?;
-            let msgs = page["messages"].as_array().cloned().unwrap_or_default();
-            let Some(last) = msgs.last() else { break };
-            after = last["seq"].as_i64().unwrap_or(after);
-            all.extend(msgs);
-        }
-        Ok(all)
+        self.control()?.messages().await
     }
 
     /// Waits until a stored message satisfies `pred`; returns it.
@@ -203,19 +198,7 @@ impl AbgCodex {
         timeout: Duration,
         pred: impl Fn(&Value) -> bool,
     ) -> Result<Value> {
-        let end = Instant::now() + timeout;
-        loop {
-            if let Ok(msgs) = self.messages().await
-                && let Some(m) = msgs.iter().find(|m| pred(m))
-            {
-                return Ok(m.clone());
-            }
-            if Instant::now() >= end {
-                let msgs = self.messages().await.unwrap_or_default();
-                bail!("timed out waiting for {what}; store: {msgs:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.control()?.wait_message(what, timeout, pred).await
     }
 
     /// Waits until the daemon answers its status (after a respawn).

@@ -270,55 +270,26 @@ impl TokenClaude {
         Ok(me)
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+    fn control(&self) -> super::control::Control {
+        super::control::Control {
+            http: self.http.clone(),
+            port: self.port,
+            secret: self.secret.clone(),
+        }
     }
 
     /// Stores a message through the control plane; its id.
     pub async fn inject(&self, from: &str, to: &str, body: &str) -> Result<String> {
-        let resp = self
-            .http
-            .post(self.url("/v1/messages"))
-            .bearer_auth(&self.secret)
-            .json(&json!({"from": from, "to": to, "body": body}))
-            .send()
-            .await?;
-        let status = resp.status();
-        let v: Value = resp.json().await?;
-        if !status.is_success() {
-            bail!("inject failed ({status}): {v}");
-        }
-        v["message_id"]
-            .as_str()
-            .map(str::to_string)
-            .context("message_id")
+        self.control().inject(from, to, body).await
     }
 
     /// Every stored message, oldest first, with its delivery state.
     pub async fn messages(&self) -> Result<Vec<Value>> {
-        let v: Value = self
-            .http
-            .get(self.url("/v1/messages?after=0&limit=1000"))
-            .bearer_auth(&self.secret)
-            .send()
-            .await?
-            .json()
-            .await?;
-        Ok(v["messages"].as_array().cloned().unwrap_or_default())
+        self.control().messages().await
     }
 
     /// Waits until a stored message satisfies `pred`; returns it.
     pub async fn wait_message(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Result<Value> {
-        let end = Instant::now() + WAIT;
-        loop {
-            let msgs = self.messages().await.unwrap_or_default();
-            if let Some(m) = msgs.iter().find(|m| pred(m)) {
-                return Ok(m.clone());
-            }
-            if Instant::now() >= end {
-                bail!("timed out waiting for {what}; store: {msgs:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.control().wait_message(what, WAIT, pred).await
     }
 }

@@ -39,6 +39,7 @@ pub mod abg_codex;
 pub mod app_server;
 pub mod budget;
 pub mod clis;
+pub mod control;
 pub mod diag;
 pub mod env;
 pub mod governor;

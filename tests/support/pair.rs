@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::WAIT;
@@ -172,33 +172,17 @@ impl AbgPair {
         run_abg(&self.env, &self.workdir, args)
     }
 
+    fn control(&self) -> Result<super::control::Control> {
+        Ok(super::control::Control {
+            http: self.http.clone(),
+            port: self.control_port,
+            secret: self.secret.clone(),
+        })
+    }
+
     /// Every stored message, oldest first, with its delivery state.
     pub async fn messages(&self) -> Result<Vec<Value>> {
-        let mut all = Vec::new();
-        let mut after = 0;
-        loop {
-            let url = format!(
-                "http://127.0.0.1:{}/v1/messages?after={after}&limit=1000",
-                self.control_port
-            );
-            let resp = self
-                .http
-                .get(url)
-                .bearer_auth(&self.secret)
-                .header("abg-protocol", "1")
-                .send()
-                .await?;
-            let status = resp.status();
-            let page: Value = resp.json().await.unwrap_or(Value::Null);
-            if !status.is_success() {
-                bail!("control plane answered {status}: {page}");
-            }
-            let msgs = page["messages"].as_array().cloned().unwrap_or_default();
-            let Some(last) = msgs.last() else { break };
-            after = last["seq"].as_i64().unwrap_or(after);
-            all.extend(msgs);
-        }
-        Ok(all)
+        self.control()?.messages().await
     }
 
     /// Waits until a stored message satisfies `pred`; returns it.
@@ -208,19 +192,7 @@ impl AbgPair {
         timeout: Duration,
         pred: impl Fn(&Value) -> bool,
     ) -> Result<Value> {
-        let end = Instant::now() + timeout;
-        loop {
-            if let Ok(msgs) = self.messages().await
-                && let Some(m) = msgs.iter().find(|m| pred(m))
-            {
-                return Ok(m.clone());
-            }
-            if Instant::now() >= end {
-                let msgs = self.messages().await.unwrap_or_default();
-                bail!("timed out after {timeout:?} waiting for {what}; store: {msgs:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.control()?.wait_message(what, timeout, pred).await
     }
 
     /// Ends the session: stops both terminals (and everything they
