@@ -843,7 +843,7 @@ _abg() {
             return 0
             ;;
         abg__subcmd__hook)
-            opts="-h -V --project --pair --help --version"
+            opts="-h -V --project --via --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -851,6 +851,10 @@ _abg() {
             case "${prev}" in
                 --project)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --via)
+                    COMPREPLY=($(compgen -W "generated plugin" -- "${cur}"))
                     return 0
                     ;;
                 --pair)
@@ -957,7 +961,7 @@ _abg() {
             return 0
             ;;
         abg__subcmd__mcp)
-            opts="-h -V --project --pair --help --version"
+            opts="-h -V --project --via --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -965,6 +969,10 @@ _abg() {
             case "${prev}" in
                 --project)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --via)
+                    COMPREPLY=($(compgen -W "generated plugin" -- "${cur}"))
                     return 0
                     ;;
                 --pair)

@@ -170,12 +170,16 @@ complete -c abg -n "__fish_abg_using_subcommand daemon" -l pair -d 'Target the p
 complete -c abg -n "__fish_abg_using_subcommand daemon" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand daemon" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand mcp" -l project -d 'Project directory whose pair to serve (the plugin passes ${CLAUDE_PROJECT_DIR}); default: the ABG_PROJECT_ROOT that `abg claude` sets, else stay dormant' -r -F
+complete -c abg -n "__fish_abg_using_subcommand mcp" -l via -d 'Which way started this copy (`abg claude`\'s config, or the plugin); a copy whose way `abg claude` did not choose stays idle' -r -f -a "generated\t'abg\'s own `--mcp-config` and `--settings` hooks'
+plugin\t'The installed `abg@abg` Claude Code plugin'"
 complete -c abg -n "__fish_abg_using_subcommand mcp" -l pair -d 'Target the pair NAME of this project (default: main)' -r
-complete -c abg -n "__fish_abg_using_subcommand mcp" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand mcp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c abg -n "__fish_abg_using_subcommand mcp" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand hook" -l project -d 'Project directory whose pair to report to (default: ABG_PROJECT_ROOT)' -r -F
+complete -c abg -n "__fish_abg_using_subcommand hook" -l via -d 'Which way installed this hook (`abg claude`\'s settings, or the plugin)' -r -f -a "generated\t'abg\'s own `--mcp-config` and `--settings` hooks'
+plugin\t'The installed `abg@abg` Claude Code plugin'"
 complete -c abg -n "__fish_abg_using_subcommand hook" -l pair -d 'Target the pair NAME of this project (default: main)' -r
-complete -c abg -n "__fish_abg_using_subcommand hook" -s h -l help -d 'Print help'
+complete -c abg -n "__fish_abg_using_subcommand hook" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c abg -n "__fish_abg_using_subcommand hook" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand statusline" -l project -d 'Project directory whose pair to report to (default: ABG_PROJECT_ROOT, then the statusline JSON\'s project dir)' -r -F
 complete -c abg -n "__fish_abg_using_subcommand statusline" -l pair -d 'Target the pair NAME of this project (default: main)' -r

@@ -84,6 +84,7 @@ async fn push_and_reply(s: Scenario) -> Result<()> {
         &Launch {
             channels: true,
             doorbell_secs: 10,
+            ..Launch::default()
         },
     )
     .await?;
@@ -171,6 +172,7 @@ async fn idle_loss(s: Scenario, channels: bool) -> Result<()> {
         &Launch {
             channels,
             doorbell_secs: 3,
+            ..Launch::default()
         },
     )
     .await?;

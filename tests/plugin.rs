@@ -1,6 +1,8 @@
 //! `plugin/` is a valid Claude Code plugin marketplace (documented schema,
 //! `claude-code.md` §9): the marketplace lists the `abg` plugin, whose
-//! manifest, MCP server (`abg mcp`) and hooks (`abg hook …`) agree.
+//! manifest, MCP server (`abg mcp`) and hooks (`abg hook …`) agree, both
+//! started `--via plugin`; and `abg claude` refuses the plugin way clearly
+//! when the plugin cannot serve.
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +66,18 @@ fn marketplace_and_plugin_are_valid() {
     let server = &mcp["mcpServers"]["abg"];
     assert_eq!(server["command"], "abg");
     assert_eq!(server["args"][0], "mcp");
+    // The plugin's copy says which way started it, so it idles unless
+    // `abg claude` chose the plugin (claude.channel).
+    let args: Vec<&str> = server["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(
+        args.windows(2).any(|w| w == ["--via", "plugin"]),
+        "{args:?}"
+    );
     for ch in manifest["channels"].as_array().expect("channels") {
         let s = ch["server"].as_str().expect("channels[].server");
         assert!(
@@ -83,8 +97,80 @@ fn marketplace_and_plugin_are_valid() {
                 assert_eq!(h["type"], "command");
                 let cmd = h["command"].as_str().expect("command");
                 assert!(cmd.starts_with("abg hook "), "{cmd}");
+                assert!(cmd.contains(" --via plugin "), "{cmd}");
                 assert!(h["timeout"].as_u64().is_some_and(|t| t <= 30));
             }
         }
     }
+}
+
+/// A base port whose block of three is free right now.
+fn free_base() -> u16 {
+    for _ in 0..50 {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(0);
+        let base = port.saturating_sub(port % 10).max(20_000);
+        if base <= 60_000
+            && (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
+            return base;
+        }
+    }
+    panic!("no free port block");
+}
+
+/// `abg claude` with `claude.channel = "plugin"` and a plugin that cannot
+/// serve: exit 1 before anything starts, saying how to fix it. Read from
+/// Claude's own state files in a temp home; no Claude runs.
+#[test]
+fn plugin_way_is_refused_clearly_when_the_plugin_cannot_serve() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = std::fs::canonicalize(tmp.path()).expect("canon");
+    let (home, proj) = (root.join("home"), root.join("proj"));
+    for d in [&home.join(".claude/plugins"), &proj] {
+        std::fs::create_dir_all(d).expect("dir");
+    }
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_abg"))
+            .arg("claude")
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", "/usr/bin:/bin")
+            .env("ABG_STATE_DIR", root.join("state"))
+            .env("ABG_CONFIG_DIR", root.join("cfg"))
+            .env("ABG_BASE_PORT", free_base().to_string())
+            .env("ABG_CLAUDE_CHANNEL", "plugin")
+            .current_dir(&proj)
+            .output()
+            .expect("run abg claude")
+    };
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for want in [
+        "abg@abg plugin is not installed",
+        "abg init --plugin",
+        "claude.channel = \"generated\"",
+    ] {
+        assert!(err.contains(want), "{want:?} not in {err}");
+    }
+
+    // Installed (as `claude plugin install` writes it) but disabled.
+    std::fs::write(
+        home.join(".claude/plugins/installed_plugins.json"),
+        r#"{"version":2,"plugins":{"abg@abg":[{"scope":"user","version":"0.1.0"}]}}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        home.join(".claude/settings.json"),
+        r#"{"enabledPlugins":{"abg@abg":false}}"#,
+    )
+    .expect("write");
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("installed but not enabled"), "{err}");
+    assert!(err.contains("claude plugin enable abg@abg"), "{err}");
 }

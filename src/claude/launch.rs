@@ -1,20 +1,26 @@
 //! The command line `abg claude` runs: the real `claude` TUI with abg's
-//! channel server loaded as a development channel, hooks and statusline in
-//! a settings layer, and the user's own arguments passed through. Pure
-//! functions, table-tested.
+//! channel server loaded as a development channel — from the generated
+//! `--mcp-config` (`server:abg`) or from the installed plugin
+//! (`plugin:abg@abg`, see [`super::channel`]) — a settings layer (hooks
+//! only for the generated way, since the plugin brings its own; the
+//! statusline either way), and the user's own arguments passed through.
+//! Pure functions, table-tested.
 
 use std::path::Path;
 
 use thiserror::Error;
 
-/// Name of abg's MCP server inside Claude (`mcp__abg__reply`, `source="abg"`).
+use super::channel::Via;
+
+/// Name of abg's MCP server in the generated config (`mcp__abg__reply`,
+/// `source="abg"`); the plugin's is `plugin:abg:abg` ([`Via::server_name`]).
 pub const SERVER_NAME: &str = "abg";
 
 /// Errors in the user's Claude arguments.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum LaunchError {
     #[error(
-        "`{0}` is owned by abg: it loads abg's channel server itself (`--dangerously-load-development-channels server:abg`); remove it"
+        "`{0}` is owned by abg: it loads abg's channel server itself (`--dangerously-load-development-channels server:abg`, or `plugin:abg@abg` with claude.channel = \"plugin\"); remove it"
     )]
     Owned(String),
 }
@@ -42,12 +48,18 @@ pub struct LaunchFiles<'a> {
     pub debug_log: &'a Path,
 }
 
-/// Build the launch for `user_args`.
+/// Whether the user keeps every server but their `--mcp-config` ones out.
+pub fn has_strict_mcp(args: &[String]) -> bool {
+    args.iter().any(|a| a == "--strict-mcp-config")
+}
+
+/// Build the launch for `user_args`, loading abg `via` one way.
 pub fn plan(
     program: &str,
     files: &LaunchFiles<'_>,
     user_args: &[String],
     safe: bool,
+    via: Via,
 ) -> Result<Launch, LaunchError> {
     for a in user_args {
         for owned in ["--channels", "--dangerously-load-development-channels"] {
@@ -56,16 +68,19 @@ pub fn plan(
             }
         }
     }
-    let mut args = vec![
-        "--mcp-config".to_string(),
-        files.mcp_config.display().to_string(),
+    let mut args = Vec::new();
+    if via == Via::Generated {
+        args.push("--mcp-config".to_string());
+        args.push(files.mcp_config.display().to_string());
+    }
+    args.extend([
         "--dangerously-load-development-channels".to_string(),
-        format!("server:{SERVER_NAME}"),
+        via.channel_entry().to_string(),
         "--settings".to_string(),
         files.settings.display().to_string(),
         "--debug-file".to_string(),
         files.debug_log.display().to_string(),
-    ];
+    ]);
     if !safe && !has_permission_flag(user_args) {
         args.push("--dangerously-skip-permissions".into());
     }
@@ -94,7 +109,14 @@ mod tests {
 
     #[test]
     fn default_launch_bypasses_permissions_and_loads_channel() {
-        let l = plan("claude", &files(), &s(&["--resume", "x"]), false).expect("plan");
+        let l = plan(
+            "claude",
+            &files(),
+            &s(&["--resume", "x"]),
+            false,
+            Via::Generated,
+        )
+        .expect("plan");
         assert!(
             l.args
                 .windows(2)
@@ -105,11 +127,34 @@ mod tests {
                 .contains(&"--dangerously-skip-permissions".to_string())
         );
         assert_eq!(&l.args[l.args.len() - 2..], &s(&["--resume", "x"])[..]);
+        assert_eq!(l.args[..2], s(&["--mcp-config", "/s/mcp.json"])[..]);
+    }
+
+    #[test]
+    fn plugin_launch_has_no_mcp_config_and_loads_the_plugin_channel() {
+        let l = plan("claude", &files(), &[], false, Via::Plugin).expect("plan");
+        assert!(
+            !l.args.contains(&"--mcp-config".to_string()),
+            "{:?}",
+            l.args
+        );
+        assert!(
+            l.args
+                .windows(2)
+                .any(|w| w == ["--dangerously-load-development-channels", "plugin:abg@abg"])
+        );
+        assert!(
+            l.args
+                .windows(2)
+                .any(|w| w == ["--settings", "/s/settings.json"])
+        );
+        assert!(has_strict_mcp(&s(&["--strict-mcp-config"])));
+        assert!(!has_strict_mcp(&s(&["--mcp-config", "x"])));
     }
 
     #[test]
     fn safe_or_own_permission_mode_keeps_prompts() {
-        let l = plan("claude", &files(), &[], true).expect("plan");
+        let l = plan("claude", &files(), &[], true, Via::Generated).expect("plan");
         assert!(
             !l.args
                 .contains(&"--dangerously-skip-permissions".to_string())
@@ -119,6 +164,7 @@ mod tests {
             &files(),
             &s(&["--permission-mode", "plan"]),
             false,
+            Via::Plugin,
         )
         .expect("plan");
         assert!(
@@ -133,7 +179,7 @@ mod tests {
             "--channels",
             "--dangerously-load-development-channels=server:x",
         ] {
-            let err = plan("claude", &files(), &s(&[a]), false).expect_err(a);
+            let err = plan("claude", &files(), &s(&[a]), false, Via::Plugin).expect_err(a);
             assert!(err.to_string().contains("owned by abg"));
         }
     }

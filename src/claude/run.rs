@@ -1,5 +1,5 @@
-//! `abg claude` for real: take the pair's lock, write the MCP config and
-//! settings (0600), run the real `claude` under the PTY supervisor, report
+//! `abg claude` for real: take the pair's lock, write the MCP config (for
+//! the generated way) and settings (0600), run the real `claude` under the PTY supervisor, report
 //! the channel registration from Claude's debug log to the daemon (one line
 //! to the user when channels are unavailable), and ring the PTY doorbell
 //! when the daemon says a message has waited too long for an idle Claude.
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use super::channel::Via;
 use super::launch::{self, LaunchFiles};
 use super::policy;
 use super::setup;
@@ -27,6 +28,8 @@ pub struct Request<'a> {
     pub config: &'a Config,
     pub user_args: &'a [String],
     pub safe: bool,
+    /// The way abg is loaded into Claude (see [`super::channel::decide`]).
+    pub via: Via,
 }
 
 /// The files of one launch, under the pair's state dir.
@@ -57,6 +60,7 @@ pub fn plan(req: &Request<'_>, files: &Files) -> anyhow::Result<launch::Launch> 
         },
         req.user_args,
         req.safe,
+        req.via,
     )?)
 }
 
@@ -67,14 +71,18 @@ pub async fn run(req: Request<'_>) -> anyhow::Result<i32> {
     let files = Files::for_pair(pair);
     let plan = plan(&req, &files)?;
     let exe = std::env::current_exe().context("cannot find abg's own executable")?;
-    let env = setup::pair_env(&pair.root, &pair.name);
-    setup::write_private(
-        &files.mcp,
-        &serde_json::to_string_pretty(&setup::mcp_config(&exe, &env))?,
-    )?;
+    let env = setup::pair_env(&pair.root, &pair.name, req.via);
+    if req.via == Via::Generated {
+        setup::write_private(
+            &files.mcp,
+            &serde_json::to_string_pretty(&setup::mcp_config(&exe, &env))?,
+        )?;
+    } else {
+        let _ = std::fs::remove_file(&files.mcp);
+    }
     setup::write_private(
         &files.settings,
-        &serde_json::to_string_pretty(&setup::settings(&exe))?,
+        &serde_json::to_string_pretty(&setup::settings(&exe, req.via))?,
     )?;
     std::fs::create_dir_all(pair.log_dir()).context("cannot create the pair's log dir")?;
     let _ = std::fs::remove_file(&files.debug);
@@ -89,6 +97,7 @@ pub async fn run(req: Request<'_>) -> anyhow::Result<i32> {
     let watcher = tokio::spawn(watch_registration(
         pair.clone(),
         files.debug.clone(),
+        req.via.server_name(),
         Arc::clone(&unavailable),
     ));
     let doorbell = tokio::spawn(doorbell_loop(pair.clone(), sup.injector()));
@@ -109,11 +118,17 @@ async fn connect(pair: &Pair) -> Option<ControlLink> {
         .map(|(link, _)| link)
 }
 
-/// Tell the daemon (and the user) whether Claude registered abg's channel.
-async fn watch_registration(pair: Pair, debug: PathBuf, unavailable: Arc<Mutex<Option<String>>>) {
+/// Tell the daemon (and the user) whether Claude registered abg's channel
+/// (the server named `server` in Claude's debug log).
+async fn watch_registration(
+    pair: Pair,
+    debug: PathBuf,
+    server: &'static str,
+    unavailable: Arc<Mutex<Option<String>>>,
+) {
     let started = Instant::now();
     let verdict = loop {
-        if let Some(v) = read_registration(&debug) {
+        if let Some(v) = read_registration(&debug, server) {
             break v;
         }
         if started.elapsed() > Duration::from_secs(120) {
@@ -146,9 +161,9 @@ async fn watch_registration(pair: Pair, debug: PathBuf, unavailable: Arc<Mutex<O
     }
 }
 
-fn read_registration(debug: &Path) -> Option<Result<(), String>> {
+fn read_registration(debug: &Path, server: &str) -> Option<Result<(), String>> {
     let text = std::fs::read_to_string(debug).ok()?;
-    setup::registration(&text)
+    setup::registration(&text, server)
 }
 
 /// Ask the daemon every second whether to ring; type the doorbell when it

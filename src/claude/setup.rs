@@ -1,6 +1,6 @@
 //! Files and checks around an `abg claude` launch, as pure or small I/O
 //! functions: the MCP config and the settings layer (hooks, pre-allowed
-//! tools) Claude is started with, the one-live-`abg claude`-per-pair lock,
+//! tools, statusline; per way, see [`super::channel`]) Claude is started with, the one-live-`abg claude`-per-pair lock,
 //! the channel registration line of Claude's debug log, and whether
 //! Claude's prompt line is empty (before the doorbell types into it).
 
@@ -13,6 +13,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde_json::{Value, json};
 use thiserror::Error;
 
+use super::channel::{self, Via};
 use super::launch::SERVER_NAME;
 
 /// Errors preparing a launch.
@@ -51,14 +52,16 @@ pub fn write_private(path: &Path, content: &str) -> Result<(), SetupError> {
     f.write_all(content.as_bytes()).map_err(io(path))
 }
 
-/// Variables that tell `abg mcp` and `abg hook` which pair they serve.
-pub fn pair_env(root: &Path, pair_name: &str) -> Vec<(String, String)> {
+/// Variables that tell `abg mcp` and `abg hook` which pair they serve and
+/// which way `abg claude` loaded them (the other way's copies stay idle).
+pub fn pair_env(root: &Path, pair_name: &str, via: Via) -> Vec<(String, String)> {
     let mut env = vec![
         (
             super::mcp::PROJECT_ENV.to_string(),
             root.display().to_string(),
         ),
         ("ABG_PAIR".to_string(), pair_name.to_string()),
+        (channel::VIA_ENV.to_string(), via.as_str().to_string()),
     ];
     // Quota relay (issue 7): `abg statusline` chains to the user's own statusLine.
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -73,7 +76,8 @@ pub fn pair_env(root: &Path, pair_name: &str) -> Vec<(String, String)> {
     env
 }
 
-/// The `--mcp-config` content: abg's channel server, run as `abg mcp`.
+/// The `--mcp-config` content: abg's channel server, run as
+/// `abg mcp --via generated`.
 pub fn mcp_config(exe: &Path, env: &[(String, String)]) -> Value {
     let env: serde_json::Map<String, Value> = env
         .iter()
@@ -82,7 +86,7 @@ pub fn mcp_config(exe: &Path, env: &[(String, String)]) -> Value {
     json!({"mcpServers": {SERVER_NAME: {
         "type": "stdio",
         "command": exe.display().to_string(),
-        "args": ["mcp"],
+        "args": ["mcp", "--via", Via::Generated.as_str()],
         "env": env,
     }}})
 }
@@ -92,32 +96,44 @@ pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The `--settings` layer: hooks running `abg hook <event>` with this exe's
-/// absolute path, abg's tools pre-allowed, and `abg statusline` as the
-/// statusLine (it records Claude's quota windows, issue 7).
-pub fn settings(exe: &Path) -> Value {
+/// The `--settings` layer: abg's tools (as `via` names them) pre-allowed and
+/// `abg statusline` as the statusLine (it records Claude's quota windows,
+/// issue 7). The generated way adds hooks running `abg hook <event> --via
+/// generated` with this exe's absolute path, and switches the abg plugin off
+/// for this session (verified on 2.1.330: a `--settings` layer's
+/// `enabledPlugins` keeps an installed plugin's server and hooks out), so
+/// nothing runs twice. The plugin way brings its own hooks.
+pub fn settings(exe: &Path, via: Via) -> Value {
     let hook = |event: &str, timeout: u32| {
         json!([{"hooks": [{
             "type": "command",
-            "command": format!("{} hook {event}", sh_quote(&exe.display().to_string())),
+            "command": format!(
+                "{} hook {event} --via {}",
+                sh_quote(&exe.display().to_string()),
+                Via::Generated.as_str()
+            ),
             "timeout": timeout,
         }]}])
     };
     let tools: Vec<String> = ["reply", "get_messages", "get_budget"]
         .iter()
-        .map(|t| format!("mcp__{SERVER_NAME}__{t}"))
+        .map(|t| via.tool(t))
         .collect();
-    json!({
-        "hooks": {
+    let mut layer = json!({
+        "permissions": {"allow": tools},
+        // Quota relay (issue 7): `abg statusline` records Claude's windows.
+        "statusLine": crate::budget::statusline::setting(exe),
+    });
+    if via == Via::Generated {
+        layer["hooks"] = json!({
             "SessionStart": hook("session-start", 10),
             "UserPromptSubmit": hook("user-prompt-submit", 10),
             "PostToolUse": hook("post-tool-use", 10),
             "Stop": hook("stop", 15),
-        },
-        "permissions": {"allow": tools},
-        // Quota relay (issue 7): `abg statusline` records Claude's windows.
-        "statusLine": crate::budget::statusline::setting(exe),
-    })
+        });
+        layer["enabledPlugins"] = json!({ channel::PLUGIN_REF: false });
+    }
+    layer
 }
 
 /// Hold the pair's `abg claude` lock for as long as the returned value lives.
@@ -149,10 +165,11 @@ pub fn lock(pair_dir: &Path) -> Result<Flock<File>, SetupError> {
     }
 }
 
-/// What Claude's debug log says about abg's channel: `Some(Ok(()))` when
+/// What Claude's debug log says about abg's channel (the server named
+/// `server`: `abg`, or `plugin:abg:abg` for the plugin): `Some(Ok(()))` when
 /// registered, `Some(Err(reason))` when skipped, `None` when not yet known.
-pub fn registration(log: &str) -> Option<Result<(), String>> {
-    let ours = format!("MCP server \"{SERVER_NAME}\"");
+pub fn registration(log: &str, server: &str) -> Option<Result<(), String>> {
+    let ours = format!("MCP server \"{server}\":");
     for line in log.lines() {
         if !line.contains(&ours) {
             continue;
@@ -166,6 +183,14 @@ pub fn registration(log: &str) -> Option<Result<(), String>> {
         }
     }
     None
+}
+
+/// The verdict of whichever way the log's launch used: the generated
+/// server's when it has one (a generated launch may also log the plugin's
+/// server as skipped), else the plugin's.
+pub fn last_registration(log: &str) -> Option<Result<(), String>> {
+    registration(log, Via::Generated.server_name())
+        .or_else(|| registration(log, Via::Plugin.server_name()))
 }
 
 /// The one line `abg claude` prints when channels are unavailable.
@@ -192,15 +217,28 @@ mod tests {
     #[test]
     fn registration_lines_are_read() {
         let reg = "2026 [DEBUG] MCP server \"abg\": Channel notifications registered\n";
-        assert_eq!(registration(reg), Some(Ok(())));
+        assert_eq!(registration(reg, "abg"), Some(Ok(())));
+        assert_eq!(registration(reg, "plugin:abg:abg"), None);
         let skip = "x MCP server \"abg\": Channel notifications skipped: channels feature is not currently available\n";
         assert_eq!(
-            registration(skip),
+            registration(skip, "abg"),
             Some(Err("channels feature is not currently available".into()))
         );
         let other = "x MCP server \"bridge\": Channel notifications registered\n";
-        assert_eq!(registration(other), None);
-        assert_eq!(registration(""), None);
+        assert_eq!(registration(other, "abg"), None);
+        assert_eq!(registration("", "abg"), None);
+        // The plugin's server, as 2.1.330 logs it; in a generated launch with
+        // the plugin still enabled it was skipped while `abg` registered.
+        let log = "t [DEBUG] MCP server \"plugin:abg:abg\": Channel notifications skipped: server plugin:abg:abg not in --channels list for this session\n\
+                   t [DEBUG] MCP server \"abg\": Channel notifications registered\n";
+        assert_eq!(registration(log, "abg"), Some(Ok(())));
+        assert!(
+            matches!(registration(log, "plugin:abg:abg"), Some(Err(r)) if r.contains("--channels list"))
+        );
+        let plug = "t [DEBUG] MCP server \"plugin:abg:abg\": Channel notifications registered\n";
+        assert_eq!(registration(plug, "plugin:abg:abg"), Some(Ok(())));
+        assert_eq!(last_registration(plug), Some(Ok(())));
+        assert_eq!(last_registration(log), Some(Ok(())));
     }
 
     #[test]
@@ -218,15 +256,41 @@ mod tests {
 
     #[test]
     fn settings_run_hooks_by_absolute_path() {
-        let s = settings(Path::new("/opt/abg dir/abg"));
+        let s = settings(Path::new("/opt/abg dir/abg"), Via::Generated);
         let cmd = s["hooks"]["Stop"][0]["hooks"][0]["command"]
             .as_str()
             .expect("cmd");
-        assert_eq!(cmd, "'/opt/abg dir/abg' hook stop");
+        assert_eq!(cmd, "'/opt/abg dir/abg' hook stop --via generated");
         assert_eq!(s["permissions"]["allow"][0], "mcp__abg__reply");
+        assert_eq!(s["enabledPlugins"]["abg@abg"], false);
+        assert!(s["statusLine"].is_object());
         let m = mcp_config(Path::new("/x/abg"), &[("ABG_PAIR".into(), "main".into())]);
-        assert_eq!(m["mcpServers"]["abg"]["args"][0], "mcp");
+        assert_eq!(
+            m["mcpServers"]["abg"]["args"],
+            json!(["mcp", "--via", "generated"])
+        );
         assert_eq!(m["mcpServers"]["abg"]["env"]["ABG_PAIR"], "main");
+    }
+
+    #[test]
+    fn plugin_settings_carry_only_what_the_plugin_lacks() {
+        let s = settings(Path::new("/x/abg"), Via::Plugin);
+        assert!(s.get("hooks").is_none(), "the plugin brings its hooks: {s}");
+        assert!(s.get("enabledPlugins").is_none(), "{s}");
+        assert!(s["statusLine"].is_object());
+        assert_eq!(
+            s["permissions"]["allow"],
+            json!([
+                "mcp__plugin_abg_abg__reply",
+                "mcp__plugin_abg_abg__get_messages",
+                "mcp__plugin_abg_abg__get_budget"
+            ])
+        );
+        let env = pair_env(Path::new("/p"), "main", Via::Plugin);
+        assert!(
+            env.contains(&("ABG_CLAUDE_VIA".into(), "plugin".into())),
+            "{env:?}"
+        );
     }
 
     #[test]

@@ -130,6 +130,10 @@ fn install_plugin(ctx: &Context, dir: Option<PathBuf>, dry_run: bool) -> anyhow:
     }
     if dry_run {
         output::line("dry run: nothing was written or run")?;
+    } else {
+        output::line(
+            "with claude.channel = \"auto\" (the default) `abg claude` now loads abg through the plugin when `abg` is on PATH; set claude.channel = \"generated\" to keep abg's own config",
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

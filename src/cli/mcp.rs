@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::claude::channel::Via;
 use crate::claude::mcp::{self, Options};
 
 /// Serve Claude Code as its abg channel (started by Claude, not by hand).
@@ -13,6 +14,10 @@ pub struct Args {
     /// default: the ABG_PROJECT_ROOT that `abg claude` sets, else stay dormant.
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
+    /// Which way started this copy (`abg claude`'s config, or the plugin); a
+    /// copy whose way `abg claude` did not choose stays idle.
+    #[arg(long, value_enum, value_name = "WAY")]
+    pub via: Option<Via>,
 }
 
 pub async fn run(pair: Option<&str>, args: Args) -> anyhow::Result<ExitCode> {
@@ -25,6 +30,7 @@ pub async fn run(pair: Option<&str>, args: Args) -> anyhow::Result<ExitCode> {
     let opts = Options {
         project: args.project,
         pair: pair.map(str::to_string),
+        via: args.via,
     };
     mcp::run(opts).await?;
     Ok(ExitCode::SUCCESS)

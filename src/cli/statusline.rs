@@ -80,6 +80,7 @@ async fn record(input: &Value, pair: Option<&str>, project: Option<PathBuf>) {
     let opts = Options {
         project,
         pair: pair.map(str::to_string),
+        via: None,
     };
     let work = async {
         let (pair, _) = crate::claude::mcp::resolve(&opts).map_err(anyhow::Error::msg)?;

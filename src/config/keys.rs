@@ -198,6 +198,26 @@ const fn checked_string(
     }
 }
 
+const fn choice(
+    key: &'static str,
+    env: &'static str,
+    choices: &'static [&'static str],
+    default: &'static str,
+    help: &'static str,
+    set: fn(&mut Settings, &str),
+) -> KeyDef {
+    KeyDef {
+        key,
+        kind: Kind::Enum(choices),
+        default: Value::Str(Cow::Borrowed(default)),
+        env,
+        help,
+        check_expected: "",
+        check: None,
+        set: Setter::Str(set),
+    }
+}
+
 /// Integer conversion for setters: validation already keeps every value
 /// inside its key's range, and every range fits its field's type (a test
 /// checks both ends), so the fallback is unreachable.
@@ -295,6 +315,14 @@ pub static KEYS: &[KeyDef] = &[
         "Seconds a Codex turn may stay silent before it is shown as stalled (never as completed).",
         |s, v| s.codex_turn_stall_secs = narrow(v),
     ),
+    choice(
+        "claude.channel",
+        "ABG_CLAUDE_CHANNEL",
+        &["auto", "generated", "plugin"],
+        "auto",
+        "How `abg claude` loads abg into Claude Code: \"generated\" (its own --mcp-config and hooks), \"plugin\" (the installed abg@abg plugin), or \"auto\" (the plugin when it is installed and enabled, else generated).",
+        |s, v| s.claude_channel = v.to_owned(),
+    ),
     int(
         "claude.doorbell_secs",
         "ABG_CLAUDE_DOORBELL_SECS",
@@ -391,6 +419,8 @@ pub struct Settings {
     pub claude_binary: String,
     /// `codex.turn_stall_secs`.
     pub codex_turn_stall_secs: u64,
+    /// `claude.channel`: `auto`, `generated` or `plugin`.
+    pub claude_channel: String,
     /// `claude.doorbell_secs`.
     pub claude_doorbell_secs: u64,
     /// `claude.push_max_bytes`.
@@ -423,6 +453,7 @@ impl Settings {
             codex_binary: String::new(),
             claude_binary: String::new(),
             codex_turn_stall_secs: 0,
+            claude_channel: String::new(),
             claude_doorbell_secs: 0,
             claude_push_max_bytes: 0,
             governor_max_exchanges: 0,

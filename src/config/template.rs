@@ -49,7 +49,7 @@ fn push_key(out: &mut String, def: &KeyDef) {
         Kind::Int { min, max } => format!("Integer, {min} to {max}"),
         Kind::Bool => "Boolean".to_owned(),
         Kind::Str => "String".to_owned(),
-        Kind::Enum(_) => def.kind.expected(),
+        Kind::Enum(choices) => format!("One of {}", choices.join(", ")),
     };
     let _ = write!(
         out,

@@ -75,6 +75,7 @@ fn defaults_match_the_documented_values() {
     assert_eq!(s.codex_binary, "codex");
     assert_eq!(s.claude_binary, "claude");
     assert_eq!(s.codex_turn_stall_secs, 300);
+    assert_eq!(s.claude_channel, "auto");
     assert_eq!(s.claude_doorbell_secs, 10);
     assert_eq!(s.claude_push_max_bytes, 16_384);
     assert_eq!(s.governor_max_exchanges, 20);
@@ -525,6 +526,23 @@ fn enum_keys_accept_only_their_choices() {
 }
 
 #[test]
+fn claude_channel_is_a_choice() {
+    let def = find_key("claude.channel").unwrap();
+    for ok in ["auto", "generated", "plugin"] {
+        assert_eq!(
+            file_value(def, &toml::Value::String(ok.into())),
+            Ok(Value::Str(ok.to_owned().into()))
+        );
+    }
+    let err = parse_env(def, "server").unwrap_err().to_string();
+    assert!(err.contains("ABG_CLAUDE_CHANNEL"), "{err}");
+    assert!(
+        err.contains("one of \"auto\", \"generated\", \"plugin\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn commented_defaults_load_as_defaults_and_uncomment_to_defaults() {
     let text = commented_defaults();
     let dirs = Dirs::new();
@@ -628,6 +646,12 @@ fn error_messages_snapshot() {
         "unterminated string",
         "",
         "[codex]\nbinary = \"codex\n",
+        &[],
+    );
+    case(
+        "not one of the choices",
+        "",
+        "[claude]\nchannel = \"server\"\n",
         &[],
     );
     case(

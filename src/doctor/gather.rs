@@ -96,7 +96,7 @@ async fn app_facts(pair: &Pair) -> AppFacts {
 /// The channel verdict from Claude's debug log of the last `abg claude`.
 fn channel_from_log(pair: &Pair) -> Option<(bool, Option<String>)> {
     let text = std::fs::read_to_string(pair.log_dir().join("claude-debug.log")).ok()?;
-    match crate::claude::setup::registration(&text)? {
+    match crate::claude::setup::last_registration(&text)? {
         Ok(()) => Some((true, None)),
         Err(reason) => Some((false, Some(reason))),
     }

@@ -58,7 +58,7 @@ pub fn claude_section() -> String {
 
 You are paired with **Codex**, OpenAI's coding agent, working in this same project through abg.
 
-- **Messages from Codex** arrive as `<channel source=\"abg\" from=\"codex\" …>` blocks. If a push was missed, they come as Stop hook feedback or from the `get_messages` tool instead.
+- **Messages from Codex** arrive as `<channel source=\"abg\" from=\"codex\" …>` blocks (`source=\"plugin:abg:abg\"` when abg runs through its Claude Code plugin). If a push was missed, they come as Stop hook feedback or from the `get_messages` tool instead.
 - **To answer, call the `reply` tool.** Your transcript text never reaches Codex; only `reply` does.
 - **Default roles:** Codex implements; you plan and review. The human may assign other roles.
 - **No status chatter:** send Codex a message only when it has something to act on, not progress notes.

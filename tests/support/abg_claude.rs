@@ -66,6 +66,80 @@ pub struct Launch {
     /// Seed the channels flag cache (false: channels unavailable).
     pub channels: bool,
     pub doorbell_secs: u64,
+    /// Install abg's Claude Code plugin (a copy of the repo's `plugin/`, as
+    /// a local directory marketplace) in the hermetic Claude home first, and
+    /// put `abg` on PATH (the plugin runs it by name).
+    pub install_plugin: bool,
+    /// `claude.channel` (ABG_CLAUDE_CHANNEL); `None` keeps the default, auto.
+    pub channel: Option<&'static str>,
+    /// The server whose channel verdict to wait for in Claude's debug log:
+    /// `abg` (generated config) or `plugin:abg:abg` (the plugin).
+    pub server: &'static str,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Self {
+            channels: true,
+            doorbell_secs: 10,
+            install_plugin: false,
+            channel: None,
+            server: "abg",
+        }
+    }
+}
+
+/// Copy `from` into `to` (files and dirs only).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// `claude plugin marketplace add <copy of plugin/>` then `claude plugin
+/// install abg@abg`, with Claude's hermetic environment (user scope).
+pub fn install_plugin(s: &Scenario) -> Result<()> {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugin");
+    let copy = s.env.root.join("plugin-marketplace");
+    copy_tree(&src, &copy)?;
+    let abg_link = s.env.bin_dir.join("abg");
+    if !abg_link.exists() {
+        std::os::unix::fs::symlink(abg_bin(), &abg_link)?;
+    }
+    let claude = s.env.bin_dir.join("claude");
+    let env = s.env.claude_env()?;
+    let marketplace = copy.display().to_string();
+    for args in [
+        vec!["plugin", "marketplace", "add", marketplace.as_str()],
+        vec!["plugin", "install", "abg@abg"],
+    ] {
+        let out = std::process::Command::new(&claude)
+            .args(&args)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(&s.env.workdir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .with_context(|| format!("running claude {}", args.join(" ")))?;
+        if !out.status.success() {
+            bail!(
+                "claude {} failed ({}): {}{}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    Ok(())
 }
 
 fn free_base() -> Result<u16> {
@@ -97,6 +171,9 @@ impl AbgClaude {
                 channels: launch.channels,
             },
         )?;
+        if launch.install_plugin {
+            install_plugin(s)?;
+        }
         let state_dir = s.env.root.join("abg-state");
         let config_dir = s.env.root.join("abg-config");
         std::fs::create_dir_all(&config_dir)?;
@@ -110,6 +187,9 @@ impl AbgClaude {
             ("ABG_LOG", "debug".to_string()),
         ] {
             set_var(&mut env, k, &v);
+        }
+        if let Some(channel) = launch.channel {
+            set_var(&mut env, "ABG_CLAUDE_CHANNEL", channel);
         }
         let _daemon = KillOnDrop {
             env: env.clone(),
@@ -148,11 +228,17 @@ impl AbgClaude {
             40,
         );
         let verdict = if launch.channels {
-            "MCP server \"abg\": Channel notifications registered"
+            format!(
+                "MCP server \"{}\": Channel notifications registered",
+                launch.server
+            )
         } else {
-            "Channel notifications skipped"
+            format!(
+                "MCP server \"{}\": Channel notifications skipped",
+                launch.server
+            )
         };
-        wait_for_file_text(&s.diag, &debug_log, verdict, WAIT).await?;
+        wait_for_file_text(&s.diag, &debug_log, &verdict, WAIT).await?;
         let http = reqwest::Client::builder().no_proxy().build()?;
         std::mem::forget(_daemon);
         Ok(Self {

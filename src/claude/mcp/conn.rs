@@ -1,5 +1,7 @@
 //! `abg mcp`'s side of the daemon connection: find the pair (from the
-//! environment `abg claude` sets, or `--project`), keep one control
+//! environment `abg claude` sets, or `--project`), decide whether this copy
+//! serves at all (`--via` against the way `abg claude` chose, see
+//! [`crate::claude::channel::activity`]), keep one control
 //! WebSocket open with back-off across daemon restarts, and push every
 //! delivered message to Claude once the MCP session is initialized,
 //! reporting the push back to the daemon.
@@ -16,6 +18,7 @@ use thiserror::Error;
 use tokio::sync::{Notify, mpsc};
 
 use super::push;
+use crate::claude::channel::{self, Activity, Via};
 use crate::claude::wsclient::ControlLink;
 use crate::control::protocol::{ClaudeRequest, PeerMessage, Role};
 use crate::pair::Pair;
@@ -30,6 +33,9 @@ pub struct Options {
     pub project: Option<PathBuf>,
     /// The pair name (`--pair` / `ABG_PAIR`).
     pub pair: Option<String>,
+    /// How this copy was started (`--via`): the generated config or the
+    /// plugin; `None` for a bare `abg mcp`.
+    pub via: Option<Via>,
 }
 
 /// Why a tool cannot reach the daemon.
@@ -39,6 +45,8 @@ pub enum NoLink {
         "abg: this MCP server was not launched by abg ({0}), so it is not connected to Codex; start Claude with `abg claude`. Nothing was sent."
     )]
     Dormant(String),
+    #[error("abg: {0}. Nothing was sent.")]
+    Idle(String),
     #[error(
         "abg: the pair's daemon is not reachable right now; nothing was sent. abg reconnects by itself; retry in a few seconds, or run `abg status`."
     )]
@@ -52,6 +60,10 @@ pub struct Shared {
     /// plugin server in a plain `claude` session only serves the tools.
     role: Role,
     dormant: Option<String>,
+    /// Set when `abg claude` loaded abg the other way: this copy does nothing.
+    idle: Option<String>,
+    /// The `source` Claude gives this server's channel blocks.
+    source: &'static str,
     push_max: usize,
     link: Mutex<Option<ControlLink>>,
     peer: OnceLock<Peer<RoleServer>>,
@@ -84,6 +96,22 @@ pub fn resolve(opts: &Options) -> Result<(Pair, usize), String> {
 impl Shared {
     /// Resolve the pair and start the connection and push tasks.
     pub fn start(opts: Options) -> Arc<Self> {
+        let launched_by_abg = std::env::var_os(PROJECT_ENV).is_some_and(|v| !v.is_empty());
+        Self::start_as(opts, Via::chosen(), launched_by_abg)
+    }
+
+    /// [`Shared::start`] with the session's facts given: the way `abg claude`
+    /// chose (`ABG_CLAUDE_VIA`) and whether it launched this copy.
+    pub fn start_as(opts: Options, chosen: Option<Via>, launched_by_abg: bool) -> Arc<Self> {
+        let activity = channel::activity(opts.via, chosen, launched_by_abg);
+        let source = opts.via.unwrap_or(Via::Generated).server_name();
+        if let Activity::Idle(why) = activity {
+            tracing::info!("abg mcp stays idle: {why}");
+            let mut idle = Self::unconnected(why.clone());
+            idle.idle = Some(why);
+            idle.source = source;
+            return Arc::new(idle);
+        }
         let (pair, dormant, push_max) = match resolve(&opts) {
             Ok((p, max)) => (Some(p), None, max),
             Err(why) => {
@@ -91,18 +119,19 @@ impl Shared {
                 (None, Some(why), 16_384)
             }
         };
-        let launched_by_abg = std::env::var_os(PROJECT_ENV).is_some_and(|v| !v.is_empty());
-        if pair.is_some() && !launched_by_abg {
+        if pair.is_some() && activity == Activity::ToolsOnly {
             tracing::info!("not launched by `abg claude`: tools only, no channel pushes");
         }
         let shared = Arc::new(Self {
-            role: if launched_by_abg {
+            role: if activity == Activity::Active {
                 Role::Claude
             } else {
                 Role::Cli
             },
             pair,
             dormant,
+            idle: None,
+            source,
             push_max,
             link: Mutex::new(None),
             peer: OnceLock::new(),
@@ -117,27 +146,41 @@ impl Shared {
         shared
     }
 
-    /// A dormant, unconnected instance (tests).
     /// The pair this server serves, if resolved (the budget tool reads it).
     pub fn pair(&self) -> Option<&Pair> {
         self.pair.as_ref()
     }
 
+    /// A dormant, unconnected instance (tests).
     pub fn dormant(why: &str) -> Arc<Self> {
-        Arc::new(Self {
+        Arc::new(Self::unconnected(why.into()))
+    }
+
+    fn unconnected(why: String) -> Self {
+        Self {
             role: Role::Cli,
             pair: None,
-            dormant: Some(why.into()),
+            dormant: Some(why),
+            idle: None,
+            source: Via::Generated.server_name(),
             push_max: 16_384,
             link: Mutex::new(None),
             peer: OnceLock::new(),
             ready: Notify::new(),
             is_ready: AtomicBool::new(false),
-        })
+        }
+    }
+
+    /// The `source` attribute Claude gives this server's `<channel>` blocks.
+    pub fn source(&self) -> &'static str {
+        self.source
     }
 
     /// The live daemon connection, or why there is none.
     pub fn link(&self) -> Result<ControlLink, NoLink> {
+        if let Some(why) = &self.idle {
+            return Err(NoLink::Idle(why.clone()));
+        }
         if let Some(why) = &self.dormant {
             return Err(NoLink::Dormant(why.clone()));
         }

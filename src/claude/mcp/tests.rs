@@ -1,6 +1,7 @@
 //! Pins rmcp's handshake behaviour to what Claude Code 2.1.330 needs:
 //! replays Claude's real opening sequence (`server/discover` first, then
-//! `initialize` at 2025-11-25) and checks the legacy era is negotiated.
+//! `initialize` at 2025-11-25) and checks the legacy era is negotiated; and
+//! the copy of the way `abg claude` did not choose stays idle.
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -30,9 +31,13 @@ impl Wire {
 }
 
 fn start() -> Wire {
+    start_with(Shared::dormant("test: no pair"))
+}
+
+fn start_with(shared: Arc<Shared>) -> Wire {
     let (client, server) = tokio::io::duplex(1 << 20);
     let (sr, sw) = tokio::io::split(server);
-    let handler = AbgMcp::new(Shared::dormant("test: no pair"));
+    let handler = AbgMcp::new(shared);
     tokio::spawn(async move {
         if let Ok(running) = handler.serve((sr, sw)).await {
             let _ = running.waiting().await;
@@ -138,4 +143,43 @@ async fn initialize_without_discover_is_legacy_too() {
     .await;
     let init = w.recv().await;
     assert_eq!(init["result"]["protocolVersion"], "2025-03-26", "{init}");
+}
+
+#[tokio::test]
+async fn the_plugin_copy_idles_when_abg_claude_chose_its_own_config() {
+    use crate::claude::channel::Via;
+    let opts = Options {
+        via: Some(Via::Plugin),
+        ..Options::default()
+    };
+    let mut w = start_with(Shared::start_as(opts, Some(Via::Generated), true));
+    w.send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "claude-code", "version": "2.1.330"}
+        }}),
+    )
+    .await;
+    let init = w.recv().await;
+    let instructions = init["result"]["instructions"].as_str().unwrap_or("");
+    assert!(
+        instructions.contains("<channel source=\"plugin:abg:abg\""),
+        "{instructions}"
+    );
+    w.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    w.send(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "reply", "arguments": {"text": "hi"}
+        }}),
+    )
+    .await;
+    let call = w.recv().await;
+    assert_eq!(call["result"]["isError"], true, "{call}");
+    let text = call["result"]["content"][0]["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains("stays idle") && text.contains("mcp__abg__reply"),
+        "{text}"
+    );
+    assert!(text.contains("Nothing was sent"), "{text}");
 }
