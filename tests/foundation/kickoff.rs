@@ -65,7 +65,7 @@ fn kickoff_once_when_both_agents_first_attach() {
         let claude = attach(port, &secret, "claude").await;
         drop((codex, claude));
     });
-    assert!(wait_until(Duration::from_secs(5), || notices(&rt).len() == 2));
+    assert!(wait_until(Duration::from_secs(20), || notices(&rt).len() == 2));
     let mut got = notices(&rt);
     got.sort();
     assert_eq!(got, ["claude", "codex"]);

@@ -52,7 +52,7 @@ fn status_spawns_daemon_pairs_get_slots_and_kill_stops_it() {
 
     let out = env.ok(&a, &["kill"]);
     assert!(out.contains("stopped"), "{out}");
-    assert!(wait_until(Duration::from_secs(5), || !pid_alive(pid)));
+    assert!(wait_until(Duration::from_secs(20), || !pid_alive(pid)));
     let pairs = env.json(&a, &["pair", "--json"]);
     assert_eq!(pairs[0]["daemon"], "stopped");
 
@@ -92,7 +92,7 @@ fn kill_9_then_status_respawns_with_messages_intact() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill -9");
-    assert!(wait_until(Duration::from_secs(5), || !pid_alive(pid)));
+    assert!(wait_until(Duration::from_secs(20), || !pid_alive(pid)));
 
     let status = env.json(&p, &["status", "--json"]);
     let new_pid = pid_of(&status);
@@ -117,7 +117,7 @@ fn sigterm_shuts_down_cleanly() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .expect("term");
-    assert!(wait_until(Duration::from_secs(5), || !pid_alive(pid)));
+    assert!(wait_until(Duration::from_secs(20), || !pid_alive(pid)));
     assert!(
         wait_until(Duration::from_secs(2), || !pidfile.exists()),
         "pidfile removed on clean shutdown"
