@@ -21,24 +21,20 @@ pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreE
     match request {
         ClaudeRequest::Pushed { ids } => {
             let now = link::now();
-            for id in &ids {
-                move_if(
-                    core,
-                    id,
-                    &[DeliveryState::Stored],
-                    DeliveryState::Pushed,
-                    "channel push",
-                )?;
-            }
+            move_if(
+                core,
+                &ids,
+                &[DeliveryState::Stored],
+                DeliveryState::Pushed,
+                "channel push",
+            )?;
             let mut st = core.claude().lock();
             st.last_activity_ms = now;
             drop(st);
             done(core)
         }
         ClaudeRequest::Ack { ids } => {
-            for id in &ids {
-                ack(core, id, "acknowledged by Claude")?;
-            }
+            ack(core, &ids, "acknowledged by Claude")?;
             done(core)
         }
         ClaudeRequest::FetchUnread { ack: and_ack } => {
@@ -48,9 +44,8 @@ pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreE
                 .map(|p| link::peer_message(&p.message))
                 .collect();
             if and_ack {
-                for m in &messages {
-                    ack(core, &m.id, "get_messages")?;
-                }
+                let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+                ack(core, &ids, "get_messages")?;
             }
             let unread = unread(core)?;
             Ok(ClaudeAnswer::Unread { messages, unread })
@@ -92,39 +87,34 @@ fn done(core: &Core) -> Result<ClaudeAnswer, CoreError> {
     })
 }
 
-/// Acknowledge `id` for Claude; unknown ids and finished deliveries are ignored.
-fn ack(core: &Core, id: &str, why: &str) -> Result<(), CoreError> {
-    let current = core.with_store(|s| s.deliveries_for(id))?;
-    let Some(d) = current.into_iter().find(|d| d.recipient == Agent::Claude) else {
-        return Ok(());
-    };
-    if d.state.is_terminal() {
+/// Acknowledge `ids` for Claude, in one transaction; unknown ids and
+/// finished deliveries are ignored.
+fn ack(core: &Core, ids: &[String], why: &str) -> Result<(), CoreError> {
+    if ids.is_empty() {
         return Ok(());
     }
-    core.transition(
-        id,
+    core.transition_many(
+        ids,
         Agent::Claude,
         DeliveryState::Acknowledged,
         Some(why),
-        None,
+        |s| !s.is_terminal(),
     )?;
     Ok(())
 }
 
-/// Move `id` to `to` only from one of `from`.
+/// Move each of `ids` to `to` only from one of `from`, in one transaction.
 fn move_if(
     core: &Core,
-    id: &str,
+    ids: &[String],
     from: &[DeliveryState],
     to: DeliveryState,
     why: &str,
 ) -> Result<(), CoreError> {
-    let current = core.with_store(|s| s.deliveries_for(id))?;
-    if let Some(d) = current.into_iter().find(|d| d.recipient == Agent::Claude)
-        && from.contains(&d.state)
-    {
-        core.transition(id, Agent::Claude, to, Some(why), None)?;
+    if ids.is_empty() {
+        return Ok(());
     }
+    core.transition_many(ids, Agent::Claude, to, Some(why), |s| from.contains(&s))?;
     Ok(())
 }
 
@@ -158,9 +148,17 @@ fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
     match event {
         "Stop" => reply = stop(core, report, &rows, &seen, now)?,
         _ => {
-            for id in &seen {
-                ack(core, id, &format!("in Claude's transcript ({event} hook)"))?;
-            }
+            // In queue order, so the history reads oldest first.
+            let seen_ids: Vec<String> = ids
+                .iter()
+                .filter(|id| seen.contains(*id))
+                .cloned()
+                .collect();
+            ack(
+                core,
+                &seen_ids,
+                &format!("in Claude's transcript ({event} hook)"),
+            )?;
             let mut human_typed = false;
             let mut st = core.claude().lock();
             st.last_activity_ms = now;
@@ -229,9 +227,7 @@ fn stop(
         i64::MAX
     };
     let decision = policy::stop_decision(report.stop_hook_active, &items, marks, cutoff);
-    for id in &decision.ack {
-        ack(core, id, "in Claude's context (Stop hook)")?;
-    }
+    ack(core, &decision.ack, "in Claude's context (Stop hook)")?;
     let mut reply = HookReply::default();
     let blocked: Vec<_> = rows
         .iter()
@@ -241,15 +237,13 @@ fn stop(
     let mut used = Vec::new();
     if !blocked.is_empty() {
         let (reason, ids) = policy::stop_reason(&blocked, blocked.len());
-        for id in &ids {
-            move_if(
-                core,
-                id,
-                &[DeliveryState::Stored, DeliveryState::Pushed],
-                DeliveryState::Seen,
-                "delivered as Stop hook feedback",
-            )?;
-        }
+        move_if(
+            core,
+            &ids,
+            &[DeliveryState::Stored, DeliveryState::Pushed],
+            DeliveryState::Seen,
+            "delivered as Stop hook feedback",
+        )?;
         reply.block_reason = Some(reason);
         used = ids;
     }

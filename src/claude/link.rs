@@ -10,12 +10,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message as WsMessage, WebSocket};
+use futures_util::SinkExt;
 
 use super::policy::TurnMarks;
 use crate::control::protocol::{ClaudeRequest, ClientFrame, ErrorCode, PeerMessage, ServerFrame};
 use crate::daemon::core::{AttachGuard, Core, CoreError};
 use crate::pair::registry::now_ms;
+use crate::store::QueueMark;
 use crate::store::types::{Agent, DeliveryState, Message, Pending};
+
+/// How many queued messages one look at the store reads (the rest wait for
+/// the next look, right after these are written).
+const PAGE: usize = 1000;
 
 /// How long a session waits for `abg claude`'s channel verdict before it
 /// pushes without one.
@@ -117,12 +123,33 @@ pub fn unacked(core: &Core) -> Result<Vec<Pending>, CoreError> {
 }
 
 /// What the session may still push: stored messages for Claude, oldest
-/// first (budget-held ones are read too so the gate can release them).
+/// first (budget-held ones are read too so the gate can release them), but
+/// not those in `sent` (handed over already, their push report pending).
 /// Reading only these keeps a burst from re-reading the whole
-/// unacknowledged queue on every wake-up.
-fn unpushed(core: &Core) -> Result<Vec<Pending>, CoreError> {
+/// unacknowledged queue on every wake-up (`mark` keeps the session's place
+/// in it), and the handed-over ones are skipped without being decoded. `sent` is trimmed to the ones still
+/// stored, so it stays as small as the push reports' lag.
+fn unpushed(
+    core: &Core,
+    sent: &mut HashSet<String>,
+    mark: &mut QueueMark,
+) -> Result<Vec<Pending>, CoreError> {
     let states = [DeliveryState::Stored, DeliveryState::Held];
-    let rows = core.with_store(|s| s.pending_in(Agent::Claude, &states, 1000))?;
+    let mut still = HashSet::new();
+    let rows = core.with_store(|s| {
+        s.pending_in(Agent::Claude, &states, PAGE, mark, |id| {
+            let skip = sent.contains(id);
+            if skip {
+                still.insert(id.to_owned());
+            }
+            skip
+        })
+    })?;
+    if rows.len() + still.len() < PAGE {
+        // The whole queue was read: whatever is not in it any more was
+        // reported pushed (or moved on).
+        *sent = still;
+    }
     let rows = crate::budget::gate::gate(core, Agent::Claude, rows);
     Ok(rows
         .into_iter()
@@ -161,6 +188,14 @@ async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
     }
 }
 
+/// Queue `frame` without flushing (the caller flushes once per batch).
+async fn feed(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
+    match serde_json::to_string(frame) {
+        Ok(text) => socket.feed(WsMessage::Text(text.into())).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
 /// Serve an attached `abg mcp` on `socket` until it goes away. The newest
 /// session is the one that pushes; older ones only answer requests.
 pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<AttachGuard>) {
@@ -170,13 +205,16 @@ pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<Atta
     tracing::info!(generation, "claude link attached");
     let _ = core.record_event("claude_link", serde_json::json!({"attached": true}));
     let mut sent: HashSet<String> = HashSet::new();
+    let mut mark = QueueMark::default();
     let mut shutdown = core.shutdown_signal();
     let cap = core.max_frame_bytes();
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     loop {
         if state.is_current(generation) && state.may_push(attached_at) {
-            match unpushed(&core) {
+            match unpushed(&core, &mut sent, &mut mark) {
                 Ok(rows) => {
+                    // Queue every new frame, then write them with one flush.
+                    let mut queued = false;
                     for p in rows {
                         if p.delivery.state != DeliveryState::Stored || sent.contains(&p.message.id)
                         {
@@ -185,11 +223,16 @@ pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<Atta
                         let frame = ServerFrame::Deliver {
                             message: Box::new(peer_message(&p.message)),
                         };
-                        if !send(&mut socket, &frame).await {
+                        if !feed(&mut socket, &frame).await {
                             drop(attach);
                             return;
                         }
+                        queued = true;
                         sent.insert(p.message.id);
+                    }
+                    if queued && socket.flush().await.is_err() {
+                        drop(attach);
+                        return;
                     }
                 }
                 Err(e) => tracing::warn!("claude link cannot read the queue: {e}"),

@@ -148,13 +148,17 @@ impl Core {
         let limit = self.config.settings.governor_limit();
         // The loop governor judges (and holds) a new message in the same
         // critical section that stores it: see `governor::judge_stored`.
-        let (inserted, judged) = self.with_store(|s| -> Result<_, CoreError> {
-            let inserted = s.insert_message(new)?;
-            let judged = match &inserted {
-                Inserted::New(m) => Some(super::governor::judge_stored(s, limit, m)?),
-                Inserted::Duplicate(_) => None,
-            };
-            Ok((inserted, judged))
+        // One transaction (one commit) for the message, the governor's state
+        // and a hold: they are durable together before anyone is woken.
+        let (inserted, judged) = self.with_store(|s| {
+            s.batch(|s| -> Result<_, CoreError> {
+                let inserted = s.insert_message(new)?;
+                let judged = match &inserted {
+                    Inserted::New(m) => Some(super::governor::judge_stored(s, limit, m)?),
+                    Inserted::Duplicate(_) => None,
+                };
+                Ok((inserted, judged))
+            })
         })?;
         let fresh = inserted.is_new();
         let message = inserted.into_message();
@@ -190,6 +194,35 @@ impl Core {
             });
         }
         Ok(t)
+    }
+
+    /// [`Core::transition`] for many messages at once, in one store
+    /// transaction: each of `ids` whose delivery to `recipient` is in a
+    /// state `when` accepts moves to `state` (see
+    /// [`Store::transition_many`]); every change is streamed, in order.
+    pub fn transition_many(
+        &self,
+        ids: &[String],
+        recipient: Agent,
+        state: DeliveryState,
+        detail: Option<&str>,
+        when: impl Fn(DeliveryState) -> bool,
+    ) -> Result<Vec<Transitioned>, CoreError> {
+        let moved = self.with_store(|s| s.transition_many(ids, recipient, state, detail, when))?;
+        for t in moved.iter().filter(|t| t.changed) {
+            self.bus.publish(LiveEvent::Delivery {
+                delivery: t.delivery.clone(),
+            });
+        }
+        if !moved.is_empty() {
+            tracing::debug!(
+                count = moved.len(),
+                recipient = recipient.as_str(),
+                state = state.as_str(),
+                "deliveries"
+            );
+        }
+        Ok(moved)
     }
 
     /// Record a pair event and stream it.

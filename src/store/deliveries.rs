@@ -1,8 +1,9 @@
 //! Delivery state per (message, recipient): validated transitions with an append-only
 //! history, the per-recipient queue of undelivered messages, and counters for status.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
+use super::batch::write_tx;
 use super::error::{Result, StoreError};
 use super::rows::{self, DELIVERY_COLUMNS, LOG_COLUMNS, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS};
 use super::types::{
@@ -64,63 +65,53 @@ impl Store {
         detail: Option<&str>,
         turn_id: Option<&str>,
     ) -> Result<Transitioned> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut self.conn)?;
         let current =
             get_delivery(&tx, message_id, recipient)?.ok_or_else(|| StoreError::NotFound {
                 what: "delivery",
                 key: format!("{message_id} to {recipient}"),
             })?;
-        let from = current.state;
-        let (to, attempts, new_turn) = match change {
-            Change::To(to) => {
-                if from == to && from.is_terminal() {
-                    return Ok(Transitioned {
-                        previous: from,
-                        delivery: current,
-                        changed: false,
-                    });
-                }
-                check(&current, to)?;
-                let attempts = current.attempts + u32::from(to.is_new_attempt(from));
-                let turn = turn_id.map(str::to_owned).or(current.turn_id);
-                (to, attempts, turn)
-            }
-            Change::Retry => {
-                let to = DeliveryState::initial_for(recipient).ok_or_else(|| {
-                    StoreError::InvalidInput(format!("{recipient} cannot receive messages"))
-                })?;
-                (to, current.attempts, None)
-            }
-        };
+        let t = apply(&tx, current, change, detail, turn_id, now_ms())?;
+        if t.changed {
+            tx.commit()?;
+            self.note_rewind(&t);
+        }
+        Ok(t)
+    }
+
+    /// Move the deliveries to `recipient` of each of `ids` to `to`, in order and in one
+    /// transaction (one commit for a whole push report instead of one per id). An id is
+    /// skipped when it has no delivery to `recipient` or `when` refuses its current state;
+    /// the others follow [`Store::transition`]'s rules, and one refused transition
+    /// ([`StoreError::InvalidTransition`]) rolls the whole batch back. Returns what moved,
+    /// in the order of `ids`.
+    pub fn transition_many(
+        &mut self,
+        ids: &[String],
+        recipient: Agent,
+        to: DeliveryState,
+        detail: Option<&str>,
+        when: impl Fn(DeliveryState) -> bool,
+    ) -> Result<Vec<Transitioned>> {
+        let tx = write_tx(&mut self.conn)?;
         let now = now_ms();
-        tx.prepare_cached(
-            "UPDATE deliveries SET state = ?3, detail = ?4, turn_id = ?5, attempts = ?6, \
-             updated_ms = ?7 WHERE message_id = ?1 AND recipient = ?2",
-        )?
-        .execute(params![
-            message_id, recipient, to, detail, new_turn, attempts, now
-        ])?;
-        tx.prepare_cached(
-            "INSERT INTO delivery_log (message_id, recipient, state, detail, ts_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![message_id, recipient, to, detail, now])?;
-        tx.commit()?;
-        Ok(Transitioned {
-            previous: from,
-            delivery: Delivery {
-                message_id: current.message_id,
-                recipient,
-                state: to,
-                detail: detail.map(str::to_owned),
-                turn_id: new_turn,
-                attempts,
-                updated_ms: now,
-            },
-            changed: true,
-        })
+        let mut moved = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(current) = get_delivery(&tx, id, recipient)? else {
+                continue;
+            };
+            if !when(current.state) {
+                continue;
+            }
+            moved.push(apply(&tx, current, Change::To(to), detail, None, now)?);
+        }
+        if moved.iter().any(|t| t.changed) {
+            tx.commit()?;
+            for t in &moved {
+                self.note_rewind(t);
+            }
+        }
+        Ok(moved)
     }
 
     /// Messages not yet in a terminal state for `recipient` (held ones included), oldest
@@ -129,39 +120,8 @@ impl Store {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS}, {DELIVERY_COLUMNS} FROM deliveries d \
              JOIN messages m ON m.id = d.message_id \
-             WHERE d.recipient = ?1 AND d.state NOT IN {} ORDER BY m.seq LIMIT ?2",
-            DeliveryState::TERMINAL_SQL
-        );
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_map(params![recipient, sql_limit(limit)], |row| {
-                Ok(Pending {
-                    message: rows::message(row)?,
-                    delivery: rows::delivery_at(row, MESSAGE_COLUMN_COUNT)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
-    /// [`Store::pending_for`] narrowed to deliveries in one of `states`, oldest first: the
-    /// Claude link's cheap look for what it has not pushed yet (served by the
-    /// `(recipient, state)` index instead of reading the whole unacknowledged queue).
-    pub fn pending_in(
-        &self,
-        recipient: Agent,
-        states: &[DeliveryState],
-        limit: usize,
-    ) -> Result<Vec<Pending>> {
-        let list = states
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(",");
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, {DELIVERY_COLUMNS} FROM deliveries d \
-             JOIN messages m ON m.id = d.message_id \
-             WHERE d.recipient = ?1 AND d.state IN ({list}) ORDER BY m.seq LIMIT ?2"
+             WHERE d.recipient = ?1 AND d.state IN {} ORDER BY m.seq LIMIT ?2",
+            DeliveryState::ACTIVE_SQL
         );
         Ok(self
             .conn
@@ -178,8 +138,8 @@ impl Store {
     /// How many messages for `recipient` are not yet in a terminal state.
     pub fn unacked_count(&self, recipient: Agent) -> Result<u64> {
         let sql = format!(
-            "SELECT COUNT(*) FROM deliveries WHERE recipient = ?1 AND state NOT IN {}",
-            DeliveryState::TERMINAL_SQL
+            "SELECT COUNT(*) FROM deliveries WHERE recipient = ?1 AND state IN {}",
+            DeliveryState::ACTIVE_SQL
         );
         Ok(self
             .conn
@@ -253,6 +213,66 @@ impl Store {
         }
         Ok(stats)
     }
+}
+
+/// Apply `change` to the delivery `current` inside the caller's transaction.
+fn apply(
+    conn: &Connection,
+    current: Delivery,
+    change: Change,
+    detail: Option<&str>,
+    turn_id: Option<&str>,
+    now: i64,
+) -> Result<Transitioned> {
+    let from = current.state;
+    let recipient = current.recipient;
+    let (to, attempts, new_turn) = match change {
+        Change::To(to) => {
+            if from == to && from.is_terminal() {
+                return Ok(Transitioned {
+                    previous: from,
+                    delivery: current,
+                    changed: false,
+                });
+            }
+            check(&current, to)?;
+            let attempts = current.attempts + u32::from(to.is_new_attempt(from));
+            let turn = turn_id.map(str::to_owned).or(current.turn_id);
+            (to, attempts, turn)
+        }
+        Change::Retry => {
+            let to = DeliveryState::initial_for(recipient).ok_or_else(|| {
+                StoreError::InvalidInput(format!("{recipient} cannot receive messages"))
+            })?;
+            (to, current.attempts, None)
+        }
+    };
+    let message_id = current.message_id;
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = ?3, detail = ?4, turn_id = ?5, attempts = ?6, \
+         updated_ms = ?7 WHERE message_id = ?1 AND recipient = ?2",
+    )?
+    .execute(params![
+        message_id, recipient, to, detail, new_turn, attempts, now
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO delivery_log (message_id, recipient, state, detail, ts_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![message_id, recipient, to, detail, now])?;
+    Ok(Transitioned {
+        previous: from,
+        delivery: Delivery {
+            message_id,
+            recipient,
+            state: to,
+            detail: detail.map(str::to_owned),
+            turn_id: new_turn,
+            attempts,
+            updated_ms: now,
+        },
+        changed: true,
+    })
 }
 
 fn get_delivery(conn: &Connection, message_id: &str, recipient: Agent) -> Result<Option<Delivery>> {

@@ -1,8 +1,9 @@
 //! Message queries: exactly-once insertion (idempotency keys, source item ids) with the
 //! first delivery row in the same transaction, transcript paging, and full-text search.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
+use super::batch::write_tx;
 use super::error::{Result, StoreError};
 use super::rows::{self, MESSAGE_COLUMNS};
 use super::types::{DeliveryState, Inserted, Message, NewMessage};
@@ -20,9 +21,7 @@ impl Store {
     /// already stored from the same sender is not written again: the stored one comes back
     /// as [`Inserted::Duplicate`].
     pub fn insert_message(&mut self, msg: &NewMessage) -> Result<Inserted> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut self.conn)?;
         let inserted = insert_in(&tx, msg, now_ms())?;
         tx.commit()?;
         Ok(inserted)
@@ -31,9 +30,7 @@ impl Store {
     /// [`Store::insert_message`] for many messages in one transaction: all are written or,
     /// on any error, none. Duplicates (also within the batch) are reported per message.
     pub fn insert_messages(&mut self, msgs: &[NewMessage]) -> Result<Vec<Inserted>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = write_tx(&mut self.conn)?;
         let now = now_ms();
         let inserted = msgs
             .iter()

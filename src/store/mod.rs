@@ -15,9 +15,11 @@
 //! the daemon keeps the [`Store`] behind a `std::sync::Mutex` and calls it from blocking
 //! sections. The file is created 0600 (as are its `-wal`/`-shm` companions).
 
+mod batch;
 mod deliveries;
 mod error;
 mod messages;
+mod queue;
 mod readings;
 mod records;
 mod rows;
@@ -37,6 +39,7 @@ use rusqlite::Connection;
 
 pub use error::StoreError;
 pub use messages::MAX_SEARCH_TERMS;
+pub use queue::QueueMark;
 pub use readings::ReadingRow;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use types::{
@@ -59,6 +62,8 @@ const FILE_MODE: u32 = 0o600;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Deliveries moved back into a waiting state (see `queue`).
+    rewinds: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -99,6 +104,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            rewinds: 0,
         })
     }
 

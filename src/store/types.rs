@@ -111,8 +111,11 @@ impl DeliveryState {
         DeliveryState::Held,
     ];
 
-    /// Terminal states, as SQL string literals for `NOT IN (…)` filters.
-    pub(crate) const TERMINAL_SQL: &'static str = "('acknowledged','completed','failed')";
+    /// The states that are not terminal, as SQL string literals for `IN (…)` filters
+    /// (which, unlike `NOT IN` over the terminal ones, let SQLite seek the
+    /// `(recipient, state)` index instead of scanning every finished delivery).
+    pub(crate) const ACTIVE_SQL: &'static str =
+        "('stored','pushed','seen','queued','steering','interrupting','started','held')";
 
     pub fn as_str(self) -> &'static str {
         match self {

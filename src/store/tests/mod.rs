@@ -1,9 +1,11 @@
 //! Unit tests of the store, one file per concern. Shared helpers live here.
 
+mod batch;
 mod deliveries;
 mod durability;
 mod messages;
 mod open;
+mod queue;
 mod records;
 mod types;
 

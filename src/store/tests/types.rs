@@ -38,15 +38,12 @@ fn string_forms_round_trip_and_match_serde() {
 
 #[test]
 fn terminal_states_and_the_sql_filter_agree() {
-    let terminal: Vec<String> = DeliveryState::ALL
+    let active: Vec<String> = DeliveryState::ALL
         .into_iter()
-        .filter(|s| s.is_terminal())
+        .filter(|s| !s.is_terminal())
         .map(|s| format!("'{s}'"))
         .collect();
-    assert_eq!(
-        DeliveryState::TERMINAL_SQL,
-        format!("({})", terminal.join(","))
-    );
+    assert_eq!(DeliveryState::ACTIVE_SQL, format!("({})", active.join(",")));
     assert_eq!(
         DeliveryState::initial_for(Agent::Claude),
         Some(DeliveryState::Stored)
