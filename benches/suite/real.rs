@@ -3,7 +3,6 @@
 //! app-server against a bare `codex app-server`, and both hops with the
 //! real app-server answering from the e2e harness's mock Responses API,
 //! each paired with a direct app-server client on the same thread.
-//! Also the agent-launch row, reported as not measured (see its reason).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -287,13 +286,4 @@ pub async fn hops(warmup: usize, n: usize) -> Result<Hops, String> {
         Ok::<_, anyhow::Error>(h)
     };
     run.await.map_err(|e| format!("{e:#}"))
-}
-
-/// `abg claude` / `abg codex` to the agent's prompt.
-pub fn tui_row() -> Row {
-    Row::skipped(
-        "`abg claude` / `abg codex` to the agent's prompt, daemon warm",
-        "≤ 1.1× bare",
-        "needs the e2e tmux driver in a network namespace with both mock model APIs; not wired into the suite yet (the e2e scenarios `e2e_abg_claude`/`e2e_abg_codex` print their wall times)",
-    )
 }

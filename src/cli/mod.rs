@@ -129,7 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => block_on(init::run(Context::load(pair)?, args)),
         Command::Doctor(args) => block_on(doctor::run(pair, args)),
         Command::Resume(args) => block_on(resume::run(Context::load(pair)?, pair, args)),
-        Command::Pair(args) => block_on(pair::run(Context::load(pair)?, args)),
+        Command::Pair(args) => pair::run(Context::load(pair)?, args),
         Command::Status(args) => block_on(status::run(Context::load(pair)?, args)),
         Command::Logs(args) => block_on(logs::run(Context::load(pair)?, args)),
         Command::Send(args) => block_on(send::run(Context::load(pair)?, args)),

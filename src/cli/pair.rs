@@ -60,12 +60,15 @@ struct Row {
     this_project: bool,
 }
 
-pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
+/// Listing and pruning read small files and need no async runtime, so they
+/// build none (it would map code they never use); removing a pair may stop
+/// its daemon, which is async.
+pub fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     match args.action {
         None => list(&ctx, &args.list),
         Some(Action::List(l)) => list(&ctx, &l),
-        Some(Action::Rm { name }) => rm(&ctx, &name).await,
-        Some(Action::Prune { dry_run }) => prune(&ctx, dry_run).await,
+        Some(Action::Rm { name }) => super::block_on(rm(&ctx, &name)),
+        Some(Action::Prune { dry_run }) => prune(&ctx, dry_run),
     }
 }
 
@@ -153,7 +156,7 @@ async fn rm(ctx: &Context, name: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn prune(ctx: &Context, dry_run: bool) -> anyhow::Result<ExitCode> {
+fn prune(ctx: &Context, dry_run: bool) -> anyhow::Result<ExitCode> {
     let mut count = 0;
     for pair in ctx.registry.list()? {
         let (state, _) = pidfile::state(&pair);
