@@ -57,7 +57,6 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot run {binary}"))?;
         return Ok(ExitCode::from(exit_byte(status.code().unwrap_or(1))));
     }
-    appserver::check_version(&binary).await?;
     let tui_pid = tui_pid_file(&pair);
     if let Some(pid) = live_tui(&tui_pid) {
         bail!(
@@ -73,18 +72,40 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     };
     appserver::write_mode(&pair, mode)?;
     let _ = std::fs::remove_file(pair.killed_file());
-    ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
-    wait_app_server(&pair, mode, Duration::from_secs(45)).await?;
+    // `codex --version` takes tens of ms: check it while the daemon and its
+    // app-server come up (or answer, when warm) instead of before.
+    let version = async {
+        appserver::check_version(&binary)
+            .await
+            .map_err(anyhow::Error::from)
+    };
+    let server = async {
+        ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
+        wait_app_server(&pair, mode, Duration::from_secs(45)).await
+    };
+    tokio::try_join!(version, server)?;
 
     let mut user_args = args.args.clone();
     let has_subcommand = user_args.iter().any(|a| !a.starts_with('-'));
     if !args.new
         && !has_subcommand
         && !user_perms
-        && let Some(thread) = resumable_thread(&pair)
+        && let Some((thread, started)) = resumable_thread(&pair)
     {
-        tracing::info!(thread = %thread, "resuming the pair's Codex thread");
-        user_args.splice(0..0, ["resume".to_string(), thread]);
+        if started == Some(mode) {
+            tracing::info!(thread = %thread, "resuming the pair's Codex thread");
+            user_args.splice(0..0, ["resume".to_string(), thread]);
+        } else {
+            // A resumed thread keeps the permissions it was started with.
+            let why = match started {
+                Some(Mode::Safe) => "it was started with --safe",
+                Some(Mode::Yolo) => "it was started without --safe",
+                None => "its permission mode is unknown",
+            };
+            eprintln!(
+                "abg: not resuming Codex thread {thread}: {why}, and a resumed thread keeps its permissions; starting a new thread"
+            );
+        }
     }
     let plan = launch::plan(&binary, &url, &user_args, safe)?;
     let token = appserver::token(&pair.secret()?);
@@ -143,14 +164,15 @@ fn write_pid(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The pair's current thread, if its rollout still exists.
-fn resumable_thread(pair: &Pair) -> Option<String> {
+/// The pair's current thread and the mode it was started in, if its
+/// rollout still exists.
+fn resumable_thread(pair: &Pair) -> Option<(String, Option<Mode>)> {
     let text = std::fs::read_to_string(pair.dir.join("codex-thread.json")).ok()?;
     let current: CurrentThread = serde_json::from_str(&text).ok()?;
     let path = current.path?;
     std::path::Path::new(&path)
         .exists()
-        .then_some(current.thread_id)
+        .then_some((current.thread_id, current.mode))
 }
 
 /// Wait until the daemon's app-server runs in `mode` and answers.

@@ -97,8 +97,8 @@ pub fn plan(
         "-c".to_string(),
         "features.daemon_auto_start=false".to_string(),
     ];
-    let resuming = first.is_some_and(|s| s == "resume");
-    // `codex resume --remote` refuses permission overrides.
+    let resuming = first.is_some_and(|s| TUI_SUBCOMMANDS.contains(&s.as_str()));
+    // `codex resume|fork --remote` refuses permission overrides.
     if !safe && !resuming && !has_permission_flag(user_args) {
         bridge.push("--yolo".into());
     }
@@ -172,9 +172,11 @@ mod tests {
         assert_eq!(l.args[1], "--remote");
         assert_eq!(l.args.last().map(String::as_str), Some("abc"));
         assert!(!l.args.contains(&"--yolo".to_string()));
+        // `codex fork --remote --yolo` exits: "Permission overrides are not
+        // supported when forking a remote task" (0.169.0).
         let f = plan("codex", URL, &s(&["fork", "abc"]), false).expect("plan");
         assert_eq!(f.args[0], "fork");
-        assert!(f.args.contains(&"--yolo".to_string()));
+        assert!(!f.args.contains(&"--yolo".to_string()));
     }
 
     #[test]

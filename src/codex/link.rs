@@ -226,6 +226,15 @@ impl Link {
     async fn restore(&mut self) -> Result<(), LinkError> {
         let saved: Option<String> = self.core.with_store(|s| s.get_setting(THREAD_SETTING))?;
         let Some(id) = saved else { return Ok(()) };
+        let mode = appserver::read_mode(self.core.pair());
+        if let Some(started) = self.saved_mode(&id)
+            && started != mode
+        {
+            // It keeps the other mode's permissions: `abg codex` starts a
+            // new thread instead, which `discover` follows.
+            tracing::info!(thread = %id, ?started, ?mode, "not resuming a thread of the other permission mode");
+            return Ok(());
+        }
         match session::subscribe(&self.conn, &id).await {
             Ok(thread) => self.switch(thread).await,
             Err(TransportError::Rpc { error, .. }) => {
@@ -271,9 +280,13 @@ impl Link {
         self.session.turn = TurnState::Unknown;
         self.core
             .with_store(|s| s.set_setting(THREAD_SETTING, &id))?;
+        let mode = self
+            .saved_mode(&id)
+            .unwrap_or_else(|| appserver::read_mode(self.core.pair()));
         let current = CurrentThread {
             thread_id: id.clone(),
             path: thread.path.clone(),
+            mode: Some(mode),
         };
         let file = self.core.pair().dir.join("codex-thread.json");
         if let Err(e) = std::fs::write(&file, serde_json::to_string(&current).unwrap_or_default()) {
@@ -284,6 +297,16 @@ impl Link {
             json!({"thread_id": id, "path": thread.path}),
         )?;
         self.resync().await
+    }
+
+    /// The mode `thread_id` was started in, as `codex-thread.json` says.
+    fn saved_mode(&self, thread_id: &str) -> Option<appserver::Mode> {
+        let file = self.core.pair().dir.join("codex-thread.json");
+        let text = std::fs::read_to_string(file).ok()?;
+        let current: CurrentThread = serde_json::from_str(&text).ok()?;
+        (current.thread_id == thread_id)
+            .then_some(current.mode)
+            .flatten()
     }
 
     /// Re-read the current thread's turn state from the server, and settle

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::appserver::Mode;
 use super::protocol::{
     LoadedListResult, Thread, ThreadReadParams, ThreadResult, ThreadResumeParams, ThreadStatus,
     TurnStatus,
@@ -33,6 +34,12 @@ pub struct CurrentThread {
     pub thread_id: String,
     /// The rollout file; resumable only once it exists.
     pub path: Option<String>,
+    /// The pair's permission mode when the daemon first followed the
+    /// thread. Codex keeps a resumed thread's approvals and sandbox (and
+    /// `codex resume --remote` takes no override), so the thread runs in
+    /// this mode whatever the app-server's mode: resume it only in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
 }
 
 /// Turn state of the current thread.

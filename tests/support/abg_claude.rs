@@ -142,6 +142,15 @@ pub fn install_plugin(s: &Scenario) -> Result<()> {
     Ok(())
 }
 
+/// Whether Claude's prompt is up: its footer shows the permission mode,
+/// `bypass permissions on` by default; under `--safe` Claude's own mode
+/// (`⏸ manual mode on`, `⏵⏵ auto mode on`, … on 2.1.330), or bypass, so a
+/// test can say which mode it got.
+fn prompt_ready(screen: &str, args: &[&str]) -> bool {
+    screen.contains("bypass permissions on")
+        || (args.contains(&"--safe") && screen.contains(" mode on"))
+}
+
 fn free_base() -> Result<u16> {
     for _ in 0..50 {
         let p = super::procs::free_port()?;
@@ -165,6 +174,16 @@ impl AbgClaude {
     /// dialog and waits for the prompt and for abg's channel verdict in the
     /// debug log.
     pub async fn start(s: &Scenario, mock: &MockAnthropic, launch: &Launch) -> Result<Self> {
+        Self::start_with_args(s, mock, launch, &[]).await
+    }
+
+    /// [`AbgClaude::start`] for `abg claude <args>` (e.g. `--safe`).
+    pub async fn start_with_args(
+        s: &Scenario,
+        mock: &MockAnthropic,
+        launch: &Launch,
+        args: &[&str],
+    ) -> Result<Self> {
         s.env.seed_claude(
             &mock.base_url(),
             &ClaudeSeed {
@@ -195,11 +214,14 @@ impl AbgClaude {
             env: env.clone(),
             workdir: s.env.workdir.clone(),
         };
-        let tui = s.tui("abg-claude", &abg_bin(), &["claude"], &env)?;
+        let mut argv = vec!["claude"];
+        argv.extend_from_slice(args);
+        let tui = s.tui("abg-claude", &abg_bin(), &argv, &env)?;
+        let ready = |screen: &str| prompt_ready(screen, args);
         // Without the channels feature Claude shows no dev-channels dialog.
         let first = tui
             .wait_until("the dev-channels dialog or the prompt", WAIT, |screen| {
-                screen.contains(DEV_DIALOG) || screen.contains("bypass permissions on")
+                screen.contains(DEV_DIALOG) || ready(screen)
             })
             .await?;
         if first.contains(DEV_DIALOG) {
@@ -208,7 +230,7 @@ impl AbgClaude {
         tui.wait_until(
             "the Claude prompt after the dev-channels dialog",
             WAIT,
-            |screen| !screen.contains(DEV_DIALOG) && screen.contains("bypass permissions on"),
+            |screen| !screen.contains(DEV_DIALOG) && ready(screen),
         )
         .await?;
         let status = Self::status_json(s, &env)?;

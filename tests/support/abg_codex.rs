@@ -25,6 +25,8 @@ pub struct AbgCodex {
     pub env: Vars,
     pub state_dir: PathBuf,
     pub base_port: u16,
+    /// Whether the running `abg codex` got `--safe` (no YOLO header then).
+    safe: bool,
     http: reqwest::Client,
 }
 
@@ -71,6 +73,7 @@ impl AbgCodex {
             env,
             state_dir,
             base_port,
+            safe: args.contains(&"--safe"),
             http: reqwest::Client::builder()
                 .no_proxy()
                 .timeout(Duration::from_secs(70))
@@ -111,14 +114,66 @@ impl AbgCodex {
             .output()?)
     }
 
-    /// Waits for Codex's composer with a connected header.
+    /// Waits for Codex's composer with a connected header. Under `--safe`
+    /// the header has no `permissions:` line (0.169.0): the status line
+    /// with the seeded model stands for "connected" then.
     pub async fn wait_composer(&self, timeout: Duration) -> Result<()> {
+        let connected = if self.safe { "GPT-5.5" } else { "permissions:" };
         self.tui
             .wait_until("the connected Codex composer", timeout, |screen| {
-                screen.contains("Ask Codex to do anything") && screen.contains("permissions:")
+                screen.contains("Ask Codex to do anything") && screen.contains(connected)
             })
             .await
             .map(|_| ())
+    }
+
+    /// Quits the Codex TUI the way a user does (`/quit`), and waits for
+    /// `abg codex` to exit with 0. The pair's daemon keeps running.
+    pub async fn quit(&self) -> Result<()> {
+        self.tui.type_text("/quit").await?;
+        // The first Enter may only complete the slash-command popup. Codex
+        // prints its token usage as it quits (0.169.0).
+        let quitting = self
+            .tui
+            .wait_until("Codex to quit", Duration::from_secs(1), |s| {
+                s.contains(super::tui::EXIT_MARKER) || s.contains("Token usage so far")
+            })
+            .await;
+        if quitting.is_err() {
+            self.tui.press("Enter")?;
+        }
+        let screen = self
+            .tui
+            .wait_for(super::tui::EXIT_MARKER, super::WAIT)
+            .await?;
+        if !screen.contains(&format!("{}0", super::tui::EXIT_MARKER)) {
+            bail!("abg codex did not exit with 0 after /quit:\n{screen}");
+        }
+        Ok(())
+    }
+
+    /// Runs `abg codex [args]` again for the same pair, in a new pane
+    /// `name` (the previous one is stopped first), and waits for the
+    /// composer.
+    pub async fn relaunch(&mut self, s: &Scenario, name: &str, args: &[&str]) -> Result<()> {
+        self.tui.stop();
+        let abg = Path::new(env!("CARGO_BIN_EXE_abg"));
+        let mut argv = vec!["codex"];
+        argv.extend_from_slice(args);
+        self.tui = s.tui(name, abg, &argv, &self.env)?;
+        self.safe = args.contains(&"--safe");
+        self.wait_composer(super::WAIT).await
+    }
+
+    /// The command line of the real Codex TUI `abg codex` is running (the
+    /// process with `--remote-auth-token-env` under the test's tree).
+    pub fn tui_argv(&self) -> Result<String> {
+        let root = self.state_dir.parent().context("no test root")?;
+        super::procs::referencing(root)
+            .into_iter()
+            .map(|p| p.cmdline)
+            .find(|c| c.contains("--remote-auth-token-env"))
+            .context("no running Codex TUI with --remote-auth-token-env")
     }
 
     /// The pair's state dir (`<state>/pairs/<id>`).

@@ -31,7 +31,9 @@ pub const MOCK_KEY: &str = "dummy";
 /// Knobs for the seeded Codex `config.toml`.
 #[derive(Clone, Debug)]
 pub struct CodexSeed {
+    /// `approval_policy`; empty leaves the key out (Codex's own default).
     pub approval_policy: String,
+    /// `sandbox_mode`; empty leaves the key out (Codex's own default).
     pub sandbox_mode: String,
     /// Appended verbatim (extra tables such as `[mcp_servers.x]`).
     pub extra_toml: String,
@@ -135,12 +137,17 @@ impl TestEnv {
     pub fn seed_codex(&self, mock_base_url: &str, seed: &CodexSeed) -> Result<()> {
         let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
         let workdir = self.workdir.to_string_lossy();
+        let key = |k: &str, v: &str| {
+            if v.is_empty() {
+                String::new()
+            } else {
+                format!("{k} = {}\n", q(v))
+            }
+        };
         let toml = format!(
             r#"model = "gpt-5.5"
 model_provider = "mock"
-approval_policy = {approval}
-sandbox_mode = {sandbox}
-check_for_update_on_startup = false
+{approval}{sandbox}check_for_update_on_startup = false
 
 [model_providers.mock]
 name = "mock"
@@ -170,8 +177,8 @@ trust_level = "trusted"
 
 {extra}
 "#,
-            approval = q(&seed.approval_policy),
-            sandbox = q(&seed.sandbox_mode),
+            approval = key("approval_policy", &seed.approval_policy),
+            sandbox = key("sandbox_mode", &seed.sandbox_mode),
             base = q(mock_base_url),
             project = q(&workdir),
             extra = seed.extra_toml,
