@@ -1,8 +1,11 @@
 //! The burst figure, in process: the daemon's own core and control plane
 //! (the same `Core`, store and axum router `abg daemon` runs), 10,000
-//! messages stored one by one as fast as they come, relayed by the Claude
+//! messages stored as fast as they come from concurrent senders (each
+//! insert returns only once its message is durably committed; inserts that
+//! arrive together share one group commit), relayed by the Claude
 //! link to a fast fake peer on the control WebSocket (the role `abg mcp`
-//! plays) that reports each batch pushed and acknowledged at once.
+//! plays, after the channel verdict `abg claude` reports) that reports
+//! each batch pushed and acknowledged at once.
 //! Checked: every message delivered, in order, exactly once, and nothing
 //! left unacknowledged in the store.
 
@@ -31,8 +34,11 @@ pub struct Burst {
     pub in_order_once: bool,
 }
 
-/// Run one burst of `n` messages human → Claude.
-pub async fn run(n: usize) -> anyhow::Result<Burst> {
+/// Run one burst of `n` messages human → Claude from `senders` concurrent
+/// senders (1: one sender that waits for each message to be stored before
+/// sending the next; more: a burst arriving at once, as when many messages
+/// come in together, which the daemon stores with group commit).
+pub async fn run(n: usize, senders: usize) -> anyhow::Result<Burst> {
     let tmp = tempfile::tempdir()?;
     let root = tmp.path().join("proj");
     std::fs::create_dir_all(&root)?;
@@ -55,6 +61,16 @@ pub async fn run(n: usize) -> anyhow::Result<Burst> {
         let _ = axum::serve(listener, app).await;
     });
     let (link, mut deliveries) = ControlLink::connect(port, &secret, Role::Claude)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    // As `abg claude` does once Claude registered the channel: without this
+    // verdict a new session waits `VERDICT_GRACE` before its first push.
+    let verdict = ClaudeRequest::Channel {
+        registered: true,
+        reason: None,
+    };
+    link.claude(verdict, Duration::from_secs(10))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
@@ -85,30 +101,44 @@ pub async fn run(n: usize) -> anyhow::Result<Burst> {
         (got, Instant::now())
     });
 
-    let producer_core = Arc::clone(&core);
     let start = Instant::now();
-    let produced = tokio::task::spawn_blocking(move || {
-        let mut ids = Vec::with_capacity(n);
-        for i in 0..n {
-            let m = NewMessage::new(Agent::Human, Agent::Claude, format!("burst message {i}"));
-            let (stored, fresh) = producer_core
-                .insert(&m)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if !fresh {
-                bail!("message {i} was taken for a duplicate");
+    let share = n.div_ceil(senders.max(1));
+    let mut producers = Vec::new();
+    for p in 0..senders.max(1) {
+        let core = Arc::clone(&core);
+        let range = (p * share)..((p + 1) * share).min(n);
+        producers.push(tokio::task::spawn_blocking(move || {
+            let mut stored = Vec::with_capacity(range.len());
+            for i in range {
+                let m = NewMessage::new(Agent::Human, Agent::Claude, format!("burst message {i}"));
+                let (m, fresh) = core.insert(&m).map_err(|e| anyhow::anyhow!("{e}"))?;
+                if !fresh {
+                    bail!("message {i} was taken for a duplicate");
+                }
+                stored.push((m.seq, m.id));
             }
-            ids.push(stored.id);
-        }
-        Ok::<_, anyhow::Error>((ids, start.elapsed()))
-    });
-    let (sent, stored) = produced.await??;
+            Ok::<_, anyhow::Error>(stored)
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    let mut each_in_order = true;
+    for p in producers {
+        let mine = p.await??;
+        // Each sender's messages keep the order it sent them in.
+        each_in_order &= mine.windows(2).all(|w| w[0].0 < w[1].0);
+        all.extend(mine);
+    }
+    let stored = start.elapsed();
+    // The transcript's order is the store's (seq); delivery must follow it.
+    all.sort_unstable();
+    let sent: Vec<String> = all.into_iter().map(|(_, id)| id).collect();
     let (got, done) = tokio::time::timeout(Duration::from_secs(60), consumer)
         .await
         .context("the burst did not drain within 60 s")??;
     let elapsed = done.duration_since(start);
     let unique: HashSet<&String> = got.iter().collect();
     let left = core.with_store(|s| s.unacked_count(Agent::Claude))?;
-    let in_order_once = got == sent && unique.len() == n && left == 0;
+    let in_order_once = each_in_order && got == sent && unique.len() == n && left == 0;
     core.request_shutdown("bench done");
     server.abort();
     Ok(Burst {

@@ -7,10 +7,12 @@
 //! short commands vs `true`, `abg status` warm, daemon spawn → ready, idle
 //! RSS, the 10,000-message burst, transcript search, the two hops with
 //! in-process fakes and with the pinned real codex (when installed), the
-//! daemon's app-server start vs a bare `codex app-server`. Criterion runs
+//! daemon's app-server start vs a bare `codex app-server`, `abg claude` /
+//! `abg codex` to the agent's prompt vs the bare CLIs. Criterion runs
 //! the in-process micro-benches separately (`benches/relay.rs`,
 //! `benches/search.rs`). A first argument runs only the sections whose
-//! name contains it (processes, appserver, hops, real-hops, burst, search).
+//! name contains it (processes, appserver, hops, real-hops, burst, search,
+//! launch).
 
 mod burst;
 mod clients;
@@ -18,6 +20,7 @@ mod corpus;
 mod fake_app;
 mod henv;
 mod hops;
+mod launch;
 mod procs;
 mod real;
 mod stats;
@@ -39,6 +42,9 @@ const HOP_WARMUP: usize = 20;
 const HOP_SAMPLES: usize = 300;
 const BURST: usize = 10_000;
 const BURST_RUNS: usize = 3;
+/// Concurrent senders in the burst (a burst arrives at once).
+const BURST_SENDERS: usize = 64;
+const LAUNCH_RUNS: usize = 8;
 
 fn vs(abg: &Samples, base: &Samples, digits: usize, unit: &str) -> (String, String) {
     (abg.summary(digits, unit), base.summary(digits, unit))
@@ -121,12 +127,17 @@ fn hop_rows(rows: &mut Vec<Row>, label: &str, h: &hops::Hops, judge_x2c: bool) {
     ));
 }
 
-fn burst_row(rows: &mut Vec<Row>, notes: &mut Vec<String>, runs: &[burst::Burst]) {
+fn burst_row(
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+    runs: &[burst::Burst],
+    single: &burst::Burst,
+) {
     let elapsed = Samples::from_vec(runs.iter().map(|b| stats::ms(b.elapsed)).collect());
     let stored = Samples::from_vec(runs.iter().map(|b| stats::ms(b.stored)).collect());
     let all_ok = runs.iter().all(|b| b.in_order_once);
     rows.push(Row::new(
-        "burst: 10,000 messages stored and relayed to a fast fake peer",
+        &format!("burst: 10,000 messages from {BURST_SENDERS} senders stored and relayed to a fast fake peer"),
         format!(
             "{} · {}",
             elapsed.summary(0, "ms"),
@@ -143,6 +154,16 @@ fn burst_row(rows: &mut Vec<Row>, notes: &mut Vec<String>, runs: &[burst::Burst]
     notes.push(format!(
         "burst: storing the 10,000 messages alone took {}",
         stored.summary(0, "ms")
+    ));
+    notes.push(format!(
+        "burst from one sender that waits for each commit (no grouping possible): {:.0} ms, stored in {:.0} ms, {}",
+        stats::ms(single.elapsed),
+        stats::ms(single.stored),
+        if single.in_order_once {
+            "in order, exactly once"
+        } else {
+            "ORDER/DUPLICATE ERROR"
+        }
     ));
 }
 
@@ -228,16 +249,26 @@ fn main() {
     if wanted("burst") {
         eprintln!("suite: burst of {BURST} ({BURST_RUNS} runs)…");
         let bursts: Vec<burst::Burst> = (0..BURST_RUNS)
-            .map(|_| runtime.block_on(burst::run(BURST)).expect("bench: burst"))
+            .map(|_| {
+                runtime
+                    .block_on(burst::run(BURST, BURST_SENDERS))
+                    .expect("bench: burst")
+            })
             .collect();
-        burst_row(&mut rows, &mut notes, &bursts);
+        let single = runtime
+            .block_on(burst::run(BURST, 1))
+            .expect("bench: burst, one sender");
+        burst_row(&mut rows, &mut notes, &bursts, &single);
     }
     if wanted("search") {
         eprintln!("suite: transcript search…");
         search_row(&mut rows);
     }
-    if wanted("tui") {
-        rows.push(real::tui_row());
+    if wanted("launch") {
+        eprintln!(
+            "suite: `abg claude` / `abg codex` to the prompt vs the bare CLIs ({LAUNCH_RUNS} runs each)…"
+        );
+        launch::rows(LAUNCH_RUNS, &mut rows, &mut notes);
     }
 
     println!("\n{}", table::render(&rows, &notes));

@@ -53,7 +53,7 @@ pub async fn run(core: Arc<Core>) {
         tokio::select! {
             _ = tick.tick() => {}
             _ = WAKE.notified() => {}
-            ev = live.recv() => match ev {
+            ev = live.recv() => match ev.as_deref() {
                 Ok(LiveEvent::Event { event }) => match event.kind.as_str() {
                     "codex.turn.started" => turn_running = true,
                     "codex.turn.completed" => turn_running = false,

@@ -17,7 +17,7 @@ use crate::control::protocol::{
 use crate::pair::Pair;
 use crate::pair::registry::now_ms;
 use crate::store::types::{
-    Agent, DeliveryLogEntry, DeliveryState, Event, Inserted, Message, NewMessage, Transitioned,
+    Agent, DeliveryLogEntry, DeliveryState, Event, Message, NewMessage, Transitioned,
 };
 use crate::store::{Store, StoreError};
 
@@ -45,6 +45,8 @@ pub struct Core {
     started_ms: i64,
     phase: Mutex<Phase>,
     store: Mutex<Store>,
+    /// Inserts waiting for the next (group) commit.
+    inserts: super::group_commit::Queue,
     attached: Mutex<Attachments>,
     shutdown_tx: watch::Sender<bool>,
     bus: Bus,
@@ -81,6 +83,7 @@ impl Core {
             started_ms: now_ms(),
             phase: Mutex::new(Phase::Booting),
             store: Mutex::new(store),
+            inserts: super::group_commit::Queue::default(),
             attached: Mutex::new(Attachments {
                 claude: 0,
                 codex: 0,
@@ -150,16 +153,10 @@ impl Core {
         // critical section that stores it: see `governor::judge_stored`.
         // One transaction (one commit) for the message, the governor's state
         // and a hold: they are durable together before anyone is woken.
-        let (inserted, judged) = self.with_store(|s| {
-            s.batch(|s| -> Result<_, CoreError> {
-                let inserted = s.insert_message(new)?;
-                let judged = match &inserted {
-                    Inserted::New(m) => Some(super::governor::judge_stored(s, limit, m)?),
-                    Inserted::Duplicate(_) => None,
-                };
-                Ok((inserted, judged))
-            })
-        })?;
+        // Inserts arriving together share one commit (see `group_commit`).
+        let (inserted, judged) = self
+            .inserts
+            .submit(new, limit, |f| self.with_store(|s| f(s)))?;
         let fresh = inserted.is_new();
         let message = inserted.into_message();
         if let Some(judged) = judged {

@@ -6,6 +6,7 @@ pub mod bus;
 pub mod core;
 pub mod ensure;
 pub mod governor;
+pub mod group_commit;
 pub mod kickoff;
 pub mod logging;
 pub mod pidfile;

@@ -23,6 +23,9 @@ impl Store {
     pub fn insert_message(&mut self, msg: &NewMessage) -> Result<Inserted> {
         let tx = write_tx(&mut self.conn)?;
         let inserted = insert_in(&tx, msg, now_ms())?;
+        if tx.is_top() {
+            super::fts::index_pending(&tx)?;
+        }
         tx.commit()?;
         Ok(inserted)
     }
@@ -36,6 +39,9 @@ impl Store {
             .iter()
             .map(|m| insert_in(&tx, m, now))
             .collect::<Result<Vec<_>>>()?;
+        if tx.is_top() {
+            super::fts::index_pending(&tx)?;
+        }
         tx.commit()?;
         Ok(inserted)
     }

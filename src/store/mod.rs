@@ -18,6 +18,7 @@
 mod batch;
 mod deliveries;
 mod error;
+mod fts;
 mod messages;
 mod queue;
 mod readings;

@@ -16,7 +16,7 @@ use super::error::{Result, StoreError};
 pub const APPLICATION_ID: i64 = 0x6162_6731;
 
 /// Ordered migration steps; step `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -115,6 +115,26 @@ CREATE TABLE readings (
     source      TEXT    NOT NULL
 );
 CREATE INDEX readings_side_window ON readings(side, window, seq);
+"#;
+
+/// Full-text indexing once per transaction instead of once per message (see
+/// `store::fts`): the insert trigger goes; which messages are indexed is
+/// what FTS5's own `messages_fts_docsize` holds (one row per indexed
+/// document), and the delete/update triggers touch the index only for rows
+/// it holds.
+const V3: &str = r#"
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+WHEN EXISTS (SELECT 1 FROM messages_fts_docsize WHERE id = old.seq) BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
+END;
+DROP TRIGGER messages_fts_update;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages
+WHEN EXISTS (SELECT 1 FROM messages_fts_docsize WHERE id = old.seq) BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.seq, old.body);
+    INSERT INTO messages_fts(rowid, body) VALUES (new.seq, new.body);
+END;
 "#;
 
 fn user_version(conn: &Connection) -> Result<i64> {

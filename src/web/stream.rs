@@ -111,7 +111,7 @@ pub async fn stream(
 /// Feed one client: catch up from the store, then wait for the bus.
 async fn pump(
     core: Arc<Core>,
-    mut live: broadcast::Receiver<crate::daemon::bus::LiveEvent>,
+    mut live: broadcast::Receiver<Arc<crate::daemon::bus::LiveEvent>>,
     mut cursor: Cursor,
     tx: mpsc::Sender<SseEvent>,
 ) {

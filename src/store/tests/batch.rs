@@ -1,6 +1,6 @@
 //! Batched writes: one transaction for many transitions (all-or-nothing, order kept,
 //! skips), and `Store::batch` grouping different writes (commit together, roll back
-//! together, also on a panic, nested batches joining the outer one).
+//! together, also on a panic, nested batches as savepoints of the outer one).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -86,7 +86,7 @@ fn a_batch_commits_together_or_not_at_all() {
         .batch(|s| -> Result<_, StoreError> {
             let m = s.insert_message(&chat(Agent::Human, Agent::Claude, "kept"))?;
             s.set_setting("k", &1)?;
-            // A nested batch joins this one.
+            // A nested batch commits with this one.
             s.batch(|s| s.record_event("inner", serde_json::json!(null)))?;
             Ok(m.into_message().id)
         })
@@ -104,6 +104,22 @@ fn a_batch_commits_together_or_not_at_all() {
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)));
     assert_eq!(store.get_setting::<i32>("k").unwrap(), Some(1));
+    assert_eq!(store.messages_after(0, 10).unwrap().len(), 1);
+
+    // A failing nested batch undoes only its own writes; the outer one goes on.
+    store
+        .batch(|s| -> Result<(), StoreError> {
+            let inner = s.batch(|s| -> Result<(), StoreError> {
+                s.insert_message(&chat(Agent::Human, Agent::Claude, "inner, undone"))?;
+                s.set_setting("k", &3)?;
+                Err(StoreError::InvalidInput("inner".into()))
+            });
+            assert!(inner.is_err());
+            s.set_setting("k", &4)?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(store.get_setting::<i32>("k").unwrap(), Some(4));
     assert_eq!(store.messages_after(0, 10).unwrap().len(), 1);
 
     // A failing write inside a batch undoes only itself when the batch goes on.
@@ -133,4 +149,33 @@ fn a_panicking_batch_rolls_back_and_the_store_stays_usable() {
     let id = insert(&mut store, Agent::Human, Agent::Claude, "after the panic");
     let reopened = super::super::Store::open(store.path()).unwrap();
     assert!(reopened.get_message(&id).unwrap().is_some());
+}
+
+#[test]
+fn messages_are_searchable_once_their_transaction_commits() {
+    let (_dir, mut store) = temp_store();
+    insert(&mut store, Agent::Human, Agent::Claude, "alpha single");
+    store
+        .batch(|s| -> Result<(), StoreError> {
+            for i in 0..50 {
+                s.insert_message(&chat(Agent::Codex, Agent::Claude, &format!("beta {i}")))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    // A rolled-back batch leaves neither messages nor index entries.
+    let _ = store.batch(|s| -> Result<(), StoreError> {
+        s.insert_message(&chat(Agent::Codex, Agent::Claude, "gamma lost"))?;
+        Err(StoreError::InvalidInput("no".into()))
+    });
+    insert(&mut store, Agent::Human, Agent::Codex, "delta after");
+    assert_eq!(store.search("alpha", 10).unwrap().len(), 1);
+    assert_eq!(store.search("beta", 100).unwrap().len(), 50);
+    assert!(store.search("gamma", 10).unwrap().is_empty());
+    assert_eq!(store.search("delta", 10).unwrap().len(), 1);
+    // The index agrees with its content table.
+    let check = rusqlite::Connection::open(store.path()).unwrap();
+    check
+        .execute_batch("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')")
+        .unwrap();
 }
