@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, ensure};
 use serde_json::json;
 
-use support::abg_claude::{AbgClaude, Launch, times_delivered, tool_result_with};
+use support::abg_claude::{AbgClaude, Launch, tool_result_with};
 use support::clis::Need;
 use support::mock_anthropic::{MockAnthropic, Step, last_user_text_blocks};
 use support::scenario::{self, Scenario};
@@ -180,29 +180,9 @@ async fn idle_loss(s: Scenario, channels: bool) -> Result<()> {
     let bodies: Vec<String> = (0..20)
         .map(|i| format!("idle-loss note {i:02} n{nonce}"))
         .collect();
-    let t0 = Instant::now();
-    let mut ids = Vec::new();
-    for b in &bodies {
-        ids.push(abg.inject("codex", "claude", b).await?);
-    }
-    abg.wait_states(&s, &ids, "acknowledged", Duration::from_secs(90))
+    let all_ms = abg
+        .deliver_each_once(&s, &mock, &bodies, Duration::from_secs(90))
         .await?;
-    let all_ms = t0.elapsed().as_millis();
-    // Let any straggling turn land before counting.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let counts: Vec<(usize, usize)> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (i, times_delivered(&mock, b)))
-        .filter(|(_, n)| *n != 1)
-        .collect();
-    ensure!(
-        counts.is_empty(),
-        "{}",
-        s.diag.with_report(format!(
-            "messages not delivered exactly once (index, times): {counts:?}"
-        ))
-    );
     announce(&format!(
         "abg claude idle loss (channels: {channels}): 20 messages acknowledged in {all_ms} ms, each delivered once"
     ));

@@ -244,29 +244,9 @@ async fn plugin_without_channels(s: Scenario) -> Result<()> {
     let bodies: Vec<String> = (0..5)
         .map(|i| format!("plugin fallback note {i:02} n{nonce}"))
         .collect();
-    let t0 = Instant::now();
-    let mut ids = Vec::new();
-    for b in &bodies {
-        ids.push(abg.inject("codex", "claude", b).await?);
-    }
-    abg.wait_states(&s, &ids, "acknowledged", Duration::from_secs(90))
+    let all_ms = abg
+        .deliver_each_once(&s, &mock, &bodies, Duration::from_secs(90))
         .await?;
-    let all_ms = t0.elapsed().as_millis();
-    // A quiet moment for a duplicate turn to show up before counting.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let wrong: Vec<(usize, usize)> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (i, times_delivered(&mock, b)))
-        .filter(|(_, n)| *n != 1)
-        .collect();
-    ensure!(
-        wrong.is_empty(),
-        "{}",
-        s.diag.with_report(format!(
-            "messages not delivered exactly once (index, times): {wrong:?}"
-        ))
-    );
     let blocks = mock
         .requests()
         .iter()

@@ -324,6 +324,40 @@ impl AbgClaude {
         Ok(())
     }
 
+    /// Injects each of `bodies` from Codex for Claude, waits until all are
+    /// acknowledged, then checks that each reached Claude's model exactly
+    /// once; returns the milliseconds to acknowledgement.
+    pub async fn deliver_each_once(
+        &self,
+        s: &Scenario,
+        mock: &MockAnthropic,
+        bodies: &[String],
+        timeout: Duration,
+    ) -> Result<u128> {
+        let t0 = Instant::now();
+        let mut ids = Vec::new();
+        for b in bodies {
+            ids.push(self.inject("codex", "claude", b).await?);
+        }
+        self.wait_states(s, &ids, "acknowledged", timeout).await?;
+        let all_ms = t0.elapsed().as_millis();
+        // A quiet moment for a straggling duplicate turn to land before
+        // counting (a negative check: nothing to wait for).
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let wrong: Vec<(usize, usize)> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (i, times_delivered(mock, b)))
+            .filter(|(_, n)| *n != 1)
+            .collect();
+        if !wrong.is_empty() {
+            return Err(s.diag.with_report(format!(
+                "messages not delivered exactly once (index, times): {wrong:?}"
+            )));
+        }
+        Ok(all_ms)
+    }
+
     /// Waits until every id in `ids` is in delivery state `state`.
     pub async fn wait_states(
         &self,
