@@ -115,6 +115,7 @@ async fn relay_steps(mock: &MockOpenAi, abg: &AbgCodex) -> Result<()> {
         })
         .await?;
     ensure!(stored["state"] == "stored", "unexpected state: {stored}");
+    abg.wait_turn_idle(WAIT).await?;
 
     // Idle: a control-plane message becomes a new turn, renders, mock saw it.
     let sent = abg.send("first message while idle", None, 20_000).await?;

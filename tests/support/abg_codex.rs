@@ -271,6 +271,26 @@ impl AbgCodex {
         }
     }
 
+    /// Waits until the daemon sees Codex's turn idle (`abg status`'s
+    /// `codex.turn`): an agent message can be stored a moment before its
+    /// turn's `turn/completed` arrives.
+    pub async fn wait_turn_idle(&self, timeout: Duration) -> Result<()> {
+        let end = Instant::now() + timeout;
+        loop {
+            let status = self.wait_daemon(timeout).await?;
+            if status["codex"]["turn"] == "idle" {
+                return Ok(());
+            }
+            if Instant::now() >= end {
+                bail!(
+                    "Codex's turn is not idle after {timeout:?}: {}",
+                    status["codex"]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops the TUI, then the daemon (which stops the app-server), then
     /// kills anything left by pid.
     pub async fn shutdown(mut self) -> Result<()> {
