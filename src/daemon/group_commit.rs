@@ -31,6 +31,8 @@ struct State {
     done: HashMap<u64, Outcome>,
     /// Whether some caller is committing a group right now.
     committing: bool,
+    /// The tickets of the group being committed.
+    in_flight: Vec<u64>,
 }
 
 /// The group-commit queue of one daemon.
@@ -75,11 +77,16 @@ impl Queue {
             // while the store was busy joins this commit.
             let mut outcomes = Vec::new();
             with_store(&mut |s: &mut Store| {
-                let group = std::mem::take(&mut lock(&self.state).waiting);
+                let group = {
+                    let mut st = lock(&self.state);
+                    st.in_flight = st.waiting.iter().map(|(t, _)| *t).collect();
+                    std::mem::take(&mut st.waiting)
+                };
                 outcomes = commit(s, limit, group);
             });
             st = lock(&self.state);
             st.done.extend(outcomes);
+            st.in_flight.clear();
             drop(st);
             drop(turn);
             st = lock(&self.state);
@@ -88,12 +95,23 @@ impl Queue {
 }
 
 /// One caller's turn as committer: ends (and wakes the waiters) when
-/// dropped, also if the commit panicked, so nobody waits forever.
+/// dropped. If the commit panicked, every message of its group that got no
+/// outcome is answered with an error, so nobody waits forever.
 struct Turn<'q>(&'q Queue);
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        lock(&self.0.state).committing = false;
+        let mut st = lock(&self.0.state);
+        for ticket in std::mem::take(&mut st.in_flight) {
+            st.done.entry(ticket).or_insert_with(|| {
+                Err(CoreError::Invalid(
+                    "internal error while storing the message; nothing was stored for it, send it again"
+                        .into(),
+                ))
+            });
+        }
+        st.committing = false;
+        drop(st);
         self.0.settled.notify_all();
     }
 }
