@@ -11,7 +11,7 @@ use abg::store::Store;
 use corpus::{MESSAGES, QUERIES, seeded};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn report(store: &Store) {
+fn report(store: &mut Store) {
     let found = store.search("zanzibar", 100).expect("search");
     assert_eq!(found.len(), 10, "exactly the ten planted messages");
     assert!(found.iter().all(|m| m.body.contains("zanzibar")));
@@ -40,8 +40,8 @@ fn report(store: &Store) {
 }
 
 fn bench(c: &mut Criterion) {
-    let (_dir, store) = seeded();
-    report(&store);
+    let (_dir, mut store) = seeded();
+    report(&mut store);
     let mut group = c.benchmark_group("search_10k");
     for query in ["zanzibar", "clippy warning", "deliv*"] {
         group.bench_function(query, |b| {

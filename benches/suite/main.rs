@@ -168,7 +168,7 @@ fn burst_row(
 }
 
 fn search_row(rows: &mut Vec<Row>) {
-    let (_dir, store) = corpus::seeded();
+    let (_dir, mut store) = corpus::seeded();
     let mut s = Samples::new();
     for q in corpus::QUERIES {
         for _ in 0..50 {

@@ -82,6 +82,15 @@ pub fn frame(m: &Message) -> String {
     format!("[from {who}] {}", m.body)
 }
 
+/// Deliveries the worker still has to act on (a started turn is followed
+/// through its notifications, not re-read from the queue).
+const WAITING: [DeliveryState; 4] = [
+    DeliveryState::Queued,
+    DeliveryState::Steering,
+    DeliveryState::Interrupting,
+    DeliveryState::Held,
+];
+
 impl Link {
     /// Deliver queued messages until one has to wait.
     pub(super) async fn pump(&mut self) -> Result<(), LinkError> {
@@ -91,7 +100,7 @@ impl Link {
             };
             let pending = self
                 .core
-                .with_store(|s| s.pending_for(Agent::Codex, 1000))?;
+                .with_store(|s| s.pending_in_states(Agent::Codex, &WAITING, 1000))?;
             // Quota relay (issue 7): hold messages while Codex is budget-paused.
             let pending = crate::budget::gate::gate(&self.core, Agent::Codex, pending);
             // Messages the loop governor holds stay behind; abg's own notices

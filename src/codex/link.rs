@@ -177,6 +177,9 @@ async fn serve(
             }
             _ = stop.changed() => return Ok(()),
         }
+        // A message stored just now woke the Claude link on this worker:
+        // let it push before this task goes on with its own bookkeeping.
+        tokio::task::yield_now().await;
         if link.retry_after.is_some_and(|t| Instant::now() < t) {
             continue;
         }

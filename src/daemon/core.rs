@@ -405,6 +405,9 @@ impl Core {
         if wait.is_zero() {
             return Ok(result);
         }
+        // The store woke the recipient's link on this worker: let it deliver
+        // before this task looks at the outcome.
+        tokio::task::yield_now().await;
         let end = tokio::time::Instant::now() + wait.min(std::time::Duration::from_secs(60));
         loop {
             let log = self.with_store(|s| s.delivery_log(&result.message_id))?;

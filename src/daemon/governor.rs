@@ -182,19 +182,56 @@ pub fn judge_stored(
     limit: Option<u32>,
     message: &Message,
 ) -> Result<Judged, CoreError> {
-    let mut state: GovernorState = s.get_setting(SETTING_KEY)?.unwrap_or_default();
+    let mut cache = StateCache::default();
+    let judged = judge_cached(s, limit, message, &mut cache)?;
+    cache.flush(s)?;
+    Ok(judged)
+}
+
+/// The governor's state as one transaction sees it: read once, written
+/// once at the end ([`StateCache::flush`]) however many messages the
+/// transaction judges (a group commit judges up to one per sender).
+#[derive(Debug, Default)]
+pub struct StateCache {
+    state: Option<GovernorState>,
+    dirty: bool,
+}
+
+impl StateCache {
+    /// Write the state back if any judgement changed it (before commit).
+    pub fn flush(&mut self, s: &mut Store) -> Result<(), CoreError> {
+        if let (true, Some(state)) = (self.dirty, &self.state) {
+            s.set_setting(SETTING_KEY, state)?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+}
+
+/// [`judge_stored`] with the state kept in `cache` (flush it before the
+/// transaction commits).
+pub fn judge_cached(
+    s: &mut Store,
+    limit: Option<u32>,
+    message: &Message,
+    cache: &mut StateCache,
+) -> Result<Judged, CoreError> {
+    let state = match &mut cache.state {
+        Some(state) => state,
+        None => cache
+            .state
+            .insert(s.get_setting(SETTING_KEY)?.unwrap_or_default()),
+    };
     let before = state.clone();
     let verdict = judge(
-        &mut state,
+        state,
         limit,
         message.from,
         message.to,
         message.kind,
         &message.body,
     );
-    if state != before {
-        s.set_setting(SETTING_KEY, &state)?;
-    }
+    cache.dirty |= *state != before;
     let mark = match &verdict {
         Verdict::Hold { reason } | Verdict::Pause { reason } => {
             Some((DeliveryState::Held, reason.clone()))

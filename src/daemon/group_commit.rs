@@ -126,10 +126,13 @@ fn commit(
 ) -> Vec<(u64, Outcome)> {
     if group.len() > 1 {
         let together = store.batch(|s| -> Result<Vec<Outcome>, CoreError> {
-            group
+            let mut governor = governor::StateCache::default();
+            let outcomes = group
                 .iter()
-                .map(|(_, message)| store_one(s, limit, message).map(Ok))
-                .collect()
+                .map(|(_, message)| store_one(s, limit, message, &mut governor).map(Ok))
+                .collect::<Result<Vec<_>, _>>()?;
+            governor.flush(s)?;
+            Ok(outcomes)
         });
         if let Ok(outcomes) = together {
             return group.iter().map(|(t, _)| *t).zip(outcomes).collect();
@@ -137,7 +140,15 @@ fn commit(
     }
     group
         .iter()
-        .map(|(t, message)| (*t, store.batch(|s| store_one(s, limit, message))))
+        .map(|(t, message)| {
+            let one = store.batch(|s| {
+                let mut governor = governor::StateCache::default();
+                let outcome = store_one(s, limit, message, &mut governor)?;
+                governor.flush(s)?;
+                Ok(outcome)
+            });
+            (*t, one)
+        })
         .collect()
 }
 
@@ -146,10 +157,11 @@ fn store_one(
     s: &mut Store,
     limit: Option<u32>,
     message: &NewMessage,
+    governor: &mut governor::StateCache,
 ) -> Result<(Inserted, Option<Judged>), CoreError> {
     let inserted = s.insert_message(message)?;
     let judged = match &inserted {
-        Inserted::New(m) => Some(governor::judge_stored(s, limit, m)?),
+        Inserted::New(m) => Some(governor::judge_cached(s, limit, m, governor)?),
         Inserted::Duplicate(_) => None,
     };
     Ok((inserted, judged))

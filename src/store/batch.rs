@@ -92,10 +92,10 @@ impl Store {
                 tracing::warn!("store: cannot roll a batch back: {e}");
             }
         };
-        // Messages stored in this transaction get their full-text entries
-        // with it (see `fts`).
+        // Messages stored by now get their full-text entries once a batch
+        // of them waits (see `fts`).
         let outcome = match outcome {
-            Ok(Ok(value)) if !nested => match super::fts::index_pending(&self.conn) {
+            Ok(Ok(value)) if !nested => match super::fts::index_due(&self.conn) {
                 Ok(()) => Ok(Ok(value)),
                 Err(e) => Ok(Err(E::from(e))),
             },

@@ -21,6 +21,18 @@ enum Change {
     Retry,
 }
 
+/// A recipient's queue in `states_sql` (an `IN` list), oldest first.
+/// Literals, not parameters: see the note on constant SQL in `queue`.
+pub(super) fn pending_sql(recipient: Agent, states_sql: &str, limit: usize) -> String {
+    format!(
+        "SELECT {MESSAGE_COLUMNS}, {DELIVERY_COLUMNS} FROM deliveries d \
+         JOIN messages m ON m.id = d.message_id \
+         WHERE d.recipient = '{}' AND d.state IN {states_sql} ORDER BY m.seq LIMIT {}",
+        recipient.as_str(),
+        sql_limit(limit)
+    )
+}
+
 impl Store {
     /// Move a delivery to `new_state`, recording `detail` and the log row. `turn_id`, when
     /// given, replaces the recorded turn; otherwise the previous one is kept.
@@ -117,16 +129,34 @@ impl Store {
     /// Messages not yet in a terminal state for `recipient` (held ones included), oldest
     /// first: the delivery worker's queue.
     pub fn pending_for(&self, recipient: Agent, limit: usize) -> Result<Vec<Pending>> {
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, {DELIVERY_COLUMNS} FROM deliveries d \
-             JOIN messages m ON m.id = d.message_id \
-             WHERE d.recipient = ?1 AND d.state IN {} ORDER BY m.seq LIMIT ?2",
-            DeliveryState::ACTIVE_SQL
-        );
+        let sql = pending_sql(recipient, DeliveryState::ACTIVE_SQL, limit);
         Ok(self
             .conn
             .prepare_cached(&sql)?
-            .query_map(params![recipient, sql_limit(limit)], |row| {
+            .query_map([], |row| {
+                Ok(Pending {
+                    message: rows::message(row)?,
+                    delivery: rows::delivery_at(row, MESSAGE_COLUMN_COUNT)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// [`Store::pending_for`] restricted to deliveries in one of `states`
+    /// (the Codex worker skips turns already started: a long turn would
+    /// otherwise be re-read and decoded on every wake-up).
+    pub fn pending_in_states(
+        &self,
+        recipient: Agent,
+        states: &[DeliveryState],
+        limit: usize,
+    ) -> Result<Vec<Pending>> {
+        let list = format!("({})", super::queue::state_list(states));
+        let sql = pending_sql(recipient, &list, limit);
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map([], |row| {
                 Ok(Pending {
                     message: rows::message(row)?,
                     delivery: rows::delivery_at(row, MESSAGE_COLUMN_COUNT)?,

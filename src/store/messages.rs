@@ -24,7 +24,7 @@ impl Store {
         let tx = write_tx(&mut self.conn)?;
         let inserted = insert_in(&tx, msg, now_ms())?;
         if tx.is_top() {
-            super::fts::index_pending(&tx)?;
+            super::fts::index_due(&tx)?;
         }
         tx.commit()?;
         Ok(inserted)
@@ -40,7 +40,7 @@ impl Store {
             .map(|m| insert_in(&tx, m, now))
             .collect::<Result<Vec<_>>>()?;
         if tx.is_top() {
-            super::fts::index_pending(&tx)?;
+            super::fts::index_due(&tx)?;
         }
         tx.commit()?;
         Ok(inserted)
@@ -89,10 +89,14 @@ impl Store {
     /// Full-text search over message bodies, best match first. Every whitespace-separated
     /// word of `query` is matched literally (a trailing `*` makes it a prefix), so any user
     /// input is safe; a query with no searchable word returns nothing.
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Message>> {
+    pub fn search(&mut self, query: &str, limit: usize) -> Result<Vec<Message>> {
         let Some(fts) = fts_query(query) else {
             return Ok(Vec::new());
         };
+        // Messages stored since the last indexing batch (see `fts`).
+        let tx = write_tx(&mut self.conn)?;
+        super::fts::index_pending(&tx)?;
+        tx.commit()?;
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid \
              WHERE messages_fts MATCH ?1 ORDER BY messages_fts.rank, m.seq DESC LIMIT ?2"

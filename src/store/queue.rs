@@ -11,7 +11,7 @@
 //! counts (`Store::rewinds`): a mark taken before such a rewind is not trusted, and the
 //! look falls back to the index-and-sort query that sees everything.
 
-use rusqlite::{Row, Statement, params};
+use rusqlite::{Row, Statement};
 
 use super::error::Result;
 use super::rows::{self, DELIVERY_COLUMNS, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS};
@@ -49,29 +49,13 @@ impl Store {
         mark: &mut QueueMark,
         mut skip: impl FnMut(&str) -> bool,
     ) -> Result<Vec<Pending>> {
-        let list = states
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(",");
-        let select = format!("SELECT {MESSAGE_COLUMNS}, {DELIVERY_COLUMNS}");
         let trusted = mark.rewinds == Some(self.rewinds);
-        let mut stmt = if trusted {
-            // Walk the messages from the mark in seq order; no sort.
-            self.conn.prepare_cached(&format!(
-                "{select} FROM messages m CROSS JOIN deliveries d \
-                 ON d.message_id = m.id AND d.recipient = ?1 \
-                 WHERE m.seq > ?3 AND d.state IN ({list}) ORDER BY m.seq LIMIT ?2"
-            ))?
-        } else {
-            self.conn.prepare_cached(&format!(
-                "{select} FROM deliveries d JOIN messages m ON m.id = d.message_id \
-                 WHERE d.recipient = ?1 AND d.state IN ({list}) AND m.seq > ?3 \
-                 ORDER BY m.seq LIMIT ?2"
-            ))?
-        };
+        let [(_, walk), (_, sorted)] = queue_sql(recipient, states, limit);
+        let mut stmt = self
+            .conn
+            .prepare_cached(if trusted { &walk } else { &sorted })?;
         let below = if trusted { mark.below } else { 0 };
-        let (out, first) = collect(&mut stmt, recipient, limit, below, &mut skip)?;
+        let (out, first) = collect(&mut stmt, below, &mut skip)?;
         mark.below = match first {
             Some(seq) => seq - 1,
             // Nothing waits: whatever waits later is inserted above the newest message.
@@ -86,15 +70,63 @@ impl Store {
     }
 }
 
+// Constant SQL for the hot queue queries. SQLite re-prepares a cached
+// statement whenever a parameter is re-bound that its plan depended on,
+// and it counts as such a `LIMIT ?` (its value sizes the sorter) and a
+// `column = ?` in a join (constant propagation). rusqlite re-binds on
+// every use, so every queue read was parsed and planned anew: a third of
+// the daemon's CPU on the relay path. The recipient and the limit come
+// from abg itself (an enum, a number), so writing them into the SQL is
+// safe, and each combination stays prepared once.
+
+/// The queue look's two statements: (true, walking the messages from the
+/// mark in seq order, no sort) for a trusted mark, (false, sorted) for a
+/// fresh one. `?1` is the seq to start above. Recipient and limit are
+/// literals, not parameters (see above).
+pub(super) fn queue_sql(
+    recipient: Agent,
+    states: &[DeliveryState],
+    limit: usize,
+) -> [(bool, String); 2] {
+    let list = state_list(states);
+    let select = format!("SELECT {MESSAGE_COLUMNS}, {DELIVERY_COLUMNS}");
+    let (r, lim) = (recipient.as_str(), sql_limit(limit));
+    [
+        (
+            true,
+            format!(
+                "{select} FROM messages m CROSS JOIN deliveries d \
+                 ON d.message_id = m.id AND d.recipient = '{r}' \
+                 WHERE m.seq > ?1 AND d.state IN ({list}) ORDER BY m.seq LIMIT {lim} "
+            ),
+        ),
+        (
+            false,
+            format!(
+                "{select} FROM deliveries d JOIN messages m ON m.id = d.message_id \
+                 WHERE d.recipient = '{r}' AND d.state IN ({list}) AND m.seq > ?1 \
+                 ORDER BY m.seq LIMIT {lim} "
+            ),
+        ),
+    ]
+}
+
+/// `'a','b'` for an `IN (…)` list of states (names from the enum).
+pub(super) fn state_list(states: &[DeliveryState]) -> String {
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Run a queue query; returns the rows kept and the lowest seq looked at.
 fn collect(
     stmt: &mut Statement<'_>,
-    recipient: Agent,
-    limit: usize,
     below: i64,
     skip: &mut impl FnMut(&str) -> bool,
 ) -> Result<(Vec<Pending>, Option<i64>)> {
-    let mut rows = stmt.query(params![recipient, sql_limit(limit), below])?;
+    let mut rows = stmt.query([below])?;
     let mut out = Vec::new();
     let mut first = None;
     while let Some(row) = rows.next()? {

@@ -10,6 +10,7 @@
 
 mod conn;
 pub mod push;
+mod stdio;
 pub mod tools;
 
 use std::borrow::Cow;
@@ -235,7 +236,7 @@ impl ServerHandler for AbgMcp {
 pub async fn run(opts: Options) -> anyhow::Result<()> {
     let shared = Shared::start(opts);
     let server = AbgMcp::new(Arc::clone(&shared));
-    let running = match server.serve(rmcp::transport::io::stdio()).await {
+    let running = match server.serve(stdio::transport()).await {
         Ok(r) => r,
         Err(e) => {
             tracing::info!("MCP session ended before it started: {e}");

@@ -198,7 +198,7 @@ fn transcript_pages_backwards_and_catches_up_forwards() {
     assert!(store.messages_page(None, 0).unwrap().is_empty());
 }
 
-fn search_bodies(store: &Store, q: &str) -> Vec<String> {
+fn search_bodies(store: &mut Store, q: &str) -> Vec<String> {
     store
         .search(q, 50)
         .unwrap_or_else(|e| panic!("search {q:?} failed: {e}"))
@@ -218,15 +218,15 @@ fn search_finds_words_prefixes_and_ranks() {
     ] {
         insert(&mut store, Agent::Codex, Agent::Claude, body);
     }
-    assert_eq!(search_bodies(&store, "migration").len(), 2);
+    assert_eq!(search_bodies(&mut store, "migration").len(), 2);
     assert_eq!(
-        search_bodies(&store, "migration cargo"),
+        search_bodies(&mut store, "migration cargo"),
         ["Run cargo test after the migration"]
     );
-    assert_eq!(search_bodies(&store, "migr*").len(), 2);
-    assert_eq!(search_bodies(&store, "cafe"), ["Café déjà vu"]);
-    assert_eq!(search_bodies(&store, "MIGRATION PLAN").len(), 1);
-    assert!(search_bodies(&store, "absent").is_empty());
+    assert_eq!(search_bodies(&mut store, "migr*").len(), 2);
+    assert_eq!(search_bodies(&mut store, "cafe"), ["Café déjà vu"]);
+    assert_eq!(search_bodies(&mut store, "MIGRATION PLAN").len(), 1);
+    assert!(search_bodies(&mut store, "absent").is_empty());
     assert_eq!(store.search("migration", 1).unwrap().len(), 1);
 }
 
@@ -299,19 +299,19 @@ fn hostile_search_queries_never_error() {
     }
     // Hostile-looking queries still mean their words.
     assert_eq!(
-        search_bodies(&store, "'; DROP TABLE messages; --"),
+        search_bodies(&mut store, "'; DROP TABLE messages; --"),
         ["'; DROP TABLE messages; --"]
     );
     assert_eq!(
-        search_bodies(&store, "NEAR("),
+        search_bodies(&mut store, "NEAR("),
         ["meet me NEAR( the station"]
     );
     assert_eq!(
-        search_bodies(&store, "\"hello\" OR"),
+        search_bodies(&mut store, "\"hello\" OR"),
         ["say \"hello\" OR goodbye"]
     );
-    assert_eq!(search_bodies(&store, "\"plain"), ["plain text"]);
-    assert!(search_bodies(&store, "*").is_empty());
+    assert_eq!(search_bodies(&mut store, "\"plain"), ["plain text"]);
+    assert!(search_bodies(&mut store, "*").is_empty());
     assert_eq!(store.integrity_check().unwrap(), "ok");
     assert_eq!(store.stats().unwrap().messages, 4);
 }
@@ -333,4 +333,47 @@ fn fts_queries_are_quoted_terms() {
     let many = "w ".repeat(100);
     let q = fts_query(&many).unwrap();
     assert_eq!(q.matches("\"w\"").count(), super::super::MAX_SEARCH_TERMS);
+}
+
+/// Messages stored one at a time are indexed in batches, and a search
+/// indexes whatever is still waiting first: it never misses a message.
+#[test]
+fn full_text_indexing_is_batched_and_search_sees_every_message() {
+    let (_dir, mut store) = temp_store();
+    let indexed = |s: &Store| -> i64 {
+        s.conn
+            .query_row("SELECT COUNT(*) FROM messages_fts_docsize", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    for i in 0..3 {
+        insert(
+            &mut store,
+            Agent::Codex,
+            Agent::Claude,
+            &format!("kiwi {i}"),
+        );
+    }
+    assert_eq!(indexed(&store), 0, "a lone message is not indexed at once");
+    assert_eq!(search_bodies(&mut store, "kiwi").len(), 3);
+    assert_eq!(indexed(&store), 3);
+    let batch = super::super::fts::BATCH;
+    for i in 0..batch {
+        insert(
+            &mut store,
+            Agent::Codex,
+            Agent::Claude,
+            &format!("mango {i}"),
+        );
+    }
+    assert_eq!(
+        indexed(&store),
+        3 + batch,
+        "a full batch is indexed by its commit"
+    );
+    assert_eq!(
+        search_bodies(&mut store, "mango").len(),
+        50.min(batch as usize)
+    );
 }

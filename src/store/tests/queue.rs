@@ -71,3 +71,41 @@ fn the_mark_follows_the_queue_and_rewinds_are_seen() {
         .unwrap();
     assert_eq!(look(&store, &mut mark, &[]), [next]);
 }
+
+/// The hot queue reads stay prepared: reading again does not make SQLite
+/// parse and plan the statement anew (it did for every `LIMIT ?` and every
+/// `column = ?` in a join, see the note on constant SQL in `store::queue`).
+#[test]
+fn queue_reads_are_not_re_prepared() {
+    let (_dir, mut store) = temp_store();
+    insert(&mut store, Agent::Codex, Agent::Claude, "one");
+    insert(&mut store, Agent::Claude, Agent::Codex, "two");
+    let reprepares = |store: &super::super::Store, sql: &str| {
+        let stmt = store.conn.prepare_cached(sql).unwrap();
+        // The very statement the reads ran (not a fresh one for a typo).
+        assert!(
+            stmt.get_status(rusqlite::StatementStatus::Run) >= 5,
+            "{sql}"
+        );
+        stmt.get_status(rusqlite::StatementStatus::RePrepare)
+    };
+    let active = S::ACTIVE_SQL;
+    let waiting = format!("({})", super::super::queue::state_list(&WAITING));
+    let pending = super::super::deliveries::pending_sql(Agent::Codex, active, 1000);
+    let narrowed = super::super::deliveries::pending_sql(Agent::Codex, &waiting, 1000);
+    for _ in 0..5 {
+        store.pending_for(Agent::Codex, 1000).unwrap();
+        store
+            .pending_in_states(Agent::Codex, &WAITING, 1000)
+            .unwrap();
+        look(&store, &mut QueueMark::default(), &[]);
+        let mut mark = QueueMark::default();
+        look(&store, &mut mark, &[]);
+        look(&store, &mut mark, &[]);
+    }
+    assert_eq!(reprepares(&store, &pending), 0);
+    assert_eq!(reprepares(&store, &narrowed), 0);
+    for (trusted, sql) in super::super::queue::queue_sql(Agent::Claude, &WAITING, 100) {
+        assert_eq!(reprepares(&store, &sql), 0, "trusted={trusted}: {sql}");
+    }
+}
