@@ -146,7 +146,10 @@ fn live_tui(path: &std::path::Path) -> Option<u32> {
     let pid: u32 = parts.next()?.parse().ok()?;
     let start: Option<u64> = parts.next().and_then(|s| s.parse().ok());
     let now = pidfile::process_start_time(pid)?;
-    (start.is_none() || start == Some(now)).then_some(pid)
+    // An `abg codex` that was killed but not reaped yet (its terminal went
+    // away first) still has its /proc entry and start time: it runs no more.
+    let running = !pidfile::is_zombie(pid);
+    (running && (start.is_none() || start == Some(now))).then_some(pid)
 }
 
 fn write_pid(path: &std::path::Path) -> anyhow::Result<()> {
@@ -256,5 +259,40 @@ async fn attach_once(pair: &Pair) -> anyhow::Result<()> {
                 ws.send(Message::Text(ping.into())).await?;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn pid_file(dir: &std::path::Path, pid: u32) -> PathBuf {
+        let path = dir.join("codex-tui.pid");
+        let start = pidfile::process_start_time(pid).expect("start time");
+        std::fs::write(&path, format!("{pid} {start}\n")).expect("write");
+        path
+    }
+
+    #[test]
+    fn a_running_tui_counts_and_an_unreaped_one_does_not() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut live = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let path = pid_file(dir.path(), live.id());
+        assert_eq!(live_tui(&path), Some(live.id()));
+        // Killed but not waited for: a zombie with the same start time.
+        live.kill().expect("kill");
+        let end = Instant::now() + Duration::from_secs(10);
+        while !pidfile::is_zombie(live.id()) {
+            assert!(Instant::now() < end, "the child never became a zombie");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(live_tui(&path), None);
+        live.wait().expect("reap");
+        assert_eq!(live_tui(&path), None);
     }
 }

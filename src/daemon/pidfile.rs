@@ -76,7 +76,7 @@ pub fn process_start_time(pid: u32) -> Option<u64> {
 }
 
 /// Whether `pid` has exited but not been reaped yet.
-fn is_zombie(pid: u32) -> bool {
+pub fn is_zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| {
