@@ -188,8 +188,13 @@ fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
             let human = report.prompt_ids.is_empty();
             if left > 0 && human && matches!(event, "SessionStart" | "UserPromptSubmit") {
                 let s = if left == 1 { "" } else { "s" };
+                let from = policy::senders(
+                    rows.iter()
+                        .filter(|p| !seen.contains(&p.message.id))
+                        .map(|p| p.message.from),
+                );
                 reply.additional_context = Some(format!(
-                    "abg: {left} unread message{s} from Codex (call get_messages to read them)."
+                    "abg: {left} unread message{s} from {from} (call get_messages to read them)."
                 ));
             }
         }
@@ -290,5 +295,10 @@ fn doorbell(core: &Core) -> Result<ClaudeAnswer, CoreError> {
         last_ring_ms: st.last_ring_ms,
         rung: &st.rung,
     });
-    Ok(ClaudeAnswer::Doorbell { ids })
+    let from = rows
+        .iter()
+        .filter(|p| ids.contains(&p.message.id))
+        .map(|p| p.message.from)
+        .collect();
+    Ok(ClaudeAnswer::Doorbell { ids, from })
 }

@@ -129,10 +129,12 @@ pub fn doorbell(input: &DoorbellInput<'_>) -> Vec<String> {
     input.unacked.iter().map(|(id, _)| id.clone()).collect()
 }
 
-/// The text the doorbell types into Claude's prompt.
-pub fn doorbell_text(n: usize) -> String {
+/// The text the doorbell types into Claude's prompt, naming the senders
+/// (Codex, abg's own notices, the human's messages from the web UI).
+pub fn doorbell_text(n: usize, from: &[Agent]) -> String {
     let s = if n == 1 { "" } else { "s" };
-    format!("{n} new message{s} from Codex{DOORBELL_SUFFIX}")
+    let from = senders(from.iter().copied());
+    format!("{n} new message{s} from {from}{DOORBELL_SUFFIX}")
 }
 
 /// Largest Stop-hook reason (Claude caps hook output at 10,000 chars).
@@ -418,12 +420,16 @@ mod tests {
             "Codex, the human and abg"
         );
         assert_eq!(
-            doorbell_text(1),
+            doorbell_text(1, &[Agent::Codex]),
             "1 new message from Codex; call get_messages"
         );
         assert_eq!(
-            doorbell_text(3),
-            "3 new messages from Codex; call get_messages"
+            doorbell_text(3, &[Agent::Codex, Agent::Abg, Agent::Codex]),
+            "3 new messages from Codex and abg; call get_messages"
+        );
+        assert_eq!(
+            doorbell_text(1, &[Agent::Abg]),
+            "1 new message from abg; call get_messages"
         );
     }
 }

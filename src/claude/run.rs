@@ -179,11 +179,11 @@ async fn doorbell_loop(pair: Pair, injector: Injector) {
             link = connect(&pair).await;
         }
         let Some(l) = &link else { continue };
-        let ids = match l
+        let (ids, from) = match l
             .claude(ClaudeRequest::Doorbell, Duration::from_secs(5))
             .await
         {
-            Ok(ClaudeAnswer::Doorbell { ids }) => ids,
+            Ok(ClaudeAnswer::Doorbell { ids, from }) => (ids, from),
             _ => continue,
         };
         if ids.is_empty() {
@@ -194,7 +194,7 @@ async fn doorbell_loop(pair: Pair, injector: Injector) {
             ..InjectOptions::default()
         };
         match injector
-            .inject_async(policy::doorbell_text(ids.len()), opts)
+            .inject_async(policy::doorbell_text(ids.len(), &from), opts)
             .await
         {
             Ok(()) => {

@@ -57,6 +57,9 @@ pub struct Link {
     pub(super) steer_refused: HashSet<String>,
     /// Do not retry a refused `turn/start` before this.
     pub(super) retry_after: Option<Instant>,
+    /// The thread last announced as the one to follow (a thread without a
+    /// rollout yet is retried every tick: announced once, not every tick).
+    announced: Option<String>,
 }
 
 /// The daemon's Codex task; returns on shutdown.
@@ -132,6 +135,7 @@ async fn serve(
         notice_turns: HashSet::new(),
         steer_refused: HashSet::new(),
         retry_after: None,
+        announced: None,
     };
     // Quota relay (issue 7): read the rate limits once per connection.
     let limits = link
@@ -258,11 +262,14 @@ impl Link {
         if Some(best.id.as_str()) == current.as_deref() {
             return Ok(());
         }
-        tracing::info!(
-            thread = %best.id, previous = ?current, preview = %best.preview,
-            loaded = ?threads.iter().map(|t| (&t.id, t.ephemeral, &t.source, t.updated_at)).collect::<Vec<_>>(),
-            "following the TUI's thread"
-        );
+        if self.announced.as_deref() != Some(best.id.as_str()) {
+            self.announced = Some(best.id.clone());
+            tracing::info!(
+                thread = %best.id, previous = ?current, preview = %best.preview,
+                loaded = ?threads.iter().map(|t| (&t.id, t.ephemeral, &t.source, t.updated_at)).collect::<Vec<_>>(),
+                "following the TUI's thread"
+            );
+        }
         let best = best.clone();
         match session::subscribe(&self.conn, &best.id).await {
             Ok(thread) => self.switch(thread).await,

@@ -362,8 +362,13 @@ pub enum ClaudeAnswer {
     },
     /// What the hook should output.
     Hook { reply: HookReply, unread: u64 },
-    /// Ring the doorbell for these messages (empty: don't).
-    Doorbell { ids: Vec<String> },
+    /// Ring the doorbell for these messages (empty: don't); `from` names
+    /// their senders for the text typed into Claude's prompt.
+    Doorbell {
+        ids: Vec<String>,
+        #[serde(default)]
+        from: Vec<Agent>,
+    },
 }
 
 /// Stable error codes of the control plane.
