@@ -49,17 +49,20 @@ fn dup(fd: impl AsFd) -> std::io::Result<OwnedFd> {
     fd.as_fd().try_clone_to_owned()
 }
 
+/// A standard stream that is a socket, as a non-blocking tokio stream.
+fn socket(fd: impl AsFd) -> std::io::Result<tokio::net::UnixStream> {
+    let s = std::os::unix::net::UnixStream::from(dup(fd)?);
+    s.set_nonblocking(true)?;
+    tokio::net::UnixStream::from_std(s)
+}
+
 fn reader() -> Reader {
     let stdin = std::io::stdin();
     let fast: std::io::Result<Reader> = match kind_of(&stdin) {
         Kind::Fifo => dup(&stdin)
             .and_then(tokio::net::unix::pipe::Receiver::from_owned_fd)
             .map(|r| Box::pin(r) as Reader),
-        Kind::Socket => dup(&stdin).and_then(|fd| {
-            let s = std::os::unix::net::UnixStream::from(fd);
-            s.set_nonblocking(true)?;
-            Ok(Box::pin(tokio::net::UnixStream::from_std(s)?) as Reader)
-        }),
+        Kind::Socket => socket(&stdin).map(|s| Box::pin(s) as Reader),
         Kind::Other => Err(std::io::ErrorKind::Unsupported.into()),
     };
     fast.unwrap_or_else(|_| Box::pin(tokio::io::stdin()))
@@ -71,11 +74,7 @@ fn writer() -> Writer {
         Kind::Fifo => dup(&stdout)
             .and_then(tokio::net::unix::pipe::Sender::from_owned_fd)
             .map(|w| Box::pin(w) as Writer),
-        Kind::Socket => dup(&stdout).and_then(|fd| {
-            let s = std::os::unix::net::UnixStream::from(fd);
-            s.set_nonblocking(true)?;
-            Ok(Box::pin(tokio::net::UnixStream::from_std(s)?) as Writer)
-        }),
+        Kind::Socket => socket(&stdout).map(|s| Box::pin(s) as Writer),
         Kind::Other => Err(std::io::ErrorKind::Unsupported.into()),
     };
     fast.unwrap_or_else(|_| Box::pin(tokio::io::stdout()))
@@ -99,5 +98,20 @@ mod tests {
         assert_eq!(kind_of(&a), Kind::Socket);
         let f = tempfile::tempfile().expect("file");
         assert_eq!(kind_of(&f), Kind::Other);
+    }
+
+    #[tokio::test]
+    async fn a_socket_stream_is_driven_on_the_reactor() {
+        use std::io::Read;
+        use tokio::io::AsyncWriteExt;
+        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        let mut stream = socket(&ours).expect("socket");
+        stream
+            .write_all(b"{\"jsonrpc\":\"2.0\"}\n")
+            .await
+            .expect("write");
+        let mut got = [0u8; 18];
+        theirs.read_exact(&mut got).expect("read");
+        assert_eq!(&got, b"{\"jsonrpc\":\"2.0\"}\n");
     }
 }
