@@ -49,7 +49,8 @@ pub async fn run(n: usize, senders: usize) -> anyhow::Result<Burst> {
         .find_or_create(&root, &PairName::default())
         .context("cannot register the bench pair")?;
     let secret = pair.secret()?;
-    let store = Store::open(&pair.store_file())?;
+    let mut store = Store::open(&pair.store_file())?;
+    store.checkpoint_in_background()?;
     let core = Core::new(pair.clone(), Config::default(), store);
     let port = pair.ports.control;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

@@ -66,8 +66,11 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::from_std(std_listener)?;
     let secret = pair.secret().context("cannot read the pair secret")?;
-    let store = Store::open(&pair.store_file())
+    let mut store = Store::open(&pair.store_file())
         .with_context(|| format!("cannot open the store {}", pair.store_file().display()))?;
+    store
+        .checkpoint_in_background()
+        .context("cannot start the store's checkpoint thread")?;
     let core = Core::new(pair.clone(), config, store);
     let pid = std::process::id();
     let mut file = DaemonFile {

@@ -16,6 +16,7 @@
 //! sections. The file is created 0600 (as are its `-wal`/`-shm` companions).
 
 mod batch;
+mod checkpointer;
 mod deliveries;
 mod error;
 mod fts;
@@ -65,6 +66,8 @@ pub struct Store {
     path: PathBuf,
     /// Deliveries moved back into a waiting state (see `queue`).
     rewinds: u64,
+    /// The WAL checkpoint thread, once started (see `checkpointer`).
+    checkpointer: Option<checkpointer::Checkpointer>,
 }
 
 impl std::fmt::Debug for Store {
@@ -106,6 +109,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             rewinds: 0,
+            checkpointer: None,
         })
     }
 
@@ -156,7 +160,8 @@ impl Store {
     }
 
     /// Checkpoint and close, reporting errors that a plain drop would swallow.
-    pub fn close(self) -> Result<()> {
+    pub fn close(mut self) -> Result<()> {
+        self.stop_checkpointer()?;
         self.checkpoint()?;
         self.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))
     }
@@ -170,9 +175,20 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A fresh message id: `m_` and 16 hex digits of randomness.
+/// A fresh message id: `m_`, 10 hex digits of the current millisecond
+/// (modulo 2^40, about 35 years) and 6 of randomness. Ids drawn later sort
+/// after earlier ones, so the rows and index entries keyed by message id
+/// (deliveries, their state index, the delivery log's index) of messages
+/// stored or moved together share B-tree pages: a push report of 20
+/// messages writes a few WAL pages instead of one page per message per
+/// index, as fully random ids did. Uniqueness is checked on insert.
 fn new_message_id() -> String {
-    format!("m_{:016x}", rand::random::<u64>())
+    message_id_at(now_ms(), rand::random::<u32>())
+}
+
+fn message_id_at(ms: i64, random: u32) -> String {
+    let ms = u64::try_from(ms).unwrap_or(0) & 0xff_ffff_ffff;
+    format!("m_{ms:010x}{:06x}", random & 0xff_ffff)
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {

@@ -377,3 +377,19 @@ fn full_text_indexing_is_batched_and_search_sees_every_message() {
         50.min(batch as usize)
     );
 }
+
+#[test]
+fn message_ids_sort_by_time_and_keep_their_shape() {
+    let a = super::super::message_id_at(1_700_000_000_000, 0xffff_ffff);
+    let b = super::super::message_id_at(1_700_000_000_001, 0);
+    assert!(a < b, "{a} !< {b}");
+    assert_eq!(a.len(), 18);
+    assert!(a.starts_with("m_") && a[2..].chars().all(|c| c.is_ascii_hexdigit()));
+    // Out-of-range clocks still give a well-formed id.
+    assert_eq!(super::super::message_id_at(-5, 1), "m_0000000000000001");
+    let (_dir, mut store) = temp_store();
+    let first = insert(&mut store, Agent::Codex, Agent::Claude, "one");
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let second = insert(&mut store, Agent::Codex, Agent::Claude, "two");
+    assert!(first < second, "{first} !< {second}");
+}
