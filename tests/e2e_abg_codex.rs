@@ -339,5 +339,68 @@ async fn faults_steps(mock: &MockOpenAi, abg: &AbgCodex) -> Result<()> {
         requests_with(mock, "sent while the app-server was down").len() == 1,
         "delivered more than once after the restart"
     );
+    half_sent_steps(mock, abg).await
+}
+
+/// The daemon died after writing a message's `turn/start` but before it
+/// recorded the send (its crash marker is written while Codex answers): the
+/// restarted daemon finds the message on the thread by its client id instead
+/// of starting it a second time.
+async fn half_sent_steps(mock: &MockOpenAi, abg: &AbgCodex) -> Result<()> {
+    use abg::store::{Agent, NewMessage, Store};
+    const TEXT: &str = "sent just before the daemon died";
+    let pair_dir = abg.pair_dir()?;
+    // `abg kill`'s sentinel keeps `abg codex` from respawning the daemon
+    // while the test plays its last moments.
+    std::fs::write(pair_dir.join("killed"), "held down by the e2e test\n")?;
+    let daemon = abg.pid_in("daemon.json")?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon),
+        nix::sys::signal::Signal::SIGKILL,
+    )?;
+    let end = std::time::Instant::now() + WAIT;
+    while alive(daemon) {
+        ensure!(
+            std::time::Instant::now() < end,
+            "the killed daemon lives on"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (id, thread) = {
+        let mut store = Store::open(&pair_dir.join("store.sqlite"))?;
+        let thread: String = store
+            .get_setting(abg::codex::session::THREAD_SETTING)?
+            .context("the store names no thread")?;
+        let stored = store.insert_message(&NewMessage::new(Agent::Claude, Agent::Codex, TEXT))?;
+        store.close()?;
+        (stored.into_message().id, thread)
+    };
+    // What the dead daemon had put on the wire.
+    let token = std::fs::read_to_string(pair_dir.join("codex.token"))?;
+    let client =
+        support::app_server::AppServerClient::connect(abg.app_port(), Some(token.trim())).await?;
+    client.initialize("abg-e2e-half-sent").await?;
+    mock.push(Step::text("answer to the half-sent message"));
+    let input = serde_json::json!([{"type": "text", "text": format!("[from Claude] {TEXT}"), "text_elements": []}]);
+    client
+        .request(
+            "turn/start",
+            serde_json::json!({"threadId": thread, "clientUserMessageId": id, "input": input}),
+            WAIT,
+        )
+        .await?;
+    mock.wait_for_user_text(TEXT, WAIT).await?;
+    std::fs::remove_file(pair_dir.join("killed"))?;
+    let out = abg.run_cli(&s_workdir(abg)?, &["status"])?;
+    ensure!(out.status.success(), "abg status: {out:?}");
+    abg.wait_message("the half-sent message found on the thread", WAIT, |m| {
+        m["id"] == id.as_str() && (m["state"] == "started" || m["state"] == "completed")
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ensure!(
+        requests_with(mock, TEXT).len() == 1,
+        "the half-sent message became a second turn"
+    );
     Ok(())
 }

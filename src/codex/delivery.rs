@@ -125,7 +125,9 @@ impl Link {
             let interrupted_send = matches!(
                 next.delivery.state,
                 DeliveryState::Steering | DeliveryState::Interrupting
-            ) || next.delivery.detail.as_deref() == Some(STARTING);
+            ) || next.delivery.detail.as_deref() == Some(STARTING)
+                || !self.head_checked;
+            self.head_checked = true;
             if interrupted_send && self.already_delivered(&thread_id, &next).await? {
                 continue;
             }
@@ -201,6 +203,19 @@ impl Link {
     /// `turn/start`; true when the message became a turn.
     async fn start(&mut self, thread_id: &str, p: &Pending) -> Result<bool, LinkError> {
         let id = &p.message.id;
+        let params = TurnStartParams {
+            thread_id: thread_id.to_string(),
+            client_user_message_id: id.clone(),
+            input: vec![UserInput::text(frame(&p.message))],
+        };
+        let reply = self.conn.send_request("turn/start", params)?;
+        // The crash marker is recorded while Codex answers, not before the
+        // frame goes out (a commit less on the hop). The writer task waits
+        // in this worker's slot: let it write first. A daemon that dies
+        // before the marker lands leaves the message queued without it;
+        // the next connection's first pump checks the head of the queue
+        // against the thread (`head_checked`), so it is not sent twice.
+        tokio::task::yield_now().await;
         if p.delivery.state != DeliveryState::Interrupting {
             self.core.transition(
                 id,
@@ -210,16 +225,7 @@ impl Link {
                 None,
             )?;
         }
-        let params = TurnStartParams {
-            thread_id: thread_id.to_string(),
-            client_user_message_id: id.clone(),
-            input: vec![UserInput::text(frame(&p.message))],
-        };
-        match self
-            .conn
-            .request::<_, TurnStartResult>("turn/start", params, RPC_TIMEOUT)
-            .await
-        {
+        match reply.wait_for::<TurnStartResult>(RPC_TIMEOUT).await {
             Ok(r) => {
                 let turn_id = r.turn.id;
                 self.core.transition(

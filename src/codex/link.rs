@@ -60,6 +60,11 @@ pub struct Link {
     /// The thread last announced as the one to follow (a thread without a
     /// rollout yet is retried every tick: announced once, not every tick).
     announced: Option<String>,
+    /// Whether the head of the queue was checked against the thread since
+    /// this connection opened: the crash marker is written after
+    /// `turn/start` goes out, so a daemon that died in between left its
+    /// message looking unsent (see `delivery`).
+    pub(super) head_checked: bool,
 }
 
 /// The daemon's Codex task; returns on shutdown.
@@ -136,6 +141,7 @@ async fn serve(
         steer_refused: HashSet::new(),
         retry_after: None,
         announced: None,
+        head_checked: false,
     };
     // Quota relay (issue 7): read the rate limits once per connection.
     let limits = link
@@ -152,7 +158,12 @@ async fn serve(
     };
     let mut tick = tokio::time::interval(TICK);
     let wake = core.bus().notify(Agent::Codex);
+    // Discovery runs on a task of its own, so notifications already here
+    // are handled while Codex answers it.
+    let (found_tx, mut found_rx) = mpsc::channel(1);
+    let mut discovering = false;
     loop {
+        let mut inbound = false;
         tokio::select! {
             msg = link.inbound.recv() => {
                 link.inbound_one(msg)?;
@@ -160,6 +171,7 @@ async fn serve(
                 while let Ok(msg) = link.inbound.try_recv() {
                     link.inbound_one(Some(msg))?;
                 }
+                inbound = true;
             }
             _ = async {
                 match wake {
@@ -167,8 +179,28 @@ async fn serve(
                     None => std::future::pending().await,
                 }
             } => {}
+            found = found_rx.recv() => {
+                discovering = false;
+                if let Some(found) = found {
+                    link.follow(found?).await?;
+                }
+            }
             _ = tick.tick() => {
-                link.discover().await?;
+                // Not while a turn runs on the followed thread (the human is
+                // on it): Codex answers `thread/loaded/list` late then, and
+                // holds this connection's notifications until it has (the
+                // agent's message reached abg tens of ms after a direct
+                // client, p99 of the real-codex hop). Idle, it answers at once.
+                let turn_running = matches!(link.session.turn, TurnState::Active { .. });
+                if !discovering && !turn_running {
+                    discovering = true;
+                    let (requester, found_tx) = (link.conn.requester(), found_tx.clone());
+                    let current = link.session.thread_id().map(str::to_owned);
+                    tokio::spawn(async move {
+                        let found = session::loaded_threads(&requester, current.as_deref()).await;
+                        let _ = found_tx.send(found).await;
+                    });
+                }
                 if link.session.check_stall(stall) {
                     let turn = link.session.turn.active_turn().unwrap_or_default().to_string();
                     tracing::warn!(turn = %turn, "codex turn stalled");
@@ -183,7 +215,11 @@ async fn serve(
         }
         // A message stored just now woke the Claude link on this worker:
         // let it push before this task goes on with its own bookkeeping.
-        tokio::task::yield_now().await;
+        // (Woken for a message to deliver, there is nothing to let go first:
+        // the queue is this task's to serve at once.)
+        if inbound {
+            tokio::task::yield_now().await;
+        }
         if link.retry_after.is_some_and(|t| Instant::now() < t) {
             continue;
         }
@@ -254,7 +290,13 @@ impl Link {
 
     /// Follow the thread the human is on.
     pub(super) async fn discover(&mut self) -> Result<(), LinkError> {
-        let threads = session::loaded_threads(&self.conn).await?;
+        let current = self.session.thread_id().map(str::to_owned);
+        let threads = session::loaded_threads(&self.conn, current.as_deref()).await?;
+        self.follow(threads).await
+    }
+
+    /// Follow the best of the app-server's loaded `threads` (the TUI's).
+    async fn follow(&mut self, threads: Vec<Thread>) -> Result<(), LinkError> {
         let current = self.session.thread_id().map(str::to_owned);
         let Some(best) = session::select_thread(&threads, current.as_deref()) else {
             return Ok(());

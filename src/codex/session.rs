@@ -21,7 +21,7 @@ use super::protocol::{
     LoadedListResult, Thread, ThreadReadParams, ThreadResult, ThreadResumeParams, ThreadStatus,
     TurnStatus,
 };
-use super::transport::{Connection, TransportError};
+use super::transport::{Connection, Requester, TransportError};
 
 /// Store setting holding the pair's current thread id.
 pub const THREAD_SETTING: &str = "codex.thread_id";
@@ -192,11 +192,23 @@ pub fn turn_state_of(thread: &Thread) -> TurnState {
     }
 }
 
-/// Every loaded thread, read (without turns).
-pub async fn loaded_threads(conn: &Connection) -> Result<Vec<Thread>, TransportError> {
+/// Every loaded thread, read (without turns); none when the only one
+/// loaded is `current` (nothing to choose between). Reading a thread makes
+/// Codex load its rollout, and it answers that connection's requests and
+/// notifications in turn: reading the followed thread on every tick held
+/// an agent message back by tens of ms once its history had grown.
+pub async fn loaded_threads(
+    conn: &Requester,
+    current: Option<&str>,
+) -> Result<Vec<Thread>, TransportError> {
     let loaded: LoadedListResult = conn
         .request("thread/loaded/list", json!({}), RPC_TIMEOUT)
         .await?;
+    if let ([only], Some(current)) = (loaded.data.as_slice(), current)
+        && only == current
+    {
+        return Ok(Vec::new());
+    }
     let mut threads = Vec::with_capacity(loaded.data.len());
     for id in loaded.data {
         match read(conn, &id, false).await {
@@ -208,7 +220,7 @@ pub async fn loaded_threads(conn: &Connection) -> Result<Vec<Thread>, TransportE
 }
 
 pub async fn read(
-    conn: &Connection,
+    conn: &Requester,
     thread_id: &str,
     include_turns: bool,
 ) -> Result<Thread, TransportError> {

@@ -67,13 +67,31 @@ pub enum Inbound {
 type Pending = Arc<Mutex<HashMap<i64, oneshot::Sender<Result<Value, RpcError>>>>>;
 
 /// A live connection. Cheap to share behind an `Arc`; dropping the last
-/// handle closes it.
+/// handle closes it. Requests go through its [`Requester`] (`Deref`).
 pub struct Connection {
-    out: mpsc::UnboundedSender<Message>,
-    pending: Pending,
-    next_id: AtomicI64,
+    requester: Requester,
     reader: tokio::task::JoinHandle<()>,
     writer: tokio::task::JoinHandle<()>,
+}
+
+/// The request-sending side of a [`Connection`], owned and cloneable: a
+/// task can make requests without borrowing the connection (the Codex link
+/// runs its periodic thread discovery on one, so notifications keep flowing
+/// while Codex takes its time to answer). Requests fail with
+/// [`TransportError::Closed`] once the connection is gone.
+#[derive(Clone)]
+pub struct Requester {
+    out: mpsc::UnboundedSender<Message>,
+    pending: Pending,
+    next_id: Arc<AtomicI64>,
+}
+
+impl std::ops::Deref for Connection {
+    type Target = Requester;
+
+    fn deref(&self) -> &Requester {
+        &self.requester
+    }
 }
 
 impl Drop for Connection {
@@ -146,9 +164,11 @@ impl Connection {
         });
         Ok((
             Self {
-                out: out_tx,
-                pending,
-                next_id: AtomicI64::new(1),
+                requester: Requester {
+                    out: out_tx,
+                    pending,
+                    next_id: Arc::new(AtomicI64::new(1)),
+                },
                 reader,
                 writer,
             },
@@ -156,6 +176,13 @@ impl Connection {
         ))
     }
 
+    /// An owned handle for making requests on this connection.
+    pub fn requester(&self) -> Requester {
+        self.requester.clone()
+    }
+}
+
+impl Requester {
     /// Send `method` and wait for its answer, decoded as `R`.
     pub async fn request<P: Serialize, R: DeserializeOwned>(
         &self,
@@ -177,6 +204,17 @@ impl Connection {
         params: P,
         timeout: Duration,
     ) -> Result<Value, TransportError> {
+        self.send_request(method, params)?.wait(timeout).await
+    }
+
+    /// Queue `method` for the writer and return the handle its answer comes
+    /// to: the caller can do other work (the delivery worker records its
+    /// crash marker) while the frame is on the wire.
+    pub fn send_request<P: Serialize>(
+        &self,
+        method: &str,
+        params: P,
+    ) -> Result<Reply, TransportError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let text = serde_json::to_string(&OutgoingRequest { id, method, params }).map_err(|e| {
             TransportError::Decode {
@@ -189,25 +227,17 @@ impl Connection {
             .lock()
             .map_err(|_| TransportError::Closed)?
             .insert(id, tx);
+        let reply = Reply {
+            id,
+            method: method.to_string(),
+            rx,
+            pending: Arc::clone(&self.pending),
+        };
         if self.out.send(Message::Text(text.into())).is_err() {
-            self.forget(id);
+            reply.forget();
             return Err(TransportError::Closed);
         }
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(Ok(v))) => Ok(v),
-            Ok(Ok(Err(error))) => Err(TransportError::Rpc {
-                method: method.to_string(),
-                error,
-            }),
-            Ok(Err(_)) => Err(TransportError::Closed),
-            Err(_) => {
-                self.forget(id);
-                Err(TransportError::Timeout {
-                    method: method.to_string(),
-                    timeout,
-                })
-            }
-        }
+        Ok(reply)
     }
 
     /// Send a notification (e.g. `initialized`).
@@ -217,11 +247,57 @@ impl Connection {
             .send(Message::Text(text.into()))
             .map_err(|_| TransportError::Closed)
     }
+}
 
-    fn forget(&self, id: i64) {
-        if let Ok(mut p) = self.pending.lock() {
-            p.remove(&id);
+/// The answer to come for one request sent with [`Connection::send_request`].
+pub struct Reply {
+    id: i64,
+    method: String,
+    rx: oneshot::Receiver<Result<Value, RpcError>>,
+    pending: Pending,
+}
+
+impl Reply {
+    /// Wait up to `timeout` for the answer.
+    pub async fn wait(self, timeout: Duration) -> Result<Value, TransportError> {
+        let Reply {
+            id,
+            method,
+            rx,
+            pending,
+        } = self;
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(error))) => Err(TransportError::Rpc { method, error }),
+            Ok(Err(_)) => Err(TransportError::Closed),
+            Err(_) => {
+                forget(&pending, id);
+                Err(TransportError::Timeout { method, timeout })
+            }
         }
+    }
+
+    /// Wait for the answer, decoded as `R`.
+    pub async fn wait_for<R: DeserializeOwned>(
+        self,
+        timeout: Duration,
+    ) -> Result<R, TransportError> {
+        let method = self.method.clone();
+        let value = self.wait(timeout).await?;
+        serde_json::from_value(value).map_err(|e| TransportError::Decode {
+            method,
+            detail: e.to_string(),
+        })
+    }
+
+    fn forget(&self) {
+        forget(&self.pending, self.id);
+    }
+}
+
+fn forget(pending: &Pending, id: i64) {
+    if let Ok(mut p) = pending.lock() {
+        p.remove(&id);
     }
 }
 

@@ -148,6 +148,16 @@ impl Core {
     /// then wake its recipient and stream it. Duplicates (same source item
     /// or idempotency key) are returned without a second wake-up.
     pub fn insert(&self, new: &NewMessage) -> Result<(Message, bool), CoreError> {
+        let (message, fresh, _) = self.insert_stated(new)?;
+        Ok((message, fresh))
+    }
+
+    /// [`Core::insert`], also returning for a new message the delivery
+    /// state it was stored in (its initial state, or the governor's hold).
+    fn insert_stated(
+        &self,
+        new: &NewMessage,
+    ) -> Result<(Message, bool, Option<DeliveryState>), CoreError> {
         let limit = self.config.settings.governor_limit();
         // The loop governor judges (and holds) a new message in the same
         // critical section that stores it: see `governor::judge_stored`.
@@ -159,14 +169,18 @@ impl Core {
             .submit(new, limit, |f| self.with_store(|s| f(s)))?;
         let fresh = inserted.is_new();
         let message = inserted.into_message();
+        let mut state = None;
         if let Some(judged) = judged {
+            state = judged
+                .moved_to()
+                .or_else(|| DeliveryState::initial_for(message.to));
             super::governor::follow_up(self, &message, judged)?;
             self.bus.publish(LiveEvent::Message {
                 message: message.clone(),
             });
             self.bus.wake(message.to);
         }
-        Ok((message, fresh))
+        Ok((message, fresh, state))
     }
 
     /// Move a delivery to `state` in the store and stream the change.
@@ -374,14 +388,18 @@ impl Core {
             idempotency_key: req.idempotency_key,
             ..NewMessage::new(req.from, req.to, req.body)
         };
-        let (message, fresh) = self.insert(&new)?;
+        let (message, fresh, state) = self.insert_stated(&new)?;
         let duplicate = !fresh;
-        let state = self
-            .with_store(|s| s.deliveries_for(&message.id))?
-            .into_iter()
-            .next()
-            .map(|d| d.state.as_str().to_string())
-            .unwrap_or_default();
+        // A duplicate's state is whatever its delivery reached since.
+        let state = match state {
+            Some(s) => s.as_str().to_string(),
+            None => self
+                .with_store(|s| s.deliveries_for(&message.id))?
+                .into_iter()
+                .next()
+                .map(|d| d.state.as_str().to_string())
+                .unwrap_or_default(),
+        };
         tracing::info!(id = %message.id, from = message.from.as_str(), to = message.to.as_str(), duplicate, "message stored");
         Ok(SendResult {
             message_id: message.id,

@@ -171,6 +171,17 @@ pub struct Judged {
     changed: Option<Transitioned>,
 }
 
+impl Judged {
+    /// The delivery state the verdict put the message in (held, damped),
+    /// if it moved it from its initial state.
+    pub fn moved_to(&self) -> Option<crate::store::types::DeliveryState> {
+        self.changed
+            .as_ref()
+            .filter(|t| t.changed)
+            .map(|t| t.delivery.state)
+    }
+}
+
 /// Judge a freshly stored `message` and, when it is held or damped, put
 /// its delivery in that state, all in the store critical section that
 /// inserted it (`s` is the locked store): no delivery worker may see the
