@@ -87,6 +87,16 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
 
     let mut user_args = args.args.clone();
     let has_subcommand = user_args.iter().any(|a| !a.starts_with('-'));
+    // `abg codex -- resume <id>` / `fork <id>`: the thread keeps the
+    // permissions it was started with, whatever `--safe` says.
+    let known = std::fs::read_to_string(pair.dir.join("codex-thread.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<CurrentThread>(&t).ok());
+    match explicit_resume(&user_args, known.as_ref(), mode) {
+        Resume::Refused(why) => bail!(why),
+        Resume::Unknown(note) => eprintln!("abg: {note}"),
+        Resume::Fine => {}
+    }
     if !args.new
         && !has_subcommand
         && !user_perms
@@ -176,6 +186,52 @@ fn resumable_thread(pair: &Pair) -> Option<(String, Option<Mode>)> {
     std::path::Path::new(&path)
         .exists()
         .then_some((current.thread_id, current.mode))
+}
+
+/// What to make of a `resume` / `fork` the user asked Codex for.
+#[derive(Debug, PartialEq, Eq)]
+enum Resume {
+    /// No such subcommand, or a thread started in the mode asked for.
+    Fine,
+    /// The pair's thread, started in the other permission mode.
+    Refused(String),
+    /// A thread abg knows nothing about, resumed under `--safe`.
+    Unknown(String),
+}
+
+/// Check `codex resume|fork [<id>]` in `user_args` against the pair's
+/// thread (`known`) and the permission `mode` asked for: resuming keeps the
+/// thread's permissions (Codex refuses overrides on `--remote` resumes), so
+/// `--safe` must not silently resume a thread started without it.
+fn explicit_resume(user_args: &[String], known: Option<&CurrentThread>, mode: Mode) -> Resume {
+    let mut words = user_args.iter().filter(|a| !a.starts_with('-'));
+    let Some(sub) = words
+        .next()
+        .filter(|w| matches!(w.as_str(), "resume" | "fork"))
+    else {
+        return Resume::Fine;
+    };
+    let target = words.next();
+    let started = known
+        .filter(|k| target.is_some_and(|t| *t == k.thread_id))
+        .and_then(|k| k.mode);
+    let said = |m: Mode| match m {
+        Mode::Safe => "with --safe",
+        Mode::Yolo => "without --safe",
+    };
+    match (started, mode) {
+        (Some(started), mode) if started != mode => Resume::Refused(format!(
+            "Codex thread {} was started {}, and `codex {sub}` keeps the permissions a thread was started with; run `abg codex{}` to {sub} it as it was, or `abg codex --new` for a new thread",
+            target.map_or("", String::as_str),
+            said(started),
+            if started == Mode::Safe { " --safe" } else { "" },
+        )),
+        (None, Mode::Safe) => Resume::Unknown(format!(
+            "`codex {sub}` keeps the permissions {} was started with, and abg does not know them: --safe applies only if it was started with --safe",
+            target.map_or_else(|| "the thread".to_string(), |t| format!("thread {t}")),
+        )),
+        _ => Resume::Fine,
+    }
 }
 
 /// Wait until the daemon's app-server runs in `mode` and answers.
@@ -273,6 +329,64 @@ mod tests {
         let start = pidfile::process_start_time(pid).expect("start time");
         std::fs::write(&path, format!("{pid} {start}\n")).expect("write");
         path
+    }
+
+    fn words(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| (*s).to_string()).collect()
+    }
+
+    fn thread(id: &str, mode: Option<Mode>) -> CurrentThread {
+        CurrentThread {
+            thread_id: id.into(),
+            path: None,
+            mode,
+        }
+    }
+
+    #[test]
+    fn explicit_resume_keeps_safe_honest() {
+        let yolo = thread("th1", Some(Mode::Yolo));
+        let safe = thread("th1", Some(Mode::Safe));
+        // No subcommand, or another one: nothing to check.
+        assert_eq!(
+            explicit_resume(&words(&[]), Some(&yolo), Mode::Safe),
+            Resume::Fine
+        );
+        assert_eq!(
+            explicit_resume(&words(&["--model", "x"]), Some(&yolo), Mode::Safe),
+            Resume::Fine
+        );
+        // The pair's thread in the other mode is refused, naming the fix.
+        for (sub, known, mode, fix) in [
+            ("resume", &yolo, Mode::Safe, "`abg codex` to resume"),
+            ("fork", &safe, Mode::Yolo, "`abg codex --safe` to fork"),
+        ] {
+            let Resume::Refused(why) = explicit_resume(&words(&[sub, "th1"]), Some(known), mode)
+            else {
+                panic!("{sub} in the other mode was not refused");
+            };
+            assert!(
+                why.contains("th1") && why.contains(fix) && why.contains("--new"),
+                "{why}"
+            );
+        }
+        // Same mode: fine.
+        assert_eq!(
+            explicit_resume(&words(&["resume", "th1"]), Some(&safe), Mode::Safe),
+            Resume::Fine
+        );
+        // A thread abg does not know, under --safe: a note, not a refusal.
+        for args in [&["resume", "other"][..], &["resume", "--last"], &["fork"]] {
+            assert!(
+                matches!(explicit_resume(&words(args), Some(&yolo), Mode::Safe), Resume::Unknown(n) if n.contains("--safe")),
+                "{args:?}"
+            );
+        }
+        // Without --safe an unknown thread can only be safer than asked.
+        assert_eq!(
+            explicit_resume(&words(&["resume", "other"]), None, Mode::Yolo),
+            Resume::Fine
+        );
     }
 
     #[test]
