@@ -130,9 +130,14 @@ impl Store {
     /// first: the delivery worker's queue.
     pub fn pending_for(&self, recipient: Agent, limit: usize) -> Result<Vec<Pending>> {
         let sql = pending_sql(recipient, DeliveryState::ACTIVE_SQL, limit);
+        self.pending_rows(&sql)
+    }
+
+    /// The rows of a [`pending_sql`] query.
+    fn pending_rows(&self, sql: &str) -> Result<Vec<Pending>> {
         Ok(self
             .conn
-            .prepare_cached(&sql)?
+            .prepare_cached(sql)?
             .query_map([], |row| {
                 Ok(Pending {
                     message: rows::message(row)?,
@@ -153,16 +158,7 @@ impl Store {
     ) -> Result<Vec<Pending>> {
         let list = format!("({})", super::queue::state_list(states));
         let sql = pending_sql(recipient, &list, limit);
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .query_map([], |row| {
-                Ok(Pending {
-                    message: rows::message(row)?,
-                    delivery: rows::delivery_at(row, MESSAGE_COLUMN_COUNT)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?)
+        self.pending_rows(&sql)
     }
 
     /// How many messages for `recipient` are not yet in a terminal state.
