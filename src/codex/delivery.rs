@@ -101,6 +101,9 @@ impl Link {
             let pending = self
                 .core
                 .with_store(|s| s.pending_in_states(Agent::Codex, &WAITING, 1000))?;
+            // Nothing waiting: nothing a dead daemon can have half sent
+            // (the first message of this connection then skips the check).
+            self.head_checked |= pending.is_empty();
             // Quota relay (issue 7): hold messages while Codex is budget-paused.
             let pending = crate::budget::gate::gate(&self.core, Agent::Codex, pending);
             // Messages the loop governor holds stay behind; abg's own notices

@@ -67,6 +67,10 @@ pub struct Link {
     pub(super) head_checked: bool,
 }
 
+/// How long a running turn may stay silent before thread discovery, paused
+/// while it runs, resumes anyway.
+const QUIET_TURN: Duration = Duration::from_secs(10);
+
 /// The daemon's Codex task; returns on shutdown.
 pub async fn run(core: Arc<Core>) {
     let pair = core.pair().clone();
@@ -191,7 +195,12 @@ async fn serve(
                 // holds this connection's notifications until it has (the
                 // agent's message reached abg tens of ms after a direct
                 // client, p99 of the real-codex hop). Idle, it answers at once.
-                let turn_running = matches!(link.session.turn, TurnState::Active { .. });
+                // A turn silent for QUIET_TURN may be one whose end was
+                // missed: discovery resumes rather than trust it.
+                let turn_running = matches!(
+                    link.session.turn,
+                    TurnState::Active { last_activity, .. } if last_activity.elapsed() < QUIET_TURN
+                );
                 if !discovering && !turn_running {
                     discovering = true;
                     let (requester, found_tx) = (link.conn.requester(), found_tx.clone());

@@ -249,7 +249,7 @@ impl Requester {
     }
 }
 
-/// The answer to come for one request sent with [`Connection::send_request`].
+/// The answer to come for one request sent with [`Requester::send_request`].
 pub struct Reply {
     id: i64,
     method: String,
