@@ -62,7 +62,12 @@ impl ControlLink {
         role: Role,
     ) -> Result<(Self, mpsc::UnboundedReceiver<PeerMessage>), LinkError> {
         let err = |detail: String| LinkError::Connect { port, detail };
-        let session = crate::control::client::open_session(&crate::control::client::http_client(), port, secret).await?;
+        let session = crate::control::client::open_session(
+            &crate::control::client::http_client(),
+            port,
+            secret,
+        )
+        .await?;
         let mut req = format!("ws://127.0.0.1:{port}/v1/ws")
             .into_client_request()
             .map_err(|e| err(e.to_string()))?;

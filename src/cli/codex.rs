@@ -240,8 +240,9 @@ fn explicit_resume(user_args: &[String], known: Option<&CurrentThread>, mode: Mo
 /// taken the port).
 fn app_server_holds_its_port(pair: &Pair) -> anyhow::Result<()> {
     let port = pair.ports.app;
-    let state = appserver::read_state(pair)
-        .context("the pair's Codex app-server stopped before the TUI could start; run `abg codex` again")?;
+    let state = appserver::read_state(pair).context(
+        "the pair's Codex app-server stopped before the TUI could start; run `abg codex` again",
+    )?;
     if let Err(by) = crate::pair::ports::held_by(port, state.pid) {
         bail!(
             "port {port} is held{}, not by the pair's Codex app-server (pid {}); abg will not give it the Codex token. Stop that process, then run `abg codex` again",

@@ -63,7 +63,10 @@ pub async fn open_session(
 ) -> Result<String, ClientError> {
     let client_nonce = handshake::new_nonce();
     let resp = http
-        .post(format!("http://127.0.0.1:{port}{}", handshake::CHALLENGE_PATH))
+        .post(format!(
+            "http://127.0.0.1:{port}{}",
+            handshake::CHALLENGE_PATH
+        ))
         .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
         .json(&ChallengeRequest {
             client_nonce: client_nonce.clone(),
@@ -208,8 +211,10 @@ impl Client {
     /// Messages after `after`, oldest first.
     pub async fn messages_after(&self, after: i64, limit: u32) -> Result<MessagePage, ClientError> {
         self.call(
-            || self.http
-                .get(self.url(&format!("/v1/messages?after={after}&limit={limit}"))),
+            || {
+                self.http
+                    .get(self.url(&format!("/v1/messages?after={after}&limit={limit}")))
+            },
             Duration::from_secs(30),
         )
         .await
@@ -249,9 +254,11 @@ impl Client {
             "/v1/budget/resume"
         };
         self.call(
-            || self.http
-                .post(self.url(path))
-                .json(&crate::budget::http::SideRequest { side }),
+            || {
+                self.http
+                    .post(self.url(path))
+                    .json(&crate::budget::http::SideRequest { side })
+            },
             Duration::from_secs(10),
         )
         .await

@@ -322,11 +322,17 @@ mod tests {
         // Another port's daemon with the same secret: the mac is wrong.
         let other_port = Sessions::new(4512, SECRET);
         let on_other = open(&other_port, SECRET, 4512).expect("proof");
-        assert_eq!(old.check(Some(&on_other)), Err(HandshakeError::UnknownSession));
+        assert_eq!(
+            old.check(Some(&on_other)),
+            Err(HandshakeError::UnknownSession)
+        );
         // A tampered mac, or a token with another client nonce, fails.
         let (head, _) = header.rsplit_once('.').expect("mac");
         let tampered = format!("{head}.{}", "ab".repeat(32));
-        assert_eq!(old.check(Some(&tampered)), Err(HandshakeError::UnknownSession));
+        assert_eq!(
+            old.check(Some(&tampered)),
+            Err(HandshakeError::UnknownSession)
+        );
         let sn = header
             .trim_start_matches("ABG-Session ")
             .split('.')
@@ -372,7 +378,11 @@ mod tests {
         let a = open(&s, SECRET, 4502).expect("proof");
         let b = open(&s, SECRET, 4502).expect("proof");
         assert_eq!(s.lock().len(), 2, "bounded");
-        assert_eq!(s.check(Some(&kept)), Ok(()), "pending ones are evicted first");
+        assert_eq!(
+            s.check(Some(&kept)),
+            Ok(()),
+            "pending ones are evicted first"
+        );
         assert_eq!(s.check(Some(&a)), Err(HandshakeError::UnknownSession));
         assert_eq!(s.check(Some(&b)), Ok(()));
     }

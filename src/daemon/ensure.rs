@@ -113,7 +113,10 @@ async fn probe_current(pair: &Pair, client: &Client) -> anyhow::Result<Option<Da
             answered: Some(401 | 404),
             ..
         }) if holder == file.pid && pidfile::is_alive(&file) => {
-            tracing::info!(pid = holder, "replacing a daemon without the session handshake");
+            tracing::info!(
+                pid = holder,
+                "replacing a daemon without the session handshake"
+            );
             stop_process(pair, client, &file).await?;
             Ok(None)
         }
@@ -247,7 +250,8 @@ async fn spawn_and_wait(
         pidfile::read(pair).is_some_and(|f| f.pid == pid && pidfile::is_alive(&f))
     });
     if winner
-        && let Some(status) = wait_ready(client, ready_timeout.saturating_sub(started.elapsed())).await
+        && let Some(status) =
+            wait_ready(client, ready_timeout.saturating_sub(started.elapsed())).await
     {
         return Ok(status);
     }

@@ -108,7 +108,10 @@ fn every_endpoint_but_liveness_needs_the_secret() {
         assert_eq!(wrong.0, 401, "{method} {path} with a wrong secret");
         let bare = format!("Bearer {}", d.secret);
         let bare = http(d.port, method, path, &[("Authorization", &bare)], b"");
-        assert_eq!(bare.0, 401, "{method} {path}: the secret itself is not a credential");
+        assert_eq!(
+            bare.0, 401,
+            "{method} {path}: the secret itself is not a credential"
+        );
     }
     let auth = d.auth.clone();
     assert_eq!(
@@ -230,13 +233,10 @@ async fn ws_connect(
     let mut req = format!("ws://127.0.0.1:{port}/v1/ws")
         .into_client_request()
         .expect("req");
-    let session = abg::control::client::open_session(
-        &abg::control::client::http_client(),
-        port,
-        secret,
-    )
-    .await
-    .expect("session");
+    let session =
+        abg::control::client::open_session(&abg::control::client::http_client(), port, secret)
+            .await
+            .expect("session");
     req.headers_mut()
         .insert("Authorization", session.parse().expect("header"));
     let (ws, _) = tokio_tungstenite::connect_async(req)

@@ -17,13 +17,10 @@ async fn attach(
     let mut req = format!("ws://127.0.0.1:{port}/v1/ws")
         .into_client_request()
         .expect("req");
-    let session = abg::control::client::open_session(
-        &abg::control::client::http_client(),
-        port,
-        secret,
-    )
-    .await
-    .expect("session");
+    let session =
+        abg::control::client::open_session(&abg::control::client::http_client(), port, secret)
+            .await
+            .expect("session");
     req.headers_mut()
         .insert("Authorization", session.parse().expect("header"));
     let (mut ws, _) = tokio_tungstenite::connect_async(req)
