@@ -64,12 +64,19 @@ impl Daemon {
         url
     }
 
-    /// Store a message through the control plane (bearer secret).
+    /// A control-plane session (the daemon proves the pair secret first).
+    async fn session(&self) -> String {
+        abg::control::client::open_session(&self.http, self.port, &self.secret)
+            .await
+            .expect("session")
+    }
+
+    /// Store a message through the control plane.
     async fn store(&self, from: &str, to: &str, body: &str) -> String {
         let r: Value = self
             .http
             .post(self.url("/v1/messages"))
-            .bearer_auth(&self.secret)
+            .header("authorization", self.session().await)
             .json(&json!({"from": from, "to": to, "body": body}))
             .send()
             .await
@@ -84,7 +91,7 @@ impl Daemon {
         let r: Value = self
             .http
             .get(self.url("/v1/messages?after=0&limit=1000"))
-            .bearer_auth(&self.secret)
+            .header("authorization", self.session().await)
             .send()
             .await
             .expect("list")
@@ -129,8 +136,13 @@ async fn check_auth(d: &Daemon) {
         let req = d.http.post(d.url(path)).body("{}");
         assert_eq!(d.status_of(req).await, 401, "POST {path}");
     }
-    // The pair secret is not a UI session.
+    // The pair secret and a control session are not a UI session.
     let req = d.http.get(d.url("/ui/api/messages")).bearer_auth(&d.secret);
+    assert_eq!(d.status_of(req).await, 401);
+    let req = d
+        .http
+        .get(d.url("/ui/api/messages"))
+        .header("authorization", d.session().await);
     assert_eq!(d.status_of(req).await, 401);
     // Minting login tokens needs the pair secret.
     let req = d.http.post(d.url("/v1/ui/login-token"));
@@ -429,7 +441,10 @@ async fn web_ui_in_headless_chromium() {
     }
 
     // Restart the daemon: the page reconnects and catches up, no duplicates.
-    let req = d.http.post(d.url("/v1/shutdown")).bearer_auth(&d.secret);
+    let req = d
+        .http
+        .post(d.url("/v1/shutdown"))
+        .header("authorization", d.session().await);
     assert_eq!(d.status_of(req).await, 200);
     b.wait_js(
         "the stream to notice",

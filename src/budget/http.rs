@@ -1,5 +1,5 @@
 //! The budget's control-plane routes, merged into the control router (its
-//! guard authenticates them: bearer secret, or the UI cookie under `/ui/`).
+//! guard authenticates them: a control session, or the UI cookie under `/ui/`).
 //!
 //! | method | path                   | body → answer                          |
 //! |--------|------------------------|----------------------------------------|

@@ -1,5 +1,6 @@
 //! A WebSocket client of the pair daemon's control plane for the Claude
-//! side: connect with the pair secret, say hello, then multiplex requests
+//! side: open a session once the daemon proved it knows the pair secret
+//! ([`crate::control::client::open_session`]), upgrade with it, say hello, then multiplex requests
 //! (matched by id) and receive `deliver` frames. Used by `abg mcp` (role
 //! `claude`), `abg hook` and `abg claude` (role `cli`).
 
@@ -25,6 +26,8 @@ use crate::control::protocol::{
 pub enum LinkError {
     #[error("the pair's daemon is not reachable on 127.0.0.1:{port} ({detail})")]
     Connect { port: u16, detail: String },
+    #[error(transparent)]
+    Session(#[from] crate::control::client::ClientError),
     #[error("the connection to the pair's daemon closed")]
     Closed,
     #[error("the pair's daemon did not answer within {0:?}")]
@@ -59,11 +62,16 @@ impl ControlLink {
         role: Role,
     ) -> Result<(Self, mpsc::UnboundedReceiver<PeerMessage>), LinkError> {
         let err = |detail: String| LinkError::Connect { port, detail };
+        let session = crate::control::client::open_session(
+            &crate::control::client::http_client(),
+            port,
+            secret,
+        )
+        .await?;
         let mut req = format!("ws://127.0.0.1:{port}/v1/ws")
             .into_client_request()
             .map_err(|e| err(e.to_string()))?;
-        let auth =
-            HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|e| err(e.to_string()))?;
+        let auth = HeaderValue::from_str(&session).map_err(|e| err(e.to_string()))?;
         req.headers_mut().insert("authorization", auth);
         let (ws, _) = tokio::time::timeout(
             Duration::from_secs(3),

@@ -84,6 +84,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         wait_app_server(&pair, mode, Duration::from_secs(45)).await
     };
     tokio::try_join!(version, server)?;
+    app_server_holds_its_port(&pair)?;
 
     let mut user_args = args.args.clone();
     let has_subcommand = user_args.iter().any(|a| !a.starts_with('-'));
@@ -234,6 +235,28 @@ fn explicit_resume(user_args: &[String], known: Option<&CurrentThread>, mode: Mo
     }
 }
 
+/// The TUI gets the app-server token: refuse unless the listener on the
+/// app port is the app-server the daemon recorded (a squatter may have
+/// taken the port).
+fn app_server_holds_its_port(pair: &Pair) -> anyhow::Result<()> {
+    let port = pair.ports.app;
+    let state = appserver::read_state(pair).context(
+        "the pair's Codex app-server stopped before the TUI could start; run `abg codex` again",
+    )?;
+    if let Err(by) = crate::pair::ports::held_by(port, state.pid) {
+        bail!(
+            "port {port} is held{}, not by the pair's Codex app-server (pid {}); abg will not give it the Codex token. Stop that process, then run `abg codex` again",
+            if by.is_empty() {
+                " by a process abg cannot see".to_string()
+            } else {
+                by
+            },
+            state.pid
+        );
+    }
+    Ok(())
+}
+
 /// Wait until the daemon's app-server runs in `mode` and answers.
 async fn wait_app_server(pair: &Pair, mode: Mode, within: Duration) -> anyhow::Result<()> {
     let end = Instant::now() + within;
@@ -275,12 +298,12 @@ async fn hold_attached(pair: Pair, ready_timeout: Duration) {
 }
 
 async fn attach_once(pair: &Pair) -> anyhow::Result<()> {
-    let secret = pair.secret()?;
-    let mut req = format!("ws://127.0.0.1:{}/v1/ws", pair.ports.control).into_client_request()?;
-    req.headers_mut().insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {secret}"))?,
-    );
+    let port = pair.ports.control;
+    let http = crate::control::client::http_client();
+    let session = crate::control::client::open_session(&http, port, &pair.secret()?).await?;
+    let mut req = format!("ws://127.0.0.1:{port}/v1/ws").into_client_request()?;
+    req.headers_mut()
+        .insert("authorization", HeaderValue::from_str(&session)?);
     let (mut ws, _) = tokio::time::timeout(
         Duration::from_secs(3),
         tokio_tungstenite::connect_async(req),

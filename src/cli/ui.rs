@@ -1,16 +1,15 @@
 //! `abg ui`: print (and with `--open` open) a one-time login link to the
 //! pair's web UI. The daemon mints the token (`POST /v1/ui/login-token`,
-//! authenticated with the pair secret) and swaps it for a session cookie.
+//! over a control session proved by the pair secret) and swaps it for a
+//! session cookie.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 
 use super::{Context, output};
-use crate::control::protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+use crate::control::client::Client;
 use crate::daemon::ensure;
-use crate::web::api::LoginToken;
 
 /// Open the pair's web UI: print a one-time login link.
 #[derive(Debug, clap::Args)]
@@ -27,26 +26,10 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     let pair = ctx.pair()?;
     ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
     let port = pair.ports.control;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()?;
-    let resp = http
-        .post(format!("http://127.0.0.1:{port}/v1/ui/login-token"))
-        .bearer_auth(pair.secret()?)
-        .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-        .send()
+    let token = Client::for_pair(&pair)?
+        .ui_login_token()
         .await
-        .with_context(|| format!("the pair's daemon is not reachable on 127.0.0.1:{port}"))?;
-    let status = resp.status();
-    if !status.is_success() {
-        let body = resp.text().await.unwrap_or_default();
-        anyhow::bail!("the daemon refused to mint a login token ({status}): {body}");
-    }
-    let token: LoginToken = resp
-        .json()
-        .await
-        .context("unexpected answer from the daemon")?;
+        .context("cannot mint a login token for the web UI")?;
     let url = format!("http://127.0.0.1:{port}{}", token.path);
     if args.json {
         output::json(&serde_json::json!({"url": url, "expires_ms": token.expires_ms}))?;

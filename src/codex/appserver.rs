@@ -370,7 +370,18 @@ async fn start_or_adopt(
         && state.port == port
         && alive(state.pid)
     {
-        if state.mode == mode && ready(port).await {
+        // Adopt only the process abg started: never hand the token to a
+        // listener that took the port after it.
+        let held = crate::pair::ports::held_by(port, state.pid);
+        if let Err(by) = &held
+            && !by.is_empty()
+        {
+            return Err(AppServerError::Spawn(format!(
+                "port {port} is held{by}, not by the app-server abg started (pid {}); stop that process",
+                state.pid
+            )));
+        }
+        if held.is_ok() && state.mode == mode && ready(port).await {
             tracing::info!(pid = state.pid, "adopting the running codex app-server");
             return Ok(state);
         }

@@ -43,3 +43,59 @@ async fn missing_binary_is_a_clear_error() {
         "{text}"
     );
 }
+
+/// A listener that took the app port after abg's app-server is never
+/// adopted (the daemon would hand it the token), even when it answers
+/// `/readyz` and the recorded pid is alive.
+#[tokio::test]
+async fn a_squatter_on_the_app_port_is_not_adopted() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let squat = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = squat.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in squat.incoming().flatten().take(8) {
+            let mut conn = conn;
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let pair = Pair {
+        id: "main-test".into(),
+        name: "main".into(),
+        root: tmp.path().to_path_buf(),
+        slot: 0,
+        ports: crate::pair::ports::Ports {
+            app: port,
+            reserved: port,
+            control: port,
+        },
+        dir: tmp.path().to_path_buf(),
+        created_ms: 0,
+    };
+    let mut recorded = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep");
+    let state = AppServerState {
+        pid: recorded.id(),
+        port,
+        mode: Mode::Yolo,
+        version: "codex-cli 0.169.0".into(),
+    };
+    write_private(
+        &state_file(&pair),
+        &serde_json::to_string(&state).expect("json"),
+    )
+    .expect("state");
+    let got = start_or_adopt(&pair, "/nonexistent/codex", Mode::Yolo, &mut None).await;
+    let _ = recorded.kill();
+    let _ = recorded.wait();
+    let err = got.expect_err("must not adopt the squatter").to_string();
+    assert!(
+        err.contains(&format!(
+            "port {port} is held by pid {}",
+            std::process::id()
+        )),
+        "{err}"
+    );
+}

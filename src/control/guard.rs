@@ -1,7 +1,9 @@
 //! Request guards of the control plane: the Host check against DNS
 //! rebinding, the Origin check that keeps browsers of other sites out, and
-//! the bearer check of the pair secret. Every route passes through them;
-//! only the content-free `/healthz` skips the secret, and the web UI's
+//! the session check ([`super::handshake`]: a session opened by proving
+//! the pair secret both ways; the secret itself is never on the wire).
+//! Every route passes through them; only the content-free `/healthz` and
+//! the challenge that opens a session skip the session, and the web UI's
 //! `/ui` paths authenticate with its session cookie instead
 //! ([`crate::web::auth`]).
 
@@ -11,15 +13,15 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 
+use super::handshake::{self, ChallengeRequest, HandshakeError, Sessions};
 use super::protocol::{ErrorBody, ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION};
 
 /// What the guard checks against.
 #[derive(Debug)]
 pub struct Guard {
     port: u16,
-    secret_digest: [u8; 32],
+    sessions: Sessions,
     ui: crate::web::auth::UiAuth,
 }
 
@@ -27,20 +29,33 @@ impl Guard {
     pub fn new(port: u16, secret: &str) -> Self {
         Self {
             port,
-            secret_digest: digest(secret),
+            sessions: Sessions::new(port, secret),
             ui: crate::web::auth::UiAuth::new(port, secret),
+        }
+    }
+
+    /// `POST /v1/auth/challenge`: issue a server nonce and prove this
+    /// daemon knows the pair secret ([`handshake`]).
+    pub fn challenge(&self, body: &[u8]) -> Response {
+        let answer = serde_json::from_slice::<ChallengeRequest>(body)
+            .map_err(|e| e.to_string())
+            .and_then(|req| self.sessions.challenge(&req).map_err(|e| e.to_string()));
+        match answer {
+            Ok(a) => axum::Json(a).into_response(),
+            Err(e) => error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidArgument,
+                format!(
+                    "body must be {{\"client_nonce\":\"<{} hex characters>\"}}: {e}",
+                    handshake::NONCE_BYTES * 2
+                ),
+            ),
         }
     }
 
     /// The web UI's login tokens and session cookies.
     pub fn ui(&self) -> &crate::web::auth::UiAuth {
         &self.ui
-    }
-
-    /// Whether `token` is the pair secret (compared by digest, so timing
-    /// reveals nothing about the secret itself).
-    pub fn token_ok(&self, token: &str) -> bool {
-        digest(token) == self.secret_digest
     }
 
     fn host_ok(&self, host: &str) -> bool {
@@ -57,7 +72,7 @@ impl Guard {
             .any(|h| origin.eq_ignore_ascii_case(&format!("http://{h}:{}", self.port)))
     }
 
-    /// Check Host, Origin and (unless `public`) the bearer token.
+    /// Check Host, Origin and (unless `public`) the session.
     pub fn check(&self, headers: &HeaderMap, public: bool) -> Result<(), Box<Response>> {
         let host = headers
             .get(header::HOST)
@@ -97,20 +112,25 @@ impl Guard {
         if public {
             return Ok(());
         }
-        let token = headers
+        let auth = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !self.token_ok(token.trim()) {
+            .and_then(|v| v.to_str().ok());
+        if let Err(e) = self.sessions.check(auth) {
+            let why = match e {
+                HandshakeError::UnknownSession => "unknown or expired session",
+                _ => "missing or malformed session",
+            };
             let mut resp = error(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthorized,
-                "missing or wrong pair secret: send `Authorization: Bearer <secret>` with the contents of the pair's secret file".into(),
+                format!(
+                    "{why}: {e}; open one proved by the pair secret with `POST {}` (abg's own clients do this)",
+                    handshake::CHALLENGE_PATH
+                ),
             );
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
+                header::HeaderValue::from_static(handshake::SCHEME),
             );
             return Err(Box::new(resp));
         }
@@ -133,10 +153,6 @@ impl Guard {
         }
         Ok(())
     }
-}
-
-fn digest(s: &str) -> [u8; 32] {
-    Sha256::digest(s.as_bytes()).into()
 }
 
 /// A JSON error response.
@@ -164,7 +180,7 @@ pub async fn middleware(State(guard): State<Arc<Guard>>, req: Request, next: Nex
             Err(resp) => *resp,
         };
     }
-    let public = path == "/healthz";
+    let public = path == "/healthz" || path == handshake::CHALLENGE_PATH;
     match guard.check(req.headers(), public) {
         Ok(()) => next.run(req).await,
         Err(resp) => *resp,
@@ -188,7 +204,23 @@ mod tests {
         let g = Guard::new(4502, "s3cret");
         let ok = |h: &HeaderMap, public| g.check(h, public).is_ok();
         let status = |h: &HeaderMap| g.check(h, false).err().map(|r| r.status().as_u16());
-        let auth = "Bearer s3cret";
+        let cn = handshake::new_nonce();
+        let answer = g
+            .sessions
+            .challenge(&ChallengeRequest {
+                client_nonce: cn.clone(),
+            })
+            .expect("challenge");
+        let auth = handshake::verify_daemon("s3cret", 4502, &cn, &answer).expect("proof");
+        let auth = auth.as_str();
+        assert_eq!(
+            status(&headers(&[
+                ("host", "127.0.0.1:4502"),
+                ("authorization", "Bearer s3cret")
+            ])),
+            Some(401),
+            "the bare secret is no longer accepted"
+        );
         assert!(ok(
             &headers(&[("host", "127.0.0.1:4502"), ("authorization", auth)]),
             false

@@ -4,5 +4,6 @@
 
 pub mod client;
 pub mod guard;
+pub mod handshake;
 pub mod protocol;
 pub mod server;

@@ -1,11 +1,13 @@
 //! Wire types of the control plane, kept apart from any transport.
 //!
-//! HTTP (all JSON, all but `/healthz` need `Authorization: Bearer <pair
-//! secret>` and the `abg-protocol` header):
+//! HTTP (all JSON, all but `/healthz` and the challenge need
+//! `Authorization: ABG-Session …` (see [`super::handshake`]) and the
+//! `abg-protocol` header):
 //!
 //! | method | path            | body → answer                         |
 //! |--------|-----------------|---------------------------------------|
 //! | GET    | `/healthz`      | → `ok` (content-free liveness probe)  |
+//! | POST   | `/v1/auth/challenge` | `{client_nonce}` → `{server_nonce, proof}` |
 //! | GET    | `/v1/status`    | → [`DaemonStatus`]                    |
 //! | POST   | `/v1/messages[?wait_ms=N]` | [`SendRequest`] → [`SendResult`] (with `outcome` when waiting) |
 //! | GET    | `/v1/messages?after=SEQ&limit=N` → [`MessagePage`]          |

@@ -28,8 +28,13 @@ struct AppState {
 /// Build the router for `core`, guarded by `guard`.
 pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
     let limit = core.max_frame_bytes() + 4096;
+    let prover = Arc::clone(&guard);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            super::handshake::CHALLENGE_PATH,
+            post(move |body: Bytes| async move { prover.challenge(&body) }),
+        )
         .route("/v1/status", get(status))
         .route("/v1/messages", post(send).get(list))
         .route("/v1/shutdown", post(shutdown))

@@ -1,7 +1,8 @@
 //! Client side of the daemon's lifecycle: find a pair's daemon, check its
 //! version, spawn it when absent (under a startup lock, waiting on its
-//! readiness line, with a spinner on a terminal), replace one from another
-//! abg version, and stop it.
+//! readiness pipe, with a spinner on a terminal), replace one from another
+//! abg version, and stop it. A spawned daemon that cannot start (port held,
+//! bad store, …) is reported at once with its own reason, never polled.
 
 use std::fs::{File, OpenOptions};
 use std::io::IsTerminal;
@@ -16,10 +17,14 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::pidfile::{self, DaemonFile, DaemonState};
-use super::run::READY_LINE;
+use super::run::{FAILED_LINE, READY_LINE};
 use crate::control::client::{Client, ClientError};
 use crate::control::protocol::{DaemonStatus, PROTOCOL_VERSION, Phase};
 use crate::pair::Pair;
+
+/// Why no daemon runs after `abg kill` (the verbs that would start one).
+pub const KILLED: &str =
+    "the pair's daemon was stopped by `abg kill`; `abg claude` or `abg codex` starts it again";
 
 /// Outcome of [`ensure_running`].
 #[derive(Debug)]
@@ -42,6 +47,9 @@ pub async fn ensure_running_with(
     ready_timeout: Duration,
     show_spinner: bool,
 ) -> anyhow::Result<Ensured> {
+    if pair.killed_file().exists() {
+        bail!(KILLED);
+    }
     let client = Client::for_pair(pair)?;
     if let Some(status) = probe_current(pair, &client).await? {
         return Ok(Ensured {
@@ -97,8 +105,21 @@ async fn probe_current(pair: &Pair, client: &Client) -> anyhow::Result<Option<Da
             stop_process(pair, client, &file).await?;
             Ok(None)
         }
-        Err(ClientError::Unreachable { .. }) if state == DaemonState::Booting => Ok(None),
         Err(ClientError::Unreachable { .. }) => Ok(None),
+        // Our own daemon (the pidfile's live process holds the port) that
+        // predates the handshake: replace it like one of another version.
+        Err(ClientError::NotTheDaemon {
+            holder_pid: Some(holder),
+            answered: Some(401 | 404),
+            ..
+        }) if holder == file.pid && pidfile::is_alive(&file) => {
+            tracing::info!(
+                pid = holder,
+                "replacing a daemon without the session handshake"
+            );
+            stop_process(pair, client, &file).await?;
+            Ok(None)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -135,6 +156,14 @@ async fn lock_startup(pair: &Pair, deadline: Duration) -> anyhow::Result<Startup
     }
 }
 
+/// What the readiness pipe said.
+enum Pipe {
+    Ready,
+    Failed(String),
+    Closed,
+    TimedOut,
+}
+
 async fn spawn_and_wait(
     pair: &Pair,
     client: &Client,
@@ -142,12 +171,14 @@ async fn spawn_and_wait(
 ) -> anyhow::Result<DaemonStatus> {
     // A stale pidfile of a dead daemon is simply replaced by the new one.
     let exe = std::env::current_exe().context("cannot find the abg executable")?;
+    let stderr_log = pair.log_dir().join("daemon.stderr.log");
     let log = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
-        .open(pair.log_dir().join("daemon.stderr.log"))
+        .open(&stderr_log)
         .context("cannot open the daemon's stderr log")?;
+    let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
     let mut child = tokio::process::Command::new(exe)
         .arg("--pair")
         .arg(&pair.name)
@@ -163,46 +194,84 @@ async fn spawn_and_wait(
     let stdout = child.stdout.take().context("daemon stdout missing")?;
     let mut lines = BufReader::new(stdout).lines();
     let started = Instant::now();
-    let ready = tokio::time::timeout(ready_timeout, async {
+    let pipe = tokio::time::timeout(ready_timeout, async {
         while let Ok(Some(line)) = lines.next_line().await {
             if line.starts_with(READY_LINE) {
-                return true;
+                return Pipe::Ready;
+            }
+            if let Some(reason) = line.strip_prefix(FAILED_LINE) {
+                return Pipe::Failed(reason.trim().to_string());
             }
         }
-        false
+        Pipe::Closed
     })
     .await
-    .unwrap_or(false);
-    if !ready {
-        // The daemon exited without becoming ready: it lost a bind race,
-        // or failed. A winner may be serving; otherwise report the log.
-        let remaining = ready_timeout.saturating_sub(started.elapsed());
-        if let Some(status) = wait_ready(client, remaining).await {
-            return Ok(status);
+    .unwrap_or(Pipe::TimedOut);
+    let logs = format!(
+        "see {} and {}",
+        pair.log_file().display(),
+        stderr_log.display()
+    );
+    let reason = match pipe {
+        Pipe::Ready => {
+            return client
+                .status()
+                .await
+                .context("the daemon said it was ready but did not answer");
         }
-        if let Ok(None) = child.try_wait() {
+        Pipe::TimedOut => {
             let _ = child.start_kill();
+            let owner = crate::pair::ports::describe_owner(pair.ports.control);
+            bail!(
+                "the abg daemon did not become ready within {ready_timeout:?}{}; {logs}",
+                if owner.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (port {} is held{owner})", pair.ports.control)
+                },
+            );
         }
-        let owner = crate::pair::ports::describe_owner(pair.ports.control);
-        bail!(
-            "the abg daemon did not become ready within {:?}{}; see {} and {}",
-            ready_timeout,
-            if owner.is_empty() {
-                String::new()
-            } else {
-                format!(" (port {} is held{owner})", pair.ports.control)
-            },
-            pair.log_file().display(),
-            pair.log_dir().join("daemon.stderr.log").display()
-        );
+        Pipe::Failed(reason) => reason,
+        Pipe::Closed => {
+            // It exited (or closed the pipe) without a word: its own last
+            // stderr line says why (a panic, a signal).
+            let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+            let last = last_line(&stderr_log, log_start);
+            match (status, last) {
+                (_, Some(line)) => line,
+                (Ok(Ok(status)), None) => format!("it exited ({status})"),
+                _ => "it closed its readiness pipe".to_string(),
+            }
+        }
+    };
+    // A daemon of this pair that won a start race (its pidfile names the
+    // port's holder) is waited for; anyone else holding the port is not.
+    let winner = crate::pair::ports::owner_of(pair.ports.control).is_some_and(|(pid, _)| {
+        pidfile::read(pair).is_some_and(|f| f.pid == pid && pidfile::is_alive(&f))
+    });
+    if winner
+        && let Some(status) =
+            wait_ready(client, ready_timeout.saturating_sub(started.elapsed())).await
+    {
+        return Ok(status);
     }
-    client
-        .status()
-        .await
-        .context("the daemon said it was ready but did not answer")
+    bail!("the abg daemon could not start: {reason}; {logs}")
 }
 
-/// Poll `status` until the daemon answers ready (used only after a lost race).
+/// The last non-empty line written to `path` since `offset`.
+fn last_line(path: &std::path::Path, offset: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path).ok()?;
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    let mut buf = Vec::new();
+    f.take(64 * 1024).read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+    Some(line.trim().trim_start_matches("abg: ").to_string())
+}
+
+/// Poll `status` until the daemon answers ready (only after a lost start
+/// race to a daemon of this pair; every poll checks the daemon's proof).
 async fn wait_ready(client: &Client, within: Duration) -> Option<DaemonStatus> {
     let end = Instant::now() + within;
     let mut delay = Duration::from_millis(5);

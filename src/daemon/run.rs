@@ -1,7 +1,9 @@
 //! The daemon process itself (`abg daemon`, spawned detached by `ensure`):
-//! bind the control port first (a loser of that race exits quietly without
-//! touching the winner's files), publish the pidfile, serve until asked to
-//! stop, idle out, or receive SIGTERM/SIGINT, then clean up.
+//! bind the control port first (a loser of that race exits without
+//! touching the winner's files, naming the port's holder), publish the
+//! pidfile, serve until asked to stop, idle out, or receive SIGTERM/SIGINT,
+//! then clean up. Its stdout is the spawner's readiness pipe: one
+//! [`READY_LINE`], or one [`FAILED_LINE`] with the reason it cannot start.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -22,20 +24,43 @@ use crate::store::Store;
 /// The line the daemon writes on its stdout once it is ready; `ensure`
 /// waits for it instead of polling.
 pub const READY_LINE: &str = "abg-daemon-ready";
+/// The line the daemon writes on its stdout when it cannot start, followed
+/// by the reason; `ensure` reports that reason at once.
+pub const FAILED_LINE: &str = "abg-daemon-failed";
 
 /// Run the daemon for `pair` until it stops. Returns when shut down.
 pub fn run(pair: Pair, config: Config) -> anyhow::Result<()> {
+    let result = run_inner(pair, config);
+    if let Err(e) = &result {
+        // Before readiness this reaches the spawner; after it, /dev/null.
+        signal_failed(&format!("{e:#}"));
+    }
+    result
+}
+
+fn run_inner(pair: Pair, config: Config) -> anyhow::Result<()> {
     // Leave the launching terminal's session so its hangup never reaches us.
     let _ = nix::unistd::setsid();
     if pair.killed_file().exists() {
-        return Ok(());
+        anyhow::bail!(super::ensure::KILLED);
     }
     let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, pair.ports.control);
     let std_listener = match std::net::TcpListener::bind(addr) {
         Ok(l) => l,
-        // Another daemon won the race (or a foreign process holds the
-        // port): exit quietly and touch nothing.
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Ok(()),
+        // Another daemon won the race, or a foreign process holds the
+        // port: touch nothing, say who holds it.
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            let owner = crate::pair::ports::describe_owner(pair.ports.control);
+            anyhow::bail!(
+                "cannot listen on {addr}: port {} is held{}",
+                pair.ports.control,
+                if owner.is_empty() {
+                    " by a process abg cannot see".to_string()
+                } else {
+                    owner
+                }
+            );
+        }
         Err(e) => return Err(e).with_context(|| format!("cannot bind {addr}")),
     };
     std_listener.set_nonblocking(true)?;
@@ -136,6 +161,17 @@ fn signal_ready() {
     if let Ok(devnull) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
         let _ = nix::unistd::dup2_stdout(&devnull);
     }
+}
+
+/// Tell the spawner why we cannot start (one line).
+fn signal_failed(reason: &str) {
+    let line: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{FAILED_LINE} {line}");
+    let _ = out.flush();
 }
 
 async fn watch_signals(core: Arc<Core>) {

@@ -176,7 +176,7 @@ pub struct Pair {
 }
 
 impl Pair {
-    /// The pair secret (0600): the bearer token for every listener.
+    /// The pair secret (0600): the key every listener and client proves.
     pub fn secret_path(&self) -> PathBuf {
         self.dir.join("secret")
     }

@@ -76,6 +76,25 @@ pub fn owner_of(port: u16) -> Option<(u32, String)> {
     Some((p.pid, p.name))
 }
 
+/// Whether the listener on `port` is process `pid` or one of its process
+/// group (a wrapper such as npm's `codex` runs the real server as a child
+/// in the group abg started). `Err` describes the holder otherwise: " by
+/// pid N (name)", or "" when no holder can be seen.
+pub fn held_by(port: u16, pid: u32) -> Result<(), String> {
+    let Some((holder, name)) = owner_of(port) else {
+        return Err(String::new());
+    };
+    let group = i32::try_from(holder)
+        .ok()
+        .and_then(|h| nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(h))).ok())
+        .and_then(|g| u32::try_from(g.as_raw()).ok());
+    if holder == pid || group == Some(pid) {
+        Ok(())
+    } else {
+        Err(format!(" by pid {holder} ({name})"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +108,18 @@ mod tests {
         assert!(Ports::for_slot(65530, 0).is_some());
         assert!(Ports::for_slot(65534, 0).is_none());
         assert!(Ports::for_slot(4500, u32::MAX).is_none());
+    }
+
+    #[test]
+    fn holder_is_checked_against_the_expected_pid() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let me = std::process::id();
+        assert_eq!(held_by(port, me), Ok(()));
+        let other = held_by(port, 1).expect_err("not pid 1's");
+        assert!(other.contains(&format!("pid {me}")), "{other}");
+        drop(l);
+        assert_eq!(held_by(port, me), Err(String::new()), "nobody holds it");
     }
 
     #[test]

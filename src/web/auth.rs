@@ -1,5 +1,5 @@
 //! Authentication of the web UI: one-time login tokens minted by the daemon
-//! for `abg ui` (bearer-authenticated `POST /v1/ui/login-token`), swapped at
+//! for `abg ui` (session-authenticated `POST /v1/ui/login-token`), swapped at
 //! `/ui/login` for an HttpOnly, SameSite=Strict session cookie, and a CSRF
 //! token per session that every state-changing `/ui` request must echo in
 //! the [`CSRF_HEADER`] header (besides a same-origin `Origin`).

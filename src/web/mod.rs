@@ -4,7 +4,7 @@
 //!
 //! | method | path                       | what                                      |
 //! |--------|----------------------------|-------------------------------------------|
-//! | POST   | `/v1/ui/login-token`       | bearer: mint a one-time login token        |
+//! | POST   | `/v1/ui/login-token`       | session: mint a one-time login token       |
 //! | GET    | `/ui/login?token=T`        | swap T for the session cookie              |
 //! | GET    | `/ui/`, `/ui/assets/*`     | the page and its script and style          |
 //! | GET    | `/ui/api/session`          | the CSRF token and pair identity           |
@@ -35,7 +35,7 @@ use axum::routing::{get, post};
 use crate::control::guard::Guard;
 use crate::daemon::core::Core;
 
-/// Whether `path` belongs to the UI (cookie-authenticated, not bearer).
+/// Whether `path` belongs to the UI (cookie-authenticated, not by control session).
 pub fn is_ui_path(path: &str) -> bool {
     path == "/ui" || path.starts_with("/ui/")
 }

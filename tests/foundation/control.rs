@@ -15,6 +15,8 @@ struct Daemon {
     env: AbgEnv,
     port: u16,
     secret: String,
+    /// `Authorization` value of a session opened with this daemon.
+    auth: String,
 }
 
 fn daemon() -> Daemon {
@@ -26,7 +28,23 @@ fn daemon() -> Daemon {
         .trim()
         .to_string();
     let port = env.base_port + 2;
-    Daemon { env, port, secret }
+    let auth = session(port, &secret);
+    Daemon {
+        env,
+        port,
+        secret,
+        auth,
+    }
+}
+
+fn session(port: u16, secret: &str) -> String {
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(abg::control::client::open_session(
+        &abg::control::client::http_client(),
+        port,
+        secret,
+    ))
+    .expect("session")
 }
 
 /// Send a raw HTTP/1.1 request; return (status, body).
@@ -88,8 +106,14 @@ fn every_endpoint_but_liveness_needs_the_secret() {
             b"",
         );
         assert_eq!(wrong.0, 401, "{method} {path} with a wrong secret");
+        let bare = format!("Bearer {}", d.secret);
+        let bare = http(d.port, method, path, &[("Authorization", &bare)], b"");
+        assert_eq!(
+            bare.0, 401,
+            "{method} {path}: the secret itself is not a credential"
+        );
     }
-    let auth = format!("Bearer {}", d.secret);
+    let auth = d.auth.clone();
     assert_eq!(
         http(
             d.port,
@@ -107,7 +131,7 @@ fn every_endpoint_but_liveness_needs_the_secret() {
 #[test]
 fn foreign_origin_and_host_are_refused() {
     let d = daemon();
-    let auth = format!("Bearer {}", d.secret);
+    let auth = d.auth.clone();
     let (status, body) = http(
         d.port,
         "GET",
@@ -150,7 +174,7 @@ fn foreign_origin_and_host_are_refused() {
 #[test]
 fn bad_http_input_gets_clear_errors_and_daemon_keeps_serving() {
     let d = daemon();
-    let auth = format!("Bearer {}", d.secret);
+    let auth = d.auth.clone();
     let h = [
         ("Authorization", auth.as_str()),
         ("Content-Type", "application/json"),
@@ -209,10 +233,12 @@ async fn ws_connect(
     let mut req = format!("ws://127.0.0.1:{port}/v1/ws")
         .into_client_request()
         .expect("req");
-    req.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {secret}").parse().expect("header"),
-    );
+    let session =
+        abg::control::client::open_session(&abg::control::client::http_client(), port, secret)
+            .await
+            .expect("session");
+    req.headers_mut()
+        .insert("Authorization", session.parse().expect("header"));
     let (ws, _) = tokio_tungstenite::connect_async(req)
         .await
         .expect("connect");

@@ -17,10 +17,12 @@ async fn attach(
     let mut req = format!("ws://127.0.0.1:{port}/v1/ws")
         .into_client_request()
         .expect("req");
-    req.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {secret}").parse().expect("header"),
-    );
+    let session =
+        abg::control::client::open_session(&abg::control::client::http_client(), port, secret)
+            .await
+            .expect("session");
+    req.headers_mut()
+        .insert("Authorization", session.parse().expect("header"));
     let (mut ws, _) = tokio_tungstenite::connect_async(req)
         .await
         .expect("connect");

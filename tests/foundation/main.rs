@@ -4,6 +4,7 @@
 
 mod env;
 
+mod auth;
 mod cli;
 mod concurrency;
 mod control;

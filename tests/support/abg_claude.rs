@@ -318,7 +318,10 @@ impl AbgClaude {
     pub async fn stop_daemon(&self) -> Result<()> {
         self.http
             .post(self.url("/v1/shutdown"))
-            .bearer_auth(&self.secret)
+            .header(
+                "authorization",
+                super::control::session(&self.http, self.port, &self.secret).await?,
+            )
             .send()
             .await?;
         Ok(())

@@ -208,7 +208,10 @@ impl AbgCodex {
 
     async fn call(&self, req: reqwest::RequestBuilder) -> Result<Value> {
         let resp = req
-            .bearer_auth(self.secret()?)
+            .header(
+                "authorization",
+                super::control::session(&self.http, self.control_port(), &self.secret()?).await?,
+            )
             .header("abg-protocol", "1")
             .send()
             .await?;

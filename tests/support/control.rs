@@ -7,6 +7,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+/// A session with the daemon on `port` (it proves it knows `secret` first):
+/// the `Authorization` value for control-plane calls.
+pub async fn session(http: &reqwest::Client, port: u16, secret: &str) -> Result<String> {
+    Ok(abg::control::client::open_session(http, port, secret).await?)
+}
+
 /// An authenticated handle on one daemon's control plane.
 pub struct Control {
     pub http: reqwest::Client,
@@ -24,7 +30,10 @@ impl Control {
         let resp = self
             .http
             .post(self.url("/v1/messages"))
-            .bearer_auth(&self.secret)
+            .header(
+                "authorization",
+                session(&self.http, self.port, &self.secret).await?,
+            )
             .header("abg-protocol", "1")
             .json(&json!({"from": from, "to": to, "body": body}))
             .send()
@@ -48,7 +57,10 @@ impl Control {
             let resp = self
                 .http
                 .get(self.url(&format!("/v1/messages?after={after}&limit=1000")))
-                .bearer_auth(&self.secret)
+                .header(
+                    "authorization",
+                    session(&self.http, self.port, &self.secret).await?,
+                )
                 .header("abg-protocol", "1")
                 .send()
                 .await?;
