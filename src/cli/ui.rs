@@ -1,6 +1,7 @@
 //! `abg ui`: print (and with `--open` open) a one-time login link to the
 //! pair's web UI. The daemon mints the token (`POST /v1/ui/login-token`,
 //! authenticated with the pair secret) and swaps it for a session cookie.
+//! `abg ui --revoke-all` logs every browser out (`POST /v1/ui/revoke-all`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{Context, output};
-use crate::control::protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+use crate::control::protocol::{ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use crate::daemon::ensure;
 use crate::web::api::LoginToken;
 
@@ -21,6 +22,10 @@ pub struct Args {
     /// Print the link and its expiry as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Log every browser out: revoke all web UI sessions and unused login
+    /// links (prints no new link).
+    #[arg(long, conflicts_with = "open")]
+    pub revoke_all: bool,
 }
 
 pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
@@ -31,8 +36,13 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         .no_proxy()
         .timeout(Duration::from_secs(10))
         .build()?;
+    let path = if args.revoke_all {
+        "/v1/ui/revoke-all"
+    } else {
+        "/v1/ui/login-token"
+    };
     let resp = http
-        .post(format!("http://127.0.0.1:{port}/v1/ui/login-token"))
+        .post(format!("http://127.0.0.1:{port}{path}"))
         .bearer_auth(pair.secret()?)
         .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
         .send()
@@ -41,7 +51,21 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     let status = resp.status();
     if !status.is_success() {
         let body = resp.text().await.unwrap_or_default();
-        anyhow::bail!("the daemon refused to mint a login token ({status}): {body}");
+        let message = serde_json::from_str::<ErrorBody>(&body).map_or(body, |e| e.message);
+        let what = if args.revoke_all {
+            "revoke the UI sessions"
+        } else {
+            "mint a login token"
+        };
+        anyhow::bail!("the daemon refused to {what} ({status}): {message}");
+    }
+    if args.revoke_all {
+        if args.json {
+            output::json(&serde_json::json!({"revoked_all": true}))?;
+        } else {
+            output::line("every web UI session is revoked; run `abg ui` for a new login link")?;
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let token: LoginToken = resp
         .json()

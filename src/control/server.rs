@@ -14,11 +14,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::errors::{self, core_error};
 use super::guard::{self, Guard};
 use super::protocol::{
     Ack, ClientFrame, ErrorCode, PROTOCOL_VERSION, Role, SendRequest, ServerFrame,
 };
-use crate::daemon::core::{Core, CoreError};
+use crate::daemon::core::Core;
 
 #[derive(Clone)]
 struct AppState {
@@ -27,7 +28,10 @@ struct AppState {
 
 /// Build the router for `core`, guarded by `guard`.
 pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
-    let limit = core.max_frame_bytes() + 4096;
+    let limit = errors::BodyLimit {
+        max_frame_bytes: core.max_frame_bytes(),
+        body_bytes: core.max_frame_bytes() + 4096,
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/status", get(status))
@@ -38,20 +42,17 @@ pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
         .merge(crate::web::router(Arc::clone(&core), Arc::clone(&guard)))
         // Quota relay (issue 7): /v1/budget…
         .merge(crate::budget::http::router(Arc::clone(&core)))
-        .layer(DefaultBodyLimit::max(limit))
+        .fallback(errors::not_found)
+        .layer(DefaultBodyLimit::max(limit.body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             guard,
             guard::middleware,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            errors::json_errors,
+        ))
         .with_state(AppState { core })
-}
-
-fn core_error(e: CoreError) -> Response {
-    let (status, code) = match &e {
-        CoreError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
-        CoreError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
-    };
-    guard::error(status, code, e.to_string())
 }
 
 async fn status(State(s): State<AppState>) -> Response {
@@ -268,14 +269,7 @@ async fn session(core: Arc<Core>, mut socket: WebSocket) {
                 .await
             {
                 Ok(result) => ServerFrame::Sent { id, result },
-                Err(e) => error_frame(
-                    Some(id),
-                    match e {
-                        CoreError::Invalid(_) => ErrorCode::InvalidArgument,
-                        CoreError::Store(_) => ErrorCode::Internal,
-                    },
-                    e.to_string(),
-                ),
+                Err(e) => error_frame(Some(id), errors::core_status(&e).1, e.to_string()),
             },
             ClientFrame::Ping { id } => ServerFrame::Pong { id },
             ClientFrame::Claude { id, request } => {

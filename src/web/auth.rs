@@ -4,16 +4,23 @@
 //! token per session that every state-changing `/ui` request must echo in
 //! the [`CSRF_HEADER`] header (besides a same-origin `Origin`).
 //!
-//! Sessions are stateless: the cookie is `v1.<sid>.<expiry ms>.<mac>` with an
+//! The cookie is `v2.<generation>.<sid>.<expiry ms>.<mac>` with an
 //! HMAC-SHA256 under a key derived from the pair secret, and the CSRF token
 //! is another HMAC of the session id. Both survive a daemon restart, so the
-//! UI reconnects by itself; rotating the pair secret revokes them all.
+//! UI reconnects by itself. Revocation is server-side and survives restarts
+//! too: logout records the session id (until its expiry), and
+//! `abg ui --revoke-all` draws a new generation, voiding every earlier
+//! cookie; both live in the pair's 0600 `ui-sessions.json`. A missing or
+//! unreadable file starts a new generation (fail closed), and rotating the
+//! pair secret revokes everything as well.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::control::guard;
@@ -28,6 +35,8 @@ pub const LOGIN_TOKEN_TTL_MS: i64 = 5 * 60 * 1000;
 pub const SESSION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Unredeemed login tokens kept at most (oldest dropped first).
 const MAX_PENDING_TOKENS: usize = 64;
+/// Logged-out sessions remembered at most; past that, logout revokes all.
+const MAX_REVOKED: usize = 1024;
 
 /// The UI's authenticator (one per daemon, held by the control guard).
 pub struct UiAuth {
@@ -35,6 +44,37 @@ pub struct UiAuth {
     port: u16,
     /// Digest of each unredeemed login token → its expiry (ms).
     tokens: Mutex<HashMap<[u8; 32], i64>>,
+    revocations: Mutex<Revocations>,
+    /// Where [`Revocations`] persist (`None`: in memory only).
+    file: Option<PathBuf>,
+}
+
+/// Server-side session revocation, as stored in `ui-sessions.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Revocations {
+    /// Sessions minted under another generation are void.
+    generation: String,
+    /// Logged-out session ids → their expiry (ms), forgotten after it.
+    revoked: BTreeMap<String, i64>,
+}
+
+impl Revocations {
+    fn fresh() -> Self {
+        Self {
+            generation: hex::encode(rand::random::<[u8; 8]>()),
+            revoked: BTreeMap::new(),
+        }
+    }
+}
+
+/// Why a revocation could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error("cannot record the revocation: {0}")]
+    Write(#[from] crate::paths::PathsError),
+    #[error("cannot encode the session list: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 impl std::fmt::Debug for UiAuth {
@@ -49,6 +89,8 @@ impl std::fmt::Debug for UiAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub id: String,
+    /// The revocation generation it was minted under.
+    pub generation: String,
     pub expires_ms: i64,
 }
 
@@ -62,7 +104,90 @@ impl UiAuth {
             key: h.finalize().into(),
             port,
             tokens: Mutex::new(HashMap::new()),
+            revocations: Mutex::new(Revocations::fresh()),
+            file: None,
         }
+    }
+
+    /// Keep revocations in `file` (0600), loading what it holds. A missing,
+    /// unreadable or malformed file starts a new generation, so no session
+    /// minted before survives (fail closed).
+    pub fn persisted_in(mut self, file: PathBuf) -> Self {
+        let loaded = match crate::paths::read_secret_file(&file) {
+            Ok(text) => serde_json::from_str::<Revocations>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    (r.generation.len() == 16 && hex::decode(&r.generation).is_ok())
+                        .then_some(r)
+                        .ok_or_else(|| "bad generation".to_string())
+                }),
+            Err(e) => Err(e.to_string()),
+        };
+        let state = match loaded {
+            Ok(r) => r,
+            Err(e) => {
+                if file.exists() {
+                    tracing::warn!("ui sessions file unusable ({e}); every earlier UI session is revoked");
+                }
+                Revocations::fresh()
+            }
+        };
+        self.file = Some(file);
+        {
+            let mut r = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
+            *r = state;
+            if let Err(e) = self.save(&mut r) {
+                tracing::warn!("{e}");
+            }
+        }
+        self
+    }
+
+    /// Prune expired revocations and write the state to the file. When that
+    /// fails the file is removed, so the next daemon starts a new
+    /// generation rather than reviving a revoked session.
+    fn save(&self, r: &mut Revocations) -> Result<(), RevokeError> {
+        let now = now_ms();
+        r.revoked.retain(|_, exp| *exp > now);
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let written = serde_json::to_vec_pretty(&*r)
+            .map_err(RevokeError::from)
+            .and_then(|text| Ok(crate::paths::write_private_file(file, &text)?));
+        if written.is_err() {
+            let _ = std::fs::remove_file(file);
+        }
+        written
+    }
+
+    /// Log `session` out: its cookie is refused from now on.
+    pub fn revoke(&self, session: &Session) -> Result<(), RevokeError> {
+        let mut r = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
+        r.revoked.insert(session.id.clone(), session.expires_ms);
+        if r.revoked.len() > MAX_REVOKED {
+            *r = Revocations::fresh();
+        }
+        self.save(&mut r)
+    }
+
+    /// Void every session and every unredeemed login token.
+    pub fn revoke_all(&self) -> Result<(), RevokeError> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let mut r = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
+        *r = Revocations::fresh();
+        self.save(&mut r)
+    }
+
+    /// Whether `session` is still valid (not expired, logged out or revoked).
+    pub fn is_live(&self, session: &Session) -> bool {
+        let r = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
+        session.expires_ms > now_ms()
+            && session.generation == r.generation
+            && !r.revoked.contains_key(&session.id)
     }
 
     /// The session cookie's name (cookies ignore ports, so it names ours).
@@ -94,15 +219,25 @@ impl UiAuth {
         if expires <= now_ms() {
             return None;
         }
+        let generation = self
+            .revocations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation
+            .clone();
         Some(Session {
             id: hex::encode(rand::random::<[u8; 16]>()),
+            generation,
             expires_ms: now_ms() + SESSION_TTL_MS,
         })
     }
 
     /// The cookie value for `session`.
     pub fn cookie_value(&self, session: &Session) -> String {
-        let payload = format!("v1.{}.{}", session.id, session.expires_ms);
+        let payload = format!(
+            "v2.{}.{}.{}",
+            session.generation, session.id, session.expires_ms
+        );
         let mac = hex::encode(self.mac(&format!("session|{payload}")));
         format!("{payload}.{mac}")
     }
@@ -125,13 +260,17 @@ impl UiAuth {
         )
     }
 
-    /// Verify a cookie value.
+    /// Verify a cookie value: authentic, unexpired and not revoked.
     pub fn verify(&self, value: &str) -> Option<Session> {
         let (payload, mac) = value.rsplit_once('.')?;
         let mut parts = payload.split('.');
-        let (Some("v1"), Some(id), Some(exp), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("v2"), Some(generation), Some(id), Some(exp), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return None;
         };
         let want = self.mac(&format!("session|{payload}"));
@@ -139,11 +278,12 @@ impl UiAuth {
         if !ct_eq(&want, &got) {
             return None;
         }
-        let expires_ms: i64 = exp.parse().ok()?;
-        (expires_ms > now_ms()).then(|| Session {
+        let session = Session {
             id: id.to_string(),
-            expires_ms,
-        })
+            generation: generation.to_string(),
+            expires_ms: exp.parse().ok()?,
+        };
+        self.is_live(&session).then_some(session)
     }
 
     /// The session named by the request's cookie, if valid.
@@ -273,19 +413,64 @@ mod tests {
     fn cookies_are_bound_to_the_secret_and_untamperable() {
         let a = UiAuth::new(4502, "s3cret");
         let b = UiAuth::new(4502, "other");
+        let (token, _) = a.mint_login_token();
         let s = Session {
             id: "00ff".into(),
-            expires_ms: now_ms() + 60_000,
+            ..a.redeem(&token).expect("session")
         };
         let v = a.cookie_value(&s);
+        assert_eq!(a.verify(&v), Some(s.clone()));
         assert!(b.verify(&v).is_none());
         assert!(a.verify(&v.replace("00ff", "00fe")).is_none());
         assert!(a.verify("garbage").is_none());
         let old = Session {
-            id: "00ff".into(),
             expires_ms: now_ms() - 1,
+            ..s
         };
         assert!(a.verify(&a.cookie_value(&old)).is_none(), "expired");
+    }
+
+    fn login(a: &UiAuth) -> (Session, String) {
+        let (token, _) = a.mint_login_token();
+        let s = a.redeem(&token).expect("session");
+        let cookie = a.cookie_value(&s);
+        (s, cookie)
+    }
+
+    #[test]
+    fn logout_and_revoke_all_hold_across_restarts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("ui-sessions.json");
+        let a = UiAuth::new(4502, "s3cret").persisted_in(file.clone());
+        let (s1, c1) = login(&a);
+        let (_, c2) = login(&a);
+        a.revoke(&s1).expect("logout");
+        assert!(a.verify(&c1).is_none(), "logged out");
+        assert!(a.verify(&c2).is_some(), "another session is untouched");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&file).expect("file").permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+
+        // A restarted daemon (same secret) still refuses the logged-out one.
+        let b = UiAuth::new(4502, "s3cret").persisted_in(file.clone());
+        assert!(b.verify(&c1).is_none(), "logout survives a restart");
+        assert!(b.verify(&c2).is_some());
+
+        let (pending, _) = b.mint_login_token();
+        b.revoke_all().expect("revoke all");
+        assert!(b.verify(&c2).is_none(), "revoked");
+        assert!(b.redeem(&pending).is_none(), "unredeemed tokens too");
+        let (_, c3) = login(&b);
+        assert!(b.verify(&c3).is_some(), "a fresh login works");
+        let c = UiAuth::new(4502, "s3cret").persisted_in(file.clone());
+        assert!(c.verify(&c2).is_none(), "revoke-all survives a restart");
+        assert!(c.verify(&c3).is_some());
+
+        // An unusable file voids every session (fail closed).
+        std::fs::write(&file, "garbage").expect("write");
+        let d = UiAuth::new(4502, "s3cret").persisted_in(file);
+        assert!(d.verify(&c3).is_none());
     }
 
     #[test]

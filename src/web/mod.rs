@@ -5,6 +5,7 @@
 //! | method | path                       | what                                      |
 //! |--------|----------------------------|-------------------------------------------|
 //! | POST   | `/v1/ui/login-token`       | bearer: mint a one-time login token        |
+//! | POST   | `/v1/ui/revoke-all`        | bearer: void every session and login token |
 //! | GET    | `/ui/login?token=T`        | swap T for the session cookie              |
 //! | GET    | `/ui/`, `/ui/assets/*`     | the page and its script and style          |
 //! | GET    | `/ui/api/session`          | the CSRF token and pair identity           |
@@ -14,7 +15,7 @@
 //! | GET    | `/ui/api/search?q=`        | full-text search (FTS5)                    |
 //! | GET    | `/ui/api/export?format=md\|jsonl` | the transcript as a download        |
 //! | GET    | `/ui/api/stream?after=m.d.e` | SSE: `message`, `delivery`, `event`, `status` |
-//! | POST   | `/ui/api/send`, `/ui/api/logout` | state-changing: CSRF header required |
+//! | POST   | `/ui/api/send`, `/ui/api/logout` | state-changing: CSRF header required (logout revokes the session) |
 //!
 //! Authentication ([`auth`]) is enforced by the control plane's guard for
 //! every `/ui` path; the handlers here assume an authorized request.
@@ -68,6 +69,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>, guard: Arc<Guar
     };
     Router::new()
         .route("/v1/ui/login-token", post(api::login_token))
+        .route("/v1/ui/revoke-all", post(api::revoke_all))
         .route("/ui/login", get(api::login))
         .route("/ui", get(index))
         .route("/ui/", get(index))

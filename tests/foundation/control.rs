@@ -11,13 +11,13 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::env::AbgEnv;
 
-struct Daemon {
-    env: AbgEnv,
-    port: u16,
-    secret: String,
+pub struct Daemon {
+    pub env: AbgEnv,
+    pub port: u16,
+    pub secret: String,
 }
 
-fn daemon() -> Daemon {
+pub fn daemon() -> Daemon {
     let env = AbgEnv::new();
     let p = env.project("p");
     env.json(&p, &["status", "--json"]);
@@ -30,7 +30,7 @@ fn daemon() -> Daemon {
 }
 
 /// Send a raw HTTP/1.1 request; return (status, body).
-fn http(
+pub fn http(
     port: u16,
     method: &str,
     path: &str,
@@ -202,7 +202,7 @@ fn bad_http_input_gets_clear_errors_and_daemon_keeps_serving() {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn ws_connect(
+pub async fn ws_connect(
     port: u16,
     secret: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
@@ -219,7 +219,7 @@ async fn ws_connect(
     ws
 }
 
-async fn next_json(
+pub async fn next_json(
     ws: &mut tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,

@@ -6,7 +6,10 @@ mod env;
 
 mod cli;
 mod concurrency;
+mod conns;
 mod control;
+mod errors;
 mod governor;
 mod kickoff;
 mod lifecycle;
+mod ui_sessions;
