@@ -284,7 +284,12 @@ pub async fn serve(
                 // and retry shortly; other errors concern one connection.
                 if matches!(
                     e.raw_os_error(),
-                    Some(nix::libc::EMFILE | nix::libc::ENFILE | nix::libc::ENOBUFS | nix::libc::ENOMEM)
+                    Some(
+                        nix::libc::EMFILE
+                            | nix::libc::ENFILE
+                            | nix::libc::ENOBUFS
+                            | nix::libc::ENOMEM
+                    )
                 ) {
                     let freed = registry.evict_one();
                     tracing::warn!("accept failed: {e} (closed an idle connection: {freed})");

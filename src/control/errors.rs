@@ -128,7 +128,10 @@ fn reword(
         StatusCode::UNAUTHORIZED => (ErrorCode::Unauthorized, what),
         StatusCode::FORBIDDEN => (ErrorCode::Forbidden, what),
         s if s.is_server_error() => (ErrorCode::Internal, what),
-        _ => (ErrorCode::InvalidArgument, format!("{what} ({method} {path})")),
+        _ => (
+            ErrorCode::InvalidArgument,
+            format!("{what} ({method} {path})"),
+        ),
     }
 }
 
@@ -152,7 +155,10 @@ mod tests {
             limit,
         );
         assert_eq!(code, ErrorCode::TooLarge);
-        assert!(m.contains("5120 bytes") && m.contains("control.max_frame_bytes"), "{m}");
+        assert!(
+            m.contains("5120 bytes") && m.contains("control.max_frame_bytes"),
+            "{m}"
+        );
         let mut h = HeaderMap::new();
         h.insert(header::ALLOW, "GET,HEAD".parse().expect("value"));
         let (_, m) = reword(

@@ -32,7 +32,7 @@ pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
         max_frame_bytes: core.max_frame_bytes(),
         body_bytes: core.max_frame_bytes() + 4096,
     };
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/status", get(status))
         .route("/v1/messages", post(send).get(list))
@@ -48,11 +48,16 @@ pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
             guard,
             guard::middleware,
         ))
+        .with_state(AppState { core });
+    // `Router::layer` wraps each endpoint, inside axum's own answers (a 405
+    // gets its `Allow` header outside it): the JSON rewriting wraps the
+    // whole router instead.
+    Router::new()
+        .fallback_service(routes)
         .layer(axum::middleware::from_fn_with_state(
             limit,
             errors::json_errors,
         ))
-        .with_state(AppState { core })
 }
 
 async fn status(State(s): State<AppState>) -> Response {

@@ -127,7 +127,9 @@ impl UiAuth {
             Ok(r) => r,
             Err(e) => {
                 if file.exists() {
-                    tracing::warn!("ui sessions file unusable ({e}); every earlier UI session is revoked");
+                    tracing::warn!(
+                        "ui sessions file unusable ({e}); every earlier UI session is revoked"
+                    );
                 }
                 Revocations::fresh()
             }

@@ -71,7 +71,12 @@ fn idle_sockets_cannot_lock_out_the_daemons_own_clients() {
     let env = AbgEnv::new();
     let p = env.project("p");
     // A header timeout far beyond the test: only the cap can make room.
-    let pid = spawn_limited(&env, &p, 128, &[("ABG_CONTROL_HEADER_TIMEOUT_MS", "600000")]);
+    let pid = spawn_limited(
+        &env,
+        &p,
+        128,
+        &[("ABG_CONTROL_HEADER_TIMEOUT_MS", "600000")],
+    );
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
     let line = limits
         .lines()
@@ -103,8 +108,10 @@ fn idle_sockets_cannot_lock_out_the_daemons_own_clients() {
         .map(|i| {
             let mut s = connect(port);
             if i % 3 == 0 {
-                s.write_all(format!("GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").as_bytes())
-                    .expect("half a header");
+                s.write_all(
+                    format!("GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n").as_bytes(),
+                )
+                .expect("half a header");
             }
             s
         })

@@ -121,6 +121,10 @@ fn logout_and_revoke_all_invalidate_sessions_server_side() {
     assert_eq!(session_status(port, &fresh), 200, "a fresh login works");
 
     restart(&env, &p);
-    assert_eq!(session_status(port, &b), 401, "revoke-all survives a restart");
+    assert_eq!(
+        session_status(port, &b),
+        401,
+        "revoke-all survives a restart"
+    );
     assert_eq!(session_status(port, &fresh), 200);
 }
