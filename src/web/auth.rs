@@ -7,22 +7,20 @@
 //! The cookie is `v2.<generation>.<sid>.<expiry ms>.<mac>` with an
 //! HMAC-SHA256 under a key derived from the pair secret, and the CSRF token
 //! is another HMAC of the session id. Both survive a daemon restart, so the
-//! UI reconnects by itself. Revocation is server-side and survives restarts
-//! too: logout records the session id (until its expiry), and
-//! `abg ui --revoke-all` draws a new generation, voiding every earlier
-//! cookie; both live in the pair's 0600 `ui-sessions.json`. A missing or
-//! unreadable file starts a new generation (fail closed), and rotating the
-//! pair secret revokes everything as well.
+//! UI reconnects by itself. Logout and `abg ui --revoke-all` revoke
+//! server-side, and that survives restarts too ([`super::revocation`]);
+//! rotating the pair secret revokes everything as well.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::revocation::Revocations;
+pub use super::revocation::RevokeError;
 use crate::control::guard;
 use crate::control::protocol::ErrorCode;
 use crate::pair::registry::now_ms;
@@ -35,8 +33,6 @@ pub const LOGIN_TOKEN_TTL_MS: i64 = 5 * 60 * 1000;
 pub const SESSION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Unredeemed login tokens kept at most (oldest dropped first).
 const MAX_PENDING_TOKENS: usize = 64;
-/// Logged-out sessions remembered at most; past that, logout revokes all.
-const MAX_REVOKED: usize = 1024;
 
 /// The UI's authenticator (one per daemon, held by the control guard).
 pub struct UiAuth {
@@ -44,37 +40,7 @@ pub struct UiAuth {
     port: u16,
     /// Digest of each unredeemed login token → its expiry (ms).
     tokens: Mutex<HashMap<[u8; 32], i64>>,
-    revocations: Mutex<Revocations>,
-    /// Where [`Revocations`] persist (`None`: in memory only).
-    file: Option<PathBuf>,
-}
-
-/// Server-side session revocation, as stored in `ui-sessions.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Revocations {
-    /// Sessions minted under another generation are void.
-    generation: String,
-    /// Logged-out session ids → their expiry (ms), forgotten after it.
-    revoked: BTreeMap<String, i64>,
-}
-
-impl Revocations {
-    fn fresh() -> Self {
-        Self {
-            generation: hex::encode(rand::random::<[u8; 8]>()),
-            revoked: BTreeMap::new(),
-        }
-    }
-}
-
-/// Why a revocation could not be recorded.
-#[derive(Debug, thiserror::Error)]
-pub enum RevokeError {
-    #[error("cannot record the revocation: {0}")]
-    Write(#[from] crate::paths::PathsError),
-    #[error("cannot encode the session list: {0}")]
-    Encode(#[from] serde_json::Error),
+    revocations: Revocations,
 }
 
 impl std::fmt::Debug for UiAuth {
@@ -104,73 +70,19 @@ impl UiAuth {
             key: h.finalize().into(),
             port,
             tokens: Mutex::new(HashMap::new()),
-            revocations: Mutex::new(Revocations::fresh()),
-            file: None,
+            revocations: Revocations::default(),
         }
     }
 
-    /// Keep revocations in `file` (0600), loading what it holds. A missing,
-    /// unreadable or malformed file starts a new generation, so no session
-    /// minted before survives (fail closed).
+    /// Keep revocations in `file` (see [`Revocations::persisted_in`]).
     pub fn persisted_in(mut self, file: PathBuf) -> Self {
-        let loaded = match crate::paths::read_secret_file(&file) {
-            Ok(text) => serde_json::from_str::<Revocations>(&text)
-                .map_err(|e| e.to_string())
-                .and_then(|r| {
-                    (r.generation.len() == 16 && hex::decode(&r.generation).is_ok())
-                        .then_some(r)
-                        .ok_or_else(|| "bad generation".to_string())
-                }),
-            Err(e) => Err(e.to_string()),
-        };
-        let state = match loaded {
-            Ok(r) => r,
-            Err(e) => {
-                if file.exists() {
-                    tracing::warn!(
-                        "ui sessions file unusable ({e}); every earlier UI session is revoked"
-                    );
-                }
-                Revocations::fresh()
-            }
-        };
-        self.file = Some(file);
-        {
-            let mut r = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
-            *r = state;
-            if let Err(e) = self.save(&mut r) {
-                tracing::warn!("{e}");
-            }
-        }
+        self.revocations = Revocations::persisted_in(file);
         self
-    }
-
-    /// Prune expired revocations and write the state to the file. When that
-    /// fails the file is removed, so the next daemon starts a new
-    /// generation rather than reviving a revoked session.
-    fn save(&self, r: &mut Revocations) -> Result<(), RevokeError> {
-        let now = now_ms();
-        r.revoked.retain(|_, exp| *exp > now);
-        let Some(file) = &self.file else {
-            return Ok(());
-        };
-        let written = serde_json::to_vec_pretty(&*r)
-            .map_err(RevokeError::from)
-            .and_then(|text| Ok(crate::paths::write_private_file(file, &text)?));
-        if written.is_err() {
-            let _ = std::fs::remove_file(file);
-        }
-        written
     }
 
     /// Log `session` out: its cookie is refused from now on.
     pub fn revoke(&self, session: &Session) -> Result<(), RevokeError> {
-        let mut r = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
-        r.revoked.insert(session.id.clone(), session.expires_ms);
-        if r.revoked.len() > MAX_REVOKED {
-            *r = Revocations::fresh();
-        }
-        self.save(&mut r)
+        self.revocations.revoke(&session.id, session.expires_ms)
     }
 
     /// Void every session and every unredeemed login token.
@@ -179,17 +91,12 @@ impl UiAuth {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
-        let mut r = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
-        *r = Revocations::fresh();
-        self.save(&mut r)
+        self.revocations.revoke_all()
     }
 
     /// Whether `session` is still valid (not expired, logged out or revoked).
     pub fn is_live(&self, session: &Session) -> bool {
-        let r = self.revocations.lock().unwrap_or_else(|p| p.into_inner());
-        session.expires_ms > now_ms()
-            && session.generation == r.generation
-            && !r.revoked.contains_key(&session.id)
+        session.expires_ms > now_ms() && self.revocations.allows(&session.generation, &session.id)
     }
 
     /// The session cookie's name (cookies ignore ports, so it names ours).
@@ -221,15 +128,9 @@ impl UiAuth {
         if expires <= now_ms() {
             return None;
         }
-        let generation = self
-            .revocations
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .generation
-            .clone();
         Some(Session {
             id: hex::encode(rand::random::<[u8; 16]>()),
-            generation,
+            generation: self.revocations.generation(),
             expires_ms: now_ms() + SESSION_TTL_MS,
         })
     }

@@ -22,6 +22,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod revocation;
 pub mod stream;
 pub mod view;
 
