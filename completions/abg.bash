@@ -1231,7 +1231,7 @@ _abg() {
             return 0
             ;;
         abg__subcmd__ui)
-            opts="-h -V --open --json --pair --help --version"
+            opts="-h -V --open --json --revoke-all --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

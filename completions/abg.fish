@@ -132,6 +132,7 @@ complete -c abg -n "__fish_abg_using_subcommand log" -s V -l version -d 'Print v
 complete -c abg -n "__fish_abg_using_subcommand ui" -l pair -d 'Target the pair NAME of this project (default: main)' -r
 complete -c abg -n "__fish_abg_using_subcommand ui" -l open -d 'Also open the link in the default browser'
 complete -c abg -n "__fish_abg_using_subcommand ui" -l json -d 'Print the link and its expiry as JSON'
+complete -c abg -n "__fish_abg_using_subcommand ui" -l revoke-all -d 'Log every browser out: revoke all web UI sessions and unused login links (prints no new link)'
 complete -c abg -n "__fish_abg_using_subcommand ui" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand ui" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand export" -l format -d 'Output format' -r -f -a "md\t''

@@ -60,11 +60,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>) -> Router<S> {
 }
 
 fn failed(e: CoreError) -> Response {
-    let (status, code) = match &e {
-        CoreError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
-        CoreError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
-    };
-    guard::error(status, code, e.to_string())
+    crate::control::errors::core_error(e)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {

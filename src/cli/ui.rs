@@ -1,7 +1,8 @@
 //! `abg ui`: print (and with `--open` open) a one-time login link to the
 //! pair's web UI. The daemon mints the token (`POST /v1/ui/login-token`,
 //! over a control session proved by the pair secret) and swaps it for a
-//! session cookie.
+//! session cookie. `abg ui --revoke-all` logs every browser out
+//! (`POST /v1/ui/revoke-all`).
 
 use std::process::ExitCode;
 
@@ -20,13 +21,30 @@ pub struct Args {
     /// Print the link and its expiry as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Log every browser out: revoke all web UI sessions and unused login
+    /// links (prints no new link).
+    #[arg(long, conflicts_with = "open")]
+    pub revoke_all: bool,
 }
 
 pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     let pair = ctx.pair()?;
     ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
     let port = pair.ports.control;
-    let token = Client::for_pair(&pair)?
+    let client = Client::for_pair(&pair)?;
+    if args.revoke_all {
+        client
+            .ui_revoke_all()
+            .await
+            .context("cannot revoke the web UI sessions")?;
+        if args.json {
+            output::json(&serde_json::json!({"revoked_all": true}))?;
+        } else {
+            output::line("every web UI session is revoked; run `abg ui` for a new login link")?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let token = client
         .ui_login_token()
         .await
         .context("cannot mint a login token for the web UI")?;

@@ -286,6 +286,22 @@ pub static KEYS: &[KeyDef] = &[
         |s, v| s.control_max_frame_bytes = narrow(v),
     ),
     int(
+        "control.max_connections",
+        "ABG_CONTROL_MAX_CONNECTIONS",
+        (8, 65_536),
+        256,
+        "Most connections the control port holds at once (lowered to fit the open-file limit); at the cap the oldest idle one is closed for a newcomer.",
+        |s, v| s.control_max_connections = narrow(v),
+    ),
+    int(
+        "control.header_timeout_ms",
+        "ABG_CONTROL_HEADER_TIMEOUT_MS",
+        (100, 600_000),
+        10_000,
+        "Milliseconds a control-port connection may take to send a complete request header, from its opening or its previous answer; then it is closed.",
+        |s, v| s.control_header_timeout_ms = narrow(v),
+    ),
+    int(
         "ports.base",
         "ABG_BASE_PORT",
         (1024, 65_000),
@@ -411,6 +427,10 @@ pub struct Settings {
     pub log_max_files: usize,
     /// `control.max_frame_bytes`.
     pub control_max_frame_bytes: usize,
+    /// `control.max_connections`.
+    pub control_max_connections: usize,
+    /// `control.header_timeout_ms`.
+    pub control_header_timeout_ms: u64,
     /// `ports.base`.
     pub ports_base: u16,
     /// `codex.binary`.
@@ -449,6 +469,8 @@ impl Settings {
             log_max_bytes: 0,
             log_max_files: 0,
             control_max_frame_bytes: 0,
+            control_max_connections: 0,
+            control_header_timeout_ms: 0,
             ports_base: 0,
             codex_binary: String::new(),
             claude_binary: String::new(),
@@ -480,6 +502,11 @@ impl Settings {
             0 => None,
             m => Some(Duration::from_secs(u64::from(m) * 60)),
         }
+    }
+
+    /// The control port's header (and keep-alive idle) timeout.
+    pub fn control_header_timeout(&self) -> Duration {
+        Duration::from_millis(self.control_header_timeout_ms)
     }
 
     /// How long to wait for a spawned daemon to become ready.

@@ -282,6 +282,16 @@ impl Client {
         .await
     }
 
+    /// Log every browser out: revoke all web UI sessions and unused login
+    /// links (`POST /v1/ui/revoke-all`).
+    pub async fn ui_revoke_all(&self) -> Result<Ack, ClientError> {
+        self.call(
+            || self.http.post(self.url("/v1/ui/revoke-all")),
+            Duration::from_secs(10),
+        )
+        .await
+    }
+
     /// Ask the daemon to shut down cleanly.
     pub async fn shutdown(&self) -> Result<Ack, ClientError> {
         self.call(

@@ -53,6 +53,13 @@ impl Guard {
         }
     }
 
+    /// Keep the web UI's session revocations in `file` (see
+    /// [`crate::web::auth::UiAuth::persisted_in`]).
+    pub fn with_ui_sessions(mut self, file: std::path::PathBuf) -> Self {
+        self.ui = self.ui.persisted_in(file);
+        self
+    }
+
     /// The web UI's login tokens and session cookies.
     pub fn ui(&self) -> &crate::web::auth::UiAuth {
         &self.ui

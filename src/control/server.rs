@@ -14,11 +14,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::errors::{self, core_error};
 use super::guard::{self, Guard};
 use super::protocol::{
     Ack, ClientFrame, ErrorCode, PROTOCOL_VERSION, Role, SendRequest, ServerFrame,
 };
-use crate::daemon::core::{Core, CoreError};
+use crate::daemon::core::Core;
 
 #[derive(Clone)]
 struct AppState {
@@ -27,9 +28,12 @@ struct AppState {
 
 /// Build the router for `core`, guarded by `guard`.
 pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
-    let limit = core.max_frame_bytes() + 4096;
+    let limit = errors::BodyLimit {
+        max_frame_bytes: core.max_frame_bytes(),
+        body_bytes: core.max_frame_bytes() + 4096,
+    };
     let prover = Arc::clone(&guard);
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
             super::handshake::CHALLENGE_PATH,
@@ -43,20 +47,22 @@ pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
         .merge(crate::web::router(Arc::clone(&core), Arc::clone(&guard)))
         // Quota relay (issue 7): /v1/budget…
         .merge(crate::budget::http::router(Arc::clone(&core)))
-        .layer(DefaultBodyLimit::max(limit))
+        .fallback(errors::not_found)
+        .layer(DefaultBodyLimit::max(limit.body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             guard,
             guard::middleware,
         ))
-        .with_state(AppState { core })
-}
-
-fn core_error(e: CoreError) -> Response {
-    let (status, code) = match &e {
-        CoreError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
-        CoreError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
-    };
-    guard::error(status, code, e.to_string())
+        .with_state(AppState { core });
+    // `Router::layer` wraps each endpoint, inside axum's own answers (a 405
+    // gets its `Allow` header outside it): the JSON rewriting wraps the
+    // whole router instead.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            errors::json_errors,
+        ))
 }
 
 async fn status(State(s): State<AppState>) -> Response {
@@ -273,14 +279,7 @@ async fn session(core: Arc<Core>, mut socket: WebSocket) {
                 .await
             {
                 Ok(result) => ServerFrame::Sent { id, result },
-                Err(e) => error_frame(
-                    Some(id),
-                    match e {
-                        CoreError::Invalid(_) => ErrorCode::InvalidArgument,
-                        CoreError::Store(_) => ErrorCode::Internal,
-                    },
-                    e.to_string(),
-                ),
+                Err(e) => error_frame(Some(id), errors::core_status(&e).1, e.to_string()),
             },
             ClientFrame::Ping { id } => ServerFrame::Pong { id },
             ClientFrame::Claude { id, request } => {

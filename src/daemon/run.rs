@@ -1,9 +1,10 @@
 //! The daemon process itself (`abg daemon`, spawned detached by `ensure`):
 //! bind the control port first (a loser of that race exits without
-//! touching the winner's files, naming the port's holder), publish the
-//! pidfile, serve until asked to stop, idle out, or receive SIGTERM/SIGINT,
-//! then clean up. Its stdout is the spawner's readiness pipe: one
-//! [`READY_LINE`], or one [`FAILED_LINE`] with the reason it cannot start.
+//! touching the winner's files, naming the port's holder), raise the
+//! open-file limit, publish the pidfile, serve ([`accept`]) until asked to
+//! stop, idle out, or receive SIGTERM/SIGINT, then clean up. Its stdout is
+//! the spawner's readiness pipe: one [`READY_LINE`], or one [`FAILED_LINE`]
+//! with the reason it cannot start.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -15,6 +16,7 @@ use anyhow::Context;
 use super::core::Core;
 use super::pidfile::{self, DaemonFile};
 use crate::config::Config;
+use crate::control::accept;
 use crate::control::guard::Guard;
 use crate::control::protocol::{PROTOCOL_VERSION, Phase};
 use crate::control::server;
@@ -64,6 +66,7 @@ fn run_inner(pair: Pair, config: Config) -> anyhow::Result<()> {
         Err(e) => return Err(e).with_context(|| format!("cannot bind {addr}")),
     };
     std_listener.set_nonblocking(true)?;
+    let fd_limit = accept::raise_fd_limit();
     super::logging::init(
         &pair.log_file(),
         &config.settings.log_level,
@@ -75,7 +78,26 @@ fn run_inner(pair: Pair, config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(serve(pair.clone(), config, std_listener));
+    let limits = accept::Limits {
+        max_connections: config.settings.control_max_connections,
+        header_timeout: config.settings.control_header_timeout(),
+    };
+    let limits = match fd_limit {
+        Ok(fds) => {
+            let fitted = limits.fit_fd_limit(fds);
+            tracing::info!(
+                fd_limit = fds,
+                max_connections = fitted.max_connections,
+                "control port connection cap"
+            );
+            fitted
+        }
+        Err(e) => {
+            tracing::warn!("cannot read the open-file limit: {e}");
+            limits
+        }
+    };
+    let result = runtime.block_on(serve(pair.clone(), config, std_listener, limits));
     pidfile::remove_if_ours(&pair, std::process::id());
     if let Err(e) = &result {
         tracing::error!("daemon stopped with an error: {e:#}");
@@ -88,6 +110,7 @@ async fn serve(
     pair: Pair,
     config: Config,
     std_listener: std::net::TcpListener,
+    limits: accept::Limits,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::from_std(std_listener)?;
     let secret = pair.secret().context("cannot read the pair secret")?;
@@ -110,21 +133,10 @@ async fn serve(
     pidfile::write(&pair, &file)?;
     tracing::info!(pair = %pair.id, port = pair.ports.control, pid, version = crate::version(), "daemon starting");
 
-    let guard = Arc::new(Guard::new(pair.ports.control, &secret));
+    let guard =
+        Arc::new(Guard::new(pair.ports.control, &secret).with_ui_sessions(pair.ui_sessions_file()));
     let app = server::router(Arc::clone(&core), guard);
-    let mut stop = core.shutdown_signal();
-    // Small frames both ways (deliveries, acks): no Nagle delay on them.
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .into_future(),
-    );
+    let server = tokio::spawn(accept::serve(listener, app, limits, core.shutdown_signal()));
 
     core.set_phase(Phase::Ready);
     file.phase = Phase::Ready;
@@ -140,10 +152,8 @@ async fn serve(
     // Quota relay (issue 7).
     tokio::spawn(crate::budget::relay::run(Arc::clone(&core)));
 
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!("server error: {e}"),
-        Err(e) => tracing::error!("server task failed: {e}"),
+    if let Err(e) = server.await {
+        tracing::error!("server task failed: {e}");
     }
     core.with_store(|s| {
         if let Err(e) = s.checkpoint() {

@@ -200,6 +200,10 @@ impl Pair {
     pub fn log_dir(&self) -> PathBuf {
         self.dir.join("logs")
     }
+    /// Web UI session revocations (0600), see [`crate::web::auth`].
+    pub fn ui_sessions_file(&self) -> PathBuf {
+        self.dir.join("ui-sessions.json")
+    }
     /// The current daemon log file.
     pub fn log_file(&self) -> PathBuf {
         self.log_dir().join("daemon.log")

@@ -38,6 +38,19 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The newest `limit` events with `seq < before_seq`, ascending.
+    pub fn events_before(&self, before_seq: i64, limit: usize) -> Result<Vec<Event>> {
+        let mut events = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, ts_ms, kind, data FROM events WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+            )?
+            .query_map(params![before_seq, sql_limit(limit)], rows::event)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        events.reverse();
+        Ok(events)
+    }
+
     /// A setting decoded from its stored JSON (`None` when unset).
     pub fn get_setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let text: Option<String> = self

@@ -14,8 +14,8 @@ use thiserror::Error;
 use super::WebState;
 use super::stream::{StatusView, head_cursor};
 use super::view::{Cursor, Format, UiMessage};
-use crate::control::guard;
 use crate::control::protocol::{ErrorCode, SendRequest, SendResult};
+use crate::control::{errors, guard};
 use crate::daemon::core::CoreError;
 use crate::store::StoreError;
 use crate::store::types::{Agent, Event, OnBusy};
@@ -36,9 +36,8 @@ pub enum WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            WebError::Invalid(_) | WebError::Core(CoreError::Invalid(_)) => {
-                (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument)
-            }
+            WebError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
+            WebError::Core(e) => errors::core_status(e),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         };
         guard::error(status, code, self.to_string())
@@ -122,12 +121,35 @@ pub async fn session(State(w): State<WebState>, headers: HeaderMap) -> Response 
     .into_response()
 }
 
-pub async fn logout(State(w): State<WebState>) -> Response {
+/// End the request's session server-side (its cookie is refused from now
+/// on, in every tab) and clear it in the browser.
+pub async fn logout(State(w): State<WebState>, headers: HeaderMap) -> Response {
+    if let Some(session) = w.guard.ui().session(&headers)
+        && let Err(e) = w.guard.ui().revoke(&session)
+    {
+        // Revoked in this daemon; the file is gone, so a restart revokes all.
+        tracing::warn!("ui logout: {e}");
+    }
     let mut resp = Json(serde_json::json!({"ok": true})).into_response();
     if let Ok(v) = HeaderValue::from_str(&w.guard.ui().clear_cookie()) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
+}
+
+/// `POST /v1/ui/revoke-all` (bearer, for `abg ui --revoke-all`): void every
+/// UI session and unredeemed login token.
+pub async fn revoke_all(State(w): State<WebState>) -> Response {
+    match w.guard.ui().revoke_all() {
+        Ok(()) => Json(serde_json::json!({"ok": true})).into_response(),
+        Err(e) => guard::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            format!(
+                "every session is revoked in the running daemon, but {e}; it is removed, so the next daemon revokes them again"
+            ),
+        ),
+    }
 }
 
 pub async fn status(State(w): State<WebState>) -> Json<StatusView> {
@@ -183,20 +205,15 @@ pub struct EventsPage {
     events: Vec<Event>,
 }
 
-/// Up to `limit` events with seq below `before` (the newest when absent).
-/// Event seqs are dense (rows are never deleted), so this reads the range.
+/// The newest `limit` events with seq below `before` (the newest of all
+/// when absent), oldest first.
 pub async fn events(
     State(w): State<WebState>,
     Query(q): Query<PageQuery>,
 ) -> WebResult<Json<EventsPage>> {
     let limit = q.limit.clamp(1, 500);
-    let before = match q.before {
-        Some(b) => b,
-        None => w.core.with_store(|s| s.stats())?.last_event_seq + 1,
-    };
-    let from = (before - 1 - i64::try_from(limit).unwrap_or(500)).max(0);
-    let mut events = w.core.with_store(|s| s.events_after(from, limit))?;
-    events.retain(|e| e.seq < before);
+    let before = q.before.unwrap_or(i64::MAX);
+    let events = w.core.with_store(|s| s.events_before(before, limit))?;
     Ok(Json(EventsPage { events }))
 }
 
@@ -336,4 +353,70 @@ pub(super) fn delivery_head(w: &WebState) -> Result<i64, StoreError> {
     }
     w.delivery_head.fetch_max(head, Ordering::Relaxed);
     Ok(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicI64;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::control::guard::Guard;
+    use crate::daemon::core::Core;
+    use crate::pair::PairName;
+    use crate::pair::registry::{Entry, Registry};
+    use crate::store::Store;
+
+    fn state(dir: &std::path::Path) -> WebState {
+        let pair = Registry::new(dir, 40000).pair(&Entry {
+            id: crate::pair::pair_id(dir, &PairName::default()),
+            name: "main".into(),
+            root: dir.to_path_buf(),
+            slot: 0,
+            created_ms: 0,
+        });
+        crate::paths::ensure_private_dir(&pair.dir).expect("dir");
+        let store = Store::open(&pair.store_file()).expect("store");
+        WebState {
+            core: Core::new(pair, Config::default(), store),
+            guard: Arc::new(Guard::new(40002, "s3cret")),
+            delivery_head: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_page_backwards_from_before() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let w = state(tmp.path());
+        let seqs: Vec<i64> = (0..7)
+            .map(|i| {
+                w.core
+                    .record_event("test", serde_json::json!({ "i": i }))
+                    .expect("event")
+                    .seq
+            })
+            .collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5, 6, 7]);
+        let table: &[(Option<i64>, usize, &[i64])] = &[
+            (Some(9), 5, &[3, 4, 5, 6, 7]),
+            (Some(20), 5, &[3, 4, 5, 6, 7]),
+            (Some(8), 5, &[3, 4, 5, 6, 7]),
+            (Some(7), 5, &[2, 3, 4, 5, 6]),
+            (Some(4), 5, &[1, 2, 3]),
+            (Some(1), 5, &[]),
+            (None, 5, &[3, 4, 5, 6, 7]),
+            (None, 100, &[1, 2, 3, 4, 5, 6, 7]),
+            (Some(6), 2, &[4, 5]),
+        ];
+        for (before, limit, want) in table {
+            let q = PageQuery {
+                before: *before,
+                limit: *limit,
+            };
+            let Json(page) = events(State(w.clone()), Query(q)).await.expect("page");
+            let got: Vec<i64> = page.events.iter().map(|e| e.seq).collect();
+            assert_eq!(got, *want, "before={before:?} limit={limit}");
+        }
+    }
 }

@@ -4,18 +4,23 @@
 //! token per session that every state-changing `/ui` request must echo in
 //! the [`CSRF_HEADER`] header (besides a same-origin `Origin`).
 //!
-//! Sessions are stateless: the cookie is `v1.<sid>.<expiry ms>.<mac>` with an
+//! The cookie is `v2.<generation>.<sid>.<expiry ms>.<mac>` with an
 //! HMAC-SHA256 under a key derived from the pair secret, and the CSRF token
 //! is another HMAC of the session id. Both survive a daemon restart, so the
-//! UI reconnects by itself; rotating the pair secret revokes them all.
+//! UI reconnects by itself. Logout and `abg ui --revoke-all` revoke
+//! server-side, and that survives restarts too ([`super::revocation`]);
+//! rotating the pair secret revokes everything as well.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
+use super::revocation::Revocations;
+pub use super::revocation::RevokeError;
 use crate::control::guard;
 use crate::control::protocol::ErrorCode;
 use crate::pair::registry::now_ms;
@@ -35,6 +40,7 @@ pub struct UiAuth {
     port: u16,
     /// Digest of each unredeemed login token → its expiry (ms).
     tokens: Mutex<HashMap<[u8; 32], i64>>,
+    revocations: Revocations,
 }
 
 impl std::fmt::Debug for UiAuth {
@@ -49,6 +55,8 @@ impl std::fmt::Debug for UiAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub id: String,
+    /// The revocation generation it was minted under.
+    pub generation: String,
     pub expires_ms: i64,
 }
 
@@ -62,7 +70,33 @@ impl UiAuth {
             key: h.finalize().into(),
             port,
             tokens: Mutex::new(HashMap::new()),
+            revocations: Revocations::default(),
         }
+    }
+
+    /// Keep revocations in `file` (see [`Revocations::persisted_in`]).
+    pub fn persisted_in(mut self, file: PathBuf) -> Self {
+        self.revocations = Revocations::persisted_in(file);
+        self
+    }
+
+    /// Log `session` out: its cookie is refused from now on.
+    pub fn revoke(&self, session: &Session) -> Result<(), RevokeError> {
+        self.revocations.revoke(&session.id, session.expires_ms)
+    }
+
+    /// Void every session and every unredeemed login token.
+    pub fn revoke_all(&self) -> Result<(), RevokeError> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.revocations.revoke_all()
+    }
+
+    /// Whether `session` is still valid (not expired, logged out or revoked).
+    pub fn is_live(&self, session: &Session) -> bool {
+        session.expires_ms > now_ms() && self.revocations.allows(&session.generation, &session.id)
     }
 
     /// The session cookie's name (cookies ignore ports, so it names ours).
@@ -96,13 +130,17 @@ impl UiAuth {
         }
         Some(Session {
             id: hex::encode(rand::random::<[u8; 16]>()),
+            generation: self.revocations.generation(),
             expires_ms: now_ms() + SESSION_TTL_MS,
         })
     }
 
     /// The cookie value for `session`.
     pub fn cookie_value(&self, session: &Session) -> String {
-        let payload = format!("v1.{}.{}", session.id, session.expires_ms);
+        let payload = format!(
+            "v2.{}.{}.{}",
+            session.generation, session.id, session.expires_ms
+        );
         let mac = hex::encode(self.mac(&format!("session|{payload}")));
         format!("{payload}.{mac}")
     }
@@ -125,13 +163,17 @@ impl UiAuth {
         )
     }
 
-    /// Verify a cookie value.
+    /// Verify a cookie value: authentic, unexpired and not revoked.
     pub fn verify(&self, value: &str) -> Option<Session> {
         let (payload, mac) = value.rsplit_once('.')?;
         let mut parts = payload.split('.');
-        let (Some("v1"), Some(id), Some(exp), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("v2"), Some(generation), Some(id), Some(exp), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return None;
         };
         let want = self.mac(&format!("session|{payload}"));
@@ -139,11 +181,12 @@ impl UiAuth {
         if !ct_eq(&want, &got) {
             return None;
         }
-        let expires_ms: i64 = exp.parse().ok()?;
-        (expires_ms > now_ms()).then(|| Session {
+        let session = Session {
             id: id.to_string(),
-            expires_ms,
-        })
+            generation: generation.to_string(),
+            expires_ms: exp.parse().ok()?,
+        };
+        self.is_live(&session).then_some(session)
     }
 
     /// The session named by the request's cookie, if valid.
@@ -273,19 +316,64 @@ mod tests {
     fn cookies_are_bound_to_the_secret_and_untamperable() {
         let a = UiAuth::new(4502, "s3cret");
         let b = UiAuth::new(4502, "other");
+        let (token, _) = a.mint_login_token();
         let s = Session {
             id: "00ff".into(),
-            expires_ms: now_ms() + 60_000,
+            ..a.redeem(&token).expect("session")
         };
         let v = a.cookie_value(&s);
+        assert_eq!(a.verify(&v), Some(s.clone()));
         assert!(b.verify(&v).is_none());
         assert!(a.verify(&v.replace("00ff", "00fe")).is_none());
         assert!(a.verify("garbage").is_none());
         let old = Session {
-            id: "00ff".into(),
             expires_ms: now_ms() - 1,
+            ..s
         };
         assert!(a.verify(&a.cookie_value(&old)).is_none(), "expired");
+    }
+
+    fn login(a: &UiAuth) -> (Session, String) {
+        let (token, _) = a.mint_login_token();
+        let s = a.redeem(&token).expect("session");
+        let cookie = a.cookie_value(&s);
+        (s, cookie)
+    }
+
+    #[test]
+    fn logout_and_revoke_all_hold_across_restarts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("ui-sessions.json");
+        let a = UiAuth::new(4502, "s3cret").persisted_in(file.clone());
+        let (s1, c1) = login(&a);
+        let (_, c2) = login(&a);
+        a.revoke(&s1).expect("logout");
+        assert!(a.verify(&c1).is_none(), "logged out");
+        assert!(a.verify(&c2).is_some(), "another session is untouched");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&file).expect("file").permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+
+        // A restarted daemon (same secret) still refuses the logged-out one.
+        let b = UiAuth::new(4502, "s3cret").persisted_in(file.clone());
+        assert!(b.verify(&c1).is_none(), "logout survives a restart");
+        assert!(b.verify(&c2).is_some());
+
+        let (pending, _) = b.mint_login_token();
+        b.revoke_all().expect("revoke all");
+        assert!(b.verify(&c2).is_none(), "revoked");
+        assert!(b.redeem(&pending).is_none(), "unredeemed tokens too");
+        let (_, c3) = login(&b);
+        assert!(b.verify(&c3).is_some(), "a fresh login works");
+        let c = UiAuth::new(4502, "s3cret").persisted_in(file.clone());
+        assert!(c.verify(&c2).is_none(), "revoke-all survives a restart");
+        assert!(c.verify(&c3).is_some());
+
+        // An unusable file voids every session (fail closed).
+        std::fs::write(&file, "garbage").expect("write");
+        let d = UiAuth::new(4502, "s3cret").persisted_in(file);
+        assert!(d.verify(&c3).is_none());
     }
 
     #[test]

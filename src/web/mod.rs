@@ -5,6 +5,7 @@
 //! | method | path                       | what                                      |
 //! |--------|----------------------------|-------------------------------------------|
 //! | POST   | `/v1/ui/login-token`       | session: mint a one-time login token       |
+//! | POST   | `/v1/ui/revoke-all`        | session: void every session and login token |
 //! | GET    | `/ui/login?token=T`        | swap T for the session cookie              |
 //! | GET    | `/ui/`, `/ui/assets/*`     | the page and its script and style          |
 //! | GET    | `/ui/api/session`          | the CSRF token and pair identity           |
@@ -14,13 +15,14 @@
 //! | GET    | `/ui/api/search?q=`        | full-text search (FTS5)                    |
 //! | GET    | `/ui/api/export?format=md\|jsonl` | the transcript as a download        |
 //! | GET    | `/ui/api/stream?after=m.d.e` | SSE: `message`, `delivery`, `event`, `status` |
-//! | POST   | `/ui/api/send`, `/ui/api/logout` | state-changing: CSRF header required |
+//! | POST   | `/ui/api/send`, `/ui/api/logout` | state-changing: CSRF header required (logout revokes the session) |
 //!
 //! Authentication ([`auth`]) is enforced by the control plane's guard for
 //! every `/ui` path; the handlers here assume an authorized request.
 
 pub mod api;
 pub mod auth;
+pub mod revocation;
 pub mod stream;
 pub mod view;
 
@@ -68,6 +70,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>, guard: Arc<Guar
     };
     Router::new()
         .route("/v1/ui/login-token", post(api::login_token))
+        .route("/v1/ui/revoke-all", post(api::revoke_all))
         .route("/ui/login", get(api::login))
         .route("/ui", get(index))
         .route("/ui/", get(index))

@@ -3,8 +3,10 @@
 //! (`m.d.e`, sent as each event's id) and after every wake-up reads what the
 //! store has past it, so a reconnect (`Last-Event-ID`, or `?after=` when the
 //! browser starts over after a daemon restart) resumes with no duplicates
-//! and no gaps. Event types: `message` ([`UiMessage`]), `delivery` (a
-//! delivery-log row), `event` (a pair event), `status` ([`StatusView`]).
+//! and no gaps; it ends when its session is logged out or revoked (checked
+//! on every wake-up, at least every few seconds). Event types: `message`
+//! ([`UiMessage`]), `delivery` (a delivery-log row), `event` (a pair event),
+//! `status` ([`StatusView`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -99,7 +101,20 @@ pub async fn stream(
     let (tx, mut rx) = mpsc::channel::<SseEvent>(64);
     // Subscribe before the first catch-up so nothing falls between them.
     let live = w.core.bus().subscribe();
-    tokio::spawn(pump(Arc::clone(&w.core), live, cursor, tx));
+    // The guard let the request in, so it carries a session; the stream
+    // ends once that session is logged out or revoked.
+    let Some(session) = w.guard.ui().session(&headers) else {
+        return crate::control::guard::error(
+            axum::http::StatusCode::UNAUTHORIZED,
+            crate::control::protocol::ErrorCode::Unauthorized,
+            "not logged in: run `abg ui` and open the link it prints".into(),
+        );
+    };
+    let alive = {
+        let guard = Arc::clone(&w.guard);
+        move || guard.ui().is_live(&session)
+    };
+    tokio::spawn(pump(Arc::clone(&w.core), live, cursor, tx, alive));
     let events = futures_util::stream::poll_fn(move |cx| {
         rx.poll_recv(cx).map(|e| e.map(Ok::<_, Infallible>))
     });
@@ -114,6 +129,7 @@ async fn pump(
     mut live: broadcast::Receiver<Arc<crate::daemon::bus::LiveEvent>>,
     mut cursor: Cursor,
     tx: mpsc::Sender<SseEvent>,
+    alive: impl Fn() -> bool,
 ) {
     let mut shutdown = core.shutdown_signal();
     let hello = SseEvent::default()
@@ -125,7 +141,7 @@ async fn pump(
     let mut last_status: Option<StatusView> = None;
     let mut status_at: Option<Instant> = None;
     loop {
-        if *shutdown.borrow() {
+        if *shutdown.borrow() || !alive() {
             return;
         }
         loop {

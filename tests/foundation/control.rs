@@ -11,15 +11,15 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
 use crate::env::AbgEnv;
 
-struct Daemon {
-    env: AbgEnv,
-    port: u16,
-    secret: String,
+pub struct Daemon {
+    pub env: AbgEnv,
+    pub port: u16,
+    pub secret: String,
     /// `Authorization` value of a session opened with this daemon.
-    auth: String,
+    pub auth: String,
 }
 
-fn daemon() -> Daemon {
+pub fn daemon() -> Daemon {
     let env = AbgEnv::new();
     let p = env.project("p");
     env.json(&p, &["status", "--json"]);
@@ -37,7 +37,7 @@ fn daemon() -> Daemon {
     }
 }
 
-fn session(port: u16, secret: &str) -> String {
+pub fn session(port: u16, secret: &str) -> String {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     rt.block_on(abg::control::client::open_session(
         &abg::control::client::http_client(),
@@ -48,7 +48,7 @@ fn session(port: u16, secret: &str) -> String {
 }
 
 /// Send a raw HTTP/1.1 request; return (status, body).
-fn http(
+pub fn http(
     port: u16,
     method: &str,
     path: &str,
@@ -226,7 +226,7 @@ fn bad_http_input_gets_clear_errors_and_daemon_keeps_serving() {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn ws_connect(
+pub async fn ws_connect(
     port: u16,
     secret: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
@@ -245,7 +245,7 @@ async fn ws_connect(
     ws
 }
 
-async fn next_json(
+pub async fn next_json(
     ws: &mut tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
