@@ -30,6 +30,9 @@ pub fn run(pair: Pair, config: Config) -> anyhow::Result<()> {
     if pair.killed_file().exists() {
         return Ok(());
     }
+    // Before binding anything: a daemon never serves with a malformed
+    // secret (an empty one would accept requests without credentials).
+    let secret = pair.secret().context("cannot read the pair secret")?;
     let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, pair.ports.control);
     let std_listener = match std::net::TcpListener::bind(addr) {
         Ok(l) => l,
@@ -50,7 +53,7 @@ pub fn run(pair: Pair, config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(serve(pair.clone(), config, std_listener));
+    let result = runtime.block_on(serve(pair.clone(), config, std_listener, secret));
     pidfile::remove_if_ours(&pair, std::process::id());
     if let Err(e) = &result {
         tracing::error!("daemon stopped with an error: {e:#}");
@@ -63,9 +66,9 @@ async fn serve(
     pair: Pair,
     config: Config,
     std_listener: std::net::TcpListener,
+    secret: String,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::from_std(std_listener)?;
-    let secret = pair.secret().context("cannot read the pair secret")?;
     let mut store = Store::open(&pair.store_file())
         .with_context(|| format!("cannot open the store {}", pair.store_file().display()))?;
     store
