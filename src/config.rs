@@ -15,11 +15,11 @@
 //! [`Config::explain`] for the per-key value and source.
 
 mod error;
+#[cfg(test)]
+mod file_tests;
 mod keys;
 mod suggest;
 mod template;
-#[cfg(test)]
-mod file_tests;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -270,11 +270,15 @@ fn bounded_read_error(e: crate::paths::PathsError) -> io::Error {
         PathsError::Io { source, .. } => source,
         PathsError::NotRegularFile { what, .. } => io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("it is {what}, not a regular file; replace it with a regular file or remove it"),
+            format!(
+                "it is {what}, not a regular file; replace it with a regular file or remove it"
+            ),
         ),
         PathsError::TooLarge { cap, .. } => io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("it is larger than {cap} bytes (1 MiB), the most abg reads of a config file; shorten it"),
+            format!(
+                "it is larger than {cap} bytes (1 MiB), the most abg reads of a config file; shorten it"
+            ),
         ),
         other => io::Error::other(other.to_string()),
     }

@@ -197,7 +197,10 @@ fn bounded_reader_refuses_devices_fifos_dirs_and_big_files() {
         let err = read_bounded_regular_file(path, FILE_CAP).expect_err(what);
         let text = err.to_string();
         assert!(matches!(err, PathsError::NotRegularFile { .. }), "{text}");
-        assert!(text.contains(what) && text.contains(&*path.to_string_lossy()), "{text}");
+        assert!(
+            text.contains(what) && text.contains(&*path.to_string_lossy()),
+            "{text}"
+        );
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     let big = tmp.path().join("big.toml");

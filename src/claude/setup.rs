@@ -316,11 +316,17 @@ mod tests {
         let p = pair_dir.join("claude-settings.json");
         std::os::unix::fs::symlink(&victim, &p).expect("plant");
         assert!(write_private(&p, "{}").is_err());
-        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious");
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("victim"),
+            "precious"
+        );
         // The lock file is not followed either.
         let lock_path = pair_dir.join("claude.lock");
         std::os::unix::fs::symlink(&victim, &lock_path).expect("plant lock");
         assert!(lock(&pair_dir).is_err());
-        assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious");
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("victim"),
+            "precious"
+        );
     }
 }

@@ -47,10 +47,16 @@ fn tokens_are_random_per_start_private_and_not_the_secret() {
     let first = write_new_token(&pair).expect("token");
     assert_eq!(first.len(), 64);
     assert_eq!(read_token(&pair).expect("read"), first);
-    let mode = std::fs::metadata(token_file(&pair)).expect("meta").permissions().mode();
+    let mode = std::fs::metadata(token_file(&pair))
+        .expect("meta")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     let second = write_new_token(&pair).expect("token");
-    assert_ne!(first, second, "a leaked token must not open a later app-server");
+    assert_ne!(
+        first, second,
+        "a leaked token must not open a later app-server"
+    );
     assert_eq!(read_token(&pair).expect("read"), second);
     assert_ne!(second, pair.secret().expect("secret"));
     // A broken token file is refused, with the way out.
@@ -70,7 +76,10 @@ fn a_symlink_planted_at_a_temp_name_is_not_followed() {
         std::os::unix::fs::symlink(&victim, pair.dir.join(name)).expect("plant");
     }
     write_mode(&pair, Mode::Safe).expect("mode");
-    assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious"
+    );
     assert_eq!(read_mode(&pair), Mode::Safe);
     assert!(
         std::fs::symlink_metadata(mode_file(&pair))

@@ -32,7 +32,9 @@ fn world_writable_pair_dir_is_refused_on_the_fast_path() {
     for mode in [0o777, 0o775, 0o733] {
         std::fs::set_permissions(&pair.dir, std::fs::Permissions::from_mode(mode)).expect("chmod");
         for err in [
-            reg.find_or_create(root, &main).expect_err("fast path").to_string(),
+            reg.find_or_create(root, &main)
+                .expect_err("fast path")
+                .to_string(),
             reg.find(root, &main).expect_err("find").to_string(),
         ] {
             assert!(
@@ -44,16 +46,25 @@ fn world_writable_pair_dir_is_refused_on_the_fast_path() {
         assert!(listing.pairs.is_empty());
         assert_eq!(listing.invalid.len(), 1);
         // Refused, not silently tightened: the user decides after a look.
-        let now = std::fs::metadata(&pair.dir).expect("meta").permissions().mode() & 0o777;
+        let now = std::fs::metadata(&pair.dir)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(now, mode);
     }
     // Readable by others only: nothing can have been planted; tightened.
     std::fs::set_permissions(&pair.dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     reg.find_or_create(root, &main).expect("fast path");
-    let now = std::fs::metadata(&pair.dir).expect("meta").permissions().mode() & 0o777;
+    let now = std::fs::metadata(&pair.dir)
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(now, 0o700);
     // The log dir is checked too.
-    std::fs::set_permissions(pair.log_dir(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    std::fs::set_permissions(pair.log_dir(), std::fs::Permissions::from_mode(0o777))
+        .expect("chmod");
     let err = reg.find(root, &main).expect_err("logs").to_string();
     assert!(err.contains("logs"), "{err}");
 }
@@ -63,9 +74,14 @@ fn state_dirs_writable_by_others_are_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let reg = Registry::new(tmp.path(), free_base());
     let main = PairName::default();
-    reg.find_or_create(Path::new("/p/a"), &main).expect("create");
-    std::fs::set_permissions(reg.pairs_dir(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let err = reg.find(Path::new("/p/a"), &main).expect_err("pairs dir").to_string();
+    reg.find_or_create(Path::new("/p/a"), &main)
+        .expect("create");
+    std::fs::set_permissions(reg.pairs_dir(), std::fs::Permissions::from_mode(0o777))
+        .expect("chmod");
+    let err = reg
+        .find(Path::new("/p/a"), &main)
+        .expect_err("pairs dir")
+        .to_string();
     assert!(err.contains("chmod 700"), "{err}");
     assert!(reg.list().is_err());
 }
@@ -114,7 +130,11 @@ fn bad_entries_are_reported_and_never_used_as_paths() {
 
     let listing = reg.list_checked().expect("list");
     assert_eq!(
-        listing.pairs.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        listing
+            .pairs
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>(),
         [good.id.as_str()]
     );
     assert_eq!(listing.invalid.len(), bad.len());

@@ -38,9 +38,8 @@ fn wait_bounded(mut child: Child, limit: Duration, what: &str) -> Output {
 fn unauthenticated_status(port: u16) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let req = format!(
-        "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    );
+    let req =
+        format!("GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).ok()?;
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
@@ -74,7 +73,10 @@ fn malformed_secrets_are_refused_by_the_cli_and_the_daemon() {
         std::fs::write(&secret, content).expect("write secret");
         let out = env.run(&p, &["status"]);
         let err = stderr(&out);
-        assert!(!out.status.success(), "status with secret {content:?} succeeded");
+        assert!(
+            !out.status.success(),
+            "status with secret {content:?} succeeded"
+        );
         assert!(
             err.contains("not a valid abg secret")
                 && err.contains(&format!("rm {}", secret.display()))
@@ -99,7 +101,11 @@ fn malformed_secrets_are_refused_by_the_cli_and_the_daemon() {
             .expect("spawn daemon");
         let out = wait_bounded(child, Duration::from_secs(10), "abg daemon");
         assert!(!out.status.success(), "the daemon ran with {content:?}");
-        assert!(stderr(&out).contains("not a valid abg secret"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a valid abg secret"),
+            "{}",
+            stderr(&out)
+        );
         assert_eq!(unauthenticated_status(port), None, "{content:?}");
     }
     // The fix the message gives works: delete the file, a new one is written.
@@ -164,9 +170,12 @@ fn registry_ids_that_are_not_pair_ids_are_left_alone() {
     std::fs::create_dir_all(&xyz).expect("main-XYZ");
     let registry = pairs.join("registry.json");
     let mut file: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&registry).expect("registry"))
-            .expect("json");
-    let ids = [victim.display().to_string(), "../../victim".into(), "main-XYZ".into()];
+        serde_json::from_str(&std::fs::read_to_string(&registry).expect("registry")).expect("json");
+    let ids = [
+        victim.display().to_string(),
+        "../../victim".into(),
+        "main-XYZ".into(),
+    ];
     let list = file["pairs"].as_array_mut().expect("pairs");
     for (i, id) in ids.iter().enumerate() {
         list.push(bad_entry(id, 5 + i as u32));
@@ -184,7 +193,10 @@ fn registry_ids_that_are_not_pair_ids_are_left_alone() {
         assert!(xyz.exists(), "{args:?} removed main-XYZ");
         assert!(out.status.success(), "{args:?}: {err}");
         for id in &ids {
-            assert!(err.contains(&format!("{id:?}")), "{args:?} did not report {id}: {err}");
+            assert!(
+                err.contains(&format!("{id:?}")),
+                "{args:?} did not report {id}: {err}"
+            );
         }
     }
     let out = env.run(&p, &["pair", "rm", "main"]);
@@ -192,7 +204,10 @@ fn registry_ids_that_are_not_pair_ids_are_left_alone() {
     assert!(victim.join("keep").exists() && xyz.exists());
     let after = std::fs::read_to_string(&registry).expect("registry");
     for id in &ids {
-        assert!(after.contains(&serde_json::to_string(id).expect("id")), "{after}");
+        assert!(
+            after.contains(&serde_json::to_string(id).expect("id")),
+            "{after}"
+        );
     }
 }
 
