@@ -7,11 +7,16 @@
 //! dotted key and what was expected, and every effective value remembers
 //! its source so `abg status --json` can show where it came from.
 //!
+//! Config files are read with a bound (regular files only, at most
+//! [`crate::paths::FILE_CAP`]), since a repository controls its own.
+//!
 //! The known keys live in one registry, [`KEYS`]; callers read the typed
 //! [`Settings`] (`cfg.settings.daemon_idle_shutdown_minutes`) and
 //! [`Config::explain`] for the per-key value and source.
 
 mod error;
+#[cfg(test)]
+mod file_tests;
 mod keys;
 mod suggest;
 mod template;
@@ -212,13 +217,24 @@ fn apply_file(
     values: &mut [(Value, Source)],
     errors: &mut Vec<ConfigError>,
 ) {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
-        Err(error) => {
+    // A repository decides what its `.abg/config.toml` is: a FIFO must not
+    // hang abg, nor `/dev/zero` fill its memory.
+    let text = match crate::paths::read_bounded_regular_file(path, crate::paths::FILE_CAP) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.push(ConfigError::Read {
+                    path: path.to_owned(),
+                    error: io::Error::new(io::ErrorKind::InvalidData, e.utf8_error()),
+                });
+                return;
+            }
+        },
+        Err(e) if e.is_not_found() => return,
+        Err(e) => {
             errors.push(ConfigError::Read {
                 path: path.to_owned(),
-                error,
+                error: bounded_read_error(e),
             });
             return;
         }
@@ -243,5 +259,27 @@ fn apply_file(
     walk(&table, "", &origin, &mut found, errors);
     for (index, value) in found {
         values[index] = (value, layer(path.to_owned()));
+    }
+}
+
+/// The reason a config file could not be read, worded without its path
+/// (the error names it already).
+fn bounded_read_error(e: crate::paths::PathsError) -> io::Error {
+    use crate::paths::PathsError;
+    match e {
+        PathsError::Io { source, .. } => source,
+        PathsError::NotRegularFile { what, .. } => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "it is {what}, not a regular file; replace it with a regular file or remove it"
+            ),
+        ),
+        PathsError::TooLarge { cap, .. } => io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "it is larger than {cap} bytes (1 MiB), the most abg reads of a config file; shorten it"
+            ),
+        ),
+        other => io::Error::other(other.to_string()),
     }
 }

@@ -1,17 +1,30 @@
-//! Where abg keeps its state and config, and how it creates the private
-//! directories and secret files inside them.
+//! Where abg keeps its state and config, and how it creates, checks, writes
+//! and reads the private directories and files inside them.
 //!
 //! Every state directory abg creates is 0700 and owned by the current user;
-//! every secret file is 0600, written atomically and never through a
-//! symlink. A directory or file that fails those checks is refused with an
-//! error that says how to fix it, rather than silently used.
+//! one that others can write to is refused (files may have been planted in
+//! it), one others can only read is tightened. Every private file is 0600,
+//! written by [`write_private_file`] alone (a fresh temp file created with
+//! O_EXCL|O_NOFOLLOW, fsync, rename) and never through a symlink. Secrets
+//! are read only when they have exactly the shape [`new_secret`] writes.
+//! Files whose size and type someone else controls (a repository's
+//! `.abg/config.toml`, agents' settings) are read by
+//! [`read_bounded_regular_file`]: regular files only, under a size cap.
+//! A directory or file that fails those checks is refused with an error
+//! that says how to fix it, rather than silently used.
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
+
+/// The most abg reads of a config or settings file (1 MiB).
+pub const FILE_CAP: u64 = 1 << 20;
+
+/// Length of a secret as [`new_secret`] writes it: 32 bytes, hex encoded.
+pub const SECRET_LEN: usize = 64;
 
 /// Errors about abg's own files and directories.
 #[derive(Debug, Error)]
@@ -34,6 +47,34 @@ pub enum PathsError {
     NotADirectory(PathBuf),
     #[error("{path} has mode {mode:o}, expected 0600; run `chmod 600 {path}`")]
     WrongMode { path: PathBuf, mode: u32 },
+    #[error(
+        "{path} has mode {mode:o}: other users can write to it, so files may have been planted in it. abg refuses to use it; check its contents, then run `chmod 700 {path}`, or remove it"
+    )]
+    OpenToOthers { path: PathBuf, mode: u32 },
+    #[error(
+        "{path} is not a valid abg secret ({why}): abg writes exactly {SECRET_LEN} characters 0-9 a-f there and refuses anything else, since an empty or guessable secret would let any local process in. {fix}"
+    )]
+    InvalidSecret {
+        path: PathBuf,
+        why: String,
+        /// How to get a valid one back (depends on what the file is for).
+        fix: String,
+    },
+    #[error(
+        "{path} is {what}, not a regular file; abg reads only regular files there. Replace it with a regular file or remove it"
+    )]
+    NotRegularFile { path: PathBuf, what: &'static str },
+    #[error(
+        "{path} is larger than {cap} bytes, the most abg reads of such a file; shorten it or remove it"
+    )]
+    TooLarge { path: PathBuf, cap: u64 },
+}
+
+impl PathsError {
+    /// Whether this is "no such file" (many callers treat that as unset).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, PathsError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PathsError + '_ {
@@ -74,11 +115,11 @@ fn my_uid() -> u32 {
 }
 
 /// Create `path` (and missing parents) as a private directory: mode 0700,
-/// owned by the current user, not a symlink. An existing directory we own
-/// with a wider mode is tightened to 0700.
+/// owned by the current user, not a symlink. See [`check_private_dir`] for
+/// an existing one.
 pub fn ensure_private_dir(path: &Path) -> Result<(), PathsError> {
     match fs::symlink_metadata(path) {
-        Ok(meta) => check_private_dir(path, &meta),
+        Ok(meta) => check_dir_meta(path, &meta),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -86,13 +127,27 @@ pub fn ensure_private_dir(path: &Path) -> Result<(), PathsError> {
                 .create(path)
                 .map_err(io_err(path))?;
             let meta = fs::symlink_metadata(path).map_err(io_err(path))?;
-            check_private_dir(path, &meta)
+            check_dir_meta(path, &meta)
         }
         Err(e) => Err(io_err(path)(e)),
     }
 }
 
-fn check_private_dir(path: &Path, meta: &fs::Metadata) -> Result<(), PathsError> {
+/// Check an existing private directory without creating it; `Ok(false)`
+/// when it does not exist. It must be a real directory (not a symlink)
+/// owned by the current user. One that group or others can write to is
+/// refused ([`PathsError::OpenToOthers`]): someone may have planted files
+/// in it. One they can only read or search is tightened to 0700, since
+/// nothing in it can have been changed by them.
+pub fn check_private_dir(path: &Path) -> Result<bool, PathsError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => check_dir_meta(path, &meta).map(|()| true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+fn check_dir_meta(path: &Path, meta: &fs::Metadata) -> Result<(), PathsError> {
     if meta.file_type().is_symlink() {
         return Err(PathsError::Symlink(path.to_path_buf()));
     }
@@ -107,33 +162,38 @@ fn check_private_dir(path: &Path, meta: &fs::Metadata) -> Result<(), PathsError>
             me,
         });
     }
+    if meta.mode() & 0o022 != 0 {
+        return Err(PathsError::OpenToOthers {
+            path: path.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+        });
+    }
     if meta.mode() & 0o077 != 0 {
         fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(io_err(path))?;
     }
     Ok(())
 }
 
-/// Atomically replace `path` with `bytes`, mode 0600: a temp file in the same
-/// directory (created exclusively, never following symlinks), fsync, rename.
+/// Atomically replace `path` with `bytes`, mode 0600. The one way abg
+/// writes a private file: the parent must be a private directory
+/// ([`check_private_dir`]); a temp file with a random name in it is created
+/// with O_CREAT|O_EXCL|O_NOFOLLOW (a file or symlink planted at that name
+/// makes the open fail, it is never followed or reused), written, fsynced
+/// and renamed over `path`. A symlink at `path` itself is refused.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), PathsError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !check_private_dir(dir)? {
+        return Err(io_err(dir)(std::io::ErrorKind::NotFound.into()));
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.tmp.{}.{}",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
+    let (tmp, mut file) = create_temp(dir, &name)?;
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&tmp)
-            .map_err(io_err(&tmp))?;
         file.write_all(bytes).map_err(io_err(&tmp))?;
         file.sync_all().map_err(io_err(&tmp))?;
         if let Ok(meta) = fs::symlink_metadata(path)
@@ -149,12 +209,37 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), PathsError> {
     result
 }
 
-/// Read a secret file, refusing symlinks, files owned by someone else, and
-/// files readable by group or others.
+/// A new 0600 temp file `.<name>.tmp.<64 random bits>` in `dir`, created
+/// exclusively and without following symlinks; a few other random names
+/// are tried if one is taken.
+fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, fs::File), PathsError> {
+    let mut attempt = 0;
+    loop {
+        let tmp = dir.join(format!(".{name}.tmp.{:016x}", rand::random::<u64>()));
+        let opened = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&tmp);
+        match opened {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(io_err(&tmp)(e)),
+        }
+    }
+}
+
+/// Read a secret file: refuses symlinks, files owned by someone else,
+/// files readable by group or others, and contents other than exactly
+/// what [`new_secret`] writes ([`PathsError::InvalidSecret`], whose fix
+/// says to delete the file so abg writes a new one).
 pub fn read_secret_file(path: &Path) -> Result<String, PathsError> {
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| {
             if e.raw_os_error() == Some(nix::libc::ELOOP) {
@@ -164,6 +249,12 @@ pub fn read_secret_file(path: &Path) -> Result<String, PathsError> {
             }
         })?;
     let meta = file.metadata().map_err(io_err(path))?;
+    if !meta.is_file() {
+        return Err(PathsError::NotRegularFile {
+            path: path.to_path_buf(),
+            what: file_kind(&meta.file_type()),
+        });
+    }
     let me = my_uid();
     if meta.uid() != me {
         return Err(PathsError::WrongOwner {
@@ -178,9 +269,39 @@ pub fn read_secret_file(path: &Path) -> Result<String, PathsError> {
             mode: meta.mode() & 0o777,
         });
     }
-    let mut text = String::new();
-    file.read_to_string(&mut text).map_err(io_err(path))?;
-    Ok(text.trim().to_string())
+    let mut bytes = Vec::new();
+    file.take(SECRET_LEN as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err(path))?;
+    match secret_problem(&bytes) {
+        None => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Some(why) => Err(PathsError::InvalidSecret {
+            path: path.to_path_buf(),
+            why,
+            fix: format!(
+                "Delete it (`rm {}`) and run abg again to write a new one",
+                path.display()
+            ),
+        }),
+    }
+}
+
+/// Why `bytes` is not a secret as [`new_secret`] writes it, if it is not.
+fn secret_problem(bytes: &[u8]) -> Option<String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Some("it is empty or only whitespace".into());
+    }
+    if bytes.len() != SECRET_LEN {
+        return Some(if bytes.len() > SECRET_LEN {
+            format!("it is longer than {SECRET_LEN} bytes")
+        } else {
+            format!("it is {} bytes long, not {SECRET_LEN}", bytes.len())
+        });
+    }
+    if !bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Some("it holds characters other than 0-9 a-f".into());
+    }
+    None
 }
 
 /// A fresh random secret: 32 bytes, hex encoded.
@@ -189,63 +310,74 @@ pub fn new_secret() -> String {
     hex::encode(bytes)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_dir_is_0700_and_tightened() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path().join("a/b");
-        ensure_private_dir(&dir).expect("create");
-        let mode = fs::metadata(&dir).expect("meta").mode() & 0o777;
-        assert_eq!(mode, 0o700);
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
-        ensure_private_dir(&dir).expect("tighten");
-        assert_eq!(fs::metadata(&dir).expect("meta").mode() & 0o777, 0o700);
+/// Read a file whose size and type someone else may control (a
+/// repository's `.abg/config.toml`, an agent's settings), at most `cap`
+/// bytes. It may be reached through symlinks, but must end at a regular
+/// file ([`PathsError::NotRegularFile`] names a FIFO, device, directory or
+/// socket) no larger than `cap` ([`PathsError::TooLarge`]). The open never
+/// blocks (O_NONBLOCK, so a FIFO cannot hang abg) and the read stops after
+/// `cap` + 1 bytes (so `/dev/zero` or a growing file cannot eat memory).
+/// A missing file is an `Io` error with [`PathsError::is_not_found`].
+pub fn read_bounded_regular_file(path: &Path, cap: u64) -> Result<Vec<u8>, PathsError> {
+    // Check the type before opening: opening some devices has effects.
+    let meta = fs::metadata(path).map_err(io_err(path))?;
+    check_regular(path, &meta)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_err(path))?;
+    // Again on what was opened: the path may have changed in between.
+    let meta = file.metadata().map_err(io_err(path))?;
+    check_regular(path, &meta)?;
+    if meta.len() > cap {
+        return Err(PathsError::TooLarge {
+            path: path.to_path_buf(),
+            cap,
+        });
     }
-
-    #[test]
-    fn symlinked_dir_is_refused() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let real = tmp.path().join("real");
-        fs::create_dir(&real).expect("mkdir");
-        let link = tmp.path().join("link");
-        std::os::unix::fs::symlink(&real, &link).expect("symlink");
-        assert!(matches!(
-            ensure_private_dir(&link),
-            Err(PathsError::Symlink(_))
-        ));
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err(path))?;
+    if bytes.len() as u64 > cap {
+        return Err(PathsError::TooLarge {
+            path: path.to_path_buf(),
+            cap,
+        });
     }
+    Ok(bytes)
+}
 
-    #[test]
-    fn secret_files_are_0600_and_checked() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let file = tmp.path().join("secret");
-        write_private_file(&file, b"abc\n").expect("write");
-        assert_eq!(fs::metadata(&file).expect("meta").mode() & 0o777, 0o600);
-        assert_eq!(read_secret_file(&file).expect("read"), "abc");
-        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("chmod");
-        assert!(matches!(
-            read_secret_file(&file),
-            Err(PathsError::WrongMode { .. })
-        ));
-        let link = tmp.path().join("link");
-        std::os::unix::fs::symlink(&file, &link).expect("symlink");
-        assert!(matches!(
-            read_secret_file(&link),
-            Err(PathsError::Symlink(_))
-        ));
-        assert!(matches!(
-            write_private_file(&link, b"x"),
-            Err(PathsError::Symlink(_))
-        ));
-    }
-
-    #[test]
-    fn secrets_are_random_hex() {
-        let a = new_secret();
-        assert_eq!(a.len(), 64);
-        assert_ne!(a, new_secret());
+fn check_regular(path: &Path, meta: &fs::Metadata) -> Result<(), PathsError> {
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(PathsError::NotRegularFile {
+            path: path.to_path_buf(),
+            what: file_kind(&meta.file_type()),
+        })
     }
 }
+
+fn file_kind(t: &fs::FileType) -> &'static str {
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_symlink() {
+        "a symlink"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(test)]
+#[path = "paths_tests.rs"]
+mod tests;

@@ -30,8 +30,9 @@ pub fn user_command(project_root: &Path, home: Option<&Path>) -> Option<String> 
         files.push(home.join(".claude/settings.json"));
     }
     files.iter().find_map(|f| {
-        let text = std::fs::read_to_string(f).ok()?;
-        command_of(&serde_json::from_str(&text).ok()?)
+        // The repository decides what its settings files are: bounded read.
+        let bytes = crate::paths::read_bounded_regular_file(f, crate::paths::FILE_CAP).ok()?;
+        command_of(&serde_json::from_slice(&bytes).ok()?)
     })
 }
 

@@ -207,9 +207,10 @@ pub fn claude_config_dir() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".claude")))
 }
 
+/// A settings file, read with a bound: some are the repository's.
 fn read_json(path: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
+    let bytes = crate::paths::read_bounded_regular_file(path, crate::paths::FILE_CAP).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Read the plugin's state for `projects` (the directory Claude runs in

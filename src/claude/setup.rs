@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -29,6 +29,8 @@ pub enum SetupError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Paths(#[from] crate::paths::PathsError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
@@ -38,18 +40,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
     }
 }
 
-/// Write `content` to `path` readable by the owner only (0600).
+/// Write `content` to `path` readable by the owner only (0600), through
+/// abg's one private-file writer (never through a symlink).
 pub fn write_private(path: &Path, content: &str) -> Result<(), SetupError> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io(path))?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(io(path))?;
-    f.write_all(content.as_bytes()).map_err(io(path))
+    Ok(crate::paths::write_private_file(path, content.as_bytes())?)
 }
 
 /// Variables that tell `abg mcp` and `abg hook` which pair they serve and
@@ -145,6 +139,7 @@ pub fn lock(pair_dir: &Path) -> Result<Flock<File>, SetupError> {
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&path)
         .map_err(io(&path))?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
@@ -295,6 +290,7 @@ mod tests {
 
     #[test]
     fn the_lock_refuses_a_second_holder_and_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("dir");
         let first = lock(dir.path()).expect("first");
         let err = lock(dir.path()).expect_err("second");
@@ -308,5 +304,29 @@ mod tests {
         write_private(&p, "{}").expect("write");
         let mode = std::fs::metadata(&p).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn private_writes_never_go_through_a_symlink() {
+        let dir = tempfile::tempdir().expect("dir");
+        let pair_dir = dir.path().join("pair");
+        crate::paths::ensure_private_dir(&pair_dir).expect("pair dir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").expect("victim");
+        let p = pair_dir.join("claude-settings.json");
+        std::os::unix::fs::symlink(&victim, &p).expect("plant");
+        assert!(write_private(&p, "{}").is_err());
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("victim"),
+            "precious"
+        );
+        // The lock file is not followed either.
+        let lock_path = pair_dir.join("claude.lock");
+        std::os::unix::fs::symlink(&victim, &lock_path).expect("plant lock");
+        assert!(lock(&pair_dir).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("victim"),
+            "precious"
+        );
     }
 }

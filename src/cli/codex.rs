@@ -8,7 +8,6 @@
 //! it dies); the TUI keeps working as plain Codex meanwhile. The child's
 //! exit code is abg's.
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -119,7 +118,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let plan = launch::plan(&binary, &url, &user_args, safe)?;
-    let token = appserver::token(&pair.secret()?);
+    let token = appserver::read_token(&pair)?;
     let spec = LaunchSpec::new(&plan.program)
         .args(&plan.args)
         .env(launch::TOKEN_ENV, token);
@@ -164,17 +163,9 @@ fn live_tui(path: &std::path::Path) -> Option<u32> {
 }
 
 fn write_pid(path: &std::path::Path) -> anyhow::Result<()> {
-    use std::io::Write;
     let pid = std::process::id();
     let start = pidfile::process_start_time(pid).unwrap_or(0);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(f, "{pid} {start}")?;
+    crate::paths::write_private_file(path, format!("{pid} {start}\n").as_bytes())?;
     Ok(())
 }
 

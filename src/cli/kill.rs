@@ -18,7 +18,7 @@ pub struct Args {
 
 pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     let pairs: Vec<Pair> = if args.all {
-        ctx.registry.list()?
+        super::pair::checked_pairs(&ctx)?
     } else {
         vec![ctx.existing_pair()?]
     };

@@ -89,10 +89,18 @@ fn row(pair: &Pair, root: &std::path::Path) -> Row {
     }
 }
 
+/// The usable pairs; registry entries abg refuses are reported on stderr
+/// (every project's: they say nothing trustworthy about which is which).
+pub(super) fn checked_pairs(ctx: &Context) -> anyhow::Result<Vec<Pair>> {
+    let listing = ctx.registry.list_checked()?;
+    for invalid in &listing.invalid {
+        eprintln!("abg: warning: {invalid}");
+    }
+    Ok(listing.pairs)
+}
+
 fn list(ctx: &Context, args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let rows: Vec<Row> = ctx
-        .registry
-        .list()?
+    let rows: Vec<Row> = checked_pairs(ctx)?
         .iter()
         .filter(|p| args.all || p.root == ctx.root)
         .map(|p| row(p, &ctx.root))
@@ -158,7 +166,7 @@ async fn rm(ctx: &Context, name: &str) -> anyhow::Result<ExitCode> {
 
 fn prune(ctx: &Context, dry_run: bool) -> anyhow::Result<ExitCode> {
     let mut count = 0;
-    for pair in ctx.registry.list()? {
+    for pair in checked_pairs(ctx)? {
         let (state, _) = pidfile::state(&pair);
         if pair.root.exists() || state != pidfile::DaemonState::Stopped {
             continue;

@@ -2,17 +2,20 @@
 //!
 //! Why it exists: the human's TUI and the daemon must share one app-server
 //! process (one writer per thread), listening on the pair's port and
-//! refusing anyone without the pair's token. This module starts it
+//! refusing anyone without its token. This module starts it
 //! (`--listen ws://127.0.0.1:<app port> --ws-auth capability-token
 //! --ws-token-file <pair dir>/codex.token`, cwd = project root, no Codex
 //! daemon auto-start), waits for its real readiness signal (the `listening
 //! on` line in its stderr log, then `GET /readyz`), restarts it with backoff
-//! when it dies, and stops it when the daemon shuts down. The child runs in
-//! its own process group and logs to a file, so a killed daemon leaves it
-//! serving the TUI; the next daemon adopts it (same token) instead of
+//! when it dies, and stops it when the daemon shuts down. Every start gets
+//! a fresh random 256-bit token (written 0600 by the one private-file
+//! writer, read back by the daemon's link and `abg codex`), so a token that
+//! leaked is never valid for a later app-server. The child runs in its own
+//! process group and logs to a file, so a killed daemon leaves it serving
+//! the TUI; the next daemon adopts it (and its token file) instead of
 //! fighting over the port.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,7 +23,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::sync::watch;
 
@@ -55,6 +57,8 @@ pub enum AppServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Paths(#[from] crate::paths::PathsError),
 }
 
 fn min_version() -> String {
@@ -82,13 +86,30 @@ pub struct AppServerState {
     pub version: String,
 }
 
-/// The app-server's bearer token: derived from the pair secret so the
-/// control-plane secret itself never reaches Codex.
-pub fn token(secret: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"abg codex app-server token\0");
-    h.update(secret.as_bytes());
-    hex::encode(h.finalize())
+/// Give the next app-server a fresh random token (256 bits, hex, like the
+/// pair secret but unrelated to it): written 0600 to [`token_file`] before
+/// it starts, so no earlier token, leaked or not, opens it.
+pub fn write_new_token(pair: &Pair) -> Result<String, AppServerError> {
+    let token = crate::paths::new_secret();
+    crate::paths::write_private_file(&token_file(pair), token.as_bytes())?;
+    Ok(token)
+}
+
+/// The running app-server's token, as [`write_new_token`] wrote it (owner,
+/// mode and shape checked).
+pub fn read_token(pair: &Pair) -> Result<String, AppServerError> {
+    crate::paths::read_secret_file(&token_file(pair)).map_err(|e| match e {
+        crate::paths::PathsError::InvalidSecret { path, why, .. } => {
+            crate::paths::PathsError::InvalidSecret {
+                path,
+                why,
+                fix: "The next app-server start writes a new one: `abg kill`, then `abg codex`"
+                    .into(),
+            }
+            .into()
+        }
+        other => other.into(),
+    })
 }
 
 pub fn token_file(pair: &Pair) -> PathBuf {
@@ -116,29 +137,15 @@ pub fn read_mode(pair: &Pair) -> Mode {
 
 pub fn write_mode(pair: &Pair, mode: Mode) -> Result<(), AppServerError> {
     let text = serde_json::to_string(&mode).unwrap_or_default();
-    write_private(&mode_file(pair), &text)
+    Ok(crate::paths::write_private_file(
+        &mode_file(pair),
+        text.as_bytes(),
+    )?)
 }
 
 pub fn read_state(pair: &Pair) -> Option<AppServerState> {
     let text = std::fs::read_to_string(state_file(pair)).ok()?;
     serde_json::from_str(&text).ok()
-}
-
-fn write_private(path: &Path, text: &str) -> Result<(), AppServerError> {
-    let io = |source| AppServerError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
 }
 
 /// Parse `codex-cli 0.169.0` into a version triple.
@@ -381,18 +388,15 @@ async fn start_or_adopt(
                 state.pid
             )));
         }
-        if held.is_ok() && state.mode == mode && ready(port).await {
+        if held.is_ok() && state.mode == mode && read_token(pair).is_ok() && ready(port).await {
             tracing::info!(pid = state.pid, "adopting the running codex app-server");
             return Ok(state);
         }
         stop_server(pair, state.pid, &mut None).await;
     }
     let version = check_version(binary).await?;
-    let secret = pair
-        .secret()
-        .map_err(|e| AppServerError::Spawn(e.to_string()))?;
+    write_new_token(pair)?;
     let tfile = token_file(pair);
-    write_private(&tfile, &token(&secret))?;
     let log = log_file(pair);
     let io = |source| AppServerError::Io {
         path: log.clone(),
@@ -444,9 +448,9 @@ async fn start_or_adopt(
         mode,
         version,
     };
-    write_private(
+    crate::paths::write_private_file(
         &state_file(pair),
-        &serde_json::to_string(&state).unwrap_or_default(),
+        serde_json::to_string(&state).unwrap_or_default().as_bytes(),
     )?;
     *child = Some(spawned);
     Ok(state)

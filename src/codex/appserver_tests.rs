@@ -24,12 +24,68 @@ fn args_carry_auth_and_mode() {
     assert!(!safe.contains("approval_policy"));
 }
 
+fn test_pair(dir: &Path) -> Pair {
+    let reg = crate::pair::registry::Registry::new(dir, 40000);
+    let pair = reg.pair(&crate::pair::registry::Entry {
+        id: "main-0123abcd".into(),
+        name: "main".into(),
+        root: dir.to_path_buf(),
+        slot: 0,
+        created_ms: 0,
+    });
+    crate::paths::ensure_private_dir(&pair.dir).expect("pair dir");
+    crate::paths::write_private_file(&pair.secret_path(), crate::paths::new_secret().as_bytes())
+        .expect("secret");
+    pair
+}
+
 #[test]
-fn token_is_derived_not_the_secret() {
-    let t = token("secret");
-    assert_eq!(t.len(), 64);
-    assert_ne!(t, "secret");
-    assert_eq!(t, token("secret"));
+fn tokens_are_random_per_start_private_and_not_the_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pair = test_pair(tmp.path());
+    let first = write_new_token(&pair).expect("token");
+    assert_eq!(first.len(), 64);
+    assert_eq!(read_token(&pair).expect("read"), first);
+    let mode = std::fs::metadata(token_file(&pair))
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let second = write_new_token(&pair).expect("token");
+    assert_ne!(
+        first, second,
+        "a leaked token must not open a later app-server"
+    );
+    assert_eq!(read_token(&pair).expect("read"), second);
+    assert_ne!(second, pair.secret().expect("secret"));
+    // A broken token file is refused, with the way out.
+    std::fs::write(token_file(&pair), "").expect("empty");
+    let err = read_token(&pair).expect_err("empty").to_string();
+    assert!(err.contains("abg kill"), "{err}");
+}
+
+#[test]
+fn a_symlink_planted_at_a_temp_name_is_not_followed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pair = test_pair(tmp.path());
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious").expect("victim");
+    // `codex.tmp` was the fixed temp name of codex.mode and codex.token.
+    for name in ["codex.tmp", "codex-appserver.tmp", "codex.mode.tmp"] {
+        std::os::unix::fs::symlink(&victim, pair.dir.join(name)).expect("plant");
+    }
+    write_mode(&pair, Mode::Safe).expect("mode");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious"
+    );
+    assert_eq!(read_mode(&pair), Mode::Safe);
+    assert!(
+        std::fs::symlink_metadata(mode_file(&pair))
+            .expect("mode file")
+            .is_file()
+    );
 }
 
 #[tokio::test]
@@ -82,9 +138,9 @@ async fn a_squatter_on_the_app_port_is_not_adopted() {
         mode: Mode::Yolo,
         version: "codex-cli 0.169.0".into(),
     };
-    write_private(
+    crate::paths::write_private_file(
         &state_file(&pair),
-        &serde_json::to_string(&state).expect("json"),
+        serde_json::to_string(&state).expect("json").as_bytes(),
     )
     .expect("state");
     let got = start_or_adopt(&pair, "/nonexistent/codex", Mode::Yolo, &mut None).await;

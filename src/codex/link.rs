@@ -122,11 +122,9 @@ async fn serve(
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), LinkError> {
     let pair = core.pair();
-    let secret = pair
-        .secret()
-        .map_err(|e| CoreError::Invalid(e.to_string()))?;
+    let token = appserver::read_token(pair).map_err(|e| CoreError::Invalid(e.to_string()))?;
     let url = format!("ws://127.0.0.1:{}", pair.ports.app);
-    let (conn, inbound) = Connection::connect(&url, &appserver::token(&secret)).await?;
+    let (conn, inbound) = Connection::connect(&url, &token).await?;
     let init: InitializeResult = conn
         .request("initialize", InitializeParams::abg(), session::RPC_TIMEOUT)
         .await?;
@@ -350,7 +348,8 @@ impl Link {
             mode: Some(mode),
         };
         let file = self.core.pair().dir.join("codex-thread.json");
-        if let Err(e) = std::fs::write(&file, serde_json::to_string(&current).unwrap_or_default()) {
+        let json = serde_json::to_string(&current).unwrap_or_default();
+        if let Err(e) = crate::paths::write_private_file(&file, json.as_bytes()) {
             tracing::warn!("cannot write {}: {e}", file.display());
         }
         self.core.record_event(

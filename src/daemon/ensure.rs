@@ -98,11 +98,11 @@ async fn probe_current(pair: &Pair, client: &Client) -> anyhow::Result<Option<Da
         }
         Ok(status) => {
             tracing::info!(theirs = %status.version, "replacing a daemon of another abg version");
-            stop_process(pair, client, &file).await?;
+            stop_process(pair, Some(client), &file).await?;
             Ok(None)
         }
         Err(ClientError::Refused { status: 409, .. }) => {
-            stop_process(pair, client, &file).await?;
+            stop_process(pair, Some(client), &file).await?;
             Ok(None)
         }
         Err(ClientError::Unreachable { .. }) => Ok(None),
@@ -117,7 +117,7 @@ async fn probe_current(pair: &Pair, client: &Client) -> anyhow::Result<Option<Da
                 pid = holder,
                 "replacing a daemon without the session handshake"
             );
-            stop_process(pair, client, &file).await?;
+            stop_process(pair, Some(client), &file).await?;
             Ok(None)
         }
         Err(e) => Err(e.into()),
@@ -296,19 +296,28 @@ pub enum Stopped {
     Killed,
 }
 
-/// Stop `pair`'s daemon: ask it, then SIGTERM, then SIGKILL.
+/// Stop `pair`'s daemon: ask it, then SIGTERM, then SIGKILL. Without a
+/// usable secret (a malformed file, which `abg kill` and `abg pair rm`
+/// must still get past) it goes straight to the signals.
 pub async fn stop(pair: &Pair) -> anyhow::Result<Stopped> {
     let (_, file) = pidfile::state(pair);
     let Some(file) = file else {
         return Ok(Stopped::NotRunning);
     };
-    let client = Client::for_pair(pair)?;
-    stop_process(pair, &client, &file).await
+    let client = Client::for_pair(pair).ok();
+    stop_process(pair, client.as_ref(), &file).await
 }
 
-async fn stop_process(pair: &Pair, client: &Client, file: &DaemonFile) -> anyhow::Result<Stopped> {
+async fn stop_process(
+    pair: &Pair,
+    client: Option<&Client>,
+    file: &DaemonFile,
+) -> anyhow::Result<Stopped> {
     let gone = |f: &DaemonFile| !pidfile::is_alive(f);
-    if client.shutdown().await.is_ok() && wait_gone(file, Duration::from_secs(5), gone).await {
+    if let Some(client) = client
+        && client.shutdown().await.is_ok()
+        && wait_gone(file, Duration::from_secs(5), gone).await
+    {
         pidfile::remove_if_ours(pair, file.pid);
         return Ok(Stopped::Graceful);
     }

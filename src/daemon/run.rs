@@ -46,6 +46,9 @@ fn run_inner(pair: Pair, config: Config) -> anyhow::Result<()> {
     if pair.killed_file().exists() {
         anyhow::bail!(super::ensure::KILLED);
     }
+    // Before binding anything: a daemon never serves with a malformed
+    // secret (an empty one would accept requests without credentials).
+    let secret = pair.secret().context("cannot read the pair secret")?;
     let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, pair.ports.control);
     let std_listener = match std::net::TcpListener::bind(addr) {
         Ok(l) => l,
@@ -97,7 +100,7 @@ fn run_inner(pair: Pair, config: Config) -> anyhow::Result<()> {
             limits
         }
     };
-    let result = runtime.block_on(serve(pair.clone(), config, std_listener, limits));
+    let result = runtime.block_on(serve(pair.clone(), config, std_listener, limits, secret));
     pidfile::remove_if_ours(&pair, std::process::id());
     if let Err(e) = &result {
         tracing::error!("daemon stopped with an error: {e:#}");
@@ -111,9 +114,9 @@ async fn serve(
     config: Config,
     std_listener: std::net::TcpListener,
     limits: accept::Limits,
+    secret: String,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::from_std(std_listener)?;
-    let secret = pair.secret().context("cannot read the pair secret")?;
     let mut store = Store::open(&pair.store_file())
         .with_context(|| format!("cannot open the store {}", pair.store_file().display()))?;
     store

@@ -152,14 +152,25 @@ pub fn state_dir(pair: &Pair) -> Check {
     )
 }
 
-/// `pair.secret`: 0600 and ours.
+/// `pair.secret`: 0600, ours, and exactly what abg writes there.
 pub fn secret(pair: &Pair) -> Check {
-    private(
+    let check = private(
         "pair.secret",
         &pair.secret_path(),
         false,
         "`abg claude` or `abg codex` recreates it",
-    )
+    );
+    if check.status != super::Status::Ok {
+        return check;
+    }
+    match pair.secret() {
+        Err(crate::paths::PathsError::InvalidSecret { path, why, fix }) => Check::fail(
+            "pair.secret",
+            format!("{} is not a valid abg secret: {why}", path.display()),
+            fix,
+        ),
+        _ => check,
+    }
 }
 
 /// What is known about the daemon without starting it.

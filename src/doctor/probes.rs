@@ -77,7 +77,9 @@ impl Probes for System {
     }
 
     fn read(&self, path: &Path) -> Option<String> {
-        std::fs::read_to_string(path).ok()
+        // Settings files, some of them the repository's: bounded read.
+        let bytes = crate::paths::read_bounded_regular_file(path, crate::paths::FILE_CAP).ok()?;
+        String::from_utf8(bytes).ok()
     }
 
     fn is_executable(&self, path: &Path) -> bool {

@@ -350,6 +350,13 @@ fn private_modes_and_owner() {
     );
     std::fs::set_permissions(pair.secret_path(), std::fs::Permissions::from_mode(0o600))
         .expect("chmod");
+    let short = pair::secret(&pair);
+    assert_eq!(short.status, Status::Fail, "a 1-byte secret: {short:?}");
+    assert!(
+        short.fix.as_deref().unwrap_or("").contains("abg pair rm"),
+        "{short:?}"
+    );
+    std::fs::write(pair.secret_path(), crate::paths::new_secret()).expect("secret");
     assert_eq!(pair::secret(&pair).status, Status::Ok);
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     assert!(

@@ -43,6 +43,8 @@ pub enum InitError {
         "{path} is not UTF-8 text; abg only edits UTF-8 Markdown. Fix or remove it, then run `abg init` again"
     )]
     NotText { path: PathBuf },
+    #[error(transparent)]
+    Paths(#[from] crate::paths::PathsError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InitError + '_ {
@@ -103,15 +105,17 @@ pub struct Applied {
     pub backup: Option<PathBuf>,
 }
 
+/// A repository's instruction file, if any: a regular file under the cap
+/// (a FIFO or `/dev/zero` there must not hang `abg init` or fill memory).
 fn read_optional(path: &Path) -> Result<Option<String>, InitError> {
-    match std::fs::read(path) {
+    match crate::paths::read_bounded_regular_file(path, crate::paths::FILE_CAP) {
         Ok(bytes) => String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| InitError::NotText {
                 path: path.to_path_buf(),
             }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err(path)(e)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

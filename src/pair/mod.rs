@@ -58,6 +58,8 @@ pub enum PairError {
         "no free pair slot below port 65535 with base port {base}; remove pairs with `abg pair rm` or `abg pair prune`"
     )]
     NoSlot { base: u16 },
+    #[error("{0}")]
+    InvalidEntry(Box<registry::Invalid>),
     #[error(transparent)]
     Paths(#[from] crate::paths::PathsError),
     #[error("{path}: {source}")]
@@ -208,9 +210,26 @@ impl Pair {
     pub fn log_file(&self) -> PathBuf {
         self.log_dir().join("daemon.log")
     }
-    /// Read the pair secret, checking owner and mode.
+    /// Read the pair secret, checking owner, mode and shape (exactly what
+    /// [`crate::paths::new_secret`] writes). A malformed one is refused with
+    /// the way to get a new one: no key is ever derived from it.
     pub fn secret(&self) -> Result<String, crate::paths::PathsError> {
-        crate::paths::read_secret_file(&self.secret_path())
+        crate::paths::read_secret_file(&self.secret_path()).map_err(|e| match e {
+            crate::paths::PathsError::InvalidSecret { path, why, .. } => {
+                let pair = if self.name == "main" {
+                    String::new()
+                } else {
+                    format!(" --pair {}", self.name)
+                };
+                let fix = format!(
+                    "To get a new one: `abg{pair} kill` (stops a daemon that may still use the old one), `rm {}`, and the next `abg{pair} claude` or `abg{pair} codex` writes a new secret and starts the daemon again (the pair's messages are kept); or remove the pair and its state with `abg pair rm {}`",
+                    path.display(),
+                    self.name
+                );
+                crate::paths::PathsError::InvalidSecret { path, why, fix }
+            }
+            other => other,
+        })
     }
 }
 

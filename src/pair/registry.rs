@@ -2,6 +2,12 @@
 //! every pair with its slot. Every change happens under an exclusive file
 //! lock and is published by atomic rename, so racing `abg` processes never
 //! hand out one slot twice and readers never see a half-written file.
+//!
+//! The file is data, not trusted paths: an entry whose id is not
+//! `<pair name>-<8 lowercase hex>`, whose root is not absolute, whose name
+//! is not a pair name or whose slot has no ports is reported
+//! ([`Invalid`]) and never turned into a directory to use or delete. Every
+//! pair handed out has had its directory re-checked (owner, mode).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -39,6 +45,53 @@ struct RegistryFile {
 pub struct Registry {
     base: PathBuf,
     port_base: u16,
+}
+
+/// A registry entry abg will not use, and why. It stays in the file
+/// untouched; nothing derives a path or port from it.
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    pub entry: Entry,
+    pub why: String,
+    /// The registry file, for the fix.
+    pub file: PathBuf,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ignoring pair {:?} (id {:?}, root {}) in {}: {}; abg leaves it and its files alone (remove the entry by hand if you do not know it)",
+            self.entry.name,
+            self.entry.id,
+            self.entry.root.display(),
+            self.file.display(),
+            self.why
+        )
+    }
+}
+
+/// Every registry entry, sorted by slot: the usable pairs and the entries
+/// that were refused.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub pairs: Vec<Pair>,
+    pub invalid: Vec<Invalid>,
+}
+
+/// Why `id` is not `<pair name>-<8 lowercase hex>` (what [`pair_id`]
+/// makes), if it is not.
+fn id_problem(id: &str) -> Option<&'static str> {
+    let Some((name, hash)) = id.rsplit_once('-') else {
+        return Some("its id is not <name>-<8 hex digits>");
+    };
+    if hash.len() != 8 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Some("its id does not end in - and 8 lowercase hex digits");
+    }
+    if PairName::new(name).is_err() {
+        return Some("its id does not start with a pair name (A-Z a-z 0-9 . _ -)");
+    }
+    None
 }
 
 /// The exclusive registry lock; released on drop.
@@ -103,6 +156,12 @@ impl Registry {
 
     fn read(&self) -> Result<RegistryFile, PairError> {
         let path = self.file();
+        if !paths::check_private_dir(&self.base)? || !paths::check_private_dir(&self.pairs_dir())? {
+            return Ok(RegistryFile {
+                version: FORMAT_VERSION,
+                pairs: Vec::new(),
+            });
+        }
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -153,22 +212,86 @@ impl Registry {
         }
     }
 
-    /// Every registered pair, in slot order.
-    pub fn list(&self) -> Result<Vec<Pair>, PairError> {
-        let mut entries = self.read()?.pairs;
-        entries.sort_by_key(|e| e.slot);
-        Ok(entries.iter().map(|e| self.pair(e)).collect())
+    /// Why abg will not use `entry`'s fields as a path or ports, if so.
+    fn entry_problem(&self, entry: &Entry) -> Option<String> {
+        if let Some(why) = id_problem(&entry.id) {
+            return Some(why.to_string());
+        }
+        let dir = self.pairs_dir().join(&entry.id);
+        if dir.parent() != Some(self.pairs_dir().as_path())
+            || dir.file_name() != Some(std::ffi::OsStr::new(&entry.id))
+        {
+            return Some("its id does not name a directory inside the pairs folder".into());
+        }
+        if PairName::new(&entry.name).is_err() {
+            return Some("its name is not a pair name (1 to 64 of A-Z a-z 0-9 . _ -)".into());
+        }
+        if !entry.root.is_absolute() {
+            return Some("its project root is not an absolute path".into());
+        }
+        if Ports::for_slot(self.port_base, entry.slot).is_none() {
+            return Some(format!(
+                "its slot {} has no ports below 65535 with base port {}",
+                entry.slot, self.port_base
+            ));
+        }
+        None
     }
 
-    /// The pair for (root, name), if registered.
+    /// `entry` as a pair whose directory (when it exists) passed the
+    /// owner and mode checks, or why it cannot be used.
+    fn open(&self, entry: &Entry) -> Result<Pair, String> {
+        if let Some(why) = self.entry_problem(entry) {
+            return Err(why);
+        }
+        let pair = self.pair(entry);
+        check_pair_dir(&pair).map_err(|e| e.to_string())?;
+        Ok(pair)
+    }
+
+    fn invalid(&self, entry: &Entry, why: String) -> Invalid {
+        Invalid {
+            entry: entry.clone(),
+            why,
+            file: self.file(),
+        }
+    }
+
+    /// Every registry entry in slot order: the usable pairs, and the
+    /// entries refused (bad fields, or a directory others can write to or
+    /// someone else owns) for the caller to report.
+    pub fn list_checked(&self) -> Result<Listing, PairError> {
+        let mut entries = self.read()?.pairs;
+        entries.sort_by_key(|e| e.slot);
+        let mut out = Listing::default();
+        for entry in &entries {
+            match self.open(entry) {
+                Ok(pair) => out.pairs.push(pair),
+                Err(why) => out.invalid.push(self.invalid(entry, why)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every usable registered pair, in slot order (see [`Self::list_checked`]).
+    pub fn list(&self) -> Result<Vec<Pair>, PairError> {
+        Ok(self.list_checked()?.pairs)
+    }
+
+    /// The pair for (root, name), if registered. Its directory, when it
+    /// exists, has been checked (ours, not writable by others).
     pub fn find(&self, root: &Path, name: &PairName) -> Result<Option<Pair>, PairError> {
         let id = pair_id(root, name);
-        Ok(self
-            .read()?
-            .pairs
-            .iter()
-            .find(|e| e.id == id)
-            .map(|e| self.pair(e)))
+        let file = self.read()?;
+        let Some(entry) = file.pairs.iter().find(|e| e.id == id) else {
+            return Ok(None);
+        };
+        if let Some(why) = self.entry_problem(entry) {
+            return Err(PairError::InvalidEntry(Box::new(self.invalid(entry, why))));
+        }
+        let pair = self.pair(entry);
+        check_pair_dir(&pair)?;
+        Ok(Some(pair))
     }
 
     /// The pair for (root, name), creating it (lowest free slot, state dir,
@@ -183,6 +306,9 @@ impl Registry {
         let mut file = self.read()?;
         let id = pair_id(root, name);
         if let Some(entry) = file.pairs.iter().find(|e| e.id == id) {
+            if let Some(why) = self.entry_problem(entry) {
+                return Err(PairError::InvalidEntry(Box::new(self.invalid(entry, why))));
+            }
             let pair = self.pair(entry);
             ensure_pair_dir(&pair)?;
             return Ok((pair, false));
@@ -208,13 +334,18 @@ impl Registry {
         Ok((pair, true))
     }
 
-    /// Remove a pair's registry row and its state directory.
+    /// Remove a pair's registry row and its state directory. An entry that
+    /// fails the checks of [`Self::list_checked`] is refused, never removed.
     pub fn remove(&self, id: &str) -> Result<Option<Pair>, PairError> {
         let locked = self.lock()?;
         let mut file = self.read()?;
         let Some(pos) = file.pairs.iter().position(|e| e.id == id) else {
             return Ok(None);
         };
+        if let Some(why) = self.entry_problem(&file.pairs[pos]) {
+            let invalid = self.invalid(&file.pairs[pos], why);
+            return Err(PairError::InvalidEntry(Box::new(invalid)));
+        }
         let entry = file.pairs.remove(pos);
         self.write(&file, &locked)?;
         let pair = self.pair(&entry);
@@ -228,6 +359,15 @@ impl Registry {
         }
         Ok(Some(pair))
     }
+}
+
+/// Re-check an existing pair directory and its log dir (a missing one is
+/// fine: it is created when needed).
+fn check_pair_dir(pair: &Pair) -> Result<(), PairError> {
+    if paths::check_private_dir(&pair.dir)? {
+        paths::check_private_dir(&pair.log_dir())?;
+    }
+    Ok(())
 }
 
 fn ensure_pair_dir(pair: &Pair) -> Result<(), PairError> {
@@ -319,3 +459,7 @@ mod tests {
         drop(squat);
     }
 }
+
+#[cfg(test)]
+#[path = "registry_tests.rs"]
+mod checks;

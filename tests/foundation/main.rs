@@ -13,4 +13,5 @@ mod errors;
 mod governor;
 mod kickoff;
 mod lifecycle;
+mod security;
 mod ui_sessions;

@@ -4,8 +4,6 @@
 //! state dir and pushed as a short notice with the path in meta (never in
 //! the content, which a peer could forge).
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -44,19 +42,10 @@ pub fn inbox_dir(pair_dir: &Path) -> PathBuf {
     pair_dir.join("inbox")
 }
 
-fn write_private(dir: &Path, name: &str, body: &str) -> std::io::Result<PathBuf> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
+fn write_private(dir: &Path, name: &str, body: &str) -> Result<PathBuf, crate::paths::PathsError> {
+    crate::paths::ensure_private_dir(dir)?;
     let path = dir.join(name);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
-    f.write_all(body.as_bytes())?;
+    crate::paths::write_private_file(&path, body.as_bytes())?;
     Ok(path)
 }
 
