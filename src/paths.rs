@@ -232,11 +232,11 @@ fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, fs::File), PathsError
     }
 }
 
-/// Read a secret file: refuses symlinks, files owned by someone else,
-/// files readable by group or others, and contents other than exactly
-/// what [`new_secret`] writes ([`PathsError::InvalidSecret`], whose fix
-/// says to delete the file so abg writes a new one).
-pub fn read_secret_file(path: &Path) -> Result<String, PathsError> {
+/// Read a private file abg wrote (at most `cap` bytes): refuses symlinks,
+/// anything but a regular file, files owned by someone else and files
+/// readable by group or others. Returns the bytes read, at most `cap + 1`
+/// (a caller that sees more than `cap` knows the file is too long).
+pub fn read_private_file(path: &Path, cap: u64) -> Result<Vec<u8>, PathsError> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
@@ -270,9 +270,17 @@ pub fn read_secret_file(path: &Path) -> Result<String, PathsError> {
         });
     }
     let mut bytes = Vec::new();
-    file.take(SECRET_LEN as u64 + 1)
+    file.take(cap.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io_err(path))?;
+    Ok(bytes)
+}
+
+/// Read a secret file: [`read_private_file`]'s checks, and contents
+/// exactly what [`new_secret`] writes ([`PathsError::InvalidSecret`], whose
+/// fix says to delete the file so abg writes a new one).
+pub fn read_secret_file(path: &Path) -> Result<String, PathsError> {
+    let bytes = read_private_file(path, SECRET_LEN as u64)?;
     match secret_problem(&bytes) {
         None => Ok(String::from_utf8_lossy(&bytes).into_owned()),
         Some(why) => Err(PathsError::InvalidSecret {

@@ -46,8 +46,12 @@ impl State {
     }
 
     fn load(file: &std::path::Path) -> Result<Self, String> {
-        let text = crate::paths::read_secret_file(file).map_err(|e| e.to_string())?;
-        let state: State = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let bytes = crate::paths::read_private_file(file, crate::paths::FILE_CAP)
+            .map_err(|e| e.to_string())?;
+        if bytes.len() as u64 > crate::paths::FILE_CAP {
+            return Err(format!("over {} bytes", crate::paths::FILE_CAP));
+        }
+        let state: State = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
         if state.generation.len() != 16 || hex::decode(&state.generation).is_err() {
             return Err(format!("bad generation {:?}", state.generation));
         }
