@@ -173,6 +173,8 @@ pub async fn check_version(binary: &str) -> Result<String, AppServerError> {
         tokio::process::Command::new(binary)
             .arg("--version")
             .stdin(Stdio::null())
+            // A hung one is killed when the timeout drops it.
+            .kill_on_drop(true)
             .output(),
     )
     .await
@@ -374,14 +376,13 @@ async fn stop_server(
         how = how.as_str(),
         "codex app-server stopped"
     );
-    if let Some(mut c) = child.take() {
-        if tokio::time::timeout(Duration::from_secs(2), c.wait())
+    if let Some(mut c) = child.take()
+        && tokio::time::timeout(Duration::from_secs(2), c.wait())
             .await
             .is_err()
-        {
-            let _ = c.start_kill();
-            let _ = c.wait().await;
-        }
+    {
+        let _ = c.start_kill();
+        let _ = c.wait().await;
     }
     super::orphan::remove_state_if(&state_file(pair), state.pid);
 }
