@@ -452,7 +452,7 @@ async fn start_or_adopt(
         .spawn()
         .map_err(|e| AppServerError::Spawn(format!("abg appserver-guard: {e}")))?;
     let guard = spawned.id().unwrap_or(0);
-    let Some(pid) = guarded_pid(&mut spawned).await else {
+    let Some(pid) = super::guard::reported_pid(&mut spawned).await else {
         let _ = spawned.start_kill();
         let _ = spawned.wait().await;
         return Err(AppServerError::Spawn(format!(
@@ -501,22 +501,6 @@ async fn start_or_adopt(
     )?;
     *child = Some(spawned);
     Ok(state)
-}
-
-/// The app-server's pid as its guard reports it; `None` when the guard
-/// exits or says nothing within 10 s.
-async fn guarded_pid(guard: &mut tokio::process::Child) -> Option<u32> {
-    use tokio::io::AsyncBufReadExt;
-    let stdout = guard.stdout.take()?;
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-        .await
-        .ok()?
-        .ok()??;
-    line.strip_prefix(super::guard::PID_LINE)?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// The log written since `offset` (at most 8 KiB).

@@ -165,6 +165,19 @@ fn report(pid: u32) {
     }
 }
 
+/// The app-server's pid as the guard `guard` reports it (read by the
+/// daemon); `None` when the guard exits or says nothing within 10 s.
+pub async fn reported_pid(guard: &mut tokio::process::Child) -> Option<u32> {
+    use tokio::io::AsyncBufReadExt;
+    let stdout = guard.stdout.take()?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .ok()?
+        .ok()??;
+    line.strip_prefix(PID_LINE)?.trim().parse().ok()
+}
+
 /// SIGTERM (to our group, so the app-server's own children hear it too),
 /// a second SIGTERM, then SIGKILL; always reaps the child.
 fn stop_child(child: &mut Child) {
