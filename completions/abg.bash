@@ -16,6 +16,9 @@ _abg() {
             ",$1")
                 cmd="abg"
                 ;;
+            abg,appserver-guard)
+                cmd="abg__subcmd__appserver__subcmd__guard"
+                ;;
             abg,budget)
                 cmd="abg__subcmd__budget"
                 ;;
@@ -96,6 +99,9 @@ _abg() {
                 ;;
             abg__subcmd__budget__subcmd__help,resume)
                 cmd="abg__subcmd__budget__subcmd__help__subcmd__resume"
+                ;;
+            abg__subcmd__help,appserver-guard)
+                cmd="abg__subcmd__help__subcmd__appserver__subcmd__guard"
                 ;;
             abg__subcmd__help,budget)
                 cmd="abg__subcmd__help__subcmd__budget"
@@ -209,12 +215,42 @@ _abg() {
 
     case "${cmd}" in
         abg)
-            opts="-h -V --pair --help --version claude codex init doctor resume pair status logs send resume-relay log ui export kill budget completions daemon mcp hook statusline help"
+            opts="-h -V --pair --help --version claude codex init doctor resume pair status logs send resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__appserver__subcmd__guard)
+            opts="-h -V --port --pair-dir --grace-secs --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace-secs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --pair)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -465,8 +501,22 @@ _abg() {
             return 0
             ;;
         abg__subcmd__help)
-            opts="claude codex init doctor resume pair status logs send resume-relay log ui export kill budget completions daemon mcp hook statusline help"
+            opts="claude codex init doctor resume pair status logs send resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__appserver__subcmd__guard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -1,17 +1,19 @@
-//! `abg kill`: stop a pair's daemon (and everything it runs). A `killed`
-//! sentinel keeps it from being respawned until the next `abg claude` or
+//! `abg kill`: stop a pair's daemon and everything it runs, including a
+//! Codex app-server left running without its daemon. A `killed` sentinel
+//! keeps the daemon from being respawned until the next `abg claude` or
 //! `abg codex`.
 
 use std::process::ExitCode;
 
 use super::{Context, output};
+use crate::codex::orphan;
 use crate::daemon::ensure::{self, Stopped};
 use crate::pair::Pair;
 
 /// Stop this pair's daemon and its children; no auto-respawn until the next `abg claude|codex`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Stop the daemons of every pair of every project.
+    /// Stop the daemons (and orphaned Codex app-servers) of every pair of every project.
     #[arg(long)]
     pub all: bool,
 }
@@ -31,7 +33,17 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
             Stopped::Terminated => "stopped (SIGTERM)",
             Stopped::Killed => "killed (SIGKILL)",
         };
-        output::line(format!("{} ({}): daemon {what}", pair.name, pair.id))?;
+        // The daemon stops its app-server; one it left behind (it was
+        // killed, or had already died) is stopped here.
+        let app = {
+            let pair = pair.clone();
+            tokio::task::spawn_blocking(move || orphan::stop_recorded(&pair)).await?
+        };
+        let app = match app {
+            orphan::Stopped::NotRunning => String::new(),
+            how => format!("; orphaned codex app-server {}", how.as_str()),
+        };
+        output::line(format!("{} ({}): daemon {what}{app}", pair.name, pair.id))?;
     }
     Ok(ExitCode::SUCCESS)
 }

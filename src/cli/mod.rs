@@ -5,6 +5,7 @@
 //! to fix); 2 a usage error; `abg claude` and `abg codex` pass the agent's
 //! own exit code through. A closed stdout (broken pipe) is not an error.
 
+mod appserver_guard;
 mod budget;
 mod claude;
 mod codex;
@@ -83,6 +84,8 @@ pub enum Command {
     Hook(hook::Args),
     #[command(hide = true)]
     Statusline(statusline::Args),
+    #[command(hide = true)]
+    AppserverGuard(appserver_guard::Args),
 }
 
 fn parse_pair_name(s: &str) -> Result<String, String> {
@@ -117,6 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Completions(args) => completions::run(args),
         Command::Daemon(args) => daemon::run(pair, args),
+        Command::AppserverGuard(args) => appserver_guard::run(args),
         Command::Mcp(args) => block_on(mcp::run(pair, args)),
         // A hook never fails Claude's turn: errors exit 0 (fail open).
         Command::Hook(args) => block_on(hook::run(pair, args)).or(Ok(ExitCode::SUCCESS)),

@@ -1,10 +1,13 @@
-//! `abg pair`: list, remove and prune pairs.
+//! `abg pair`: list, remove and prune pairs. The list shows each pair's
+//! Codex app-server too, and flags one running without its daemon
+//! (orphaned); prune stops the orphans nobody will come back for.
 
 use std::process::ExitCode;
 
 use serde::Serialize;
 
 use super::{Context, output};
+use crate::codex::orphan;
 use crate::daemon::{ensure, pidfile};
 use crate::pair::{Pair, PairName, Ports, pair_id};
 
@@ -28,7 +31,8 @@ pub enum Action {
         /// The pair name in this project.
         name: String,
     },
-    /// Remove pairs whose project directory is gone and whose daemon is dead.
+    /// Remove pairs whose project directory is gone (stopping their daemon), and stop
+    /// Codex app-servers left without a daemon and without a client.
     Prune {
         /// Show what would be removed without removing it.
         #[arg(long)]
@@ -58,6 +62,35 @@ struct Row {
     uptime_ms: Option<i64>,
     version: Option<String>,
     this_project: bool,
+    /// The recorded Codex app-server, when it is running.
+    app_server: Option<AppRow>,
+}
+
+#[derive(Serialize)]
+struct AppRow {
+    pid: u32,
+    /// Its guard (absent for app-servers started before guards).
+    guard: Option<u32>,
+    /// `running` (its daemon owns it), `orphaned` (no daemon; a client
+    /// such as the Codex TUI still uses it), `abandoned` (no daemon and no
+    /// client: its guard or `abg pair prune` stops it).
+    state: &'static str,
+    clients: usize,
+}
+
+fn app_row(found: &orphan::Found) -> AppRow {
+    AppRow {
+        pid: found.state.pid,
+        guard: found.state.guard,
+        state: if found.abandoned() {
+            "abandoned"
+        } else if found.orphaned() {
+            "orphaned"
+        } else {
+            "running"
+        },
+        clients: found.clients,
+    }
 }
 
 /// Listing and pruning read small files and need no async runtime, so they
@@ -86,6 +119,7 @@ fn row(pair: &Pair, root: &std::path::Path) -> Row {
         uptime_ms: file.as_ref().map(|f| now - f.started_ms),
         version: file.map(|f| f.version),
         this_project: pair.root == root,
+        app_server: orphan::find(pair).as_ref().map(app_row),
     }
 }
 
@@ -121,12 +155,13 @@ fn list(ctx: &Context, args: &ListArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     output::line(format!(
-        "{:<16} {:>4}  {:<17} {:<8} {:>8}  {}",
-        "NAME", "SLOT", "PORTS", "DAEMON", "UPTIME", "PROJECT"
+        "{:<16} {:>4}  {:<17} {:<8} {:>8}  {:<9}  {}",
+        "NAME", "SLOT", "PORTS", "DAEMON", "UPTIME", "CODEX", "PROJECT"
     ))?;
-    for r in rows {
+    let mut orphans = Vec::new();
+    for r in &rows {
         output::line(format!(
-            "{:<16} {:>4}  {:<17} {:<8} {:>8}  {}",
+            "{:<16} {:>4}  {:<17} {:<8} {:>8}  {:<9}  {}",
             r.name,
             r.slot,
             format!("{}/{}/{}", r.ports.app, r.ports.reserved, r.ports.control),
@@ -134,8 +169,23 @@ fn list(ctx: &Context, args: &ListArgs) -> anyhow::Result<ExitCode> {
             r.uptime_ms
                 .map(output::human_duration)
                 .unwrap_or_else(|| "-".into()),
+            r.app_server.as_ref().map_or("-", |a| a.state),
             r.root
         ))?;
+        if let Some(a) = r.app_server.as_ref().filter(|a| a.state != "running") {
+            orphans.push(format!(
+                "{}: codex app-server pid {} runs without its daemon ({} client(s))",
+                r.name, a.pid, a.clients
+            ));
+        }
+    }
+    for o in &orphans {
+        output::line(o)?;
+    }
+    if !orphans.is_empty() {
+        output::line(
+            "stop them with `abg kill --all` (or `abg pair prune` for those without a client)",
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -167,27 +217,70 @@ async fn rm(ctx: &Context, name: &str) -> anyhow::Result<ExitCode> {
 fn prune(ctx: &Context, dry_run: bool) -> anyhow::Result<ExitCode> {
     let mut count = 0;
     for pair in checked_pairs(ctx)? {
-        let (state, _) = pidfile::state(&pair);
-        if pair.root.exists() || state != pidfile::DaemonState::Stopped {
+        let gone = !pair.root.exists();
+        let app = orphan::find(&pair);
+        // An app-server nobody will come back for; a pair being removed
+        // takes its app-server along whatever uses it.
+        if let Some(found) = app
+            .as_ref()
+            .filter(|f| f.abandoned() || (gone && f.orphaned()))
+        {
+            count += 1;
+            let pid = found.state.pid;
+            if dry_run {
+                output::line(format!(
+                    "would stop the orphaned codex app-server of {} ({}): pid {pid}",
+                    pair.name, pair.id
+                ))?;
+            } else {
+                let how = orphan::stop_recorded(&pair);
+                output::line(format!(
+                    "orphaned codex app-server of {} ({}), pid {pid}: {}",
+                    pair.name,
+                    pair.id,
+                    how.as_str()
+                ))?;
+            }
+        }
+        if !gone {
             continue;
         }
         count += 1;
+        let (state, _) = pidfile::state(&pair);
+        let daemon_up = state != pidfile::DaemonState::Stopped;
         if dry_run {
             output::line(format!(
-                "would remove {} ({}): {} is gone",
+                "would remove {} ({}): {} is gone{}",
                 pair.name,
                 pair.id,
-                pair.root.display()
+                pair.root.display(),
+                if daemon_up {
+                    "; its daemon would be stopped"
+                } else {
+                    ""
+                }
             ))?;
-        } else {
-            ctx.registry.remove(&pair.id)?;
-            output::line(format!(
-                "removed {} ({}): {} is gone",
-                pair.name,
-                pair.id,
-                pair.root.display()
-            ))?;
+            continue;
         }
+        if daemon_up {
+            // Its project is gone: nobody will come back for this daemon.
+            super::block_on(async {
+                ensure::stop(&pair).await?;
+                Ok(ExitCode::SUCCESS)
+            })?;
+        }
+        ctx.registry.remove(&pair.id)?;
+        output::line(format!(
+            "removed {} ({}): {} is gone{}",
+            pair.name,
+            pair.id,
+            pair.root.display(),
+            if daemon_up {
+                "; its daemon was stopped"
+            } else {
+                ""
+            }
+        ))?;
     }
     if count == 0 {
         output::line("nothing to prune")?;

@@ -7,13 +7,15 @@
 //! --ws-token-file <pair dir>/codex.token`, cwd = project root, no Codex
 //! daemon auto-start), waits for its real readiness signal (the `listening
 //! on` line in its stderr log, then `GET /readyz`), restarts it with backoff
-//! when it dies, and stops it when the daemon shuts down. Every start gets
-//! a fresh random 256-bit token (written 0600 by the one private-file
-//! writer, read back by the daemon's link and `abg codex`), so a token that
-//! leaked is never valid for a later app-server. The child runs in its own
-//! process group and logs to a file, so a killed daemon leaves it serving
-//! the TUI; the next daemon adopts it (and its token file) instead of
-//! fighting over the port.
+//! when it dies, and stops it when the daemon shuts down (the daemon does
+//! not exit before it is gone). Every start gets a fresh random 256-bit
+//! token (written 0600 by the one private-file writer, read back by the
+//! daemon's link and `abg codex`), so a token that leaked is never valid for
+//! a later app-server. It runs under its guard (`abg appserver-guard`, see
+//! `guard`) in a process group of their own and logs to a file, so a killed
+//! daemon leaves it serving the TUI; the next daemon adopts it (and its
+//! token file) instead of fighting over the port, and the guard ends it
+//! once no daemon and no client has been there for the grace period.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
@@ -84,6 +86,16 @@ pub struct AppServerState {
     pub port: u16,
     pub mode: Mode,
     pub version: String,
+    /// Kernel start time of `pid` (a reused pid is never signalled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<u64>,
+    /// Its guard: parent and process group leader (absent in state files
+    /// written before guards, whose app-server leads its own group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<u32>,
+    /// Kernel start time of `guard`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard_start_time: Option<u64>,
 }
 
 /// Give the next app-server a fresh random token (256 bits, hex, like the
@@ -121,7 +133,11 @@ pub fn mode_file(pair: &Pair) -> PathBuf {
 }
 /// Written by the daemon once the app-server is ready.
 pub fn state_file(pair: &Pair) -> PathBuf {
-    pair.dir.join("codex-appserver.json")
+    state_path(&pair.dir)
+}
+/// [`state_file`] of the pair whose state dir is `pair_dir`.
+pub fn state_path(pair_dir: &Path) -> PathBuf {
+    pair_dir.join("codex-appserver.json")
 }
 fn log_file(pair: &Pair) -> PathBuf {
     pair.log_dir().join("codex-app-server.log")
@@ -163,6 +179,8 @@ pub async fn check_version(binary: &str) -> Result<String, AppServerError> {
         tokio::process::Command::new(binary)
             .arg("--version")
             .stdin(Stdio::null())
+            // A hung one is killed when the timeout drops it.
+            .kill_on_drop(true)
             .output(),
     )
     .await
@@ -241,10 +259,9 @@ fn alive(pid: u32) -> bool {
         })
 }
 
-fn kill_group(pid: u32) {
-    use nix::sys::signal::{Signal, killpg};
+fn signal(pid: u32, sig: nix::sys::signal::Signal) {
     if let Ok(raw) = i32::try_from(pid) {
-        let _ = killpg(nix::unistd::Pid::from_raw(raw), Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), sig);
     }
 }
 
@@ -253,6 +270,7 @@ fn kill_group(pid: u32) {
 pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
     let pair = core.pair().clone();
     let binary = core.config().settings.codex_binary.clone();
+    let grace = core.config().settings.daemon_orphan_grace();
     let mut stop = core.shutdown_signal();
     let mut backoff = Duration::from_millis(250);
     let mut generation = 0u64;
@@ -262,7 +280,7 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
             break;
         }
         let mode = read_mode(&pair);
-        let attempt = start_or_adopt(&pair, &binary, mode, &mut child).await;
+        let attempt = start_or_adopt(&pair, &binary, mode, grace, &mut child).await;
         let state = match attempt {
             Ok(state) => state,
             Err(e) => {
@@ -301,8 +319,12 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
             if let Some(c) = child.as_mut()
                 && let Ok(Some(status)) = c.try_wait()
             {
-                tracing::warn!(%status, "codex app-server exited");
+                tracing::warn!(%status, "codex app-server (guard) exited");
                 child = None;
+                if alive(state.pid) {
+                    // Its guard is gone: replace it by a guarded one.
+                    stop_server(&pair, &state, &mut child).await;
+                }
                 break "exited";
             }
             if child.is_none() && !alive(state.pid) {
@@ -314,12 +336,12 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
         };
         match why {
             "shutdown" => {
-                stop_server(&pair, state.pid, &mut child).await;
+                stop_server(&pair, &state, &mut child).await;
                 break;
             }
             "mode" => {
                 tracing::info!("permission mode changed; restarting the codex app-server");
-                stop_server(&pair, state.pid, &mut child).await;
+                stop_server(&pair, &state, &mut child).await;
                 backoff = Duration::from_millis(250);
             }
             _ => {
@@ -341,27 +363,34 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
     let _ = std::fs::remove_file(state_file(&pair));
 }
 
-async fn stop_server(pair: &Pair, pid: u32, child: &mut Option<tokio::process::Child>) {
-    kill_group(pid);
-    let end = Instant::now() + Duration::from_secs(3);
-    while alive(pid) && Instant::now() < end {
-        if let Some(c) = child.as_mut() {
-            let _ = c.try_wait();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if alive(pid)
-        && let Ok(raw) = i32::try_from(pid)
+/// Stop the app-server (through its guard when it has one; see
+/// [`super::orphan::terminate`]) and return only once it is gone, its
+/// guard reaped and the state file removed. Bounded (about 10 s) whatever
+/// Codex's turn is doing: a pending approval keeps it from exiting on the
+/// first SIGTERM.
+async fn stop_server(
+    pair: &Pair,
+    state: &AppServerState,
+    child: &mut Option<tokio::process::Child>,
+) {
+    let st = state.clone();
+    let how = tokio::task::spawn_blocking(move || super::orphan::terminate(&st))
+        .await
+        .unwrap_or(super::orphan::Stopped::Survived);
+    tracing::info!(
+        pid = state.pid,
+        how = how.as_str(),
+        "codex app-server stopped"
+    );
+    if let Some(mut c) = child.take()
+        && tokio::time::timeout(Duration::from_secs(2), c.wait())
+            .await
+            .is_err()
     {
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(raw),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    if let Some(mut c) = child.take() {
+        let _ = c.start_kill();
         let _ = c.wait().await;
     }
-    let _ = std::fs::remove_file(state_file(pair));
+    super::orphan::remove_state_if(&state_file(pair), state.pid);
 }
 
 /// Adopt an app-server a previous daemon left running (same pair, same
@@ -370,6 +399,7 @@ async fn start_or_adopt(
     pair: &Pair,
     binary: &str,
     mode: Mode,
+    grace: Duration,
     child: &mut Option<tokio::process::Child>,
 ) -> Result<AppServerState, AppServerError> {
     let port = pair.ports.app;
@@ -389,10 +419,13 @@ async fn start_or_adopt(
             )));
         }
         if held.is_ok() && state.mode == mode && read_token(pair).is_ok() && ready(port).await {
-            tracing::info!(pid = state.pid, "adopting the running codex app-server");
+            tracing::info!(pid = state.pid, guard = ?state.guard, "adopting the running codex app-server");
+            if !super::orphan::guard_running(&state) {
+                tracing::warn!(pid = state.pid, "the adopted codex app-server has no guard");
+            }
             return Ok(state);
         }
-        stop_server(pair, state.pid, &mut None).await;
+        stop_server(pair, &state, &mut None).await;
     }
     let version = check_version(binary).await?;
     write_new_token(pair)?;
@@ -409,17 +442,38 @@ async fn start_or_adopt(
         .open(&log)
         .map_err(io)?;
     let offset = out.metadata().map(|m| m.len()).unwrap_or(0);
-    let err = out.try_clone().map_err(io)?;
-    let mut spawned = tokio::process::Command::new(binary)
+    // The guard starts the app-server as its child, in the process group
+    // it leads, with this log as both its streams; its stdout (a pipe)
+    // reports the app-server's pid.
+    let exe = std::env::current_exe()
+        .map_err(|e| AppServerError::Spawn(format!("cannot find the abg executable: {e}")))?;
+    let mut spawned = tokio::process::Command::new(exe)
+        .arg("appserver-guard")
+        .arg("--port")
+        .arg(port.to_string())
+        .arg("--pair-dir")
+        .arg(&pair.dir)
+        .arg("--grace-secs")
+        .arg(grace.as_secs().to_string())
+        .arg("--")
+        .arg(binary)
         .args(args(port, &tfile, mode))
         .current_dir(&pair.root)
         .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(out))
         .process_group(0)
         .spawn()
-        .map_err(|e| AppServerError::Spawn(format!("{binary}: {e}")))?;
-    let pid = spawned.id().unwrap_or(0);
+        .map_err(|e| AppServerError::Spawn(format!("abg appserver-guard: {e}")))?;
+    let guard = spawned.id().unwrap_or(0);
+    let Some(pid) = super::guard::reported_pid(&mut spawned).await else {
+        let _ = spawned.start_kill();
+        let _ = spawned.wait().await;
+        return Err(AppServerError::Spawn(format!(
+            "{binary}: {}",
+            tail(&log, offset)
+        )));
+    };
     let end = Instant::now() + READY_TIMEOUT;
     let mut listening = false;
     loop {
@@ -436,8 +490,12 @@ async fn start_or_adopt(
             break;
         }
         if Instant::now() >= end {
-            kill_group(pid);
-            let _ = spawned.wait().await;
+            signal(guard, nix::sys::signal::Signal::SIGTERM);
+            let bound = super::guard::STOP_BOUND + Duration::from_secs(1);
+            if tokio::time::timeout(bound, spawned.wait()).await.is_err() {
+                let _ = spawned.start_kill();
+                let _ = spawned.wait().await;
+            }
             return Err(AppServerError::NotReady(READY_TIMEOUT));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -447,6 +505,9 @@ async fn start_or_adopt(
         port,
         mode,
         version,
+        start_time: crate::daemon::pidfile::process_start_time(pid),
+        guard: Some(guard),
+        guard_start_time: crate::daemon::pidfile::process_start_time(guard),
     };
     crate::paths::write_private_file(
         &state_file(pair),

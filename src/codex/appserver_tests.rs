@@ -137,13 +137,22 @@ async fn a_squatter_on_the_app_port_is_not_adopted() {
         port,
         mode: Mode::Yolo,
         version: "codex-cli 0.169.0".into(),
+        start_time: None,
+        guard: None,
+        guard_start_time: None,
     };
     crate::paths::write_private_file(
         &state_file(&pair),
         serde_json::to_string(&state).expect("json").as_bytes(),
     )
     .expect("state");
-    let got = start_or_adopt(&pair, "/nonexistent/codex", Mode::Yolo, &mut None).await;
+    let got = start_or_adopt(
+        &pair,
+        "/nonexistent/codex",
+        Mode::Yolo,
+        std::time::Duration::from_secs(120),
+        &mut None,
+    ).await;
     let _ = recorded.kill();
     let _ = recorded.wait();
     let err = got.expect_err("must not adopt the squatter").to_string();

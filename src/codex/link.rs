@@ -100,7 +100,13 @@ pub async fn run(core: Arc<Core>) {
                 _ = stop.changed() => break,
             }
         }
-        let served = serve(&core, &mut ready_rx, &mut stop).await;
+        // On shutdown the connection is dropped wherever it is (a request
+        // may wait on Codex for seconds); the supervisor stops the server.
+        let mut stopping = core.shutdown_signal();
+        let served = tokio::select! {
+            served = serve(&core, &mut ready_rx, &mut stop) => served,
+            _ = stopping.wait_for(|s| *s) => Ok(()),
+        };
         core.set_codex_view(None);
         match served {
             Ok(()) => break,

@@ -7,10 +7,12 @@
 
 pub mod appserver;
 pub mod delivery;
+pub mod guard;
 mod ingest;
 pub mod launch;
 pub mod link;
 pub mod notification;
+pub mod orphan;
 pub mod protocol;
 pub mod session;
 pub mod transport;

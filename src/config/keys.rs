@@ -243,6 +243,14 @@ pub static KEYS: &[KeyDef] = &[
         |s, v| s.daemon_idle_shutdown_minutes = narrow(v),
     ),
     int(
+        "daemon.orphan_grace_secs",
+        "ABG_DAEMON_ORPHAN_GRACE_SECS",
+        (1, 86_400),
+        120,
+        "Seconds the pair's Codex app-server keeps running with no daemon and no client (TUI) connected before its guard stops it.",
+        |s, v| s.daemon_orphan_grace_secs = narrow(v),
+    ),
+    int(
         "daemon.ready_timeout_ms",
         "ABG_DAEMON_READY_TIMEOUT_MS",
         (100, 120_000),
@@ -417,6 +425,8 @@ pub(super) static LESS_THAN: &[(&str, &str)] = &[("budget.resume_below", "budget
 pub struct Settings {
     /// `daemon.idle_shutdown_minutes`; 0 = never. See [`Settings::daemon_idle_shutdown`].
     pub daemon_idle_shutdown_minutes: u32,
+    /// `daemon.orphan_grace_secs`. See [`Settings::daemon_orphan_grace`].
+    pub daemon_orphan_grace_secs: u64,
     /// `daemon.ready_timeout_ms`.
     pub daemon_ready_timeout_ms: u64,
     /// `log.level`: a tracing `EnvFilter` directive.
@@ -464,6 +474,7 @@ impl Settings {
     fn blank() -> Self {
         Settings {
             daemon_idle_shutdown_minutes: 0,
+            daemon_orphan_grace_secs: 0,
             daemon_ready_timeout_ms: 0,
             log_level: String::new(),
             log_max_bytes: 0,
@@ -507,6 +518,11 @@ impl Settings {
     /// The control port's header (and keep-alive idle) timeout.
     pub fn control_header_timeout(&self) -> Duration {
         Duration::from_millis(self.control_header_timeout_ms)
+    }
+
+    /// How long the pair's app-server outlives its daemon with no client.
+    pub fn daemon_orphan_grace(&self) -> Duration {
+        Duration::from_secs(self.daemon_orphan_grace_secs)
     }
 
     /// How long to wait for a spawned daemon to become ready.

@@ -48,7 +48,8 @@ pub fn read(pair: &Pair) -> Option<DaemonFile> {
     read_path(&pair.daemon_file())
 }
 
-fn read_path(path: &Path) -> Option<DaemonFile> {
+/// [`read`] of the pidfile at `path`.
+pub fn read_path(path: &Path) -> Option<DaemonFile> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
 }

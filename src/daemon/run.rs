@@ -2,9 +2,10 @@
 //! bind the control port first (a loser of that race exits without
 //! touching the winner's files, naming the port's holder), raise the
 //! open-file limit, publish the pidfile, serve ([`accept`]) until asked to
-//! stop, idle out, or receive SIGTERM/SIGINT, then clean up. Its stdout is
-//! the spawner's readiness pipe: one [`READY_LINE`], or one [`FAILED_LINE`]
-//! with the reason it cannot start.
+//! stop, idle out, or receive SIGTERM/SIGINT, then clean up: the daemon
+//! exits only after the children it owns (the Codex app-server and its
+//! guard) are gone. Its stdout is the spawner's readiness pipe: one
+//! [`READY_LINE`], or one [`FAILED_LINE`] with the reason it cannot start.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -29,6 +30,15 @@ pub const READY_LINE: &str = "abg-daemon-ready";
 /// The line the daemon writes on its stdout when it cannot start, followed
 /// by the reason; `ensure` reports that reason at once.
 pub const FAILED_LINE: &str = "abg-daemon-failed";
+
+/// Test-only knob: the idle limit in seconds, overriding
+/// `daemon.idle_shutdown_minutes` (whose unit is too coarse for tests).
+/// Not a configuration key; documented as test-only in the README.
+pub const TEST_IDLE_SECS_ENV: &str = "ABG_TEST_IDLE_SHUTDOWN_SECS";
+
+/// How long shutdown waits for the Codex side (its link and the
+/// app-server's stop, itself bounded at about 10 s).
+const CODEX_STOP_BOUND: Duration = Duration::from_secs(30);
 
 /// Run the daemon for `pair` until it stops. Returns when shut down.
 pub fn run(pair: Pair, config: Config) -> anyhow::Result<()> {
@@ -148,15 +158,21 @@ async fn serve(
     tracing::info!("daemon ready");
 
     tokio::spawn(watch_signals(Arc::clone(&core)));
-    if let Some(limit) = core.config().settings.daemon_idle_shutdown() {
+    if let Some(limit) = idle_limit(&core) {
         tokio::spawn(watch_idle(Arc::clone(&core), limit));
     }
-    tokio::spawn(crate::codex::link::run(Arc::clone(&core)));
+    let codex = tokio::spawn(crate::codex::link::run(Arc::clone(&core)));
     // Quota relay (issue 7).
     tokio::spawn(crate::budget::relay::run(Arc::clone(&core)));
 
     if let Err(e) = server.await {
         tracing::error!("server task failed: {e}");
+    }
+    // The runtime is dropped when this returns, cancelling every task: the
+    // Codex link must have stopped the app-server by then (it was cut off
+    // after its first SIGTERM, which Codex ignores while a turn runs).
+    if tokio::time::timeout(CODEX_STOP_BOUND, codex).await.is_err() {
+        tracing::error!("the codex link did not stop within {CODEX_STOP_BOUND:?}");
     }
     core.with_store(|s| {
         if let Err(e) = s.checkpoint() {
@@ -199,6 +215,17 @@ async fn watch_signals(core: Arc<Core>) {
     tokio::select! {
         _ = term.recv() => core.request_shutdown("SIGTERM"),
         _ = int.recv() => core.request_shutdown("SIGINT"),
+    }
+}
+
+/// The idle limit: [`TEST_IDLE_SECS_ENV`] when set, else the config's.
+fn idle_limit(core: &Core) -> Option<Duration> {
+    match std::env::var(TEST_IDLE_SECS_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        Some(secs) if secs > 0 => Some(Duration::from_secs(secs)),
+        _ => core.config().settings.daemon_idle_shutdown(),
     }
 }
 

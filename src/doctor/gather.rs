@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::pair::{AppFacts, DaemonFacts};
 use super::probes::Probes;
-use super::{Check, Report, claude, pair, store, tools};
+use super::{Check, Report, claude, orphans, pair, store, tools};
 use crate::config::{Config, Settings};
 use crate::daemon::pidfile::{self, DaemonState};
 use crate::pair::registry::Registry;
@@ -93,6 +93,15 @@ async fn app_facts(pair: &Pair) -> AppFacts {
     }
 }
 
+/// Every registered pair (none when the registry cannot be read; the
+/// `pair.registry` check reports that).
+fn every_pair(settings: &Settings) -> Vec<Pair> {
+    crate::paths::state_base()
+        .ok()
+        .and_then(|base| Registry::new(&base, settings.ports_base).list().ok())
+        .unwrap_or_default()
+}
+
 /// The channel verdict from Claude's debug log of the last `abg claude`.
 fn channel_from_log(pair: &Pair) -> Option<(bool, Option<String>)> {
     let text = std::fs::read_to_string(pair.log_dir().join("claude-debug.log")).ok()?;
@@ -122,9 +131,11 @@ pub async fn diagnose(p: &dyn Probes, inputs: &Inputs) -> Result<Report, PairErr
                 .map_err(|e| e.to_string())
         });
     let registry_check = pair::registry(&found, name.as_str());
+    let orphans_check = orphans::check(&orphans::gather(&every_pair(&settings)));
     let Ok(Some(the_pair)) = found else {
         checks.extend(claude::checks(p, &inputs.managed_settings, None));
         checks.push(registry_check);
+        checks.push(orphans_check);
         return Ok(Report::new(
             root.display().to_string(),
             name.to_string(),
@@ -156,6 +167,7 @@ pub async fn diagnose(p: &dyn Probes, inputs: &Inputs) -> Result<Report, PairErr
     let status = daemon.status.as_ref().and_then(|s| s.as_ref().ok());
     checks.push(pair::agents(status));
     checks.extend(store::checks(&store_path, &store_facts));
+    checks.push(orphans_check);
     Ok(Report::new(
         root.display().to_string(),
         name.to_string(),

@@ -11,7 +11,8 @@
 //! prerequisites: auth provider, org policy, the feature-flag cache, the
 //! observed registration), `pair` (registry, ports, file modes, daemon,
 //! app-server, agents), `store` (integrity, queues, current thread),
-//! `gather` (runs them all for one project).
+//! `orphans` (app-servers without their daemon and daemons without their
+//! project, of every pair), `gather` (runs them all for one project).
 //!
 //! # JSON schema (`abg doctor --json`), version 1
 //!
@@ -34,12 +35,14 @@
 //!
 //! Check ids appear in the order of [`CHECK_IDS`]; the `pair.*`, `daemon`,
 //! `codex.app_server`, `agents`, `store.*` and `codex.thread` checks appear
-//! only when the pair is registered (`pair.registry` says so otherwise).
+//! only when the pair is registered (`pair.registry` says so otherwise);
+//! `orphans` always comes last.
 //! New ids may be added without a version bump; consumers must ignore ids
 //! they do not know.
 
 pub mod claude;
 pub mod gather;
+pub mod orphans;
 pub mod pair;
 pub mod probes;
 pub mod store;
@@ -77,6 +80,7 @@ pub const CHECK_IDS: &[&str] = &[
     "store.integrity",
     "store.queues",
     "codex.thread",
+    "orphans",
 ];
 
 /// How a check came out.

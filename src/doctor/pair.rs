@@ -245,6 +245,14 @@ pub fn app_server(f: &AppFacts, daemon_up: bool) -> Check {
     const ID: &str = "codex.app_server";
     match &f.state {
         None => Check::ok(ID, "not running (the daemon starts it for `abg codex`)"),
+        Some(s) if f.alive && !daemon_up => Check::warn(
+            ID,
+            format!(
+                "pid {} runs without its daemon (a killed daemon's; its guard stops it once no TUI uses it)",
+                s.pid
+            ),
+            "`abg codex` brings the daemon back, which adopts it; `abg kill` stops it",
+        ),
         Some(s) if f.alive && f.ready => Check::ok(
             ID,
             format!(

@@ -478,3 +478,65 @@ fn check_ids_are_listed() {
         assert!(CHECK_IDS.contains(&id), "{id} missing from CHECK_IDS");
     }
 }
+
+#[test]
+fn orphans_are_reported_with_the_command_that_stops_them() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let none = orphans::check(&orphans::Facts::default());
+    assert_eq!((none.id, none.status), ("orphans", Status::Ok));
+    assert!(CHECK_IDS.contains(&none.id));
+
+    let facts = orphans::Facts {
+        apps: vec![orphans::OrphanApp {
+            pair: "main".into(),
+            root: tmp.path().to_path_buf(),
+            pid: 4242,
+            clients: 0,
+        }],
+        daemons: vec![orphans::OrphanDaemon {
+            pair: "side".into(),
+            root: tmp.path().join("gone"),
+            pid: 4343,
+        }],
+    };
+    let c = orphans::check(&facts);
+    assert_eq!(c.status, Status::Warn);
+    assert!(
+        c.summary.contains("codex app-server pid 4242 of pair main")
+            && c.summary.contains("runs without its daemon, 0 client(s)")
+            && c.summary.contains("daemon pid 4343 of pair side"),
+        "{}",
+        c.summary
+    );
+    let fix = c.fix.expect("fix");
+    assert!(
+        fix.contains(&format!(
+            "cd {} && abg --pair main kill",
+            tmp.path().display()
+        )) && fix.contains("abg pair prune")
+            && fix.contains("abg kill --all"),
+        "{fix}"
+    );
+}
+
+#[test]
+fn an_app_server_without_its_daemon_warns() {
+    let state = crate::codex::appserver::AppServerState {
+        pid: 7,
+        port: 4500,
+        mode: crate::codex::appserver::Mode::Yolo,
+        version: "codex-cli 0.169.0".into(),
+        start_time: None,
+        guard: None,
+        guard_start_time: None,
+    };
+    let facts = pair::AppFacts {
+        state: Some(state),
+        alive: true,
+        ready: true,
+    };
+    assert_eq!(pair::app_server(&facts, true).status, Status::Ok);
+    let c = pair::app_server(&facts, false);
+    assert_eq!(c.status, Status::Warn);
+    assert!(c.summary.contains("without its daemon"), "{}", c.summary);
+}

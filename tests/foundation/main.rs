@@ -13,5 +13,6 @@ mod errors;
 mod governor;
 mod kickoff;
 mod lifecycle;
+mod orphans;
 mod security;
 mod ui_sessions;

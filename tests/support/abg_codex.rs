@@ -63,7 +63,20 @@ pub fn abg_env(s: &Scenario) -> Result<(Vars, PathBuf, u16)> {
 impl AbgCodex {
     /// Starts `abg codex [args]` and waits for the connected composer.
     pub async fn start(s: &Scenario, args: &[&str]) -> Result<Self> {
-        let (env, state_dir, base_port) = abg_env(s)?;
+        Self::start_with_env(s, args, &[]).await
+    }
+
+    /// [`AbgCodex::start`] with extra environment variables (kept for
+    /// every later `abg` run of the test).
+    pub async fn start_with_env(
+        s: &Scenario,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> Result<Self> {
+        let (mut env, state_dir, base_port) = abg_env(s)?;
+        for (k, v) in extra {
+            set_var(&mut env, k, v);
+        }
         let abg = Path::new(env!("CARGO_BIN_EXE_abg"));
         let mut argv = vec!["codex"];
         argv.extend_from_slice(args);
