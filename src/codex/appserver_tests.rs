@@ -152,7 +152,8 @@ async fn a_squatter_on_the_app_port_is_not_adopted() {
         Mode::Yolo,
         std::time::Duration::from_secs(120),
         &mut None,
-    ).await;
+    )
+    .await;
     let _ = recorded.kill();
     let _ = recorded.wait();
     let err = got.expect_err("must not adopt the squatter").to_string();
