@@ -58,8 +58,9 @@ pub fn thread_json() -> Value {
 }
 
 impl FakeAppServer {
-    /// Serve on 127.0.0.1:`port`; `turn/start`s arrive on the receiver.
-    pub async fn start(port: u16) -> (Self, mpsc::UnboundedReceiver<TurnStart>) {
+    /// Serve on a listening socket the caller bound (and may share with a
+    /// stand-in process); `turn/start`s arrive on the receiver.
+    pub fn start_on(listener: std::net::TcpListener) -> (Self, mpsc::UnboundedReceiver<TurnStart>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let fake = Self {
             inner: Arc::default(),
@@ -69,9 +70,11 @@ impl FakeAppServer {
             .route("/readyz", get(|| async { "ok" }))
             .route("/", get(upgrade))
             .with_state(fake.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("bench: cannot bind the fake app-server port");
+        listener
+            .set_nonblocking(true)
+            .expect("bench: cannot make the fake app-server socket non-blocking");
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .expect("bench: cannot register the fake app-server socket");
         // Like the daemon's listener: no Nagle delay on small frames.
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);

@@ -51,12 +51,20 @@ struct Rig {
     mcp: McpChild,
 }
 
+/// Where the stand-in process keeps its copy of the listening socket.
+const HELD_FD: i32 = 100;
+
 /// Tell the pair's daemon that an app-server is running on its app port
 /// (what its supervisor adopts after a daemon restart).
 fn publish_app_server(pair_dir: &std::path::Path, app_port: u16, pid: u32) -> anyhow::Result<()> {
     let state =
         json!({"pid": pid, "port": app_port, "mode": "yolo", "version": "codex-cli 0.169.0"});
     std::fs::write(pair_dir.join("codex-appserver.json"), state.to_string())?;
+    // The daemon adopts an app-server only with a valid token file.
+    abg::paths::write_private_file(
+        &pair_dir.join("codex.token"),
+        abg::paths::new_secret().as_bytes(),
+    )?;
     std::fs::write(pair_dir.join("codex.mode"), "\"yolo\"")?;
     Ok(())
 }
@@ -65,13 +73,26 @@ async fn rig(env: &Henv) -> anyhow::Result<Rig> {
     let status = env.json(&["status", "--json"]);
     let pair_dir = PathBuf::from(status["state_dir"].as_str().context("state_dir")?);
     let app_port = u16::try_from(status["app_port"].as_u64().context("app_port")?)?;
-    let holder = std::process::Command::new("sleep")
-        .arg("86400")
-        .process_group(0)
-        .spawn()
-        .context("cannot start the pid holder")?;
-    let holder = Holder(holder);
-    let (fake, starts) = FakeAppServer::start(app_port).await;
+    // The stand-in pid holds a copy of the fake's listening socket: the
+    // daemon adopts only an app-server whose recorded process holds the
+    // app port.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", app_port))
+        .context("cannot bind the fake app-server port")?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    let mut cmd = std::process::Command::new("sleep");
+    cmd.arg("86400").process_group(0);
+    // SAFETY: only dup2, which is async-signal-safe, runs between fork and
+    // exec; the copy (not close-on-exec) keeps the socket in the holder.
+    unsafe {
+        cmd.pre_exec(move || {
+            if nix::libc::dup2(fd, HELD_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let holder = Holder(cmd.spawn().context("cannot start the pid holder")?);
+    let (fake, starts) = FakeAppServer::start_on(listener);
     publish_app_server(&pair_dir, app_port, holder.0.id())?;
     // The daemon's Codex link notices the mode file within its tick, adopts
     // the fake and subscribes to its thread.

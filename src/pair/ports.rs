@@ -76,23 +76,54 @@ pub fn owner_of(port: u16) -> Option<(u32, String)> {
     Some((p.pid, p.name))
 }
 
-/// Whether the listener on `port` is process `pid` or one of its process
-/// group (a wrapper such as npm's `codex` runs the real server as a child
-/// in the group abg started). `Err` describes the holder otherwise: " by
-/// pid N (name)", or "" when no holder can be seen.
+/// Whether process `pid`, or one of its process group (a wrapper such as
+/// npm's `codex` runs the real server as a child in the group abg started),
+/// holds the listening socket on `port`. Every process that holds that
+/// socket counts (a listening socket can be shared with a child), so the
+/// check asks "does the recorded process hold it", not "which one process
+/// is reported first". `Err` describes a holder otherwise: " by pid N
+/// (name)", or "" when no holder can be seen.
 pub fn held_by(port: u16, pid: u32) -> Result<(), String> {
-    let Some((holder, name)) = owner_of(port) else {
+    let holders = holders_of(port);
+    let Some((first, name)) = holders.first() else {
         return Err(String::new());
     };
-    let group = i32::try_from(holder)
-        .ok()
-        .and_then(|h| nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(h))).ok())
-        .and_then(|g| u32::try_from(g.as_raw()).ok());
-    if holder == pid || group == Some(pid) {
+    let in_group = |holder: u32| {
+        i32::try_from(holder)
+            .ok()
+            .and_then(|h| nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(h))).ok())
+            .and_then(|g| u32::try_from(g.as_raw()).ok())
+            == Some(pid)
+    };
+    if holders.iter().any(|(h, _)| *h == pid || in_group(*h)) {
         Ok(())
     } else {
-        Err(format!(" by pid {holder} ({name})"))
+        Err(format!(" by pid {first} ({name})"))
     }
+}
+
+/// Every process holding a listening TCP socket on `port` (where the OS
+/// lets us see it), lowest pid first.
+fn holders_of(port: u16) -> Vec<(u32, String)> {
+    let mut found: Vec<(u32, String)> = listeners::get_all()
+        .map(|all| {
+            all.into_iter()
+                .filter(|l| {
+                    l.socket.port() == port
+                        && l.protocol == listeners::Protocol::TCP
+                        && l.state == listeners::SocketState::Listen
+                })
+                .map(|l| (l.process.pid, l.process.name))
+                .collect()
+        })
+        .unwrap_or_default();
+    if found.is_empty() {
+        // Fall back to the one-process lookup (its own error handling).
+        found.extend(owner_of(port));
+    }
+    found.sort();
+    found.dedup();
+    found
 }
 
 #[cfg(test)]
