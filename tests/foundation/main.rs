@@ -10,3 +10,4 @@ mod control;
 mod governor;
 mod kickoff;
 mod lifecycle;
+mod terminal;
