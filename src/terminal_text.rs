@@ -88,7 +88,10 @@ mod tests {
         let value = serde_json::json!({"body": "x\u{9b}2J\u{7f}\x1b[0m"});
         let text = json_visible(serde_json::to_string(&value).expect("json"));
         assert!(!text.chars().any(|c| c.is_control()), "{text}");
-        assert!(text.contains("\\u009b") && text.contains("\\u007f"), "{text}");
+        assert!(
+            text.contains("\\u009b") && text.contains("\\u007f"),
+            "{text}"
+        );
         let back: serde_json::Value = serde_json::from_str(&text).expect("parse");
         assert_eq!(back, value);
     }

@@ -40,6 +40,9 @@ pub struct ReadingsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadingsAck {
     pub recorded: usize,
+    /// Why windows were not recorded (a figure out of range), one sentence each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +99,11 @@ async fn readings(State(core): State<Arc<Core>>, body: Bytes) -> Response {
         ));
     }
     match sense::record_claude(&core, &req.rate_limits) {
-        Ok(recorded) => axum::Json(ReadingsAck { recorded }).into_response(),
+        Ok((recorded, rejected)) => axum::Json(ReadingsAck {
+            recorded,
+            rejected: rejected.iter().map(ToString::to_string).collect(),
+        })
+        .into_response(),
         Err(e) => failed(e),
     }
 }
