@@ -137,6 +137,25 @@ impl Config {
         }
     }
 
+    /// The configuration a project file at `path` holding `text` gives over
+    /// the defaults (no user file, no environment), parsed and validated as
+    /// [`Config::load`] does every file. Public for the fuzz targets (`fuzz/`).
+    pub fn from_project_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let mut values: Vec<(Value, Source)> = KEYS
+            .iter()
+            .map(|d| (d.default.clone(), Source::Default))
+            .collect();
+        let mut errors = Vec::new();
+        apply_text(path, text, Source::Project, &mut values, &mut errors);
+        if errors.is_empty() {
+            check_relations(&values, &mut errors);
+        }
+        match ConfigError::collect(errors) {
+            Some(e) => Err(e),
+            None => Ok(Config::from_values(values)),
+        }
+    }
+
     /// [`Config::load`] with [`user_config_path`] and the process environment.
     pub fn load_default(project_root: Option<&Path>) -> Result<Config, ConfigError> {
         let env = real_env;
@@ -223,12 +242,24 @@ fn apply_file(
             return;
         }
     };
+    apply_text(path, &text, layer, values, errors);
+}
+
+/// Parses and validates the `text` of the file at `path`, overriding
+/// `values` with what it sets.
+fn apply_text(
+    path: &Path,
+    text: &str,
+    layer: fn(PathBuf) -> Source,
+    values: &mut [(Value, Source)],
+    errors: &mut Vec<ConfigError>,
+) {
     let table = match text.parse::<toml::Table>() {
         Ok(table) => table,
         Err(e) => {
             let (line, column) = e
                 .span()
-                .map_or((1, 1), |span| line_column(&text, span.start));
+                .map_or((1, 1), |span| line_column(text, span.start));
             errors.push(ConfigError::Syntax {
                 path: path.to_owned(),
                 line,

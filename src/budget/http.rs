@@ -70,7 +70,9 @@ fn failed(e: CoreError) -> Response {
     guard::error(status, code, e.to_string())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+/// Parse a request body, or the 400 answer saying why it is unusable.
+/// Public for the fuzz targets (`fuzz/`).
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
         Box::new(guard::error(
             StatusCode::BAD_REQUEST,
