@@ -32,11 +32,15 @@ fn limits(v: &Value) {
     for _ in 0..2 {
         let parsed = slots.merge(rl, NOW_MS);
         for (_, p) in &parsed.patches {
-            p.check(NOW_MS, "x", ("u", "r")).expect("accepted is in range");
+            p.check(NOW_MS, "x", ("u", "r"))
+                .expect("accepted is in range");
         }
     }
     let text = serde_json::to_string(&slots).expect("serialise");
-    assert_eq!(serde_json::from_str::<CodexSlots>(&text).expect("re-parse"), slots);
+    assert_eq!(
+        serde_json::from_str::<CodexSlots>(&text).expect("re-parse"),
+        slots
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -56,7 +60,10 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(e) => {
                 let again = serde_json::to_string(&e).expect("serialise");
-                assert_eq!(serde_json::from_str::<RpcError>(&again).expect("re-parse"), e);
+                assert_eq!(
+                    serde_json::from_str::<RpcError>(&again).expect("re-parse"),
+                    e
+                );
             }
         },
         Some(Incoming::ServerRequest { params, .. }) => results(&params),

@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(cfg) => {
             let mut again = String::new();
             for def in KEYS {
-                if cfg.source(def.key).is_some_and(|s| s.to_string().starts_with("project:")) {
+                if cfg
+                    .source(def.key)
+                    .is_some_and(|s| s.to_string().starts_with("project:"))
+                {
                     let v = cfg.value(def.key).expect("known key");
                     again.push_str(&format!("{} = {v}\n", def.key));
                 }

@@ -30,12 +30,17 @@ fuzz_target!(|data: &[u8]| {
             assert!(!req.body.trim().is_empty() && req.from != req.to);
         }
         let again = serde_json::to_vec(&req).expect("serialise");
-        assert_eq!(serde_json::from_slice::<SendRequest>(&again).expect("re-parse"), req);
+        assert_eq!(
+            serde_json::from_slice::<SendRequest>(&again).expect("re-parse"),
+            req
+        );
     }
     if let Ok(req) = parse::<ReadingsRequest>(data) {
         let parsed = claude_patches(&req.rate_limits, NOW_MS);
         for (_, patch) in &parsed.patches {
-            let checked: Patch = patch.check(NOW_MS, "x", ("u", "r")).expect("accepted is in range");
+            let checked: Patch = patch
+                .check(NOW_MS, "x", ("u", "r"))
+                .expect("accepted is in range");
             assert!(!checked.is_empty());
         }
         for e in &parsed.rejected {

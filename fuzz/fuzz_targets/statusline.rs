@@ -27,7 +27,8 @@ fuzz_target!(|data: &[u8]| {
         let parsed = claude_patches(limits, NOW_MS);
         assert!(parsed.patches.len() + parsed.rejected.len() <= 2);
         for (_, p) in &parsed.patches {
-            p.check(NOW_MS, "x", ("u", "r")).expect("accepted is in range");
+            p.check(NOW_MS, "x", ("u", "r"))
+                .expect("accepted is in range");
         }
     }
     if let Some(cmd) = command_of(&input) {

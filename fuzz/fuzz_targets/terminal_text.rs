@@ -17,11 +17,17 @@ fuzz_target!(|data: &[u8]| {
             .any(|c| c.is_control() && c != '\n' && c != '\t'),
         "{shown:?}"
     );
-    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         assert_eq!(shown, text);
     }
     let value = serde_json::Value::String(text.clone().into_owned());
     let json = json_visible(serde_json::to_string(&value).expect("json"));
     assert!(!json.chars().any(char::is_control), "{json:?}");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&json).expect("parse"), value);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json).expect("parse"),
+        value
+    );
 });
