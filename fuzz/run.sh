@@ -41,7 +41,7 @@ for t in "${targets[@]}"; do
     -max_total_time="$secs" -timeout=10 -max_len=16384 -print_final_stats=1 \
     >"$log" 2>&1
   rc=$?
-  runs=$(awk -F': *' '/^stat::number_of_executed_units/ { n = $2 } END { print n + 0 }' "$log")
+  runs=$(awk '/^stat::number_of_executed_units:/ { n = $NF } END { print n + 0 }' "$log")
   if [ "$rc" -eq 0 ]; then
     result=ok
   elif grep -q 'ERROR: libFuzzer: timeout' "$log"; then
