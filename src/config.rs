@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::{Serialize, Serializer};
 
 pub use error::{Bound, ConfigError, Origin};
-pub use keys::{KEYS, KeyDef, Kind, Settings, Value, find_key};
+pub use keys::{KEYS, KeyDef, Kind, Settings, Value, find_key, log_filter};
 pub use template::commented_defaults;
 
 use validate::{check_relations, line_column, parse_env, walk};
