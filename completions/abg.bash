@@ -471,7 +471,7 @@ _abg() {
             return 0
             ;;
         abg__subcmd__export)
-            opts="-o -h -V --format --output --pair --help --version"
+            opts="-o -h -V --format --output --raw --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -959,7 +959,7 @@ _abg() {
             return 0
             ;;
         abg__subcmd__log)
-            opts="-f -n -h -V --follow --json --lines --pair --help --version"
+            opts="-f -n -h -V --follow --json --lines --raw --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -128,6 +128,7 @@ complete -c abg -n "__fish_abg_using_subcommand log" -s n -l lines -d 'How many 
 complete -c abg -n "__fish_abg_using_subcommand log" -l pair -d 'Target the pair NAME of this project (default: main)' -r
 complete -c abg -n "__fish_abg_using_subcommand log" -s f -l follow -d 'Keep printing new messages as they arrive'
 complete -c abg -n "__fish_abg_using_subcommand log" -l json -d 'One JSON object per message (JSONL)'
+complete -c abg -n "__fish_abg_using_subcommand log" -l raw -d 'Write message text byte for byte even to a terminal. By default a terminal shows control characters from agents as `^[`, `^G`, `<U+009B>` instead of running them; a pipe or file always gets the raw bytes'
 complete -c abg -n "__fish_abg_using_subcommand log" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand log" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand ui" -l pair -d 'Target the pair NAME of this project (default: main)' -r
@@ -138,8 +139,9 @@ complete -c abg -n "__fish_abg_using_subcommand ui" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand ui" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand export" -l format -d 'Output format' -r -f -a "md\t''
 jsonl\t''"
-complete -c abg -n "__fish_abg_using_subcommand export" -s o -l output -d 'Write to FILE instead of stdout' -r -F
+complete -c abg -n "__fish_abg_using_subcommand export" -s o -l output -d 'Write to FILE instead of stdout. The file gets the messages exactly as stored, control characters included (view it with a pager that shows them, e.g. `less`, not `cat`)' -r -F
 complete -c abg -n "__fish_abg_using_subcommand export" -l pair -d 'Target the pair NAME of this project (default: main)' -r
+complete -c abg -n "__fish_abg_using_subcommand export" -l raw -d 'Write message text byte for byte even to a terminal. By default a terminal shows control characters from agents as `^[`, `^G`, `<U+009B>` instead of running them; a pipe or file always gets the raw bytes'
 complete -c abg -n "__fish_abg_using_subcommand export" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand export" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand kill" -l pair -d 'Target the pair NAME of this project (default: main)' -r

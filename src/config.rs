@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Serialize, Serializer};
 
 pub use error::{Bound, ConfigError, Origin};
-pub use keys::{KEYS, KeyDef, Kind, Settings, Value, find_key};
+pub use keys::{KEYS, KeyDef, Kind, Settings, Value, find_key, log_filter};
 pub use template::commented_defaults;
 
 use validate::{check_relations, line_column, parse_env, walk};
@@ -142,6 +142,25 @@ impl Config {
         }
     }
 
+    /// The configuration a project file at `path` holding `text` gives over
+    /// the defaults (no user file, no environment), parsed and validated as
+    /// [`Config::load`] does every file. Public for the fuzz targets (`fuzz/`).
+    pub fn from_project_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let mut values: Vec<(Value, Source)> = KEYS
+            .iter()
+            .map(|d| (d.default.clone(), Source::Default))
+            .collect();
+        let mut errors = Vec::new();
+        apply_text(path, text, Source::Project, &mut values, &mut errors);
+        if errors.is_empty() {
+            check_relations(&values, &mut errors);
+        }
+        match ConfigError::collect(errors) {
+            Some(e) => Err(e),
+            None => Ok(Config::from_values(values)),
+        }
+    }
+
     /// [`Config::load`] with [`user_config_path`] and the process environment.
     pub fn load_default(project_root: Option<&Path>) -> Result<Config, ConfigError> {
         let env = real_env;
@@ -239,12 +258,24 @@ fn apply_file(
             return;
         }
     };
+    apply_text(path, &text, layer, values, errors);
+}
+
+/// Parses and validates the `text` of the file at `path`, overriding
+/// `values` with what it sets.
+fn apply_text(
+    path: &Path,
+    text: &str,
+    layer: fn(PathBuf) -> Source,
+    values: &mut [(Value, Source)],
+    errors: &mut Vec<ConfigError>,
+) {
     let table = match text.parse::<toml::Table>() {
         Ok(table) => table,
         Err(e) => {
             let (line, column) = e
                 .span()
-                .map_or((1, 1), |span| line_column(&text, span.start));
+                .map_or((1, 1), |span| line_column(text, span.start));
             errors.push(ConfigError::Syntax {
                 path: path.to_owned(),
                 line,

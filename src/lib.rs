@@ -18,6 +18,7 @@ pub mod pair;
 pub mod paths;
 pub mod pty;
 pub mod store;
+pub mod terminal_text;
 pub mod web;
 
 /// This build's version, shared by every role (CLI, daemon, MCP server).

@@ -159,3 +159,28 @@ fn budget_pause_and_resume_by_hand() {
     let out = env.run(&proj, &["budget", "pause", "nobody"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn out_of_range_readings_are_rejected_at_the_input() {
+    let env = AbgEnv::new();
+    let proj = env.project("proj");
+    env.ok(&proj, &["status"]);
+    let far = r#"{"model":{"display_name":"Opus"},"rate_limits":{
+        "five_hour":{"used_percentage":50,"resets_at":9223372036854775807},
+        "seven_day":{"used_percentage":41.2,"resets_at":1738857600}}}"#;
+    let out = statusline(&env, &proj, far, &[]);
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.starts_with("abg · 5h 50% ↻"), "{line}");
+    // The window with the absurd reset time is not recorded; the other is.
+    let report = env.json(&proj, &["budget", "--json"]);
+    assert!(report["claude"]["five_hour"].is_null(), "{report}");
+    assert_eq!(report["claude"]["weekly"]["used_pct"], 41.2);
+    let text = env.ok(&proj, &["budget"]);
+    assert!(!text.contains("1969-"), "{text}");
+    // The daemon log names the field and the value.
+    let log = env.ok(&proj, &["logs"]);
+    assert!(
+        log.contains("`rate_limits.five_hour.resets_at` = 9223372036854775807 is out of range"),
+        "{log}"
+    );
+}

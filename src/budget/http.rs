@@ -40,6 +40,9 @@ pub struct ReadingsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadingsAck {
     pub recorded: usize,
+    /// Why windows were not recorded (a figure out of range), one sentence each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +66,9 @@ fn failed(e: CoreError) -> Response {
     crate::control::errors::core_error(e)
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
+/// Parse a request body, or the 400 answer saying why it is unusable.
+/// Public for the fuzz targets (`fuzz/`).
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
         Box::new(guard::error(
             StatusCode::BAD_REQUEST,
@@ -92,7 +97,11 @@ async fn readings(State(core): State<Arc<Core>>, body: Bytes) -> Response {
         ));
     }
     match sense::record_claude(&core, &req.rate_limits) {
-        Ok(recorded) => axum::Json(ReadingsAck { recorded }).into_response(),
+        Ok((recorded, rejected)) => axum::Json(ReadingsAck {
+            recorded,
+            rejected: rejected.iter().map(ToString::to_string).collect(),
+        })
+        .into_response(),
         Err(e) => failed(e),
     }
 }

@@ -5,7 +5,10 @@
 //! payload. Updates are sparse: a field that is null or absent keeps its
 //! last known value, and an update carrying no figure at all records
 //! nothing (Codex sends all-null updates under API-key auth; that is not
-//! 0 %). Parsing here is pure; storing is in `relay`.
+//! 0 %). A figure out of its domain (a reset time before 2000 or more than
+//! a year ahead, a usage below 0 % or far above 100 %) rejects that
+//! window's update with an [`OutOfRange`] naming the field and value.
+//! Parsing here is pure; storing is in `relay`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -159,6 +162,24 @@ impl Reading {
     }
 }
 
+/// Earliest reset time accepted: 2000-01-01T00:00:00Z, Unix seconds.
+pub const MIN_RESETS_AT: i64 = 946_684_800;
+/// How far ahead of now a reset time may be: a year (windows reset within
+/// a week; anything later is a bad figure, e.g. `i64::MAX`).
+pub const MAX_RESETS_AHEAD_SECS: i64 = 366 * 86_400;
+/// Highest usage accepted; above 100 % it reads as 100 % (past the limit).
+pub const MAX_USED_PCT: f64 = 200.0;
+
+/// A figure outside its domain; the window's update is not recorded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`{field}` = {value} is out of range: {expected}; this window's reading is not recorded")]
+pub struct OutOfRange {
+    /// The field as the agent named it (`rate_limits.five_hour.resets_at`).
+    pub field: String,
+    pub value: String,
+    pub expected: String,
+}
+
 /// A sparse update of one window: `None` keeps the last known value.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Patch {
@@ -170,6 +191,45 @@ impl Patch {
     pub fn is_empty(&self) -> bool {
         self.used_pct.is_none() && self.resets_at.is_none()
     }
+
+    /// This patch if its figures are in their domain at `now_ms`; the error
+    /// names the offending field as `{prefix}.{used_key|reset_key}`.
+    pub fn check(
+        self,
+        now_ms: i64,
+        prefix: &str,
+        (used_key, reset_key): (&str, &str),
+    ) -> Result<Patch, OutOfRange> {
+        if let Some(u) = self.used_pct
+            && !(u.is_finite() && (0.0..=MAX_USED_PCT).contains(&u))
+        {
+            return Err(OutOfRange {
+                field: format!("{prefix}.{used_key}"),
+                value: u.to_string(),
+                expected: format!("a percentage from 0 to 100 (at most {MAX_USED_PCT})"),
+            });
+        }
+        if let Some(r) = self.resets_at {
+            let latest = (now_ms / 1000).saturating_add(MAX_RESETS_AHEAD_SECS);
+            if !(MIN_RESETS_AT..=latest).contains(&r) {
+                return Err(OutOfRange {
+                    field: format!("{prefix}.{reset_key}"),
+                    value: r.to_string(),
+                    expected: format!(
+                        "Unix seconds between 2000-01-01 ({MIN_RESETS_AT}) and a year from now ({latest})"
+                    ),
+                });
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Window patches that passed [`Patch::check`], and the rejections.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    pub patches: Vec<(Window, Patch)>,
+    pub rejected: Vec<OutOfRange>,
 }
 
 /// Merge `patch` into the last reading of its window. `None` when the patch
@@ -218,10 +278,11 @@ pub struct CodexSlots {
 
 impl CodexSlots {
     /// Merge a `rateLimits` object (from `account/rateLimits/read` or
-    /// `/updated`); returns the window patches it carried, identified by
-    /// each slot's (merged) window length.
-    pub fn merge(&mut self, rate_limits: &Value) -> Vec<(Window, Patch)> {
-        let mut out = Vec::new();
+    /// `/updated`) received at `now_ms`; returns the window patches it
+    /// carried, identified by each slot's (merged) window length. A slot
+    /// with a figure out of range is rejected whole and left as it was.
+    pub fn merge(&mut self, rate_limits: &Value, now_ms: i64) -> Parsed {
+        let mut out = Parsed::default();
         for (key, slot) in [
             ("primary", &mut self.primary),
             ("secondary", &mut self.secondary),
@@ -233,6 +294,14 @@ impl CodexSlots {
                 used_pct: obj.get("usedPercent").and_then(Value::as_f64),
                 resets_at: obj.get("resetsAt").and_then(Value::as_i64),
             };
+            let prefix = format!("rateLimits.{key}");
+            let patch = match patch.check(now_ms, &prefix, ("usedPercent", "resetsAt")) {
+                Ok(p) => p,
+                Err(e) => {
+                    out.rejected.push(e);
+                    continue;
+                }
+            };
             if let Some(mins) = obj.get("windowDurationMins").and_then(Value::as_i64) {
                 slot.window_duration_mins = Some(mins);
             }
@@ -242,7 +311,7 @@ impl CodexSlots {
             if let Some(window) = window
                 && !patch.is_empty()
             {
-                out.push((window, patch));
+                out.patches.push((window, patch));
             }
         }
         out
@@ -250,167 +319,31 @@ impl CodexSlots {
 }
 
 /// The windows of Claude's statusline JSON (`rate_limits.five_hour` /
-/// `seven_day`); absent windows and fields are left out.
-pub fn claude_patches(rate_limits: &Value) -> Vec<(Window, Patch)> {
-    [
+/// `seven_day`) received at `now_ms`; absent windows and fields are left
+/// out, a window with a figure out of range is rejected.
+pub fn claude_patches(rate_limits: &Value, now_ms: i64) -> Parsed {
+    let mut out = Parsed::default();
+    for (key, window) in [
         ("five_hour", Window::FiveHour),
         ("seven_day", Window::Weekly),
-    ]
-    .into_iter()
-    .filter_map(|(key, window)| {
-        let obj = rate_limits.get(key)?;
+    ] {
+        let Some(obj) = rate_limits.get(key) else {
+            continue;
+        };
         let patch = Patch {
             used_pct: obj.get("used_percentage").and_then(Value::as_f64),
             resets_at: obj.get("resets_at").and_then(Value::as_i64),
         };
-        (!patch.is_empty()).then_some((window, patch))
-    })
-    .collect()
+        let prefix = format!("rate_limits.{key}");
+        match patch.check(now_ms, &prefix, ("used_percentage", "resets_at")) {
+            Ok(p) if !p.is_empty() => out.patches.push((window, p)),
+            Ok(_) => {}
+            Err(e) => out.rejected.push(e),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn reading(used: f64, resets: Option<i64>) -> Reading {
-        Reading {
-            side: Side::Codex,
-            window: Window::FiveHour,
-            used_pct: used,
-            resets_at: resets,
-            observed_ms: 1,
-            source: "t".into(),
-        }
-    }
-
-    #[test]
-    fn windows_are_identified_by_length() {
-        assert_eq!(Window::from_minutes(300), Some(Window::FiveHour));
-        assert_eq!(Window::from_minutes(10_080), Some(Window::Weekly));
-        assert_eq!(Window::from_minutes(60), None);
-        assert_eq!(Window::from_minutes(1_440), None);
-    }
-
-    #[test]
-    fn sparse_merge_keeps_last_values() {
-        let prev = reading(40.0, Some(500));
-        type Case = (Option<Reading>, Patch, Option<(f64, Option<i64>)>);
-        let cases: Vec<Case> = vec![
-            // Nothing new: nothing recorded.
-            (Some(prev.clone()), Patch::default(), None),
-            // Only the usage: the reset time is kept.
-            (
-                Some(prev.clone()),
-                Patch {
-                    used_pct: Some(55.0),
-                    resets_at: None,
-                },
-                Some((55.0, Some(500))),
-            ),
-            // Only the reset: the usage is kept.
-            (
-                Some(prev.clone()),
-                Patch {
-                    used_pct: None,
-                    resets_at: Some(900),
-                },
-                Some((40.0, Some(900))),
-            ),
-            // No previous usage and none given: unknown, not 0 %.
-            (
-                None,
-                Patch {
-                    used_pct: None,
-                    resets_at: Some(900),
-                },
-                None,
-            ),
-            (
-                None,
-                Patch {
-                    used_pct: Some(120.0),
-                    resets_at: None,
-                },
-                Some((100.0, None)),
-            ),
-        ];
-        for (prev, patch, want) in cases {
-            let got = merge(prev.as_ref(), Side::Codex, Window::FiveHour, patch, 7, "t")
-                .map(|r| (r.used_pct, r.resets_at));
-            assert_eq!(got, want, "{prev:?} {patch:?}");
-        }
-    }
-
-    #[test]
-    fn codex_slots_merge_sparse_updates_by_window_length() {
-        let mut slots = CodexSlots::default();
-        // Weekly first: position does not matter.
-        let got = slots.merge(&json!({
-            "primary": {"usedPercent": 40, "windowDurationMins": 10080, "resetsAt": 2000},
-            "secondary": {"usedPercent": 25, "windowDurationMins": 300, "resetsAt": 1000},
-        }));
-        assert_eq!(
-            got,
-            vec![
-                (
-                    Window::Weekly,
-                    Patch {
-                        used_pct: Some(40.0),
-                        resets_at: Some(2000)
-                    }
-                ),
-                (
-                    Window::FiveHour,
-                    Patch {
-                        used_pct: Some(25.0),
-                        resets_at: Some(1000)
-                    }
-                ),
-            ]
-        );
-        // A sparse update: the slot keeps its length.
-        let got = slots.merge(&json!({"primary": null, "secondary": {"usedPercent": 43, "windowDurationMins": null, "resetsAt": null}}));
-        assert_eq!(
-            got,
-            vec![(
-                Window::FiveHour,
-                Patch {
-                    used_pct: Some(43.0),
-                    resets_at: None
-                }
-            )]
-        );
-        assert_eq!(slots.secondary.resets_at, Some(1000));
-        // All null (API-key auth): nothing.
-        let got = slots
-            .merge(&json!({"limitId": null, "primary": null, "secondary": null, "credits": null}));
-        assert!(got.is_empty());
-        // A slot whose length was never said cannot be placed.
-        let mut fresh = CodexSlots::default();
-        assert!(
-            fresh
-                .merge(&json!({"primary": {"usedPercent": 10}}))
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn claude_statusline_windows() {
-        let got = claude_patches(&json!({
-            "five_hour": {"used_percentage": 23.5, "resets_at": 1738425600},
-            "seven_day": {"used_percentage": 41.2}
-        }));
-        assert_eq!(got.len(), 2);
-        assert_eq!(got[0].0, Window::FiveHour);
-        assert_eq!(
-            got[1].1,
-            Patch {
-                used_pct: Some(41.2),
-                resets_at: None
-            }
-        );
-        assert!(claude_patches(&json!({})).is_empty());
-        assert!(claude_patches(&Value::Null).is_empty());
-    }
-}
+#[path = "readings_tests.rs"]
+mod tests;

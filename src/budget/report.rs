@@ -132,7 +132,7 @@ fn window_report(history: &[Reading], now_ms: i64, th: &Thresholds) -> Option<Wi
     let burn = burn_rate(history);
     let projected = burn.filter(|b| *b > 0.0).map(|b| {
         let secs = ((100.0 - r.used_pct).max(0.0) / b * 3600.0) as i64;
-        r.observed_ms / 1000 + secs
+        (r.observed_ms / 1000).saturating_add(secs)
     });
     Some(WindowReport {
         used_pct: round1(r.used_pct),
@@ -164,7 +164,7 @@ pub fn pause_reason(side: Side, p: &Pause) -> String {
                 .map(|r| {
                     format!(
                         "; resumes when it resets at {}",
-                        crate::web::view::utc(r * 1000)
+                        crate::web::view::utc(r.saturating_mul(1000))
                     )
                 })
                 .unwrap_or_default();

@@ -163,3 +163,50 @@ fn sides_without_data_say_why() {
     assert!(w.stale);
     assert_eq!(w.age_secs, 3600);
 }
+
+/// A reset time stored before readings were range-checked (or any huge
+/// figure) never wraps: the report and its text say the far future, not
+/// 1969, and nothing overflows.
+#[test]
+fn far_future_reset_times_never_print_as_1969() {
+    for far in [i64::MAX, i64::MAX / 1000 + 1, 1_000_000_000_000_000] {
+        let history = vec![(
+            Side::Codex,
+            Window::FiveHour,
+            vec![
+                r(Side::Codex, Window::FiveHour, 96.0, 0, Some(far)),
+                r(Side::Codex, Window::FiveHour, 50.0, 3600, Some(far)),
+            ],
+        )];
+        let state = State {
+            claude: None,
+            codex: Some(Pause {
+                id: "codex-1".into(),
+                since_ms: NOW - 5_000,
+                cause: Cause::Quota {
+                    window: Window::FiveHour,
+                    used_pct: 96.0,
+                    resets_at: Some(far),
+                },
+                checkpoint_requested: false,
+            }),
+        };
+        let report = build(&Inputs {
+            pair_id: "p",
+            now_ms: NOW,
+            th: th(),
+            state: &state,
+            history: &history,
+            unavailable: &[],
+        });
+        let reason = &report.codex.paused.as_ref().expect("paused").reason;
+        assert!(
+            !reason.contains("1969-") && !reason.contains("1970-"),
+            "{reason}"
+        );
+        let text = super::super::text::render(&report, "abg budget", NOW);
+        assert!(!text.contains("1969-") && !text.contains("1970-"), "{text}");
+        assert!(text.contains("resets ") && text.contains("(in "), "{text}");
+        assert!(text.contains("(resume in "), "{text}");
+    }
+}

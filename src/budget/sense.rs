@@ -1,14 +1,15 @@
 //! Sensing, in the daemon: record readings from Claude's statusline and
 //! Codex's app-server (`account/rateLimits/read` on connect, merged with
 //! `account/rateLimits/updated`), remember why a side has no data, and
-//! gather the store's view for decisions and the report.
+//! gather the store's view for decisions and the report. Readings with a
+//! figure out of range are rejected here, at the input, and logged.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use super::decide::{State, Thresholds};
-use super::readings::{self, CodexSlots, Patch, Reading, Side, Window};
+use super::readings::{self, CodexSlots, OutOfRange, Parsed, Patch, Reading, Side, Window};
 use super::report::{self, Report};
 use crate::codex::transport::TransportError;
 use crate::daemon::core::{Core, CoreError};
@@ -52,14 +53,28 @@ pub fn record(
     Ok(n)
 }
 
-/// Claude's statusline `rate_limits` object.
-pub fn record_claude(core: &Core, rate_limits: &Value) -> Result<usize, CoreError> {
-    record(
-        core,
-        Side::Claude,
-        &readings::claude_patches(rate_limits),
-        "statusline",
-    )
+/// Record the valid windows of `parsed`; log the rejected ones.
+fn record_parsed(
+    core: &Core,
+    side: Side,
+    parsed: &Parsed,
+    source: &str,
+) -> Result<usize, CoreError> {
+    for e in &parsed.rejected {
+        tracing::warn!("{} quota reading from {source} rejected: {e}", side.name());
+    }
+    record(core, side, &parsed.patches, source)
+}
+
+/// Claude's statusline `rate_limits` object: how many readings were
+/// recorded, and the windows rejected as out of range.
+pub fn record_claude(
+    core: &Core,
+    rate_limits: &Value,
+) -> Result<(usize, Vec<OutOfRange>), CoreError> {
+    let parsed = readings::claude_patches(rate_limits, now_ms());
+    let n = record_parsed(core, Side::Claude, &parsed, "statusline")?;
+    Ok((n, parsed.rejected))
 }
 
 /// Merge a Codex `rateLimits` object into the stored slots and record it.
@@ -67,9 +82,9 @@ fn record_codex(core: &Core, rate_limits: &Value, source: &str) -> Result<usize,
     let mut slots: CodexSlots = core
         .with_store(|s| s.get_setting(CODEX_SLOTS_KEY))?
         .unwrap_or_default();
-    let patches = slots.merge(rate_limits);
+    let parsed = slots.merge(rate_limits, now_ms());
     core.with_store(|s| s.set_setting(CODEX_SLOTS_KEY, &slots))?;
-    record(core, Side::Codex, &patches, source)
+    record_parsed(core, Side::Codex, &parsed, source)
 }
 
 /// Hook for the Codex link: an `account/rateLimits/updated` notification.

@@ -71,7 +71,7 @@ pub fn compact(input: &Value, now_s: i64) -> String {
         {
             s.push_str(&format!(
                 " ↻{}",
-                super::text::countdown((reset - now_s) * 1000)
+                super::text::countdown(reset.saturating_sub(now_s).saturating_mul(1000))
             ));
         }
         parts.push(s);
@@ -100,6 +100,15 @@ mod tests {
         let without = json!({"model": {"display_name": "Opus"}});
         assert_eq!(compact(&without, 0), "abg · Opus");
         assert_eq!(compact(&Value::Null, 0), "abg");
+    }
+
+    #[test]
+    fn far_future_resets_do_not_overflow() {
+        let far =
+            json!({"rate_limits": {"five_hour": {"used_percentage": 5, "resets_at": i64::MAX}}});
+        let line = compact(&far, 1_800_000_000);
+        assert!(line.starts_with("abg · 5h 5% ↻"), "{line}");
+        assert!(line.ends_with('h'), "{line}");
     }
 
     #[test]

@@ -20,13 +20,19 @@ pub fn countdown(ms: i64) -> String {
     }
 }
 
+/// Unix seconds as milliseconds, saturating (a reset time of `i64::MAX`
+/// reads as the far future, never wraps to 1969).
+fn secs_to_ms(secs: i64) -> i64 {
+    secs.saturating_mul(1000)
+}
+
 fn at(secs: i64, now_ms: i64) -> String {
-    let when = crate::web::view::utc(secs * 1000);
-    let delta = secs * 1000 - now_ms;
+    let when = crate::web::view::utc(secs_to_ms(secs));
+    let delta = secs_to_ms(secs).saturating_sub(now_ms);
     if delta >= 0 {
         format!("{when} (in {})", countdown(delta))
     } else {
-        format!("{when} ({} ago)", countdown(-delta))
+        format!("{when} ({} ago)", countdown(delta.saturating_neg()))
     }
 }
 
@@ -46,9 +52,12 @@ fn window_line(label: &str, w: &WindowReport, now_ms: i64) -> String {
     match (w.projected_limit_at, w.limit_before_reset) {
         (Some(p), Some(false)) => parts.push(format!(
             "limit not before reset (~{})",
-            countdown(p * 1000 - now_ms)
+            countdown(secs_to_ms(p).saturating_sub(now_ms))
         )),
-        (Some(p), _) => parts.push(format!("limit in ~{}", countdown(p * 1000 - now_ms))),
+        (Some(p), _) => parts.push(format!(
+            "limit in ~{}",
+            countdown(secs_to_ms(p).saturating_sub(now_ms))
+        )),
         (None, _) => {}
     }
     let age = countdown((now_ms - w.observed_at_ms).max(0));
@@ -63,7 +72,7 @@ fn window_line(label: &str, w: &WindowReport, now_ms: i64) -> String {
 fn pause_line(p: &PauseReport, now_ms: i64) -> String {
     let mut s = format!("PAUSED: {}", p.reason);
     if let Some(r) = p.resets_at {
-        let left = r * 1000 - now_ms;
+        let left = secs_to_ms(r).saturating_sub(now_ms);
         if left > 0 {
             s.push_str(&format!(" (resume in {})", countdown(left)));
         } else {
@@ -106,7 +115,7 @@ pub fn render(report: &Report, title: &str, now_ms: i64) -> String {
         "{title} · pause at {}% · resume below {}% or at the reset · stale after {}{}",
         report.thresholds.pause_at,
         report.thresholds.resume_below,
-        countdown(report.thresholds.stale_secs * 1000),
+        countdown(secs_to_ms(report.thresholds.stale_secs)),
         if report.enabled {
             ""
         } else {

@@ -76,10 +76,15 @@ pub fn render(event: &str, reply: &HookReply) -> Option<String> {
     })
 }
 
+/// The report for `event` from the hook's raw stdin (not JSON: as if empty).
+pub fn report_from_stdin(event: &str, stdin: &str) -> HookReport {
+    let input: Value = serde_json::from_str(stdin).unwrap_or(Value::Null);
+    report(event, &input)
+}
+
 /// Ask the daemon; `None` on any failure (fail open).
 pub async fn ask(event: &str, stdin: &str, opts: &super::mcp::Options) -> Option<String> {
-    let input: Value = serde_json::from_str(stdin).unwrap_or(Value::Null);
-    let report = report(event, &input);
+    let report = report_from_stdin(event, stdin);
     let (pair, _) = super::mcp::resolve(opts).ok()?;
     let secret = pair.secret().ok()?;
     let work = async {

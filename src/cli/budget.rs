@@ -89,7 +89,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         if args.json {
             output::json(&report)?;
         } else {
-            output::line(text::render(&report, &title, now_ms()))?;
+            output::agent_line(text::render(&report, &title, now_ms()), false)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -129,7 +129,7 @@ async fn watch(
             match client.budget().await {
                 Ok(r) => {
                     if json {
-                        output::line(serde_json::to_string(&r)?)?;
+                        output::line(output::json_text(&r, false)?)?;
                     }
                     report = Some(r);
                 }
@@ -144,7 +144,7 @@ async fn watch(
             Some(r) => text::render(r, title, now_ms()),
             None => format!("{title}\n(daemon not answering; retrying)"),
         };
-        drawn = redraw(drawn, &text)?;
+        drawn = redraw(drawn, &output::shown(&text, false))?;
     }
 }
 

@@ -32,7 +32,8 @@ pub async fn run(pair: Option<&str>, args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         output::json(&report)?;
     } else {
-        output::line(report.render())?;
+        // Summaries quote tool output (versions, errors, settings files).
+        output::agent_line(report.render(), false)?;
     }
     Ok(if report.ok {
         ExitCode::SUCCESS

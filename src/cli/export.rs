@@ -1,5 +1,8 @@
 //! `abg export`: the whole transcript as Markdown or JSONL, on stdout or
-//! into a file, read from the daemon through the control plane.
+//! into a file, read from the daemon through the control plane. Markdown on
+//! a terminal shows the agents' control characters (`^[`) instead of
+//! running them unless `--raw`; JSONL escapes them; a file gets the text
+//! as stored.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,9 +20,16 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
-    /// Write to FILE instead of stdout.
+    /// Write to FILE instead of stdout. The file gets the messages exactly
+    /// as stored, control characters included (view it with a pager that
+    /// shows them, e.g. `less`, not `cat`).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Write message text byte for byte even to a terminal. By default a
+    /// terminal shows control characters from agents as `^[`, `^G`, `<U+009B>`
+    /// instead of running them; a pipe or file always gets the raw bytes.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
@@ -32,7 +42,11 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         let page = client.messages_after(after, 1000).await?;
         for m in &page.messages {
             after = m.seq;
-            out.push_str(&args.format.message(m)?);
+            match args.format {
+                // One escaped JSON line, whatever the destination.
+                Format::Jsonl => out.push_str(&(output::json_text(m, false)? + "\n")),
+                Format::Md => out.push_str(&args.format.message(m)?),
+            }
         }
         count += page.messages.len();
         if page.messages.len() < 1000 {
@@ -50,7 +64,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         None => {
             let text = out.trim_end_matches('\n');
             if !text.is_empty() {
-                output::line(text)?;
+                output::agent_line(text, args.raw)?;
             }
         }
     }

@@ -1,5 +1,7 @@
 //! `abg log`: the pair's transcript in the terminal, optionally following
-//! new messages as they are stored.
+//! new messages as they are stored. On a terminal the agents' control
+//! characters are shown (`^[`), never executed, unless `--raw`; `--json`
+//! escapes them.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,6 +22,11 @@ pub struct Args {
     /// How many of the latest messages to show first.
     #[arg(short = 'n', long, default_value_t = 50, value_name = "N")]
     pub lines: usize,
+    /// Write message text byte for byte even to a terminal. By default a
+    /// terminal shows control characters from agents as `^[`, `^G`, `<U+009B>`
+    /// instead of running them; a pipe or file always gets the raw bytes.
+    #[arg(long, conflicts_with = "json")]
+    pub raw: bool,
 }
 
 fn render(m: &MessageView) -> String {
@@ -41,11 +48,11 @@ fn render(m: &MessageView) -> String {
     )
 }
 
-fn print(m: &MessageView, json: bool) -> anyhow::Result<()> {
-    if json {
-        output::line(serde_json::to_string(m)?)
+fn print(m: &MessageView, args: &Args) -> anyhow::Result<()> {
+    if args.json {
+        output::line(output::json_text(m, false)?)
     } else {
-        output::line(render(m))
+        output::agent_line(render(m), args.raw)
     }
 }
 
@@ -70,7 +77,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     for m in &last {
-        print(m, args.json)?;
+        print(m, &args)?;
     }
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
@@ -87,7 +94,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         };
         for m in page.messages {
             after = m.seq;
-            print(&m, args.json)?;
+            print(&m, &args)?;
         }
     }
 }

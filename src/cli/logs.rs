@@ -1,5 +1,6 @@
 //! `abg logs`: the pair daemon's log, optionally followed like `tail -f`
-//! (across rotations).
+//! (across rotations). Log lines quote agents (Codex errors, methods), so a
+//! terminal shows their control characters instead of running them.
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::process::ExitCode;
@@ -35,7 +36,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     };
     let all: Vec<&str> = text.lines().collect();
     for l in &all[all.len().saturating_sub(args.lines)..] {
-        output::line(l)?;
+        output::agent_line(l, false)?;
     }
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
@@ -64,7 +65,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
                 break;
             }
             offset += buf.len() as u64;
-            output::line(buf.trim_end_matches('\n'))?;
+            output::agent_line(buf.trim_end_matches('\n'), false)?;
             buf.clear();
         }
     }

@@ -25,7 +25,10 @@ pub async fn run(pair: Option<&str>, args: Args) -> anyhow::Result<ExitCode> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_env_filter(
+            crate::config::log_filter(&filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
         .try_init();
     let opts = Options {
         project: args.project,

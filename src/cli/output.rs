@@ -1,7 +1,14 @@
 //! Product output on stdout. A reader that went away (`abg pair | head`)
 //! is not an error: writes report [`BrokenPipe`], which `main` maps to 0.
+//! Text that carries what agents wrote goes through [`shown`] or
+//! [`agent_line`], so a terminal shows its control characters instead of
+//! executing them ([`crate::terminal_text`]); JSON through [`json`] has
+//! every control character escaped.
 
-use std::io::Write;
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
+
+use crate::terminal_text;
 
 /// stdout was closed by its reader.
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +28,39 @@ pub fn line(text: impl AsRef<str>) -> anyhow::Result<()> {
 
 /// Pretty-print `value` as JSON on stdout.
 pub fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    line(serde_json::to_string_pretty(value)?)
+    line(json_text(value, true)?)
+}
+
+/// `value` as JSON (one line unless `pretty`) with DEL and C1 controls
+/// escaped too (serde_json escapes only C0), so no control character of an
+/// agent's text is ever written raw.
+pub fn json_text(value: &impl serde::Serialize, pretty: bool) -> serde_json::Result<String> {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)?
+    } else {
+        serde_json::to_string(value)?
+    };
+    Ok(terminal_text::json_visible(text))
+}
+
+/// Whether stdout is a terminal (text is then made visible, not raw).
+pub fn is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// `text` as it may be printed: with control characters made visible when
+/// stdout is a terminal and `raw` is not asked for, else unchanged.
+pub fn shown(text: &str, raw: bool) -> Cow<'_, str> {
+    if raw || !is_terminal() {
+        Cow::Borrowed(text)
+    } else {
+        terminal_text::visible(text)
+    }
+}
+
+/// Write `text` that may carry agent text as a line: see [`shown`].
+pub fn agent_line(text: impl AsRef<str>, raw: bool) -> anyhow::Result<()> {
+    line(shown(text.as_ref(), raw))
 }
 
 /// "1h 02m", "3m 04s", "12s" for a duration in milliseconds.

@@ -53,7 +53,8 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         }
         output::json(&value)?;
     } else {
-        output::line(render(&ensured.status, &pair))?;
+        // Thread ids, delivery details and pause reasons may quote agents.
+        output::agent_line(render(&ensured.status, &pair), false)?;
     }
     Ok(ExitCode::SUCCESS)
 }

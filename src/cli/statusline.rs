@@ -89,7 +89,10 @@ async fn record(input: &Value, pair: Option<&str>, project: Option<PathBuf>) {
             side: Side::Claude,
             rate_limits: limits.clone(),
         };
-        client.budget_readings(&req, RECORD_TIMEOUT).await?;
+        let ack = client.budget_readings(&req, RECORD_TIMEOUT).await?;
+        for why in &ack.rejected {
+            tracing::debug!("statusline: the daemon rejected a reading: {why}");
+        }
         anyhow::Ok(())
     };
     match tokio::time::timeout(RECORD_TIMEOUT * 2, work).await {

@@ -226,10 +226,23 @@ fn narrow<T: TryFrom<i64> + Default>(v: i64) -> T {
 }
 
 fn check_log_filter(s: &str) -> Result<(), String> {
-    tracing_subscriber::EnvFilter::builder()
-        .parse(s)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    log_filter(s).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The tracing filter for `directives` (`log.level`, `RUST_LOG`,
+/// `ABG_LOG`). Each comma-separated directive is trimmed first:
+/// tracing-subscriber 0.3 parses a directive with surrounding whitespace
+/// at shifted offsets and panics when one falls inside a character
+/// (`"\u{a0}-[[~dd[]=…"`, found by `fuzz/config_file`).
+pub fn log_filter(
+    directives: &str,
+) -> Result<tracing_subscriber::EnvFilter, tracing_subscriber::filter::ParseError> {
+    let trimmed: Vec<&str> = directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    tracing_subscriber::EnvFilter::builder().parse(trimmed.join(","))
 }
 
 /// Every key abg reads, in the order `abg status --json` lists them.

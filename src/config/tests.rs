@@ -662,3 +662,25 @@ fn error_messages_snapshot() {
     );
     insta::assert_snapshot!(out);
 }
+
+/// Found by `fuzz/config_file`: a log filter with leading Unicode
+/// whitespace made tracing-subscriber slice inside a character and panic
+/// while abg validated `ABG_LOG`; it is now a clear error, and directives
+/// with spaces around them keep working.
+#[test]
+fn log_filters_with_odd_whitespace_are_errors_not_panics() {
+    let crash = "\u{a0}-[[~dd[]=\u{1}\0\0\0\0\0\0h'1";
+    let err = Config::load(None, None, &env_of(&[("ABG_LOG", crash)]))
+        .expect_err("not a filter")
+        .to_string();
+    assert!(err.contains("ABG_LOG"), "{err}");
+    let text = format!("[log]\nlevel = {}\n", toml::Value::String(crash.into()));
+    let err = Config::from_project_text(Path::new("/p/.abg/config.toml"), &text)
+        .expect_err("not a filter")
+        .to_string();
+    assert!(err.contains("log.level"), "{err}");
+    let cfg = Config::load(None, None, &env_of(&[("ABG_LOG", " info , abg=debug")]))
+        .expect("spaces around directives");
+    assert_eq!(cfg.settings.log_level, " info , abg=debug");
+    assert!(super::log_filter("\u{a0}abg=debug").is_ok());
+}

@@ -184,8 +184,9 @@ fn error_frame(id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> 
     }
 }
 
-/// Parse one text frame, or describe why it is unusable.
-fn parse_frame(text: &str, cap: usize) -> Result<ClientFrame, Box<ServerFrame>> {
+/// Parse one text frame of a client, or describe why it is unusable (the
+/// `Error` frame to answer). Public for the fuzz targets (`fuzz/`).
+pub fn parse_frame(text: &str, cap: usize) -> Result<ClientFrame, Box<ServerFrame>> {
     if text.len() > cap {
         return Err(Box::new(error_frame(
             None,

@@ -9,7 +9,6 @@ use std::sync::Mutex;
 use file_rotate::compression::Compression;
 use file_rotate::suffix::AppendCount;
 use file_rotate::{ContentLimit, FileRotate};
-use tracing_subscriber::EnvFilter;
 
 /// Install the global subscriber writing to `file`.
 pub fn init(file: &Path, level: &str, max_bytes: usize, max_files: usize) -> anyhow::Result<()> {
@@ -23,8 +22,8 @@ pub fn init(file: &Path, level: &str, max_bytes: usize, max_files: usize) -> any
         Some(options),
     );
     let filter = match std::env::var("RUST_LOG") {
-        Ok(v) if !v.trim().is_empty() => EnvFilter::try_new(v)?,
-        _ => EnvFilter::try_new(level)?,
+        Ok(v) if !v.trim().is_empty() => crate::config::log_filter(&v)?,
+        _ => crate::config::log_filter(level)?,
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -34,10 +34,34 @@ pub struct Entry {
     pub created_ms: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct RegistryFile {
-    version: u32,
-    pairs: Vec<Entry>,
+/// The registry file's content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RegistryFile {
+    pub version: u32,
+    pub pairs: Vec<Entry>,
+}
+
+impl RegistryFile {
+    /// Parse the text of the registry file at `path` (named in errors):
+    /// corrupt JSON and a format newer than this build are errors.
+    pub fn parse(path: &Path, text: &str) -> Result<RegistryFile, PairError> {
+        let file: RegistryFile = serde_json::from_str(text).map_err(|e| PairError::Corrupt {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        if file.version > FORMAT_VERSION {
+            return Err(PairError::TooNew {
+                path: path.to_path_buf(),
+                found: file.version,
+            });
+        }
+        Ok(file)
+    }
+
+    /// The text written to the registry file.
+    pub fn render(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self)
+    }
 }
 
 /// Handle on the registry for one state base and port base.
@@ -172,21 +196,11 @@ impl Registry {
             }
             Err(source) => return Err(PairError::Io { path, source }),
         };
-        let file: RegistryFile = serde_json::from_str(&text).map_err(|e| PairError::Corrupt {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
-        if file.version > FORMAT_VERSION {
-            return Err(PairError::TooNew {
-                path,
-                found: file.version,
-            });
-        }
-        Ok(file)
+        RegistryFile::parse(&path, &text)
     }
 
     fn write(&self, file: &RegistryFile, _locked: &Locked) -> Result<(), PairError> {
-        let json = serde_json::to_vec_pretty(file).map_err(|e| PairError::Corrupt {
+        let json = file.render().map_err(|e| PairError::Corrupt {
             path: self.file(),
             detail: e.to_string(),
         })?;

@@ -15,4 +15,5 @@ mod kickoff;
 mod lifecycle;
 mod orphans;
 mod security;
+mod terminal;
 mod ui_sessions;

@@ -129,7 +129,8 @@ pub fn parse(name: &str, args: Option<&JsonObject>) -> Result<Call, ArgError> {
     let empty = JsonObject::new();
     let args = args.unwrap_or(&empty);
     let check_keys = |tool: &'static str, allowed: &'static str| {
-        let names: Vec<&str> = allowed.split(", ").collect();
+        // `get_budget` allows none: "" must not become an allowed name.
+        let names: Vec<&str> = allowed.split(", ").filter(|n| !n.is_empty()).collect();
         match args.keys().find(|k| !names.contains(&k.as_str())) {
             Some(k) => Err(ArgError::UnknownArg {
                 tool,
@@ -267,7 +268,7 @@ mod tests {
                 ..
             }
         ));
-        let rows: [(&str, Value, &str); 9] = [
+        let rows: [(&str, Value, &str); 10] = [
             ("reply", json!({}), "`text` is required"),
             (
                 "reply",
@@ -293,6 +294,7 @@ mod tests {
             ("get_messages", json!({"ack": "m_1"}), "must be an array"),
             ("get_messages", json!({"ack": [1]}), "must be a string"),
             ("get_budget", json!({"x": 1}), "unknown argument"),
+            ("get_budget", json!({"": 1}), "unknown argument \"\""),
         ];
         for (tool, args, want) in rows {
             let err = parse(tool, Some(&obj(args.clone()))).expect_err(&args.to_string());
