@@ -19,13 +19,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::decide::{self, Cause, Decision, Input, Pause, ResumeReason};
 use super::readings::{Side, Window};
 use super::sense::{self, WAKE};
+use crate::control::protocol::budget::ManualResult;
 use crate::daemon::bus::LiveEvent;
 use crate::daemon::core::{Core, CoreError};
 use crate::pair::registry::now_ms;
@@ -35,13 +35,6 @@ use crate::store::types::{MessageKind, NewMessage};
 const TICK: Duration = Duration::from_secs(5);
 /// Where agents write their checkpoint, relative to the project root.
 pub const CHECKPOINT: &str = ".abg/checkpoint.md";
-
-/// Answer to `POST /v1/budget/{pause,resume}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManualResult {
-    pub changed: bool,
-    pub message: String,
-}
 
 /// The relay task; returns on shutdown.
 pub async fn run(core: Arc<Core>) {

@@ -16,11 +16,11 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use crate::budget::http::ReadingsRequest;
 use crate::budget::readings::Side;
 use crate::budget::statusline::{self, DEPTH_ENV, USER_ENV};
 use crate::claude::mcp::Options;
 use crate::control::client::Client;
+use crate::control::protocol::budget::ReadingsRequest;
 
 /// Record Claude's quota windows and print a status line (run by Claude).
 #[derive(Debug, clap::Args)]

@@ -23,6 +23,7 @@ use crate::control::protocol::{PROTOCOL_VERSION, Phase};
 use crate::control::server;
 use crate::pair::Pair;
 use crate::store::Store;
+use crate::web::auth::UiAuth;
 
 /// The line the daemon writes on its stdout once it is ready; `ensure`
 /// waits for it instead of polling.
@@ -146,9 +147,10 @@ async fn serve(
     pidfile::write(&pair, &file)?;
     tracing::info!(pair = %pair.id, port = pair.ports.control, pid, version = crate::version(), "daemon starting");
 
-    let guard =
-        Arc::new(Guard::new(pair.ports.control, &secret).with_ui_sessions(pair.ui_sessions_file()));
-    let app = server::router(Arc::clone(&core), guard);
+    let guard = Guard::new(pair.ports.control, &secret);
+    let ui =
+        Arc::new(UiAuth::new(pair.ports.control, &secret).persisted_in(pair.ui_sessions_file()));
+    let app = server::router(Arc::clone(&core), guard, ui);
     let server = tokio::spawn(accept::serve(listener, app, limits, core.shutdown_signal()));
 
     core.set_phase(Phase::Ready);

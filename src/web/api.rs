@@ -14,8 +14,8 @@ use thiserror::Error;
 use super::WebState;
 use super::stream::{StatusView, head_cursor};
 use super::view::{Cursor, Format, UiMessage};
+use crate::control::errors;
 use crate::control::protocol::{ErrorCode, SendRequest, SendResult};
-use crate::control::{errors, guard};
 use crate::daemon::core::CoreError;
 use crate::store::StoreError;
 use crate::store::types::{Agent, Event, OnBusy};
@@ -40,7 +40,7 @@ impl IntoResponse for WebError {
             WebError::Core(e) => errors::core_status(e),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         };
-        guard::error(status, code, self.to_string())
+        errors::error(status, code, self.to_string())
     }
 }
 
@@ -56,7 +56,7 @@ pub struct LoginToken {
 }
 
 pub async fn login_token(State(w): State<WebState>) -> Json<LoginToken> {
-    let (token, expires_ms) = w.guard.ui().mint_login_token();
+    let (token, expires_ms) = w.ui.mint_login_token();
     Json(LoginToken {
         path: format!("/ui/login?token={token}"),
         token,
@@ -71,7 +71,7 @@ pub struct LoginQuery {
 }
 
 pub async fn login(State(w): State<WebState>, Query(q): Query<LoginQuery>) -> Response {
-    let auth = w.guard.ui();
+    let auth = &w.ui;
     let Some(session) = auth.redeem(&q.token) else {
         let page = "<!doctype html><meta charset=utf-8><title>abg: login link expired</title>\
             <p>This login link is invalid, expired or already used. Run <code>abg ui</code> for a new one.</p>";
@@ -103,9 +103,9 @@ pub struct SessionInfo {
 }
 
 pub async fn session(State(w): State<WebState>, headers: HeaderMap) -> Response {
-    let auth = w.guard.ui();
+    let auth = &w.ui;
     let Some(session) = auth.session(&headers) else {
-        return guard::error(
+        return errors::error(
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthorized,
             "not logged in".into(),
@@ -124,14 +124,14 @@ pub async fn session(State(w): State<WebState>, headers: HeaderMap) -> Response 
 /// End the request's session server-side (its cookie is refused from now
 /// on, in every tab) and clear it in the browser.
 pub async fn logout(State(w): State<WebState>, headers: HeaderMap) -> Response {
-    if let Some(session) = w.guard.ui().session(&headers)
-        && let Err(e) = w.guard.ui().revoke(&session)
+    if let Some(session) = w.ui.session(&headers)
+        && let Err(e) = w.ui.revoke(&session)
     {
         // Revoked in this daemon; the file is gone, so a restart revokes all.
         tracing::warn!("ui logout: {e}");
     }
     let mut resp = Json(serde_json::json!({"ok": true})).into_response();
-    if let Ok(v) = HeaderValue::from_str(&w.guard.ui().clear_cookie()) {
+    if let Ok(v) = HeaderValue::from_str(&w.ui.clear_cookie()) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
@@ -140,9 +140,9 @@ pub async fn logout(State(w): State<WebState>, headers: HeaderMap) -> Response {
 /// `POST /v1/ui/revoke-all` (bearer, for `abg ui --revoke-all`): void every
 /// UI session and unredeemed login token.
 pub async fn revoke_all(State(w): State<WebState>) -> Response {
-    match w.guard.ui().revoke_all() {
+    match w.ui.revoke_all() {
         Ok(()) => Json(serde_json::json!({"ok": true})).into_response(),
-        Err(e) => guard::error(
+        Err(e) => errors::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Internal,
             format!(
@@ -362,7 +362,6 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::control::guard::Guard;
     use crate::daemon::core::Core;
     use crate::pair::PairName;
     use crate::pair::registry::{Entry, Registry};
@@ -380,7 +379,7 @@ mod tests {
         let store = Store::open(&pair.store_file()).expect("store");
         WebState {
             core: Core::new(pair, Config::default(), store),
-            guard: Arc::new(Guard::new(40002, "s3cret")),
+            ui: Arc::new(crate::web::auth::UiAuth::new(40002, "s3cret")),
             delivery_head: Arc::new(AtomicI64::new(0)),
         }
     }

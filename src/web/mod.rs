@@ -17,8 +17,9 @@
 //! | GET    | `/ui/api/stream?after=m.d.e` | SSE: `message`, `delivery`, `event`, `status` |
 //! | POST   | `/ui/api/send`, `/ui/api/logout` | state-changing: CSRF header required (logout revokes the session) |
 //!
-//! Authentication ([`auth`]) is enforced by the control plane's guard for
-//! every `/ui` path; the handlers here assume an authorized request.
+//! Authentication ([`auth`]) is enforced by the control plane's guard, with
+//! which [`auth::UiAuth`] is registered as the gate of every `/ui` path; the
+//! handlers here assume an authorized request.
 
 pub mod api;
 pub mod auth;
@@ -34,7 +35,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::control::guard::Guard;
+use self::auth::UiAuth;
 use crate::daemon::core::Core;
 
 /// Whether `path` belongs to the UI (cookie-authenticated, not by control session).
@@ -46,7 +47,8 @@ pub fn is_ui_path(path: &str) -> bool {
 #[derive(Clone)]
 pub struct WebState {
     pub core: Arc<Core>,
-    pub guard: Arc<Guard>,
+    /// The UI's login tokens and session cookies.
+    pub ui: Arc<UiAuth>,
     /// A lower bound of the delivery log's last seq (it only grows).
     pub delivery_head: Arc<AtomicI64>,
 }
@@ -61,11 +63,11 @@ const APP_CSS: &str = include_str!("assets/app.css");
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The UI's routes, to merge into the control plane's router (whose guard
-/// layer authenticates them).
-pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>, guard: Arc<Guard>) -> Router<S> {
+/// layer authenticates them, with `ui` as its gate).
+pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>, ui: Arc<UiAuth>) -> Router<S> {
     let state = WebState {
         core,
-        guard,
+        ui,
         delivery_head: Arc::new(AtomicI64::new(0)),
     };
     Router::new()

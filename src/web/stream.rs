@@ -103,16 +103,16 @@ pub async fn stream(
     let live = w.core.bus().subscribe();
     // The guard let the request in, so it carries a session; the stream
     // ends once that session is logged out or revoked.
-    let Some(session) = w.guard.ui().session(&headers) else {
-        return crate::control::guard::error(
+    let Some(session) = w.ui.session(&headers) else {
+        return crate::control::errors::error(
             axum::http::StatusCode::UNAUTHORIZED,
             crate::control::protocol::ErrorCode::Unauthorized,
             "not logged in: run `abg ui` and open the link it prints".into(),
         );
     };
     let alive = {
-        let guard = Arc::clone(&w.guard);
-        move || guard.ui().is_live(&session)
+        let ui = Arc::clone(&w.ui);
+        move || ui.is_live(&session)
     };
     tokio::spawn(pump(Arc::clone(&w.core), live, cursor, tx, alive));
     let events = futures_util::stream::poll_fn(move |cx| {
