@@ -8,12 +8,14 @@
 pub mod budget;
 pub mod claude;
 pub mod cli;
+pub mod clock;
 pub mod codex;
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod doctor;
 pub mod init;
+pub mod lockfile;
 pub mod pair;
 pub mod paths;
 pub mod pty;

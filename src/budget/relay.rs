@@ -25,10 +25,10 @@ use tokio::sync::broadcast::error::RecvError;
 use super::decide::{self, Cause, Decision, Input, Pause, ResumeReason};
 use super::readings::{Side, Window};
 use super::sense::{self, WAKE};
+use crate::clock::now_ms;
 use crate::control::protocol::budget::ManualResult;
 use crate::daemon::bus::LiveEvent;
 use crate::daemon::core::{Core, CoreError};
-use crate::pair::registry::now_ms;
 use crate::store::types::Agent;
 use crate::store::types::{MessageKind, NewMessage};
 
@@ -121,7 +121,7 @@ fn side_of(d: &Decision) -> Side {
 
 fn when(resets_at: Option<i64>) -> String {
     resets_at
-        .map(|r| format!("resets at {}", crate::web::view::utc(r * 1000)))
+        .map(|r| format!("resets at {}", crate::clock::utc(r * 1000)))
         .unwrap_or_else(|| "reset time unknown".into())
 }
 

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::decide::{State, Thresholds};
 use super::readings::{self, CodexSlots, Patch, Reading, Side, Window};
 use super::report::{self, Report};
+use crate::clock::now_ms;
 use crate::daemon::core::{Core, CoreError};
-use crate::pair::registry::now_ms;
 
 /// Store setting: the relay's pause state ([`State`]).
 pub const STATE_KEY: &str = "budget.state";

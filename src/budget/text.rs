@@ -22,7 +22,7 @@ pub fn countdown(ms: i64) -> String {
 }
 
 fn at(secs: i64, now_ms: i64) -> String {
-    let when = crate::web::view::utc(secs * 1000);
+    let when = crate::clock::utc(secs * 1000);
     let delta = secs * 1000 - now_ms;
     if delta >= 0 {
         format!("{when} (in {})", countdown(delta))
@@ -133,7 +133,7 @@ pub async fn report_text(pair: Option<&crate::pair::Pair>) -> String {
         Ok(r) => render(
             &r,
             &format!("abg budget — {}", pair.name),
-            crate::pair::registry::now_ms(),
+            crate::clock::now_ms(),
         ),
         Err(e) => format!("abg: cannot read the budget: {e}"),
     }

@@ -49,7 +49,7 @@ pub async fn run(pair: Option<&str>, args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let (_, theirs) = tokio::join!(record, theirs);
-    let now = crate::pair::registry::now_ms() / 1000;
+    let now = crate::clock::now_ms() / 1000;
     let text = theirs.unwrap_or_else(|| statusline::compact(&input, now));
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", text.trim_end_matches('\n'));

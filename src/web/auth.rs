@@ -21,10 +21,10 @@ use sha2::{Digest, Sha256};
 
 use super::revocation::Revocations;
 pub use super::revocation::RevokeError;
+use crate::clock::now_ms;
 use crate::control::errors;
 use crate::control::guard::PathGate;
 use crate::control::protocol::ErrorCode;
-use crate::pair::registry::now_ms;
 
 /// Header carrying the session's CSRF token on state-changing requests.
 pub const CSRF_HEADER: &str = "x-abg-csrf";
