@@ -3,7 +3,8 @@
 //! One binary plays every role: the CLI (`cli`), the per-pair daemon
 //! (`daemon`) with its control plane (`control`) and durable store
 //! (`store`), the agent-side pieces (`claude`, `codex`, `pty`), and the
-//! web UI (`web`).
+//! web UI (`web`); `clock` (time as epoch ms and UTC text) and `lockfile`
+//! (private `flock` lock files) are shared by all of them.
 
 pub mod budget;
 pub mod claude;
