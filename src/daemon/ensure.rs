@@ -17,15 +17,11 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::pidfile::{self, DaemonFile, DaemonState};
-use super::run::{FAILED_LINE, READY_LINE};
+use super::run::{FAILED_LINE, KILLED, READY_LINE};
 use crate::control::client::{Client, ClientError};
 use crate::control::protocol::{DaemonStatus, PROTOCOL_VERSION, Phase};
 use crate::lockfile;
 use crate::pair::Pair;
-
-/// Why no daemon runs after `abg kill` (the verbs that would start one).
-pub const KILLED: &str =
-    "the pair's daemon was stopped by `abg kill`; `abg claude` or `abg codex` starts it again";
 
 /// Outcome of [`ensure_running`].
 #[derive(Debug)]

@@ -31,6 +31,10 @@ pub const READY_LINE: &str = "abg-daemon-ready";
 /// The line the daemon writes on its stdout when it cannot start, followed
 /// by the reason; `ensure` reports that reason at once.
 pub const FAILED_LINE: &str = "abg-daemon-failed";
+/// Why no daemon runs after `abg kill`: the daemon refuses to start, and
+/// `ensure` (the verbs that would start one) says so before spawning.
+pub const KILLED: &str =
+    "the pair's daemon was stopped by `abg kill`; `abg claude` or `abg codex` starts it again";
 
 /// Test-only knob: the idle limit in seconds, overriding
 /// `daemon.idle_shutdown_minutes` (whose unit is too coarse for tests).
@@ -55,7 +59,7 @@ fn run_inner(pair: Pair, config: Config) -> anyhow::Result<()> {
     // Leave the launching terminal's session so its hangup never reaches us.
     let _ = nix::unistd::setsid();
     if pair.killed_file().exists() {
-        anyhow::bail!(super::ensure::KILLED);
+        anyhow::bail!(KILLED);
     }
     // Before binding anything: a daemon never serves with a malformed
     // secret (an empty one would accept requests without credentials).

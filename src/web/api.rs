@@ -2,47 +2,19 @@
 //! export and the composer. The guard has authorized every request that
 //! reaches them (see [`super::auth`]).
 
-use std::sync::atomic::Ordering;
-
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
-use super::WebState;
 use super::stream::{StatusView, head_cursor};
 use super::view::{Cursor, Format, UiMessage};
+use super::{WebError, WebState};
 use crate::control::errors;
 use crate::control::protocol::{ErrorCode, SendRequest, SendResult};
-use crate::daemon::core::CoreError;
 use crate::store::StoreError;
 use crate::store::types::{Agent, Event, OnBusy};
-
-/// Why a UI request failed.
-#[derive(Debug, Error)]
-pub enum WebError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Core(#[from] CoreError),
-    #[error("store error: {0}")]
-    Store(#[from] StoreError),
-    #[error("cannot encode: {0}")]
-    Encode(#[from] serde_json::Error),
-}
-
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self {
-            WebError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
-            WebError::Core(e) => errors::core_status(e),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
-        };
-        errors::error(status, code, self.to_string())
-    }
-}
 
 type WebResult<T> = Result<T, WebError>;
 
@@ -336,23 +308,6 @@ pub async fn send(
         results.push(w.core.send(send)?);
     }
     Ok(Json(ComposeResult { results }))
-}
-
-/// Advance the cached lower bound of the delivery log's head and return it.
-pub(super) fn delivery_head(w: &WebState) -> Result<i64, StoreError> {
-    let mut head = w.delivery_head.load(Ordering::Relaxed);
-    loop {
-        let batch = w
-            .core
-            .with_store(|s| s.delivery_log_after(head, crate::store::MAX_PAGE))?;
-        let Some(last) = batch.last() else { break };
-        head = last.seq;
-        if batch.len() < crate::store::MAX_PAGE {
-            break;
-        }
-    }
-    w.delivery_head.fetch_max(head, Ordering::Relaxed);
-    Ok(head)
 }
 
 #[cfg(test)]

@@ -31,12 +31,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use thiserror::Error;
 
 use self::auth::UiAuth;
-use crate::daemon::core::Core;
+use crate::control::errors;
+use crate::control::protocol::ErrorCode;
+use crate::daemon::core::{Core, CoreError};
+use crate::store::StoreError;
 
 /// Whether `path` belongs to the UI (cookie-authenticated, not by control session).
 pub fn is_ui_path(path: &str) -> bool {
@@ -51,6 +55,30 @@ pub struct WebState {
     pub ui: Arc<UiAuth>,
     /// A lower bound of the delivery log's last seq (it only grows).
     pub delivery_head: Arc<AtomicI64>,
+}
+
+/// Why a UI request failed.
+#[derive(Debug, Error)]
+pub enum WebError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("store error: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot encode: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            WebError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
+            WebError::Core(e) => errors::core_status(e),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+        };
+        errors::error(status, code, self.to_string())
+    }
 }
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
