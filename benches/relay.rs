@@ -2,6 +2,8 @@
 //! (one WAL transaction), a delivery transition, reading a recipient's
 //! queue, parsing an app-server `item/completed` frame, building the
 //! channel push, and the governor's verdict. `cargo bench --bench relay`.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

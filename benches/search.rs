@@ -1,6 +1,10 @@
 //! Transcript search over 10,000 stored messages (SQLite FTS5): checks the
 //! right messages come back, prints the latency, and runs criterion on a
 //! few typical queries. `cargo bench --bench search`.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Its report (or a screenshot path) on stdout is what it is run for.
+#![allow(clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
 

@@ -28,7 +28,12 @@ else
 fi
 
 echo "==> building ${#targets[@]} fuzz targets"
-cargo +nightly fuzz build "${flags[@]}" >/dev/null || { echo "fuzz build failed" >&2; exit 1; }
+mkdir -p work
+if ! cargo +nightly fuzz build "${flags[@]}" >work/build.log 2>&1; then
+  tail -n 40 work/build.log >&2
+  echo "fuzz build failed (whole log: fuzz/work/build.log)" >&2
+  exit 1
+fi
 
 mkdir -p work
 total=0

@@ -3,17 +3,20 @@
 //! One binary plays every role: the CLI (`cli`), the per-pair daemon
 //! (`daemon`) with its control plane (`control`) and durable store
 //! (`store`), the agent-side pieces (`claude`, `codex`, `pty`), and the
-//! web UI (`web`).
+//! web UI (`web`); `clock` (time as epoch ms and UTC text) and `lockfile`
+//! (private `flock` lock files) are shared by all of them.
 
 pub mod budget;
 pub mod claude;
 pub mod cli;
+pub mod clock;
 pub mod codex;
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod doctor;
 pub mod init;
+pub mod lockfile;
 pub mod pair;
 pub mod paths;
 pub mod pty;

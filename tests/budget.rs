@@ -4,6 +4,8 @@
 //! with the same stdin and its output preserved, a broken setup still
 //! prints a line and exits 0, `abg budget --json` matches its schema
 //! (snapshot, time-dependent fields redacted), and pause/resume by hand.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "foundation/env.rs"]
 #[allow(dead_code)]

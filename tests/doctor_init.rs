@@ -2,6 +2,8 @@
 //! test in a temp project with a hermetic environment (HOME, state and
 //! config dirs, a free port base, a PATH holding only the fake or pinned
 //! agent CLIs the test puts there).
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

@@ -6,6 +6,8 @@
 //! while Claude is idle (20 messages, each reaching the model exactly once,
 //! with channels and without them), and bad tool input gets clear errors.
 //! Skipped (one line) when the pinned CLI is absent; see tests/e2e/setup.sh.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

@@ -19,6 +19,8 @@
 //!   hook), and the generated way delivers exactly once, as without it.
 //!
 //! Skipped (one line) when the pinned CLI is absent; see tests/e2e/setup.sh.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

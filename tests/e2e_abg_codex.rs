@@ -5,6 +5,8 @@
 //! the test plays Claude through the control plane and the human through
 //! the terminal. Skipped (one line) when the pinned CLI is absent; a hard
 //! failure with `ABG_E2E_REQUIRED=1`.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

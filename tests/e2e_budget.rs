@@ -17,6 +17,8 @@
 //!
 //! Skipped (one line) when the pinned CLIs are absent; a hard failure with
 //! `ABG_E2E_REQUIRED=1`.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

@@ -7,6 +7,8 @@
 //! `<channel source="bridge" …>` block, and a scripted `tool_use` of the
 //! server's reply tool reaches the server. Skipped (one line) when the pinned
 //! CLI is not installed; see `tests/e2e/setup.sh`.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

@@ -6,6 +6,8 @@
 //! app-server that follows the TUI's thread and injects a turn into it.
 //! Skipped (one line) when the pinned CLI is not installed; see
 //! `tests/e2e/setup.sh`.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

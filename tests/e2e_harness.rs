@@ -4,6 +4,8 @@
 //! Why it exists: the real-CLI scenarios trust these pieces; when one of them
 //! regresses, this fails in a second with a precise message instead of a
 //! 30-second timeout inside a scenario. Runs on every `cargo test`.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

@@ -19,6 +19,8 @@
 //! config (what the report used) and, for speed, the test-only
 //! `ABG_TEST_IDLE_SHUTDOWN_SECS`. Skipped (one line) when the pinned CLIs
 //! are absent; a hard failure with `ABG_E2E_REQUIRED=1`.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

@@ -12,6 +12,8 @@
 //! Saves `target/ui-pair-screenshot.png`. Skipped (one line) when Chromium,
 //! chromedriver or a pinned CLI is absent; a hard failure with
 //! `ABG_E2E_REQUIRED=1`.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 #[path = "web_ui/webdriver.rs"]

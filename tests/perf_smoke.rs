@@ -11,6 +11,8 @@
 //! median overhead under 5 ms over a direct app-server client. The full
 //! figures and targets are `cargo bench --bench suite`; this reuses its
 //! code.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[allow(dead_code)]
 #[path = "../benches/suite/burst.rs"]

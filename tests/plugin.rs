@@ -3,6 +3,8 @@
 //! manifest, MCP server (`abg mcp`) and hooks (`abg hook …`) agree, both
 //! started `--via plugin`; and `abg claude` refuses the plugin way clearly
 //! when the plugin cannot serve.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

@@ -54,7 +54,8 @@ pub async fn run(n: usize, senders: usize) -> anyhow::Result<Burst> {
     let core = Core::new(pair.clone(), Config::default(), store);
     let port = pair.ports.control;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let app = abg::control::server::router(Arc::clone(&core), Arc::new(Guard::new(port, &secret)));
+    let ui = Arc::new(abg::web::auth::UiAuth::new(port, &secret));
+    let app = abg::control::server::router(Arc::clone(&core), Guard::new(port, &secret), ui);
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });

@@ -13,6 +13,10 @@
 //! `benches/search.rs`). A first argument runs only the sections whose
 //! name contains it (processes, appserver, hops, real-hops, burst, search,
 //! launch).
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Its report (or a screenshot path) on stdout is what it is run for.
+#![allow(clippy::print_stdout)]
 
 mod burst;
 mod clients;

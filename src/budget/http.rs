@@ -8,48 +8,25 @@
 //! | POST   | `/v1/budget/pause`     | [`SideRequest`] → [`ManualResult`]     |
 //! | POST   | `/v1/budget/resume`    | [`SideRequest`] → [`ManualResult`]     |
 //! | GET    | `/ui/api/budget`       | → [`Report`] (for the web UI)          |
+//!
+//! The bodies are wire types of [`crate::control::protocol::budget`].
 
 use std::sync::Arc;
 
+use super::readings::Side;
+use super::relay;
+use super::report::Report;
+use super::sense;
+use crate::control::errors;
+use crate::control::protocol::ErrorCode;
+use crate::control::protocol::budget::{ManualResult, ReadingsAck, ReadingsRequest, SideRequest};
+use crate::daemon::core::{Core, CoreError};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use super::readings::Side;
-use super::relay::{self, ManualResult};
-use super::report::Report;
-use super::sense;
-use crate::control::guard;
-use crate::control::protocol::ErrorCode;
-use crate::daemon::core::{Core, CoreError};
-
-/// Readings from an agent's own surface (today: Claude's statusline).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReadingsRequest {
-    pub side: Side,
-    /// Claude's statusline `rate_limits` object, as received.
-    pub rate_limits: Value,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReadingsAck {
-    pub recorded: usize,
-    /// Why windows were not recorded (a figure out of range), one sentence each.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rejected: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SideRequest {
-    pub side: Side,
-}
 
 /// The routes, to merge into the control router.
 pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>) -> Router<S> {
@@ -63,14 +40,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>) -> Router<S> {
 }
 
 fn failed(e: CoreError) -> Response {
-    crate::control::errors::core_error(e)
+    errors::core_error(e)
 }
 
 /// Parse a request body, or the 400 answer saying why it is unusable.
 /// Public for the fuzz targets (`fuzz/`).
 pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
-        Box::new(guard::error(
+        Box::new(errors::error(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadFrame,
             format!("request body is not valid here: {e}"),
@@ -103,26 +80,6 @@ async fn readings(State(core): State<Arc<Core>>, body: Bytes) -> Response {
         })
         .into_response(),
         Err(e) => failed(e),
-    }
-}
-
-/// The budget report as text for Claude's `get_budget` tool; a sentence
-/// saying why when it cannot be read.
-pub async fn report_text(pair: Option<&crate::pair::Pair>) -> String {
-    let Some(pair) = pair else {
-        return "abg: no budget data: this MCP server is not attached to an abg pair".into();
-    };
-    let client = match crate::control::client::Client::for_pair(pair) {
-        Ok(c) => c,
-        Err(e) => return format!("abg: cannot read the budget: {e}"),
-    };
-    match client.budget().await {
-        Ok(r) => super::text::render(
-            &r,
-            &format!("abg budget — {}", pair.name),
-            crate::pair::registry::now_ms(),
-        ),
-        Err(e) => format!("abg: cannot read the budget: {e}"),
     }
 }
 

@@ -19,29 +19,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::decide::{self, Cause, Decision, Input, Pause, ResumeReason};
 use super::readings::{Side, Window};
 use super::sense::{self, WAKE};
+use crate::clock::now_ms;
+use crate::control::protocol::budget::ManualResult;
 use crate::daemon::bus::LiveEvent;
 use crate::daemon::core::{Core, CoreError};
-use crate::pair::registry::now_ms;
 use crate::store::types::Agent;
 use crate::store::types::{MessageKind, NewMessage};
 
 const TICK: Duration = Duration::from_secs(5);
 /// Where agents write their checkpoint, relative to the project root.
 pub const CHECKPOINT: &str = ".abg/checkpoint.md";
-
-/// Answer to `POST /v1/budget/{pause,resume}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManualResult {
-    pub changed: bool,
-    pub message: String,
-}
 
 /// The relay task; returns on shutdown.
 pub async fn run(core: Arc<Core>) {
@@ -131,7 +124,7 @@ fn when(resets_at: Option<i64>) -> String {
         .map(|r| {
             format!(
                 "resets at {}",
-                crate::web::view::utc(r.saturating_mul(1000))
+                crate::clock::utc(r.saturating_mul(1000))
             )
         })
         .unwrap_or_else(|| "reset time unknown".into())

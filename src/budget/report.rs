@@ -164,7 +164,7 @@ pub fn pause_reason(side: Side, p: &Pause) -> String {
                 .map(|r| {
                     format!(
                         "; resumes when it resets at {}",
-                        crate::web::view::utc(r.saturating_mul(1000))
+                        crate::clock::utc(r.saturating_mul(1000))
                     )
                 })
                 .unwrap_or_default();

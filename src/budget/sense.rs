@@ -11,9 +11,8 @@ use serde_json::Value;
 use super::decide::{State, Thresholds};
 use super::readings::{self, CodexSlots, OutOfRange, Parsed, Patch, Reading, Side, Window};
 use super::report::{self, Report};
-use crate::codex::transport::TransportError;
+use crate::clock::now_ms;
 use crate::daemon::core::{Core, CoreError};
-use crate::pair::registry::now_ms;
 
 /// Store setting: the relay's pause state ([`State`]).
 pub const STATE_KEY: &str = "budget.state";
@@ -23,8 +22,17 @@ pub const CODEX_SLOTS_KEY: &str = "budget.codex.slots";
 pub const UNAVAILABLE_KEY: &str = "budget.unavailable";
 /// Readings per window used for the burn rate and the report.
 const HISTORY: usize = 200;
-/// JSON-RPC code Codex answers `account/rateLimits/read` with under API-key auth.
-const AUTH_REQUIRED: i64 = -32600;
+
+/// Why Codex's `account/rateLimits/read` gave no limits (the Codex link
+/// turns its transport error into this at the edge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadFailure {
+    /// The account has no rate limits to read (API-key auth); the message
+    /// is Codex's.
+    Unavailable(String),
+    /// The request failed otherwise; the text says how.
+    Failed(String),
+}
 
 /// Wakes the relay when something it decides on changed.
 pub static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
@@ -100,17 +108,17 @@ pub fn codex_updated(core: &Core, params: &Value) {
 }
 
 /// Hook for the Codex link: the answer to `account/rateLimits/read`.
-pub fn codex_read(core: &Core, answer: Result<Value, TransportError>) {
+pub fn codex_read(core: &Core, answer: Result<Value, ReadFailure>) {
     let outcome = match answer {
         Ok(v) => match v.get("rateLimits") {
             Some(limits) => record_codex(core, limits, "codex.read").map(|_| ()),
             None => Ok(()),
         },
-        Err(TransportError::Rpc { error, .. }) if error.code == AUTH_REQUIRED => {
-            tracing::info!("codex rate limits unavailable: {}", error.message);
+        Err(ReadFailure::Unavailable(message)) => {
+            tracing::info!("codex rate limits unavailable: {message}");
             set_unavailable(core, Side::Codex, Some("unavailable (API-key auth)"))
         }
-        Err(e) => {
+        Err(ReadFailure::Failed(e)) => {
             tracing::warn!("account/rateLimits/read failed: {e}");
             Ok(())
         }

@@ -1,5 +1,6 @@
 //! The budget report as text, for `abg budget`, `abg budget --watch` and
-//! Claude's `get_budget` tool. Countdowns are computed against the `now`
+//! Claude's `get_budget` tool (which reads the report from the daemon:
+//! [`report_text`]). Countdowns are computed against the `now`
 //! given, so a refreshed view counts down without a new report.
 
 use super::readings::Side;
@@ -27,7 +28,7 @@ fn secs_to_ms(secs: i64) -> i64 {
 }
 
 fn at(secs: i64, now_ms: i64) -> String {
-    let when = crate::web::view::utc(secs_to_ms(secs));
+    let when = crate::clock::utc(secs_to_ms(secs));
     let delta = secs_to_ms(secs).saturating_sub(now_ms);
     if delta >= 0 {
         format!("{when} (in {})", countdown(delta))
@@ -125,6 +126,26 @@ pub fn render(report: &Report, title: &str, now_ms: i64) -> String {
     out.extend(side_lines(Side::Claude, &report.claude, now_ms));
     out.extend(side_lines(Side::Codex, &report.codex, now_ms));
     out.join("\n")
+}
+
+/// The budget report as text for Claude's `get_budget` tool; a sentence
+/// saying why when it cannot be read.
+pub async fn report_text(pair: Option<&crate::pair::Pair>) -> String {
+    let Some(pair) = pair else {
+        return "abg: no budget data: this MCP server is not attached to an abg pair".into();
+    };
+    let client = match crate::control::client::Client::for_pair(pair) {
+        Ok(c) => c,
+        Err(e) => return format!("abg: cannot read the budget: {e}"),
+    };
+    match client.budget().await {
+        Ok(r) => render(
+            &r,
+            &format!("abg budget — {}", pair.name),
+            crate::clock::now_ms(),
+        ),
+        Err(e) => format!("abg: cannot read the budget: {e}"),
+    }
 }
 
 #[cfg(test)]

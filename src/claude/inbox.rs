@@ -20,7 +20,7 @@ const STORED_GRACE_MS: i64 = 2_000;
 pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreError> {
     match request {
         ClaudeRequest::Pushed { ids } => {
-            let now = link::now();
+            let now = crate::clock::now_ms();
             move_if(
                 core,
                 &ids,
@@ -53,7 +53,7 @@ pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreE
         ClaudeRequest::Hook { report } => hook(core, &report),
         ClaudeRequest::Doorbell => doorbell(core),
         ClaudeRequest::Rang { ids } => {
-            let now = link::now();
+            let now = crate::clock::now_ms();
             let mut st = core.claude().lock();
             st.last_ring_ms = now;
             st.last_activity_ms = now;
@@ -119,7 +119,7 @@ fn move_if(
 }
 
 fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
-    let now = link::now();
+    let now = crate::clock::now_ms();
     let rows = link::unacked(core)?;
     let ids: Vec<String> = rows.iter().map(|p| p.message.id.clone()).collect();
     let mut seen = report
@@ -270,7 +270,7 @@ fn stop(
 }
 
 fn doorbell(core: &Core) -> Result<ClaudeAnswer, CoreError> {
-    let now = link::now();
+    let now = crate::clock::now_ms();
     let rows = link::unacked(core)?;
     let unacked: Vec<(String, i64)> = rows
         .iter()

@@ -15,7 +15,6 @@ use futures_util::SinkExt;
 use super::policy::TurnMarks;
 use crate::control::protocol::{ClaudeRequest, ClientFrame, ErrorCode, PeerMessage, ServerFrame};
 use crate::daemon::core::{AttachGuard, Core, CoreError};
-use crate::pair::registry::now_ms;
 use crate::store::QueueMark;
 use crate::store::types::{Agent, DeliveryState, Message, Pending};
 
@@ -322,11 +321,6 @@ async fn frame_reply(core: &Arc<Core>, text: &str, cap: usize) -> ServerFrame {
             "this frame is not served on the Claude link".into(),
         ),
     }
-}
-
-/// Now, in ms since the epoch (re-exported for the inbox).
-pub(crate) fn now() -> i64 {
-    now_ms()
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The Claude side: which way `abg claude` loads abg into Claude Code
 //! (`channel`: generated config or the plugin), how it builds the real
-//! Claude Code command line (`launch`) and runs it (`run`), the channel server `abg mcp`
+//! Claude Code command line (`launch`), the files and checks around a
+//! launch (`setup`: MCP config, settings layer, the pair's `abg claude`
+//! lock) and runs it (`run`), the channel server `abg mcp`
 //! (`mcp`), the hooks (`hook`), the daemon's link to them (`link`, `inbox`)
 //! with its pure delivery rules (`policy`), the transcript evidence of what
 //! Claude saw (`transcript`) and the control-plane client they share

@@ -6,10 +6,9 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 use serde_json::{Value, json};
 use thiserror::Error;
 
@@ -133,22 +132,13 @@ pub fn settings(exe: &Path, via: Via) -> Value {
 /// Hold the pair's `abg claude` lock for as long as the returned value lives.
 pub fn lock(pair_dir: &Path) -> Result<Flock<File>, SetupError> {
     let path = pair_dir.join("claude.lock");
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(io(&path))?;
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(mut locked) => {
+    match crate::lockfile::try_lock(&path).map_err(io(&path))? {
+        Some(mut locked) => {
             let _ = locked.set_len(0);
             let _ = writeln!(locked, "{}", std::process::id());
             Ok(locked)
         }
-        Err((_, _)) => {
+        None => {
             let pid = std::fs::read_to_string(&path).unwrap_or_default();
             let pid = pid.trim();
             Err(SetupError::AlreadyRunning(if pid.is_empty() {

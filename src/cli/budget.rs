@@ -18,9 +18,9 @@ use super::{Context, output};
 use crate::budget::readings::Side;
 use crate::budget::report::Report;
 use crate::budget::text;
+use crate::clock::now_ms;
 use crate::control::client::Client;
 use crate::daemon::ensure;
-use crate::pair::registry::now_ms;
 
 /// Show both agents' 5-hour and weekly quota windows, or pause/resume one.
 #[derive(Debug, clap::Args)]

@@ -77,20 +77,3 @@ fn choose(ctx: &Context, pair: &Pair, user_args: &[String]) -> anyhow::Result<De
     }
     Ok(decision)
 }
-
-/// Quote arguments for display the way a shell would read them back.
-pub fn shell_words(args: &[String]) -> String {
-    args.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}

@@ -127,7 +127,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         "launch: {}={{token}} {} {}",
         launch::TOKEN_ENV,
         plan.program,
-        super::claude::shell_words(&plan.args)
+        super::output::shell_words(&plan.args)
     );
     write_pid(&tui_pid)?;
     let holder = tokio::spawn(hold_attached(pair.clone(), ctx.ready_timeout()));

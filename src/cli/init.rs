@@ -96,7 +96,7 @@ fn install_plugin(ctx: &Context, dir: Option<PathBuf>, dry_run: bool) -> anyhow:
     let dir = plugin_dir(dir)?;
     let claude = &ctx.config.settings.claude_binary;
     for argv in plugin::commands(claude, &dir) {
-        let shown = super::claude::shell_words(&argv);
+        let shown = super::output::shell_words(&argv);
         if dry_run {
             output::line(format!("would run: {shown}"))?;
             continue;

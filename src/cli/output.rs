@@ -1,9 +1,10 @@
-//! Product output on stdout. A reader that went away (`abg pair | head`)
-//! is not an error: writes report [`BrokenPipe`], which `main` maps to 0.
-//! Text that carries what agents wrote goes through [`shown`] or
-//! [`agent_line`], so a terminal shows its control characters instead of
-//! executing them ([`crate::terminal_text`]); JSON through [`json`] has
-//! every control character escaped.
+//! Product output on stdout, and the formatting it shares (durations,
+//! arguments quoted as a shell reads them). A reader that went away
+//! (`abg pair | head`) is not an error: writes report [`BrokenPipe`],
+//! which `main` maps to 0. Text that carries what agents wrote goes through
+//! [`shown`] or [`agent_line`], so a terminal shows its control characters
+//! instead of executing them ([`crate::terminal_text`]); JSON through
+//! [`json`] has every control character escaped.
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
@@ -63,6 +64,18 @@ pub fn agent_line(text: impl AsRef<str>, raw: bool) -> anyhow::Result<()> {
     line(shown(text.as_ref(), raw))
 }
 
+/// Arguments quoted for display the way a POSIX shell reads them back
+/// (`shlex`); a word no shell can carry (a NUL byte) is shown escaped.
+pub fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|a| match shlex::try_quote(a) {
+            Ok(q) => q.into_owned(),
+            Err(_) => format!("{a:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// "1h 02m", "3m 04s", "12s" for a duration in milliseconds.
 pub fn human_duration(ms: i64) -> String {
     let s = ms.max(0) / 1000;
@@ -84,5 +97,15 @@ mod tests {
         assert_eq!(super::human_duration(184_000), "3m 04s");
         assert_eq!(super::human_duration(3_720_000), "1h 02m");
         assert_eq!(super::human_duration(-5), "0s");
+    }
+
+    #[test]
+    fn shell_words_read_back_as_the_same_arguments() {
+        let args: Vec<String> = ["claude", "--resume", "a b", "it's", "", "$HOME", "x=y", "é"]
+            .map(String::from)
+            .into();
+        let shown = super::shell_words(&args);
+        assert!(shown.starts_with("claude --resume 'a b' "), "{shown}");
+        assert_eq!(shlex::split(&shown), Some(args));
     }
 }

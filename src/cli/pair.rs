@@ -107,7 +107,7 @@ pub fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
 
 fn row(pair: &Pair, root: &std::path::Path) -> Row {
     let (state, file) = pidfile::state(pair);
-    let now = crate::pair::registry::now_ms();
+    let now = crate::clock::now_ms();
     Row {
         id: pair.id.clone(),
         name: pair.name.clone(),

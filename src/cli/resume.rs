@@ -124,7 +124,7 @@ pub fn argv(pair: Option<&str>, side: Side, session: Option<&str>) -> Vec<String
 }
 
 fn shown(args: &[String]) -> String {
-    format!("abg {}", super::claude::shell_words(args))
+    format!("abg {}", super::output::shell_words(args))
 }
 
 pub async fn run(ctx: Context, pair_flag: Option<&str>, args: Args) -> anyhow::Result<ExitCode> {

@@ -16,11 +16,11 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use crate::budget::http::ReadingsRequest;
 use crate::budget::readings::Side;
 use crate::budget::statusline::{self, DEPTH_ENV, USER_ENV};
 use crate::claude::mcp::Options;
 use crate::control::client::Client;
+use crate::control::protocol::budget::ReadingsRequest;
 
 /// Record Claude's quota windows and print a status line (run by Claude).
 #[derive(Debug, clap::Args)]
@@ -49,7 +49,7 @@ pub async fn run(pair: Option<&str>, args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let (_, theirs) = tokio::join!(record, theirs);
-    let now = crate::pair::registry::now_ms() / 1000;
+    let now = crate::clock::now_ms() / 1000;
     let text = theirs.unwrap_or_else(|| statusline::compact(&input, now));
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", text.trim_end_matches('\n'));

@@ -23,12 +23,15 @@ use super::appserver;
 use super::protocol::{InitializeParams, InitializeResult, Notification, Thread};
 use super::session::{self, CurrentThread, Session, THREAD_SETTING, TurnState};
 use super::transport::{Connection, Inbound, TransportError};
+use crate::budget::sense::ReadFailure;
 use crate::daemon::core::{Core, CoreError};
 use crate::store::StoreError;
 use crate::store::types::{Agent, DeliveryState};
 
 const TICK: Duration = Duration::from_millis(500);
 const DEFAULT_STALL: Duration = Duration::from_secs(300);
+/// JSON-RPC code of `account/rateLimits/read` under API-key auth (no limits).
+const RATE_LIMITS_AUTH_REQUIRED: i64 = -32600;
 
 /// Why a connection ended.
 #[derive(Debug, Error)]
@@ -155,7 +158,13 @@ async fn serve(
     let limits = link
         .conn
         .request_value("account/rateLimits/read", Value::Null, session::RPC_TIMEOUT)
-        .await;
+        .await
+        .map_err(|e| match e.rpc() {
+            Some(rpc) if rpc.code == RATE_LIMITS_AUTH_REQUIRED => {
+                ReadFailure::Unavailable(rpc.message.clone())
+            }
+            _ => ReadFailure::Failed(e.to_string()),
+        });
     crate::budget::sense::codex_read(core, limits);
     link.restore().await?;
     link.discover().await?;

@@ -232,9 +232,9 @@ impl Client {
     /// Quota relay: record Claude's statusline `rate_limits`, within `timeout`.
     pub async fn budget_readings(
         &self,
-        req: &crate::budget::http::ReadingsRequest,
+        req: &super::protocol::budget::ReadingsRequest,
         timeout: Duration,
-    ) -> Result<crate::budget::http::ReadingsAck, ClientError> {
+    ) -> Result<super::protocol::budget::ReadingsAck, ClientError> {
         self.call(
             || self.http.post(self.url("/v1/budget/readings")).json(req),
             timeout,
@@ -247,7 +247,7 @@ impl Client {
         &self,
         side: crate::budget::readings::Side,
         pause: bool,
-    ) -> Result<crate::budget::relay::ManualResult, ClientError> {
+    ) -> Result<super::protocol::budget::ManualResult, ClientError> {
         let path = if pause {
             "/v1/budget/pause"
         } else {
@@ -257,7 +257,7 @@ impl Client {
             || {
                 self.http
                     .post(self.url(path))
-                    .json(&crate::budget::http::SideRequest { side })
+                    .json(&super::protocol::budget::SideRequest { side })
             },
             Duration::from_secs(10),
         )

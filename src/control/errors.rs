@@ -1,5 +1,5 @@
 //! Every error the control plane and the web API answer is the documented
-//! JSON [`ErrorBody`]: this module holds the one mapping of [`CoreError`]
+//! JSON [`ErrorBody`]: this module holds its builder ([`error`]), the one mapping of [`CoreError`]
 //! to status and [`ErrorCode`], the fallback for unknown routes, and the
 //! outermost middleware that turns whatever else answers an error as text
 //! or with an empty body (axum's extractor rejections: 400, 413, 415, 422;
@@ -10,14 +10,25 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use super::guard;
-use super::protocol::ErrorCode;
+use super::protocol::{ErrorBody, ErrorCode};
 use crate::daemon::core::CoreError;
 
 /// Bytes of a text error body read to reword it (axum's are one line).
 const MAX_TEXT: usize = 16 * 1024;
+
+/// A JSON error response: the documented [`ErrorBody`] with `status`.
+pub fn error(status: StatusCode, code: ErrorCode, message: String) -> Response {
+    (
+        status,
+        axum::Json(ErrorBody {
+            error: code,
+            message,
+        }),
+    )
+        .into_response()
+}
 
 /// The status and code a [`CoreError`] is answered with.
 pub fn core_status(e: &CoreError) -> (StatusCode, ErrorCode) {
@@ -30,7 +41,7 @@ pub fn core_status(e: &CoreError) -> (StatusCode, ErrorCode) {
 /// A [`CoreError`] as a JSON error response.
 pub fn core_error(e: CoreError) -> Response {
     let (status, code) = core_status(&e);
-    guard::error(status, code, e.to_string())
+    error(status, code, e.to_string())
 }
 
 /// The request body cap, for the message of a 413.
@@ -44,7 +55,7 @@ pub struct BodyLimit {
 
 /// Fallback of the router: a path no route serves.
 pub async fn not_found(method: Method, uri: Uri) -> Response {
-    guard::error(
+    error(
         StatusCode::NOT_FOUND,
         ErrorCode::InvalidArgument,
         format!(
@@ -73,7 +84,7 @@ pub async fn json_errors(State(limit): State<BodyLimit>, req: Request, next: Nex
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
     let (code, message) = reword(status, &method, &path, &parts.headers, &text, limit);
-    let json = guard::error(status, code, message);
+    let json = error(status, code, message);
     let (json_parts, json_body) = json.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(json_parts.headers);

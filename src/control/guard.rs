@@ -3,26 +3,43 @@
 //! the session check ([`super::handshake`]: a session opened by proving
 //! the pair secret both ways; the secret itself is never on the wire).
 //! Every route passes through them; only the content-free `/healthz` and
-//! the challenge that opens a session skip the session, and the web UI's
-//! `/ui` paths authenticate with its session cookie instead
-//! ([`crate::web::auth`]).
+//! the challenge that opens a session skip the session, and the paths a
+//! registered [`PathGate`] covers (the web UI's `/ui`, authenticated by its
+//! session cookie) are authorized by that gate instead. Without a gate every
+//! such path needs a session like any other (fail closed).
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::errors::error;
 use super::handshake::{self, ChallengeRequest, HandshakeError, Sessions};
-use super::protocol::{ErrorBody, ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use super::protocol::{ErrorCode, PROTOCOL_HEADER, PROTOCOL_VERSION};
+
+/// Authorization of a set of paths by their own credential instead of a
+/// control session (the web UI's cookie). The guard still checks Host,
+/// Origin and `Sec-Fetch-Site` before asking the gate.
+pub trait PathGate: Send + Sync + std::fmt::Debug {
+    /// Whether this gate, not a control session, authorizes `path`.
+    fn covers(&self, path: &str) -> bool;
+    /// Authorize a request to a covered path; the error is the answer.
+    fn authorize(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<(), Box<Response>>;
+}
 
 /// What the guard checks against.
 #[derive(Debug)]
 pub struct Guard {
     port: u16,
     sessions: Sessions,
-    ui: crate::web::auth::UiAuth,
+    gate: Option<Arc<dyn PathGate>>,
 }
 
 impl Guard {
@@ -30,8 +47,14 @@ impl Guard {
         Self {
             port,
             sessions: Sessions::new(port, secret),
-            ui: crate::web::auth::UiAuth::new(port, secret),
+            gate: None,
         }
+    }
+
+    /// Let `gate` authorize the paths it covers.
+    pub fn with_gate(mut self, gate: Arc<dyn PathGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// `POST /v1/auth/challenge`: issue a server nonce and prove this
@@ -51,18 +74,6 @@ impl Guard {
                 ),
             ),
         }
-    }
-
-    /// Keep the web UI's session revocations in `file` (see
-    /// [`crate::web::auth::UiAuth::persisted_in`]).
-    pub fn with_ui_sessions(mut self, file: std::path::PathBuf) -> Self {
-        self.ui = self.ui.persisted_in(file);
-        self
-    }
-
-    /// The web UI's login tokens and session cookies.
-    pub fn ui(&self) -> &crate::web::auth::UiAuth {
-        &self.ui
     }
 
     fn host_ok(&self, host: &str) -> bool {
@@ -162,26 +173,15 @@ impl Guard {
     }
 }
 
-/// A JSON error response.
-pub fn error(status: StatusCode, code: ErrorCode, message: String) -> Response {
-    (
-        status,
-        axum::Json(ErrorBody {
-            error: code,
-            message,
-        }),
-    )
-        .into_response()
-}
-
 /// axum middleware applying [`Guard::check`] to every request.
 pub async fn middleware(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if crate::web::is_ui_path(path) {
-        // Host/Origin as everywhere, then the UI's cookie (and CSRF) check.
+    if let Some(gate) = guard.gate.as_ref().filter(|g| g.covers(path)) {
+        // Host/Origin as everywhere, then the gate's own check (the UI's
+        // cookie and CSRF token).
         let checked = guard
             .check(req.headers(), true)
-            .and_then(|()| guard.ui.authorize(req.method(), path, req.headers()));
+            .and_then(|()| gate.authorize(req.method(), path, req.headers()));
         return match checked {
             Ok(()) => next.run(req).await,
             Err(resp) => *resp,

@@ -1,5 +1,8 @@
-//! The daemon's control plane: the typed protocol (`protocol`), the axum
-//! server with its authentication and browser guards (`server`, `guard`),
+//! The daemon's control plane: the typed protocol (`protocol`, with the
+//! budget routes' bodies in `protocol::budget`), the axum server with its
+//! authentication and browser guards (`server`, `guard`; the session
+//! handshake in `handshake`, other paths' own gates such as the web UI's
+//! cookie registered as a `guard::PathGate`),
 //! the JSON shape of every error (`errors`),
 //! the accept loop with its timeouts and connection cap (`accept`), and the
 //! client the CLI and agent-side processes use (`client`).

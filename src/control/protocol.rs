@@ -22,10 +22,14 @@
 //! `protocol_mismatch` and closes. Requests carry a client-chosen `id`
 //! echoed in the answer. A malformed or oversized frame gets an `Error`
 //! frame and the connection stays usable.
+//!
+//! The budget routes' bodies are in [`budget`].
 
 use serde::{Deserialize, Serialize};
 
 pub use crate::store::types::{Agent, OnBusy};
+
+pub mod budget;
 
 /// Version of this protocol; bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;

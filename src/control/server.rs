@@ -14,20 +14,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::errors::{self, core_error};
-use super::guard::{self, Guard};
+use super::errors::{self, core_error, error};
+use super::guard::{self, Guard, PathGate};
 use super::protocol::{
     Ack, ClientFrame, ErrorCode, PROTOCOL_VERSION, Role, SendRequest, ServerFrame,
 };
 use crate::daemon::core::Core;
+use crate::web::auth::UiAuth;
 
 #[derive(Clone)]
 struct AppState {
     core: Arc<Core>,
 }
 
-/// Build the router for `core`, guarded by `guard`.
-pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
+/// Build the router for `core`, guarded by `guard`, with the web UI's
+/// authenticator `ui` registered as the guard's gate of the `/ui` paths.
+pub fn router(core: Arc<Core>, guard: Guard, ui: Arc<UiAuth>) -> Router {
+    let guard = Arc::new(guard.with_gate(Arc::clone(&ui) as Arc<dyn PathGate>));
     let limit = errors::BodyLimit {
         max_frame_bytes: core.max_frame_bytes(),
         body_bytes: core.max_frame_bytes() + 4096,
@@ -44,7 +47,7 @@ pub fn router(core: Arc<Core>, guard: Arc<Guard>) -> Router {
         .route("/v1/shutdown", post(shutdown))
         .route("/v1/relay/resume", post(resume_relay))
         .route("/v1/ws", get(ws))
-        .merge(crate::web::router(Arc::clone(&core), Arc::clone(&guard)))
+        .merge(crate::web::router(Arc::clone(&core), ui))
         // Quota relay (issue 7): /v1/budget…
         .merge(crate::budget::http::router(Arc::clone(&core)))
         .fallback(errors::not_found)
@@ -83,7 +86,7 @@ async fn send(
     body: Bytes,
 ) -> Response {
     let Ok(Query(q)) = q else {
-        return guard::error(
+        return error(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidArgument,
             "query must be empty or ?wait_ms=<milliseconds>".into(),
@@ -92,7 +95,7 @@ async fn send(
     let req: SendRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return guard::error(
+            return error(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::BadFrame,
                 format!("request body is not a valid send request: {e}"),
@@ -127,14 +130,14 @@ async fn list(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = q else {
-        return guard::error(
+        return error(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidArgument,
             "query must be ?after=<seq>&limit=<1..1000>".into(),
         );
     };
     if !(1..=1000).contains(&q.limit) {
-        return guard::error(
+        return error(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidArgument,
             "limit must be from 1 to 1000".into(),

@@ -9,13 +9,13 @@ use thiserror::Error;
 use tokio::sync::{broadcast, watch};
 
 use super::bus::{Bus, LiveEvent};
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::control::protocol::{
     Attached, CodexView, DaemonStatus, MessagePage, MessageView, Outcome, OutcomeCode,
     PROTOCOL_VERSION, PendingView, Phase, Queues, Role, SendRequest, SendResult,
 };
 use crate::pair::Pair;
-use crate::pair::registry::now_ms;
 use crate::store::types::{
     Agent, DeliveryLogEntry, DeliveryState, Event, Message, NewMessage, Transitioned,
 };

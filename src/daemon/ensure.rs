@@ -11,20 +11,17 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::pidfile::{self, DaemonFile, DaemonState};
-use super::run::{FAILED_LINE, READY_LINE};
+use super::run::{FAILED_LINE, KILLED, READY_LINE};
 use crate::control::client::{Client, ClientError};
 use crate::control::protocol::{DaemonStatus, PROTOCOL_VERSION, Phase};
+use crate::lockfile;
 use crate::pair::Pair;
-
-/// Why no daemon runs after `abg kill` (the verbs that would start one).
-pub const KILLED: &str =
-    "the pair's daemon was stopped by `abg kill`; `abg claude` or `abg codex` starts it again";
 
 /// Outcome of [`ensure_running`].
 #[derive(Debug)]
@@ -130,29 +127,19 @@ struct StartupLock {
 
 async fn lock_startup(pair: &Pair, deadline: Duration) -> anyhow::Result<StartupLock> {
     let path = pair.startup_lock();
-    let end = Instant::now() + deadline;
-    let mut delay = Duration::from_millis(2);
-    loop {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => return Ok(StartupLock { _lock: lock }),
-            Err(_) if Instant::now() < end => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_millis(25));
-            }
-            Err(_) => bail!(
-                "timed out waiting for another abg to start the daemon (lock {}); run `abg status` again",
-                path.display()
-            ),
-        }
+    let at = path.clone();
+    let locked = tokio::task::spawn_blocking(move || {
+        lockfile::lock_within(&at, deadline, Duration::from_millis(25))
+    })
+    .await
+    .context("the startup lock's waiter failed")?
+    .with_context(|| format!("cannot open {}", path.display()))?;
+    match locked {
+        Some(lock) => Ok(StartupLock { _lock: lock }),
+        None => bail!(
+            "timed out waiting for another abg to start the daemon (lock {}); run `abg status` again",
+            path.display()
+        ),
     }
 }
 

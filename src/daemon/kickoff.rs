@@ -26,7 +26,7 @@ pub fn on_attach(core: &Core, claude: bool, codex: bool) -> Result<(), CoreError
     let first = core.with_store(|s| {
         s.tombstone_insert(
             TOMBSTONE,
-            serde_json::json!({ "at_ms": crate::pair::registry::now_ms() }),
+            serde_json::json!({ "at_ms": crate::clock::now_ms() }),
         )
     })?;
     if !first {

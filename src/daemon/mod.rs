@@ -1,6 +1,9 @@
 //! The per-pair daemon: its pidfile (`pidfile`), its in-memory core over
-//! the store (`core`), its main loop (`run`), its logs (`logging`), and the
-//! client-side logic that finds, spawns, replaces and stops it (`ensure`).
+//! the store (`core`) with its batched commits (`group_commit`) and its
+//! in-process wake-ups (`bus`), the loop governor (`governor`), the
+//! kickoff notice when both agents are first attached (`kickoff`), its main
+//! loop (`run`), its logs (`logging`), and the client-side logic that
+//! finds, spawns, replaces and stops it (`ensure`).
 
 pub mod bus;
 pub mod core;

@@ -23,6 +23,7 @@ use crate::control::protocol::{PROTOCOL_VERSION, Phase};
 use crate::control::server;
 use crate::pair::Pair;
 use crate::store::Store;
+use crate::web::auth::UiAuth;
 
 /// The line the daemon writes on its stdout once it is ready; `ensure`
 /// waits for it instead of polling.
@@ -30,6 +31,10 @@ pub const READY_LINE: &str = "abg-daemon-ready";
 /// The line the daemon writes on its stdout when it cannot start, followed
 /// by the reason; `ensure` reports that reason at once.
 pub const FAILED_LINE: &str = "abg-daemon-failed";
+/// Why no daemon runs after `abg kill`: the daemon refuses to start, and
+/// `ensure` (the verbs that would start one) says so before spawning.
+pub const KILLED: &str =
+    "the pair's daemon was stopped by `abg kill`; `abg claude` or `abg codex` starts it again";
 
 /// Test-only knob: the idle limit in seconds, overriding
 /// `daemon.idle_shutdown_minutes` (whose unit is too coarse for tests).
@@ -54,7 +59,7 @@ fn run_inner(pair: Pair, config: Config) -> anyhow::Result<()> {
     // Leave the launching terminal's session so its hangup never reaches us.
     let _ = nix::unistd::setsid();
     if pair.killed_file().exists() {
-        anyhow::bail!(super::ensure::KILLED);
+        anyhow::bail!(KILLED);
     }
     // Before binding anything: a daemon never serves with a malformed
     // secret (an empty one would accept requests without credentials).
@@ -146,9 +151,10 @@ async fn serve(
     pidfile::write(&pair, &file)?;
     tracing::info!(pair = %pair.id, port = pair.ports.control, pid, version = crate::version(), "daemon starting");
 
-    let guard =
-        Arc::new(Guard::new(pair.ports.control, &secret).with_ui_sessions(pair.ui_sessions_file()));
-    let app = server::router(Arc::clone(&core), guard);
+    let guard = Guard::new(pair.ports.control, &secret);
+    let ui =
+        Arc::new(UiAuth::new(pair.ports.control, &secret).persisted_in(pair.ui_sessions_file()));
+    let app = server::router(Arc::clone(&core), guard, ui);
     let server = tokio::spawn(accept::serve(listener, app, limits, core.shutdown_signal()));
 
     core.set_phase(Phase::Ready);

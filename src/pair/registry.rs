@@ -9,17 +9,17 @@
 //! ([`Invalid`]) and never turned into a directory to use or delete. Every
 //! pair handed out has had its directory re-checked (owner, mode).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 use serde::{Deserialize, Serialize};
 
 use super::{Pair, PairError, PairName, Ports, pair_id};
-use crate::paths;
+use crate::clock::now_ms;
+use crate::{lockfile, paths};
 
 const FORMAT_VERSION: u32 = 1;
 const LOCK_DEADLINE: Duration = Duration::from_secs(15);
@@ -144,36 +144,21 @@ impl Registry {
         paths::ensure_private_dir(&self.base)?;
         paths::ensure_private_dir(&self.pairs_dir())?;
         let path = self.pairs_dir().join("registry.lock");
-        let deadline = Instant::now() + LOCK_DEADLINE;
-        let mut delay = Duration::from_millis(2);
-        loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .custom_flags(nix::libc::O_NOFOLLOW)
-                .open(&path)
-                .map_err(|source| PairError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(mut lock) => {
-                    // Best effort: note who holds the lock, for the timeout message.
-                    let _ = lock.set_len(0);
-                    let _ = write!(lock, "{}", std::process::id());
-                    return Ok(Locked { _lock: lock });
-                }
-                Err((_, _)) if Instant::now() < deadline => {
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_millis(50));
-                }
-                Err(_) => {
-                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                    return Err(PairError::LockTimeout { path, holder });
-                }
+        let locked = lockfile::lock_within(&path, LOCK_DEADLINE, Duration::from_millis(50))
+            .map_err(|source| PairError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        match locked {
+            Some(mut lock) => {
+                // Best effort: note who holds the lock, for the timeout message.
+                let _ = lock.set_len(0);
+                let _ = write!(lock, "{}", std::process::id());
+                Ok(Locked { _lock: lock })
+            }
+            None => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                Err(PairError::LockTimeout { path, holder })
             }
         }
     }
@@ -391,14 +376,6 @@ fn ensure_pair_dir(pair: &Pair) -> Result<(), PairError> {
         paths::write_private_file(&pair.secret_path(), paths::new_secret().as_bytes())?;
     }
     Ok(())
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

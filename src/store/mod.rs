@@ -35,9 +35,11 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::Connection;
+
+use crate::clock::now_ms;
 
 pub use error::StoreError;
 pub use messages::MAX_SEARCH_TERMS;
@@ -165,14 +167,6 @@ impl Store {
         self.checkpoint()?;
         self.conn.close().map_err(|(_, e)| StoreError::Sqlite(e))
     }
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// A fresh message id: `m_`, 10 hex digits of the current millisecond

@@ -2,47 +2,19 @@
 //! export and the composer. The guard has authorized every request that
 //! reaches them (see [`super::auth`]).
 
-use std::sync::atomic::Ordering;
-
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
-use super::WebState;
 use super::stream::{StatusView, head_cursor};
 use super::view::{Cursor, Format, UiMessage};
+use super::{WebError, WebState};
+use crate::control::errors;
 use crate::control::protocol::{ErrorCode, SendRequest, SendResult};
-use crate::control::{errors, guard};
-use crate::daemon::core::CoreError;
 use crate::store::StoreError;
 use crate::store::types::{Agent, Event, OnBusy};
-
-/// Why a UI request failed.
-#[derive(Debug, Error)]
-pub enum WebError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Core(#[from] CoreError),
-    #[error("store error: {0}")]
-    Store(#[from] StoreError),
-    #[error("cannot encode: {0}")]
-    Encode(#[from] serde_json::Error),
-}
-
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self {
-            WebError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
-            WebError::Core(e) => errors::core_status(e),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
-        };
-        guard::error(status, code, self.to_string())
-    }
-}
 
 type WebResult<T> = Result<T, WebError>;
 
@@ -56,7 +28,7 @@ pub struct LoginToken {
 }
 
 pub async fn login_token(State(w): State<WebState>) -> Json<LoginToken> {
-    let (token, expires_ms) = w.guard.ui().mint_login_token();
+    let (token, expires_ms) = w.ui.mint_login_token();
     Json(LoginToken {
         path: format!("/ui/login?token={token}"),
         token,
@@ -71,7 +43,7 @@ pub struct LoginQuery {
 }
 
 pub async fn login(State(w): State<WebState>, Query(q): Query<LoginQuery>) -> Response {
-    let auth = w.guard.ui();
+    let auth = &w.ui;
     let Some(session) = auth.redeem(&q.token) else {
         let page = "<!doctype html><meta charset=utf-8><title>abg: login link expired</title>\
             <p>This login link is invalid, expired or already used. Run <code>abg ui</code> for a new one.</p>";
@@ -103,9 +75,9 @@ pub struct SessionInfo {
 }
 
 pub async fn session(State(w): State<WebState>, headers: HeaderMap) -> Response {
-    let auth = w.guard.ui();
+    let auth = &w.ui;
     let Some(session) = auth.session(&headers) else {
-        return guard::error(
+        return errors::error(
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthorized,
             "not logged in".into(),
@@ -124,14 +96,14 @@ pub async fn session(State(w): State<WebState>, headers: HeaderMap) -> Response 
 /// End the request's session server-side (its cookie is refused from now
 /// on, in every tab) and clear it in the browser.
 pub async fn logout(State(w): State<WebState>, headers: HeaderMap) -> Response {
-    if let Some(session) = w.guard.ui().session(&headers)
-        && let Err(e) = w.guard.ui().revoke(&session)
+    if let Some(session) = w.ui.session(&headers)
+        && let Err(e) = w.ui.revoke(&session)
     {
         // Revoked in this daemon; the file is gone, so a restart revokes all.
         tracing::warn!("ui logout: {e}");
     }
     let mut resp = Json(serde_json::json!({"ok": true})).into_response();
-    if let Ok(v) = HeaderValue::from_str(&w.guard.ui().clear_cookie()) {
+    if let Ok(v) = HeaderValue::from_str(&w.ui.clear_cookie()) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
@@ -140,9 +112,9 @@ pub async fn logout(State(w): State<WebState>, headers: HeaderMap) -> Response {
 /// `POST /v1/ui/revoke-all` (bearer, for `abg ui --revoke-all`): void every
 /// UI session and unredeemed login token.
 pub async fn revoke_all(State(w): State<WebState>) -> Response {
-    match w.guard.ui().revoke_all() {
+    match w.ui.revoke_all() {
         Ok(()) => Json(serde_json::json!({"ok": true})).into_response(),
-        Err(e) => guard::error(
+        Err(e) => errors::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Internal,
             format!(
@@ -338,23 +310,6 @@ pub async fn send(
     Ok(Json(ComposeResult { results }))
 }
 
-/// Advance the cached lower bound of the delivery log's head and return it.
-pub(super) fn delivery_head(w: &WebState) -> Result<i64, StoreError> {
-    let mut head = w.delivery_head.load(Ordering::Relaxed);
-    loop {
-        let batch = w
-            .core
-            .with_store(|s| s.delivery_log_after(head, crate::store::MAX_PAGE))?;
-        let Some(last) = batch.last() else { break };
-        head = last.seq;
-        if batch.len() < crate::store::MAX_PAGE {
-            break;
-        }
-    }
-    w.delivery_head.fetch_max(head, Ordering::Relaxed);
-    Ok(head)
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -362,7 +317,6 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::control::guard::Guard;
     use crate::daemon::core::Core;
     use crate::pair::PairName;
     use crate::pair::registry::{Entry, Registry};
@@ -380,7 +334,7 @@ mod tests {
         let store = Store::open(&pair.store_file()).expect("store");
         WebState {
             core: Core::new(pair, Config::default(), store),
-            guard: Arc::new(Guard::new(40002, "s3cret")),
+            ui: Arc::new(crate::web::auth::UiAuth::new(40002, "s3cret")),
             delivery_head: Arc::new(AtomicI64::new(0)),
         }
     }

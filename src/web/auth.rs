@@ -21,9 +21,10 @@ use sha2::{Digest, Sha256};
 
 use super::revocation::Revocations;
 pub use super::revocation::RevokeError;
-use crate::control::guard;
+use crate::clock::now_ms;
+use crate::control::errors;
+use crate::control::guard::PathGate;
 use crate::control::protocol::ErrorCode;
-use crate::pair::registry::now_ms;
 
 /// Header carrying the session's CSRF token on state-changing requests.
 pub const CSRF_HEADER: &str = "x-abg-csrf";
@@ -34,7 +35,8 @@ pub const SESSION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Unredeemed login tokens kept at most (oldest dropped first).
 const MAX_PENDING_TOKENS: usize = 64;
 
-/// The UI's authenticator (one per daemon, held by the control guard).
+/// The UI's authenticator (one per daemon, shared by the UI's handlers and
+/// registered with the control guard as the [`PathGate`] of `/ui`).
 pub struct UiAuth {
     key: [u8; 32],
     port: u16,
@@ -221,7 +223,7 @@ impl UiAuth {
             return Ok(());
         }
         let Some(session) = self.session(headers) else {
-            return Err(Box::new(guard::error(
+            return Err(Box::new(errors::error(
                 StatusCode::UNAUTHORIZED,
                 ErrorCode::Unauthorized,
                 "not logged in: run `abg ui` and open the link it prints".into(),
@@ -241,7 +243,7 @@ impl UiAuth {
             .unwrap_or("");
         let want = self.csrf_token(&session);
         if !same_origin || !ct_eq(want.as_bytes(), csrf.as_bytes()) {
-            return Err(Box::new(guard::error(
+            return Err(Box::new(errors::error(
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
                 "cross-site request refused: state-changing UI requests need the page's CSRF token and a same-origin Origin".into(),
@@ -252,6 +254,21 @@ impl UiAuth {
 
     fn mac(&self, message: &str) -> [u8; 32] {
         hmac_sha256(&self.key, message.as_bytes())
+    }
+}
+
+impl PathGate for UiAuth {
+    fn covers(&self, path: &str) -> bool {
+        super::is_ui_path(path)
+    }
+
+    fn authorize(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Result<(), Box<Response>> {
+        UiAuth::authorize(self, method, path, headers)
     }
 }
 

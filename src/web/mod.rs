@@ -17,8 +17,9 @@
 //! | GET    | `/ui/api/stream?after=m.d.e` | SSE: `message`, `delivery`, `event`, `status` |
 //! | POST   | `/ui/api/send`, `/ui/api/logout` | state-changing: CSRF header required (logout revokes the session) |
 //!
-//! Authentication ([`auth`]) is enforced by the control plane's guard for
-//! every `/ui` path; the handlers here assume an authorized request.
+//! Authentication ([`auth`]) is enforced by the control plane's guard, with
+//! which [`auth::UiAuth`] is registered as the gate of every `/ui` path; the
+//! handlers here assume an authorized request.
 
 pub mod api;
 pub mod auth;
@@ -30,12 +31,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use thiserror::Error;
 
-use crate::control::guard::Guard;
-use crate::daemon::core::Core;
+use self::auth::UiAuth;
+use crate::control::errors;
+use crate::control::protocol::ErrorCode;
+use crate::daemon::core::{Core, CoreError};
+use crate::store::StoreError;
 
 /// Whether `path` belongs to the UI (cookie-authenticated, not by control session).
 pub fn is_ui_path(path: &str) -> bool {
@@ -46,9 +51,34 @@ pub fn is_ui_path(path: &str) -> bool {
 #[derive(Clone)]
 pub struct WebState {
     pub core: Arc<Core>,
-    pub guard: Arc<Guard>,
+    /// The UI's login tokens and session cookies.
+    pub ui: Arc<UiAuth>,
     /// A lower bound of the delivery log's last seq (it only grows).
     pub delivery_head: Arc<AtomicI64>,
+}
+
+/// Why a UI request failed.
+#[derive(Debug, Error)]
+pub enum WebError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("store error: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot encode: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            WebError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
+            WebError::Core(e) => errors::core_status(e),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+        };
+        errors::error(status, code, self.to_string())
+    }
 }
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -61,11 +91,11 @@ const APP_CSS: &str = include_str!("assets/app.css");
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The UI's routes, to merge into the control plane's router (whose guard
-/// layer authenticates them).
-pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>, guard: Arc<Guard>) -> Router<S> {
+/// layer authenticates them, with `ui` as its gate).
+pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>, ui: Arc<UiAuth>) -> Router<S> {
     let state = WebState {
         core,
-        guard,
+        ui,
         delivery_head: Arc::new(AtomicI64::new(0)),
     };
     Router::new()

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-use crate::pair::registry::now_ms;
+use crate::clock::now_ms;
 
 /// Logged-out sessions remembered at most; past that, logout revokes all.
 const MAX_REVOKED: usize = 1024;

@@ -10,6 +10,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
@@ -19,9 +20,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
-use super::WebState;
-use super::api::{WebError, delivery_head};
 use super::view::{Cursor, UiMessage};
+use super::{WebError, WebState};
 use crate::control::protocol::{Attached, Phase, Queues};
 use crate::daemon::core::Core;
 use crate::store::StoreError;
@@ -59,6 +59,23 @@ impl StatusView {
             version: s.version,
         }
     }
+}
+
+/// Advance the cached lower bound of the delivery log's head and return it.
+pub(super) fn delivery_head(w: &WebState) -> Result<i64, StoreError> {
+    let mut head = w.delivery_head.load(Ordering::Relaxed);
+    loop {
+        let batch = w
+            .core
+            .with_store(|s| s.delivery_log_after(head, crate::store::MAX_PAGE))?;
+        let Some(last) = batch.last() else { break };
+        head = last.seq;
+        if batch.len() < crate::store::MAX_PAGE {
+            break;
+        }
+    }
+    w.delivery_head.fetch_max(head, Ordering::Relaxed);
+    Ok(head)
 }
 
 /// The cursor of everything stored so far.
@@ -103,16 +120,16 @@ pub async fn stream(
     let live = w.core.bus().subscribe();
     // The guard let the request in, so it carries a session; the stream
     // ends once that session is logged out or revoked.
-    let Some(session) = w.guard.ui().session(&headers) else {
-        return crate::control::guard::error(
+    let Some(session) = w.ui.session(&headers) else {
+        return crate::control::errors::error(
             axum::http::StatusCode::UNAUTHORIZED,
             crate::control::protocol::ErrorCode::Unauthorized,
             "not logged in: run `abg ui` and open the link it prints".into(),
         );
     };
     let alive = {
-        let guard = Arc::clone(&w.guard);
-        move || guard.ui().is_live(&session)
+        let ui = Arc::clone(&w.ui);
+        move || ui.is_live(&session)
     };
     tokio::spawn(pump(Arc::clone(&w.core), live, cursor, tx, alive));
     let events = futures_util::stream::poll_fn(move |cx| {

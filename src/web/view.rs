@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::utc;
 use crate::control::protocol::MessageView;
 use crate::store::types::{Delivery, Message};
 
@@ -90,28 +91,6 @@ impl FromStr for Cursor {
             _ => Err(bad()),
         }
     }
-}
-
-/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SSZ` (UTC).
-pub fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
 }
 
 /// The export header line of a Markdown transcript.
@@ -209,13 +188,6 @@ mod tests {
         for bad in ["", "1.2", "1.2.3.4", "a.b.c", "-1.0.0", "1..2"] {
             assert!(bad.parse::<Cursor>().is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn utc_formats_known_instants() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00Z");
-        assert_eq!(utc(1_700_000_000_000), "2023-11-14 22:13:20Z");
-        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00Z");
     }
 
     #[test]

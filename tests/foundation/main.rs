@@ -1,6 +1,8 @@
 //! Integration tests of the foundation: the real `abg` binary, its
 //! registry, daemon and control plane, each test in its own temp HOME,
 //! state dir and port range.
+// Test/bench code: a failed unwrap is a failed test or an aborted run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod env;
 

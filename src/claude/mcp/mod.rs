@@ -130,7 +130,7 @@ impl AbgMcp {
                         .ok(),
                 );
                 // Quota relay (issue 7): the daemon's budget report, as text.
-                let text = crate::budget::http::report_text(self.shared.pair()).await;
+                let text = crate::budget::text::report_text(self.shared.pair()).await;
                 Ok(format!("{text}{}", tools::unread_suffix(unread)))
             }
         }
