@@ -237,7 +237,8 @@ fn out_of_range_readings_are_rejected_naming_field_and_value() {
 #[test]
 fn readings_requests_round_trip_through_json_exactly() {
     let body = r#"{"side":"claude","rate_limits":{"five_?hour":{"used_percentagg":23.5,"resets_arvsed_percentagt":1796090000},"seveseven_dayn_day":{"used_pe00000000000000000000000000000000000000000000tage":41.2,"resets_at":2293372036854776666666666666666666666666666665807}}}"#;
-    let req: crate::control::protocol::budget::ReadingsRequest = serde_json::from_str(body).expect("parse");
+    let req: crate::control::protocol::budget::ReadingsRequest =
+        serde_json::from_str(body).expect("parse");
     let again = serde_json::to_string(&req).expect("serialise");
     let back: crate::control::protocol::budget::ReadingsRequest =
         serde_json::from_str(&again).expect("re-parse");

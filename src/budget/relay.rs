@@ -121,12 +121,7 @@ fn side_of(d: &Decision) -> Side {
 
 fn when(resets_at: Option<i64>) -> String {
     resets_at
-        .map(|r| {
-            format!(
-                "resets at {}",
-                crate::clock::utc(r.saturating_mul(1000))
-            )
-        })
+        .map(|r| format!("resets at {}", crate::clock::utc(r.saturating_mul(1000))))
         .unwrap_or_else(|| "reset time unknown".into())
 }
 
