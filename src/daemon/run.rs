@@ -255,21 +255,9 @@ async fn watch_idle(core: Arc<Core>, limit: Duration) {
 mod tests {
     use super::*;
     use crate::control::protocol::Role;
-    use crate::pair::PairName;
-    use crate::pair::registry::Registry;
 
     fn core(dir: &std::path::Path) -> Arc<Core> {
-        let reg = Registry::new(dir, 40000);
-        let pair = reg.pair(&crate::pair::registry::Entry {
-            id: crate::pair::pair_id(dir, &PairName::default()),
-            name: "main".into(),
-            root: dir.to_path_buf(),
-            slot: 0,
-            created_ms: 0,
-        });
-        crate::paths::ensure_private_dir(&pair.dir).expect("dir");
-        let store = Store::open(&pair.store_file()).expect("store");
-        Core::new(pair, Config::default(), store)
+        crate::daemon::test_support::core_in(dir)
     }
 
     #[tokio::test]

@@ -316,24 +316,10 @@ mod tests {
     use std::sync::atomic::AtomicI64;
 
     use super::*;
-    use crate::config::Config;
-    use crate::daemon::core::Core;
-    use crate::pair::PairName;
-    use crate::pair::registry::{Entry, Registry};
-    use crate::store::Store;
 
     fn state(dir: &std::path::Path) -> WebState {
-        let pair = Registry::new(dir, 40000).pair(&Entry {
-            id: crate::pair::pair_id(dir, &PairName::default()),
-            name: "main".into(),
-            root: dir.to_path_buf(),
-            slot: 0,
-            created_ms: 0,
-        });
-        crate::paths::ensure_private_dir(&pair.dir).expect("dir");
-        let store = Store::open(&pair.store_file()).expect("store");
         WebState {
-            core: Core::new(pair, Config::default(), store),
+            core: crate::daemon::test_support::core_in(dir),
             ui: Arc::new(crate::web::auth::UiAuth::new(40002, "s3cret")),
             delivery_head: Arc::new(AtomicI64::new(0)),
         }
