@@ -6,9 +6,10 @@
 //! readings are in range.
 #![no_main]
 
-use abg::budget::http::{ReadingsRequest, SideRequest, parse};
+use abg::budget::http::parse;
 use abg::budget::readings::{Patch, claude_patches};
 use abg::budget::report::Report;
+use abg::control::protocol::budget::{ReadingsRequest, SideRequest};
 use abg::control::protocol::{DaemonStatus, ErrorBody, MAX_BODY_BYTES, MessagePage, SendRequest};
 use libfuzzer_sys::fuzz_target;
 use serde::{Serialize, de::DeserializeOwned};
