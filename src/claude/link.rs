@@ -166,10 +166,7 @@ pub async fn answer(core: &Arc<Core>, id: u64, request: ClaudeRequest) -> Server
         Ok(Ok(answer)) => ServerFrame::Claude { id, answer },
         Ok(Err(e)) => ServerFrame::Error {
             id: Some(id),
-            code: match e {
-                CoreError::Invalid(_) => ErrorCode::InvalidArgument,
-                CoreError::Store(_) => ErrorCode::Internal,
-            },
+            code: crate::control::errors::core_status(&e).1,
             message: e.to_string(),
         },
         Err(e) => ServerFrame::Error {
@@ -297,10 +294,7 @@ async fn frame_reply(core: &Arc<Core>, text: &str, cap: usize) -> ServerFrame {
             Ok(result) => ServerFrame::Sent { id, result },
             Err(e) => error(
                 Some(id),
-                match e {
-                    CoreError::Invalid(_) => ErrorCode::InvalidArgument,
-                    CoreError::Store(_) => ErrorCode::Internal,
-                },
+                crate::control::errors::core_status(&e).1,
                 e.to_string(),
             ),
         },
