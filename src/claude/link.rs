@@ -284,20 +284,7 @@ async fn frame_reply(core: &Arc<Core>, text: &str, cap: usize) -> ServerFrame {
             id,
             message,
             wait_ms,
-        } => match core
-            .send_and_wait(
-                message,
-                Duration::from_millis(wait_ms.unwrap_or(0).min(30_000)),
-            )
-            .await
-        {
-            Ok(result) => ServerFrame::Sent { id, result },
-            Err(e) => error(
-                Some(id),
-                crate::control::errors::core_status(&e).1,
-                e.to_string(),
-            ),
-        },
+        } => crate::control::send::answer(core, id, message, wait_ms).await,
         ClientFrame::Ping { id } => ServerFrame::Pong { id },
         ClientFrame::Status { id } => ServerFrame::Status {
             id,
