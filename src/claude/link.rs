@@ -166,7 +166,7 @@ pub async fn answer(core: &Arc<Core>, id: u64, request: ClaudeRequest) -> Server
         Ok(Ok(answer)) => ServerFrame::Claude { id, answer },
         Ok(Err(e)) => ServerFrame::Error {
             id: Some(id),
-            code: crate::control::errors::core_status(&e).1,
+            code: e.status().1,
             message: e.to_string(),
         },
         Err(e) => ServerFrame::Error {
@@ -284,7 +284,7 @@ async fn frame_reply(core: &Arc<Core>, text: &str, cap: usize) -> ServerFrame {
             id,
             message,
             wait_ms,
-        } => crate::control::send::answer(core, id, message, wait_ms).await,
+        } => core.answer_send(id, message, wait_ms).await,
         ClientFrame::Ping { id } => ServerFrame::Pong { id },
         ClientFrame::Status { id } => ServerFrame::Status {
             id,

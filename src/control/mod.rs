@@ -3,8 +3,7 @@
 //! authentication and browser guards (`server`, `guard`; the session
 //! handshake in `handshake`, other paths' own gates such as the web UI's
 //! cookie registered as a `guard::PathGate`),
-//! the JSON shape of every error (`errors`), the one answer to a send
-//! (`send`, for both the HTTP route and every `send` frame),
+//! the JSON shape of every error (`errors`),
 //! the accept loop with its timeouts and connection cap (`accept`), and the
 //! client the CLI and agent-side processes use (`client`).
 
@@ -14,5 +13,4 @@ pub mod errors;
 pub mod guard;
 pub mod handshake;
 pub mod protocol;
-pub mod send;
 pub mod server;

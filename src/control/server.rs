@@ -103,7 +103,7 @@ async fn send(
     };
     match s
         .core
-        .send_and_wait(req, super::send::wait_for(Some(q.wait_ms)))
+        .send_and_wait(req, crate::daemon::send::wait_for(Some(q.wait_ms)))
         .await
     {
         Ok(r) => axum::Json(r).into_response(),
@@ -277,7 +277,7 @@ async fn session(core: Arc<Core>, mut socket: WebSocket) {
                 id,
                 message,
                 wait_ms,
-            } => super::send::answer(&core, id, message, wait_ms).await,
+            } => core.answer_send(id, message, wait_ms).await,
             ClientFrame::Ping { id } => ServerFrame::Pong { id },
             ClientFrame::Claude { id, request } => {
                 crate::claude::link::answer(&core, id, request).await
