@@ -166,10 +166,7 @@ pub async fn answer(core: &Arc<Core>, id: u64, request: ClaudeRequest) -> Server
         Ok(Ok(answer)) => ServerFrame::Claude { id, answer },
         Ok(Err(e)) => ServerFrame::Error {
             id: Some(id),
-            code: match e {
-                CoreError::Invalid(_) => ErrorCode::InvalidArgument,
-                CoreError::Store(_) => ErrorCode::Internal,
-            },
+            code: e.status().1,
             message: e.to_string(),
         },
         Err(e) => ServerFrame::Error {
@@ -287,23 +284,7 @@ async fn frame_reply(core: &Arc<Core>, text: &str, cap: usize) -> ServerFrame {
             id,
             message,
             wait_ms,
-        } => match core
-            .send_and_wait(
-                message,
-                Duration::from_millis(wait_ms.unwrap_or(0).min(30_000)),
-            )
-            .await
-        {
-            Ok(result) => ServerFrame::Sent { id, result },
-            Err(e) => error(
-                Some(id),
-                match e {
-                    CoreError::Invalid(_) => ErrorCode::InvalidArgument,
-                    CoreError::Store(_) => ErrorCode::Internal,
-                },
-                e.to_string(),
-            ),
-        },
+        } => core.answer_send(id, message, wait_ms).await,
         ClientFrame::Ping { id } => ServerFrame::Pong { id },
         ClientFrame::Status { id } => ServerFrame::Status {
             id,

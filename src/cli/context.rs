@@ -7,8 +7,7 @@ use anyhow::Context as _;
 
 use crate::config::Config;
 use crate::pair::registry::Registry;
-use crate::pair::{Pair, PairName, project_root};
-use crate::paths;
+use crate::pair::{Pair, PairName};
 
 /// Resolved command context.
 pub struct Context {
@@ -27,18 +26,12 @@ impl Context {
 
     /// Like [`Context::load`] for an explicit directory.
     pub fn load_at(pair: Option<&str>, dir: &std::path::Path) -> anyhow::Result<Self> {
-        let name = match pair {
-            Some(n) => PairName::new(n)?,
-            None => PairName::default(),
-        };
-        let root = project_root(dir)?;
-        let config = Config::load_default(Some(&root))?;
-        let registry = Registry::new(&paths::state_base()?, config.settings.ports_base);
+        let r = crate::pair::resolve::resolve(pair, dir)?;
         Ok(Self {
-            name,
-            root,
-            config,
-            registry,
+            name: r.name,
+            root: r.root,
+            config: r.config,
+            registry: r.registry,
         })
     }
 

@@ -24,10 +24,10 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::watch;
 
+pub use super::appstate::{AppServerState, Mode, read_state, state_file, state_path};
 use crate::daemon::core::Core;
 use crate::pair::Pair;
 
@@ -68,36 +68,6 @@ fn min_version() -> String {
     format!("{a}.{b}.{c}")
 }
 
-/// The permission mode the app-server applies to threads (resumed ones
-/// included, where the TUI may not pass permission flags).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// No approvals, no sandbox (what `--yolo` means).
-    Yolo,
-    /// Codex's own configured approvals and sandbox.
-    Safe,
-}
-
-/// What the daemon publishes about the running app-server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppServerState {
-    pub pid: u32,
-    pub port: u16,
-    pub mode: Mode,
-    pub version: String,
-    /// Kernel start time of `pid` (a reused pid is never signalled).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<u64>,
-    /// Its guard: parent and process group leader (absent in state files
-    /// written before guards, whose app-server leads its own group).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guard: Option<u32>,
-    /// Kernel start time of `guard`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub guard_start_time: Option<u64>,
-}
-
 /// Give the next app-server a fresh random token (256 bits, hex, like the
 /// pair secret but unrelated to it): written 0600 to [`token_file`] before
 /// it starts, so no earlier token, leaked or not, opens it.
@@ -131,14 +101,6 @@ pub fn token_file(pair: &Pair) -> PathBuf {
 pub fn mode_file(pair: &Pair) -> PathBuf {
     pair.dir.join("codex.mode")
 }
-/// Written by the daemon once the app-server is ready.
-pub fn state_file(pair: &Pair) -> PathBuf {
-    state_path(&pair.dir)
-}
-/// [`state_file`] of the pair whose state dir is `pair_dir`.
-pub fn state_path(pair_dir: &Path) -> PathBuf {
-    pair_dir.join("codex-appserver.json")
-}
 fn log_file(pair: &Pair) -> PathBuf {
     pair.log_dir().join("codex-app-server.log")
 }
@@ -157,11 +119,6 @@ pub fn write_mode(pair: &Pair, mode: Mode) -> Result<(), AppServerError> {
         &mode_file(pair),
         text.as_bytes(),
     )?)
-}
-
-pub fn read_state(pair: &Pair) -> Option<AppServerState> {
-    let text = std::fs::read_to_string(state_file(pair)).ok()?;
-    serde_json::from_str(&text).ok()
 }
 
 /// Parse `codex-cli 0.169.0` into a version triple.
@@ -491,7 +448,7 @@ async fn start_or_adopt(
         }
         if Instant::now() >= end {
             signal(guard, nix::sys::signal::Signal::SIGTERM);
-            let bound = super::guard::STOP_BOUND + Duration::from_secs(1);
+            let bound = super::orphan::STOP_BOUND + Duration::from_secs(1);
             if tokio::time::timeout(bound, spawned.wait()).await.is_err() {
                 let _ = spawned.start_kill();
                 let _ = spawned.wait().await;

@@ -31,19 +31,11 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use thiserror::Error;
 
-use super::orphan;
+use super::orphan::{self, FORCE_WAIT, TERM_WAIT};
 
 /// The line the guard writes on stdout once the app-server is started:
 /// `abg-appserver-guard <pid>`.
 pub const PID_LINE: &str = "abg-appserver-guard";
-/// How long a stopped app-server gets to drain after the first SIGTERM.
-pub const TERM_WAIT: Duration = Duration::from_secs(3);
-/// How long it gets after the second SIGTERM (Codex 0.169 waits for its
-/// running turns on the first one, which a pending approval never ends;
-/// a second SIGTERM makes it exit at once).
-pub const FORCE_WAIT: Duration = Duration::from_secs(2);
-/// The longest a stop by the guard takes (then SIGKILL, reaped at once).
-pub const STOP_BOUND: Duration = Duration::from_secs(6);
 const TICK: Duration = Duration::from_millis(200);
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -90,7 +82,7 @@ pub fn run(spec: &Spec) -> Result<u8, GuardError> {
     let mut child = spawn(spec)?;
     let pid = child.id();
     report(pid);
-    let state_file = super::appserver::state_path(&spec.pair_dir);
+    let state_file = super::appstate::state_path(&spec.pair_dir);
     let mut unattended: Option<Instant> = None;
     let mut checked: Option<Instant> = None;
     loop {

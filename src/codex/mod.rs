@@ -1,11 +1,12 @@
 //! The Codex side: how `abg codex` builds the real Codex command line
 //! (`launch`), the app-server protocol subset (`protocol`) and its
 //! WebSocket client (`transport`), the daemon-owned app-server
-//! (`appserver`), thread and turn tracking (`session`), delivery of queued
+//! (`appserver`) and what it records (`appstate`), thread and turn tracking (`session`), delivery of queued
 //! messages (`delivery`), ingestion of what Codex says (`ingest`), and
 //! the daemon task tying them together (`link`).
 
 pub mod appserver;
+pub mod appstate;
 pub mod delivery;
 pub mod guard;
 mod ingest;

@@ -18,10 +18,18 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
-use super::appserver::{self, AppServerState};
+use super::appstate::{self, AppServerState};
 use crate::daemon::pidfile;
 use crate::pair::Pair;
 
+/// How long a stopped app-server gets to drain after the first SIGTERM.
+pub const TERM_WAIT: Duration = Duration::from_secs(3);
+/// How long it gets after the second SIGTERM (Codex 0.169 waits for its
+/// running turns on the first one, which a pending approval never ends;
+/// a second SIGTERM makes it exit at once).
+pub const FORCE_WAIT: Duration = Duration::from_secs(2);
+/// The longest a stop by the guard (`super::guard`) takes (then SIGKILL, reaped at once).
+pub const STOP_BOUND: Duration = Duration::from_secs(6);
 /// How long a stop waits after SIGKILL.
 pub const KILL_WAIT: Duration = Duration::from_secs(2);
 
@@ -138,7 +146,7 @@ impl Found {
 
 /// The pair's recorded app-server, when it is still running.
 pub fn find(pair: &Pair) -> Option<Found> {
-    let state = appserver::read_state(pair)?;
+    let state = appstate::read_state(pair)?;
     if !is_running(&state) {
         return None;
     }
@@ -177,10 +185,10 @@ impl Stopped {
 /// remove the state file once it is gone. Blocking (bounded by
 /// about 10 s).
 pub fn stop_recorded(pair: &Pair) -> Stopped {
-    let Some(state) = appserver::read_state(pair) else {
+    let Some(state) = appstate::read_state(pair) else {
         return Stopped::NotRunning;
     };
-    let file = appserver::state_file(pair);
+    let file = appstate::state_file(pair);
     if !is_running(&state) {
         if !guard_running(&state) {
             remove_state_if(&file, state.pid);
@@ -201,7 +209,6 @@ pub fn stop_recorded(pair: &Pair) -> Stopped {
 /// same steps on the app-server's process group here: SIGTERM, a second
 /// SIGTERM (Codex waits for running turns on the first), SIGKILL.
 pub fn terminate(state: &AppServerState) -> Stopped {
-    use super::guard::{FORCE_WAIT, STOP_BOUND, TERM_WAIT};
     let target = target_group(state);
     let guard = state.guard.filter(|_| guard_running(state));
     let how = match guard {

@@ -30,17 +30,9 @@ pub fn error(status: StatusCode, code: ErrorCode, message: String) -> Response {
         .into_response()
 }
 
-/// The status and code a [`CoreError`] is answered with.
-pub fn core_status(e: &CoreError) -> (StatusCode, ErrorCode) {
-    match e {
-        CoreError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
-        CoreError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
-    }
-}
-
 /// A [`CoreError`] as a JSON error response.
 pub fn core_error(e: CoreError) -> Response {
-    let (status, code) = core_status(&e);
+    let (status, code) = e.status();
     error(status, code, e.to_string())
 }
 

@@ -9,7 +9,7 @@
 //! | GET    | `/healthz`      | → `ok` (content-free liveness probe)  |
 //! | POST   | `/v1/auth/challenge` | `{client_nonce}` → `{server_nonce, proof}` |
 //! | GET    | `/v1/status`    | → [`DaemonStatus`]                    |
-//! | POST   | `/v1/messages[?wait_ms=N]` | [`SendRequest`] → [`SendResult`] (with `outcome` when waiting) |
+//! | POST   | `/v1/messages[?wait_ms=N]` | [`SendRequest`] → [`SendResult`] (with `outcome` when waiting, at most [`MAX_SEND_WAIT_MS`]) |
 //! | GET    | `/v1/messages?after=SEQ&limit=N` → [`MessagePage`]          |
 //! | POST   | `/v1/shutdown`  | → [`Ack`]; the daemon then exits      |
 //! | POST   | `/v1/relay/resume` | → `{ok, released}`: lift a governor pause |
@@ -37,6 +37,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const PROTOCOL_HEADER: &str = "abg-protocol";
 /// Largest message body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The longest a send waits for its delivery outcome: `wait_ms` of a
+/// `send` frame and of `POST /v1/messages?wait_ms=N` is cut to this.
+pub const MAX_SEND_WAIT_MS: u64 = 60_000;
 
 /// Who speaks on a control connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

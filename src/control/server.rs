@@ -3,7 +3,6 @@
 //! the daemon's [`Core`]; this file only moves frames.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -104,7 +103,7 @@ async fn send(
     };
     match s
         .core
-        .send_and_wait(req, Duration::from_millis(q.wait_ms))
+        .send_and_wait(req, crate::daemon::send::wait_for(Some(q.wait_ms)))
         .await
     {
         Ok(r) => axum::Json(r).into_response(),
@@ -278,13 +277,7 @@ async fn session(core: Arc<Core>, mut socket: WebSocket) {
                 id,
                 message,
                 wait_ms,
-            } => match core
-                .send_and_wait(message, Duration::from_millis(wait_ms.unwrap_or(0)))
-                .await
-            {
-                Ok(result) => ServerFrame::Sent { id, result },
-                Err(e) => error_frame(Some(id), errors::core_status(&e).1, e.to_string()),
-            },
+            } => core.answer_send(id, message, wait_ms).await,
             ClientFrame::Ping { id } => ServerFrame::Pong { id },
             ClientFrame::Claude { id, request } => {
                 crate::claude::link::answer(&core, id, request).await

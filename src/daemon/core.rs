@@ -12,8 +12,8 @@ use super::bus::{Bus, LiveEvent};
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::control::protocol::{
-    Attached, CodexView, DaemonStatus, MessagePage, MessageView, Outcome, OutcomeCode,
-    PROTOCOL_VERSION, PendingView, Phase, Queues, Role, SendRequest, SendResult,
+    Attached, CodexView, DaemonStatus, MAX_SEND_WAIT_MS, MessagePage, MessageView, Outcome,
+    OutcomeCode, PROTOCOL_VERSION, PendingView, Phase, Queues, Role, SendRequest, SendResult,
 };
 use crate::pair::Pair;
 use crate::store::types::{
@@ -426,7 +426,8 @@ impl Core {
         // The store woke the recipient's link on this worker: let it deliver
         // before this task looks at the outcome.
         tokio::task::yield_now().await;
-        let end = tokio::time::Instant::now() + wait.min(std::time::Duration::from_secs(60));
+        let end = tokio::time::Instant::now()
+            + wait.min(std::time::Duration::from_millis(MAX_SEND_WAIT_MS));
         loop {
             let log = self.with_store(|s| s.delivery_log(&result.message_id))?;
             if let Some(mut outcome) = outcome_of(&log) {

@@ -3,7 +3,8 @@
 //! in-process wake-ups (`bus`), the loop governor (`governor`), the
 //! kickoff notice when both agents are first attached (`kickoff`), its main
 //! loop (`run`), its logs (`logging`), and the client-side logic that
-//! finds, spawns, replaces and stops it (`ensure`); unit tests share one
+//! finds, spawns, replaces and stops it (`ensure`); the one answer to a
+//! send and the one status of a core error (`send`); unit tests share one
 //! core fixture (`test_support`).
 
 pub mod bus;
@@ -15,5 +16,6 @@ pub mod kickoff;
 pub mod logging;
 pub mod pidfile;
 pub mod run;
+pub mod send;
 #[cfg(test)]
 pub mod test_support;

@@ -3,10 +3,12 @@
 //!
 //! This module holds the identity rules (root resolution, name validation,
 //! stable ids) and the per-pair file layout; `registry` allocates slots
-//! under a lock and `ports` computes and probes the port block.
+//! under a lock, `ports` computes and probes the port block, and `resolve`
+//! finds the pair a process started in a directory belongs to.
 
 pub mod ports;
 pub mod registry;
+pub mod resolve;
 
 use std::path::{Path, PathBuf};
 

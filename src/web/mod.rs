@@ -74,7 +74,7 @@ impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             WebError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
-            WebError::Core(e) => errors::core_status(e),
+            WebError::Core(e) => e.status(),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         };
         errors::error(status, code, self.to_string())

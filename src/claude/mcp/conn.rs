@@ -20,10 +20,8 @@ use tokio::sync::{Notify, mpsc};
 use super::push;
 use crate::claude::channel::{self, Activity, Via};
 use crate::claude::wsclient::ControlLink;
-use crate::config::Config;
 use crate::control::protocol::{ClaudeRequest, PeerMessage, Role};
-use crate::pair::registry::Registry;
-use crate::pair::{Pair, PairName, project_root};
+use crate::pair::Pair;
 
 /// Env var `abg claude` sets (with `ABG_PAIR`) for the servers it launches.
 pub const PROJECT_ENV: &str = "ABG_PROJECT_ROOT";
@@ -85,22 +83,16 @@ pub fn resolve(opts: &Options) -> Result<(Pair, usize), String> {
                 .map(PathBuf::from)
         })
         .ok_or_else(|| format!("no --project and no {PROJECT_ENV} in the environment"))?;
-    // The same resolution as every pair-aware command (`cli::Context`):
-    // the pair name, the project root, the layered config, the registry.
-    let chain = |e: anyhow::Error| format!("{e:#}");
-    let name = match opts.pair.as_deref() {
-        Some(n) => PairName::new(n).map_err(|e| chain(e.into()))?,
-        None => PairName::default(),
-    };
-    let root = project_root(&root).map_err(|e| chain(e.into()))?;
-    let config = Config::load_default(Some(&root)).map_err(|e| chain(e.into()))?;
-    let state = crate::paths::state_base().map_err(|e| chain(e.into()))?;
-    let registry = Registry::new(&state, config.settings.ports_base);
-    let pair = registry
+    // The same resolution as every pair-aware command (`cli::Context`).
+    let r = crate::pair::resolve::resolve(opts.pair.as_deref(), &root)
+        .map_err(|e| format!("{:#}", anyhow::Error::from(e)))?;
+    let (name, root) = (r.name, r.root);
+    let pair = r
+        .registry
         .find(&root, &name)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no pair {:?} for {}", name.as_str(), root.display()))?;
-    Ok((pair, config.settings.claude_push_max_bytes))
+    Ok((pair, r.config.settings.claude_push_max_bytes))
 }
 
 impl Shared {
