@@ -92,32 +92,14 @@ pub fn daemon_alive(pair_dir: &Path) -> bool {
 
 /// Established TCP connections whose local end is `port`: the server side
 /// of each client connected to a listener on it. Read from
-/// `/proc/net/tcp` and `/proc/net/tcp6` (the caller's network namespace);
+/// `/proc/net/tcp` and `/proc/net/tcp6` by `procfs` (the caller's network namespace);
 /// 0 where they cannot be read.
 pub fn clients(port: u16) -> usize {
-    ["/proc/net/tcp", "/proc/net/tcp6"]
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .map(|t| established_on(&t, port))
-        .sum()
-}
-
-/// Counts the rows of a `/proc/net/tcp` table in state `01`
-/// (ESTABLISHED) whose local address has port `port`. Each row is
-/// `sl local_address rem_address st …` with hex `ADDR:PORT` addresses.
-pub fn established_on(table: &str, port: u16) -> usize {
-    table
-        .lines()
-        .skip(1)
-        .filter(|row| {
-            let mut f = row.split_whitespace();
-            let (_, local, _, st) = (f.next(), f.next(), f.next(), f.next());
-            st == Some("01")
-                && local
-                    .and_then(|a| a.rsplit_once(':'))
-                    .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
-                    == Some(port)
-        })
+    [procfs::net::tcp(), procfs::net::tcp6()]
+        .into_iter()
+        .filter_map(Result::ok)
+        .flatten()
+        .filter(|e| e.state == procfs::net::TcpState::Established && e.local_address.port() == port)
         .count()
 }
 
@@ -305,25 +287,6 @@ pub fn remove_state_if(path: &Path, pid: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const TABLE: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:4E20 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
-   1: 0100007F:4E20 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
-   2: 0100007F:A1B2 0100007F:4E20 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 20 4 30 10 -1
-   3: 0100007F:4E20 0100007F:A1B4 08 00000000:00000000 00:00000000 00000000     0        0 4 1 0000000000000000 20 4 30 10 -1
-   4: 0100007F:4E21 0100007F:A1B6 01 00000000:00000000 00:00000000 00000000     0        0 5 1 0000000000000000 20 4 30 10 -1
-";
-
-    #[test]
-    fn counts_only_established_server_sides_of_the_port() {
-        // 0x4E20 = 20000: the listener (0A), one client's server side (01),
-        // that client's own end (local port A1B2), a closing one (08).
-        assert_eq!(established_on(TABLE, 20000), 1);
-        assert_eq!(established_on(TABLE, 20001), 1);
-        assert_eq!(established_on(TABLE, 20002), 0);
-        assert_eq!(established_on("", 20000), 0);
-        assert_eq!(established_on("header\ngarbage row\n", 20000), 0);
-    }
 
     #[test]
     fn counts_a_real_connection() {

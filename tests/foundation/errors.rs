@@ -23,19 +23,7 @@ fn error_of(what: &str, status: u16, body: &str) -> (String, String) {
 
 /// Log in through the real `abg ui`; returns (cookie, csrf token).
 fn ui_login(env: &AbgEnv, project: &std::path::Path, port: u16) -> (String, String) {
-    let url = env.ok(project, &["ui"]);
-    let path = url
-        .trim()
-        .strip_prefix(&format!("http://127.0.0.1:{port}"))
-        .expect("link on the control port")
-        .to_string();
-    let raw = crate::ui_sessions::raw(port, "GET", &path, &[], b"");
-    let cookie = raw
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .expect("set-cookie")
-        .to_string();
+    let cookie = crate::ui_sessions::login(env, project, port);
     let (status, body) = http(port, "GET", "/ui/api/session", &[("Cookie", &cookie)], b"");
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use abg::control::client::Client;
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::env::{AbgEnv, wait_until};
 
@@ -14,18 +14,7 @@ async fn attach(
     secret: &str,
     role: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut req = format!("ws://127.0.0.1:{port}/v1/ws")
-        .into_client_request()
-        .expect("req");
-    let session =
-        abg::control::client::open_session(&abg::control::client::http_client(), port, secret)
-            .await
-            .expect("session");
-    req.headers_mut()
-        .insert("Authorization", session.parse().expect("header"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("connect");
+    let mut ws = crate::control::ws_connect(port, secret).await;
     let hello = format!(r#"{{"type":"hello","protocol":1,"version":"test","role":"{role}"}}"#);
     ws.send(Message::text(hello)).await.expect("hello");
     // Attached once the daemon has answered the hello.

@@ -41,7 +41,7 @@ pub fn raw(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: 
 }
 
 /// A fresh session through the real `abg ui` link: its cookie.
-fn login(env: &AbgEnv, project: &Path, port: u16) -> String {
+pub fn login(env: &AbgEnv, project: &Path, port: u16) -> String {
     let url = env.ok(project, &["ui"]);
     let path = url
         .trim()
