@@ -11,7 +11,7 @@ use abg::claude::mcp::push;
 use abg::codex::notification::Notification;
 use abg::codex::protocol::{Incoming, parse_incoming};
 use abg::control::protocol::PeerMessage;
-use abg::daemon::governor::{GovernorState, judge};
+use abg::daemon::governor::judge::{GovernorState, judge};
 use abg::store::Store;
 use abg::store::types::{Agent, DeliveryState, MessageKind, NewMessage};
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -2,7 +2,8 @@
 //!
 //! One binary plays every role: the CLI (`cli`), the per-pair daemon
 //! (`daemon`) with its control plane (`control`) and durable store
-//! (`store`), the agent-side pieces (`claude`, `codex`, `pty`), and the
+//! (`store`), the agent adapters (`claude`, `codex`) with `pty`, the
+//! composition root that registers them with the daemon (`peers`), and the
 //! web UI (`web`); `clock` (time as epoch ms and UTC text) and `lockfile`
 //! (private `flock` lock files) are shared by all of them.
 
@@ -19,6 +20,7 @@ pub mod init;
 pub mod lockfile;
 pub mod pair;
 pub mod paths;
+pub mod peers;
 pub mod pty;
 pub mod store;
 pub mod terminal_text;

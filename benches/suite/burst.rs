@@ -13,11 +13,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use abg::claude::protocol::ClaudeRequest;
 use abg::claude::wsclient::ControlLink;
 use abg::config::Config;
 use abg::control::guard::Guard;
-use abg::control::protocol::{ClaudeRequest, Role};
-use abg::daemon::core::Core;
+use abg::control::protocol::Role;
 use abg::pair::PairName;
 use abg::pair::registry::Registry;
 use abg::store::Store;
@@ -51,20 +51,28 @@ pub async fn run(n: usize, senders: usize) -> anyhow::Result<Burst> {
     let secret = pair.secret()?;
     let mut store = Store::open(&pair.store_file())?;
     store.checkpoint_in_background()?;
-    let core = Core::new(pair.clone(), Config::default(), store);
+    let setup = abg::peers::setup();
+    let core = setup.core(pair.clone(), Config::default(), store);
     let port = pair.ports.control;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let ui = Arc::new(abg::web::auth::UiAuth::new(port, &secret));
-    let app = abg::control::server::router(Arc::clone(&core), Guard::new(port, &secret), ui);
+    let app = abg::control::server::router(
+        Arc::clone(&core),
+        setup.peers.clone(),
+        Guard::new(port, &secret),
+        ui,
+        (setup.routes)(Arc::clone(&core)),
+    );
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let (link, mut deliveries) = ControlLink::connect(port, &secret, Role::Claude)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (link, mut deliveries) =
+        ControlLink::connect(port, &secret, Role::Peer(abg::store::types::Agent::Claude))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // As `abg claude` does once Claude registered the channel: without this
     // verdict a new session waits `VERDICT_GRACE` before its first push.

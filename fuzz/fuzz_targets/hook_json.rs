@@ -7,7 +7,7 @@
 #![no_main]
 
 use abg::claude::hook::{EVENTS, canonical_event, msg_ids, render, report_from_stdin};
-use abg::control::protocol::{ClaudeRequest, HookReply, HookReport};
+use abg::claude::protocol::{ClaudeRequest, HookReply, HookReport};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

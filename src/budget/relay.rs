@@ -36,6 +36,20 @@ const TICK: Duration = Duration::from_secs(5);
 /// Where agents write their checkpoint, relative to the project root.
 pub const CHECKPOINT: &str = ".abg/checkpoint.md";
 
+/// The quota relay as a daemon component: its task follows readings and
+/// Codex's turn boundaries (see [`run`]).
+pub struct Relay;
+
+impl crate::daemon::core::Component for Relay {
+    fn name(&self) -> &'static str {
+        "budget relay"
+    }
+
+    fn start(self: Arc<Self>, core: Arc<Core>) -> Option<tokio::task::JoinHandle<()>> {
+        Some(tokio::spawn(run(core)))
+    }
+}
+
 /// The relay task; returns on shutdown.
 pub async fn run(core: Arc<Core>) {
     let mut live = core.bus().subscribe();

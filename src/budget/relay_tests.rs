@@ -31,7 +31,7 @@ fn core_at(dir: &Path) -> Arc<Core> {
         created_ms: 0,
     };
     let store = Store::open(&dir.join("store.db")).expect("store");
-    Core::new(pair, Config::default(), store)
+    crate::peers::setup().core(pair, Config::default(), store)
 }
 
 fn messages_to(core: &Core, to: Agent) -> Vec<Message> {

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::protocol::{ClaudeAnswer, ClaudeRequest, HookReply, HookReport};
 use super::wsclient::ControlLink;
-use crate::control::protocol::{ClaudeAnswer, ClaudeRequest, HookReply, HookReport, Role};
+use crate::control::protocol::Role;
 
 /// The hook events abg handles, as Claude names them.
 pub const EVENTS: [&str; 4] = ["SessionStart", "UserPromptSubmit", "Stop", "PostToolUse"];

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use super::link::{self, ChannelStatus};
+use super::link::{self, ChannelStatus, LinkState};
 use super::policy::{self, DoorbellInput, Unacked};
+use super::protocol::{ClaudeAnswer, ClaudeRequest, HookReply, HookReport};
 use super::transcript;
-use crate::control::protocol::{ClaudeAnswer, ClaudeRequest, HookReply, HookReport};
 use crate::daemon::core::{Core, CoreError};
 use crate::store::types::{Agent, DeliveryState, Pending};
 
@@ -17,7 +17,11 @@ use crate::store::types::{Agent, DeliveryState, Pending};
 const STORED_GRACE_MS: i64 = 2_000;
 
 /// Handle one request (blocking: may read a transcript).
-pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreError> {
+pub fn handle(
+    core: &Core,
+    state: &LinkState,
+    request: ClaudeRequest,
+) -> Result<ClaudeAnswer, CoreError> {
     match request {
         ClaudeRequest::Pushed { ids } => {
             let now = crate::clock::now_ms();
@@ -28,7 +32,7 @@ pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreE
                 DeliveryState::Pushed,
                 "channel push",
             )?;
-            let mut st = core.claude().lock();
+            let mut st = state.lock();
             st.last_activity_ms = now;
             drop(st);
             done(core)
@@ -50,11 +54,11 @@ pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreE
             let unread = unread(core)?;
             Ok(ClaudeAnswer::Unread { messages, unread })
         }
-        ClaudeRequest::Hook { report } => hook(core, &report),
-        ClaudeRequest::Doorbell => doorbell(core),
+        ClaudeRequest::Hook { report } => hook(core, state, &report),
+        ClaudeRequest::Doorbell => doorbell(core, state),
         ClaudeRequest::Rang { ids } => {
             let now = crate::clock::now_ms();
-            let mut st = core.claude().lock();
+            let mut st = state.lock();
             st.last_ring_ms = now;
             st.last_activity_ms = now;
             st.rung.extend(ids.iter().cloned());
@@ -63,7 +67,7 @@ pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreE
             done(core)
         }
         ClaudeRequest::Channel { registered, reason } => {
-            core.claude().lock().channel = Some(ChannelStatus {
+            state.lock().channel = Some(ChannelStatus {
                 registered,
                 reason: reason.clone(),
             });
@@ -118,7 +122,7 @@ fn move_if(
     Ok(())
 }
 
-fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
+fn hook(core: &Core, state: &LinkState, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
     let now = crate::clock::now_ms();
     let rows = link::unacked(core)?;
     let ids: Vec<String> = rows.iter().map(|p| p.message.id.clone()).collect();
@@ -146,7 +150,7 @@ fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
     );
     let mut reply = HookReply::default();
     match event {
-        "Stop" => reply = stop(core, report, &rows, &seen, now)?,
+        "Stop" => reply = stop(core, state, report, &rows, &seen, now)?,
         _ => {
             // In queue order, so the history reads oldest first.
             let seen_ids: Vec<String> = ids
@@ -160,7 +164,7 @@ fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
                 &format!("in Claude's transcript ({event} hook)"),
             )?;
             let mut human_typed = false;
-            let mut st = core.claude().lock();
+            let mut st = state.lock();
             st.last_activity_ms = now;
             match event {
                 "SessionStart" => {
@@ -207,13 +211,14 @@ fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
 
 fn stop(
     core: &Core,
+    state: &LinkState,
     report: &HookReport,
     rows: &[Pending],
     seen: &std::collections::HashSet<String>,
     now: i64,
 ) -> Result<HookReply, CoreError> {
     let (marks, items) = {
-        let st = core.claude().lock();
+        let st = state.lock();
         let items: Vec<Unacked> = rows
             .iter()
             .map(|p| Unacked {
@@ -226,7 +231,7 @@ fn stop(
             .collect();
         (st.marks, items)
     };
-    let cutoff = if core.claude().channel_usable() {
+    let cutoff = if state.channel_usable() {
         now - STORED_GRACE_MS
     } else {
         i64::MAX
@@ -252,7 +257,7 @@ fn stop(
         reply.block_reason = Some(reason);
         used = ids;
     }
-    let mut st = core.claude().lock();
+    let mut st = state.lock();
     st.last_activity_ms = now;
     if used.is_empty() {
         st.busy = false;
@@ -269,7 +274,7 @@ fn stop(
     Ok(reply)
 }
 
-fn doorbell(core: &Core) -> Result<ClaudeAnswer, CoreError> {
+fn doorbell(core: &Core, state: &LinkState) -> Result<ClaudeAnswer, CoreError> {
     let now = crate::clock::now_ms();
     let rows = link::unacked(core)?;
     let unacked: Vec<(String, i64)> = rows
@@ -277,7 +282,7 @@ fn doorbell(core: &Core) -> Result<ClaudeAnswer, CoreError> {
         .filter(|p| p.delivery.state != DeliveryState::Seen)
         .map(|p| (p.message.id.clone(), p.delivery.updated_ms))
         .collect();
-    let st = core.claude().lock();
+    let st = state.lock();
     let configured =
         i64::try_from(core.config().settings.claude_doorbell().as_millis()).unwrap_or(10_000);
     let threshold = if st.channel.as_ref().is_some_and(|c| !c.registered) {

@@ -1,20 +1,20 @@
-//! Daemon side of the Claude link: the WebSocket session of an attached
-//! `abg mcp` (delivery worker for [`Agent::Claude`]: every `stored` message
-//! is sent as a `deliver` frame, `abg mcp` pushes it as a channel
-//! notification and reports `pushed`), and the live state the hooks and the
-//! doorbell decide on ([`LinkState`]). Requests are answered in `inbox`.
+//! Daemon side of the Claude link: the push worker of an attached `abg
+//! mcp` (every `stored` message for Claude is sent as a `deliver` frame,
+//! `abg mcp` pushes it as a channel notification and reports `pushed`),
+//! and the live state the hooks and the doorbell decide on
+//! ([`LinkState`]), which the Claude peer (`peer`) owns. Requests are
+//! answered in `inbox`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message as WsMessage, WebSocket};
-use futures_util::SinkExt;
+use tokio::sync::mpsc;
 
 use super::policy::TurnMarks;
-use crate::control::protocol::{ClaudeRequest, ClientFrame, ErrorCode, PeerMessage, ServerFrame};
-use crate::daemon::core::{AttachGuard, Core, CoreError};
+use crate::control::protocol::{PeerMessage, ServerFrame};
+use crate::daemon::core::{Core, CoreError};
 use crate::store::QueueMark;
 use crate::store::types::{Agent, DeliveryState, Message, Pending};
 
@@ -156,46 +156,11 @@ fn unpushed(
         .collect())
 }
 
-/// Answer one Claude request (also reachable from plain CLI sessions:
-/// hooks and `abg claude` connect as `cli`).
-pub async fn answer(core: &Arc<Core>, id: u64, request: ClaudeRequest) -> ServerFrame {
-    let core = Arc::clone(core);
-    // Hooks read transcripts: keep file I/O off the async workers.
-    let result = tokio::task::spawn_blocking(move || super::inbox::handle(&core, request)).await;
-    match result {
-        Ok(Ok(answer)) => ServerFrame::Claude { id, answer },
-        Ok(Err(e)) => ServerFrame::Error {
-            id: Some(id),
-            code: e.status().1,
-            message: e.to_string(),
-        },
-        Err(e) => ServerFrame::Error {
-            id: Some(id),
-            code: ErrorCode::Internal,
-            message: format!("claude request failed: {e}"),
-        },
-    }
-}
-
-async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
-    match serde_json::to_string(frame) {
-        Ok(text) => socket.send(WsMessage::Text(text.into())).await.is_ok(),
-        Err(_) => false,
-    }
-}
-
-/// Queue `frame` without flushing (the caller flushes once per batch).
-async fn feed(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
-    match serde_json::to_string(frame) {
-        Ok(text) => socket.feed(WsMessage::Text(text.into())).await.is_ok(),
-        Err(_) => false,
-    }
-}
-
-/// Serve an attached `abg mcp` on `socket` until it goes away. The newest
-/// session is the one that pushes; older ones only answer requests.
-pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<AttachGuard>) {
-    let state = core.claude();
+/// Push stored messages to an attached `abg mcp` until its connection
+/// (`out`) closes or the daemon stops: every `stored` message becomes a
+/// `deliver` frame, which the control server writes to the socket. The
+/// newest session is the one that pushes; older ones only answer requests.
+pub async fn worker(core: Arc<Core>, state: Arc<LinkState>, out: mpsc::Sender<ServerFrame>) {
     let generation = state.begin_session();
     let attached_at = Instant::now();
     tracing::info!(generation, "claude link attached");
@@ -203,14 +168,11 @@ pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<Atta
     let mut sent: HashSet<String> = HashSet::new();
     let mut mark = QueueMark::default();
     let mut shutdown = core.shutdown_signal();
-    let cap = core.max_frame_bytes();
     let mut tick = tokio::time::interval(Duration::from_secs(2));
-    loop {
+    'session: loop {
         if state.is_current(generation) && state.may_push(attached_at) {
             match unpushed(&core, &mut sent, &mut mark) {
                 Ok(rows) => {
-                    // Queue every new frame, then write them with one flush.
-                    let mut queued = false;
                     for p in rows {
                         if p.delivery.state != DeliveryState::Stored || sent.contains(&p.message.id)
                         {
@@ -219,16 +181,10 @@ pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<Atta
                         let frame = ServerFrame::Deliver {
                             message: Box::new(peer_message(&p.message)),
                         };
-                        if !feed(&mut socket, &frame).await {
-                            drop(attach);
-                            return;
+                        if out.send(frame).await.is_err() {
+                            break 'session;
                         }
-                        queued = true;
                         sent.insert(p.message.id);
-                    }
-                    if queued && socket.flush().await.is_err() {
-                        drop(attach);
-                        return;
                     }
                 }
                 Err(e) => tracing::warn!("claude link cannot read the queue: {e}"),
@@ -237,71 +193,15 @@ pub async fn session(core: Arc<Core>, mut socket: WebSocket, attach: Option<Atta
         let Some(wake) = core.bus().notify(Agent::Claude) else {
             break;
         };
-        let msg = tokio::select! {
-            m = socket.recv() => m,
-            _ = wake.notified() => continue,
-            _ = tick.tick() => continue,
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tick.tick() => {}
+            _ = out.closed() => break,
             _ = shutdown.changed() => break,
-        };
-        let Some(Ok(msg)) = msg else { break };
-        let text = match msg {
-            WsMessage::Text(t) => t,
-            WsMessage::Close(_) => break,
-            _ => continue,
-        };
-        let reply = frame_reply(&core, text.as_str(), cap).await;
-        if !send(&mut socket, &reply).await {
-            break;
         }
     }
     tracing::info!(generation, "claude link detached");
     let _ = core.record_event("claude_link", serde_json::json!({"attached": false}));
-    drop(attach);
-}
-
-async fn frame_reply(core: &Arc<Core>, text: &str, cap: usize) -> ServerFrame {
-    let error = |id, code, message: String| ServerFrame::Error { id, code, message };
-    if text.len() > cap {
-        return error(
-            None,
-            ErrorCode::TooLarge,
-            format!("frame is {} bytes, over the limit of {cap}", text.len()),
-        );
-    }
-    let frame: ClientFrame = match serde_json::from_str(text) {
-        Ok(f) => f,
-        Err(e) => {
-            return error(
-                None,
-                ErrorCode::BadFrame,
-                format!("frame is not a valid control frame: {e}"),
-            );
-        }
-    };
-    match frame {
-        ClientFrame::Claude { id, request } => answer(core, id, request).await,
-        ClientFrame::Send {
-            id,
-            message,
-            wait_ms,
-        } => core.answer_send(id, message, wait_ms).await,
-        ClientFrame::Ping { id } => ServerFrame::Pong { id },
-        ClientFrame::Status { id } => ServerFrame::Status {
-            id,
-            status: Box::new(core.status()),
-        },
-        ClientFrame::Hello { .. } => error(
-            None,
-            ErrorCode::BadFrame,
-            "hello was already received on this connection".into(),
-        ),
-        #[allow(unreachable_patterns)]
-        _ => error(
-            None,
-            ErrorCode::BadFrame,
-            "this frame is not served on the Claude link".into(),
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -3,10 +3,12 @@
 //! Claude Code command line (`launch`), the files and checks around a
 //! launch (`setup`: MCP config, settings layer, the pair's `abg claude`
 //! lock) and runs it (`run`), the channel server `abg mcp`
-//! (`mcp`), the hooks (`hook`), the daemon's link to them (`link`, `inbox`)
-//! with its pure delivery rules (`policy`), the transcript evidence of what
-//! Claude saw (`transcript`) and the control-plane client they share
-//! (`wsclient`).
+//! (`mcp`), the hooks (`hook`), the daemon's side of them — the peer the
+//! daemon registers (`peer`), the push worker and live state (`link`), the
+//! answers to the side's requests (`inbox`) with its pure delivery rules
+//! (`policy`) and their wire types (`protocol`) — the transcript evidence
+//! of what Claude saw (`transcript`) and the control-plane client they
+//! share (`wsclient`).
 
 pub mod channel;
 pub mod hook;
@@ -14,7 +16,9 @@ pub mod inbox;
 pub mod launch;
 pub mod link;
 pub mod mcp;
+pub mod peer;
 pub mod policy;
+pub mod protocol;
 pub mod run;
 pub mod setup;
 pub mod transcript;

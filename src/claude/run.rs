@@ -13,10 +13,11 @@ use anyhow::Context as _;
 use super::channel::Via;
 use super::launch::{self, LaunchFiles};
 use super::policy;
+use super::protocol::{ClaudeAnswer, ClaudeRequest};
 use super::setup;
 use super::wsclient::ControlLink;
 use crate::config::Config;
-use crate::control::protocol::{ClaudeAnswer, ClaudeRequest, Role};
+use crate::control::protocol::Role;
 use crate::pair::Pair;
 use crate::pty::{
     InjectOptions, Injector, LaunchSpec, RealTerminal, Supervisor, SupervisorOptions,

@@ -16,9 +16,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+use super::protocol::{ClaudeAnswer, ClaudeRequest};
 use crate::control::protocol::{
-    ClaudeAnswer, ClaudeRequest, ClientFrame, PROTOCOL_VERSION, PeerMessage, Role, SendRequest,
-    SendResult, ServerFrame,
+    Agent, ClientFrame, PROTOCOL_VERSION, PeerMessage, Role, SendRequest, SendResult, ServerFrame,
 };
 
 /// Why a control call failed.
@@ -189,17 +189,22 @@ impl ControlLink {
         }
     }
 
-    /// A Claude-side request.
+    /// A Claude-side request, answered by the daemon's Claude peer.
     pub async fn claude(
         &self,
         request: ClaudeRequest,
         timeout: Duration,
     ) -> Result<ClaudeAnswer, LinkError> {
-        match self
-            .request(|id| ClientFrame::Claude { id, request }, timeout)
-            .await?
-        {
-            ServerFrame::Claude { answer, .. } => Ok(answer),
+        let request =
+            serde_json::to_value(request).map_err(|e| LinkError::Unexpected(e.to_string()))?;
+        let build = |id| ClientFrame::Peer {
+            id,
+            peer: Agent::Claude,
+            request,
+        };
+        match self.request(build, timeout).await? {
+            ServerFrame::Peer { answer, .. } => serde_json::from_value(answer)
+                .map_err(|e| LinkError::Unexpected(format!("not a Claude answer: {e}"))),
             other => Err(LinkError::Unexpected(format!("{other:?}"))),
         }
     }
@@ -232,7 +237,7 @@ fn frame_id(f: &ServerFrame) -> Option<u64> {
         ServerFrame::Status { id, .. }
         | ServerFrame::Sent { id, .. }
         | ServerFrame::Pong { id }
-        | ServerFrame::Claude { id, .. } => Some(*id),
+        | ServerFrame::Peer { id, .. } => Some(*id),
         ServerFrame::Error { id, .. } => *id,
         _ => None,
     }

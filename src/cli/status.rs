@@ -65,7 +65,12 @@ fn yes_no(b: bool) -> &'static str {
 
 fn render(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
     let mut out = render_head(s, pair);
-    if let Some(c) = &s.codex {
+    let codex = s
+        .peers
+        .get(crate::store::types::Agent::Codex.as_str())
+        .and_then(|p| p.view.clone())
+        .and_then(|v| serde_json::from_value::<crate::codex::session::CodexView>(v).ok());
+    if let Some(c) = &codex {
         out.push_str(&format!(
             "\ncodex     thread {} · turn {}{}",
             c.thread_id.as_deref().unwrap_or("none yet"),
@@ -98,7 +103,7 @@ fn render(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
 
 fn render_head(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
     format!(
-        "pair      {} ({})\nproject   {}\ndaemon    ready · pid {} · up {} · abg {} (protocol {})\nports     codex app-server {} · reserved {} · control/web {}\nstate     {}\nagents    claude {} · codex {}\nqueues    to claude {} · to codex {}",
+        "pair      {} ({})\nproject   {}\ndaemon    ready · pid {} · up {} · abg {} (protocol {})\nports     codex app-server {} · reserved {} · control/web {}\nstate     {}\nagents    {}\nqueues    {}",
         s.pair_name,
         s.pair_id,
         s.root,
@@ -110,9 +115,15 @@ fn render_head(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
         pair.ports.reserved,
         pair.ports.control,
         s.state_dir,
-        yes_no(s.attached.claude),
-        yes_no(s.attached.codex),
-        s.queues.to_claude,
-        s.queues.to_codex,
+        s.peers
+            .iter()
+            .map(|(id, p)| format!("{id} {}", yes_no(p.attached)))
+            .collect::<Vec<_>>()
+            .join(" · "),
+        s.peers
+            .iter()
+            .map(|(id, p)| format!("to {id} {}", p.queued))
+            .collect::<Vec<_>>()
+            .join(" · "),
     )
 }

@@ -110,7 +110,7 @@ pub async fn run(core: Arc<Core>) {
             served = serve(&core, &mut ready_rx, &mut stop) => served,
             _ = stopping.wait_for(|s| *s) => Ok(()),
         };
-        core.set_codex_view(None);
+        core.publish_view(Agent::Codex, None);
         match served {
             Ok(()) => break,
             Err(e) => {
@@ -247,7 +247,10 @@ async fn serve(
         }
         link.retry_after = None;
         link.pump().await?;
-        core.set_codex_view(Some(link.session.turn.view(link.session.thread_id())));
+        core.publish_view(
+            Agent::Codex,
+            serde_json::to_value(link.session.turn.view(link.session.thread_id())).ok(),
+        );
     }
 }
 

@@ -2,8 +2,9 @@
 //! (`launch`), the app-server protocol subset (`protocol`) and its
 //! WebSocket client (`transport`), the daemon-owned app-server
 //! (`appserver`) and what it records (`appstate`), thread and turn tracking (`session`), delivery of queued
-//! messages (`delivery`), ingestion of what Codex says (`ingest`), and
-//! the daemon task tying them together (`link`).
+//! messages (`delivery`), ingestion of what Codex says (`ingest`), the
+//! daemon task tying them together (`link`), and the peer the daemon
+//! registers (`peer`).
 
 pub mod appserver;
 pub mod appstate;
@@ -14,6 +15,7 @@ pub mod launch;
 pub mod link;
 pub mod notification;
 pub mod orphan;
+pub mod peer;
 pub mod protocol;
 pub mod session;
 pub mod transport;

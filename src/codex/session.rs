@@ -42,6 +42,17 @@ pub struct CurrentThread {
     pub mode: Option<Mode>,
 }
 
+/// Codex's thread and turn as the daemon sees them: what the Codex peer
+/// publishes for `abg status` (`peers.codex.view`) and the web UI.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CodexView {
+    pub thread_id: Option<String>,
+    /// `unknown`, `idle`, `busy` or `stalled` (silent past `codex.turn_stall_secs`).
+    pub turn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
+}
+
 /// Turn state of the current thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TurnState {
@@ -67,7 +78,7 @@ impl TurnState {
     }
 
     /// This state as `abg status` shows it.
-    pub fn view(&self, thread_id: Option<&str>) -> crate::control::protocol::CodexView {
+    pub fn view(&self, thread_id: Option<&str>) -> CodexView {
         let (turn, turn_id) = match self {
             TurnState::Unknown => ("unknown", None),
             TurnState::Idle => ("idle", None),
@@ -78,7 +89,7 @@ impl TurnState {
                 Some(turn_id.clone()).filter(|t| !t.is_empty()),
             ),
         };
-        crate::control::protocol::CodexView {
+        CodexView {
             thread_id: thread_id.map(str::to_owned),
             turn: turn.to_string(),
             turn_id,

@@ -25,6 +25,8 @@
 //!
 //! The budget routes' bodies are in [`budget`].
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use crate::store::types::{Agent, OnBusy};
@@ -32,7 +34,7 @@ pub use crate::store::types::{Agent, OnBusy};
 pub mod budget;
 
 /// Version of this protocol; bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Header carrying the client's protocol version on HTTP requests.
 pub const PROTOCOL_HEADER: &str = "abg-protocol";
 /// Largest message body accepted, in bytes.
@@ -41,24 +43,55 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// `send` frame and of `POST /v1/messages?wait_ms=N` is cut to this.
 pub const MAX_SEND_WAIT_MS: u64 = 60_000;
 
-/// Who speaks on a control connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Who speaks on a control connection: on the wire `"cli"`, `"ui"`, or
+/// the id of a peer (`"claude"`), which counts as attached while it is
+/// connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// A one-shot CLI call (`abg status`, `abg send`, …).
+    /// A one-shot CLI call (`abg status`, `abg send`, a hook, …).
     Cli,
-    /// The Claude side (`abg mcp`, hooks) — counts as an attached agent.
-    Claude,
-    /// The Codex side (`abg codex`) — counts as an attached agent.
-    Codex,
     /// A web UI session.
     Ui,
+    /// An agent's own connection (`abg mcp`, `abg codex`).
+    Peer(Agent),
 }
 
 impl Role {
-    /// Whether this connection keeps the daemon from idling out.
-    pub fn is_agent(self) -> bool {
-        matches!(self, Role::Claude | Role::Codex)
+    /// The peer this connection counts as attached, if any.
+    pub fn peer(self) -> Option<Agent> {
+        match self {
+            Role::Peer(a) => Some(a),
+            Role::Cli | Role::Ui => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Cli => "cli",
+            Role::Ui => "ui",
+            Role::Peer(a) => a.as_str(),
+        }
+    }
+}
+
+impl Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "cli" => Ok(Role::Cli),
+            "ui" => Ok(Role::Ui),
+            other => other.parse::<Agent>().map(Role::Peer).map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "unknown role {other:?}: expected \"cli\", \"ui\" or a peer id"
+                ))
+            }),
+        }
     }
 }
 
@@ -78,16 +111,17 @@ pub struct SendRequest {
 }
 
 impl SendRequest {
-    /// Check the request; the error text says what to change.
+    /// Check what can be checked without knowing the pair's peers (the
+    /// core checks that `to` names one, and that `on_busy` is for a peer
+    /// that takes it); the error text says what to change.
     pub fn validate(&self, max_body: usize) -> Result<(), String> {
         if self.from == self.to {
             return Err("`from` and `to` must differ".into());
         }
-        if !self.to.is_recipient() {
-            return Err("`to` must be \"claude\" or \"codex\"".into());
-        }
         if self.from == Agent::Abg {
-            return Err("`from` must be \"claude\", \"codex\" or \"human\"".into());
+            return Err(
+                "`from` must be a peer or \"human\"; \"abg\" is the daemon's own voice".into(),
+            );
         }
         if self.body.trim().is_empty() {
             return Err("`body` is empty; send some text".into());
@@ -102,9 +136,6 @@ impl SendRequest {
             && !(1..=128).contains(&key.len())
         {
             return Err("`idempotency_key` must be 1 to 128 characters".into());
-        }
-        if self.on_busy.is_some() && self.to != Agent::Codex {
-            return Err("`on_busy` applies only to messages for codex".into());
         }
         Ok(())
     }
@@ -209,22 +240,26 @@ pub struct DaemonStatus {
     /// Why the loop governor paused the agent-to-agent relay, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay_paused: Option<String>,
-    /// The daemon's view of Codex (absent until its app-server is connected).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codex: Option<CodexView>,
+    /// Every registered peer: attached, queue, what it publishes.
+    #[serde(default)]
+    pub peers: BTreeMap<String, PeerStatus>,
     /// Undelivered messages with their delivery state, oldest first (at most 20).
     #[serde(default)]
     pub pending: Vec<PendingView>,
 }
 
-/// Codex's thread and turn as the daemon sees them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CodexView {
-    pub thread_id: Option<String>,
-    /// `unknown`, `idle`, `busy` or `stalled` (silent past `codex.turn_stall_secs`).
-    pub turn: String,
+/// One peer in `abg status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerStatus {
+    /// The name people read ("Claude").
+    pub name: String,
+    pub attached: bool,
+    /// Undelivered messages for it.
+    pub queued: u64,
+    /// What the peer publishes about itself (Codex: thread and turn;
+    /// Claude: channel and busy), absent until it has said anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_id: Option<String>,
+    pub view: Option<serde_json::Value>,
 }
 
 /// One undelivered message in `abg status`.
@@ -239,18 +274,41 @@ pub struct PendingView {
     pub age_ms: i64,
 }
 
-/// Which agents have a live control connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Attached {
-    pub claude: bool,
-    pub codex: bool,
+/// Which peers have a live control connection, by peer id.
+pub type Attached = BTreeMap<String, bool>;
+
+/// Undelivered messages per recipient, by peer id; on the wire each key is
+/// `to_<peer id>` (`{"to_claude": 1, "to_codex": 0}`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Queues(pub BTreeMap<String, u64>);
+
+impl Queues {
+    /// The queue to peer `id` (0 when unknown).
+    pub fn to(&self, id: &str) -> u64 {
+        self.0.get(id).copied().unwrap_or(0)
+    }
 }
 
-/// Undelivered messages per recipient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Queues {
-    pub to_claude: u64,
-    pub to_codex: u64,
+impl Serialize for Queues {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (id, n) in &self.0 {
+            map.serialize_entry(&format!("to_{id}"), n)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Queues {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = BTreeMap::<String, u64>::deserialize(d)?;
+        Ok(Queues(
+            raw.into_iter()
+                .map(|(k, n)| (k.strip_prefix("to_").unwrap_or(&k).to_string(), n))
+                .collect(),
+        ))
+    }
 }
 
 /// Frames a client sends on the WebSocket.
@@ -275,14 +333,18 @@ pub enum ClientFrame {
     Ping {
         id: u64,
     },
-    /// A request of the Claude side (`abg mcp`, `abg hook`, `abg claude`).
-    Claude {
+    /// A request of one peer's side (Claude's `abg mcp`, hooks and `abg
+    /// claude`), answered by that peer's adapter; `request` is the
+    /// adapter's own JSON.
+    Peer {
         id: u64,
-        request: ClaudeRequest,
+        peer: Agent,
+        request: serde_json::Value,
     },
 }
 
-/// A message for Claude, as the daemon hands it to `abg mcp` to push.
+/// A message for a peer, as the daemon hands it to the peer's attached
+/// connection to push (Claude's `abg mcp`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerMessage {
     pub id: String,
@@ -295,89 +357,6 @@ pub struct PeerMessage {
     pub turn_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<String>,
-}
-
-/// What a Claude Code hook reports (a subset of its stdin JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct HookReport {
-    /// `SessionStart`, `UserPromptSubmit`, `Stop` or `PostToolUse`.
-    pub event: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcript_path: Option<String>,
-    #[serde(default)]
-    pub stop_hook_active: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_name: Option<String>,
-    /// Message ids named (`msg_id="…"`) in a UserPromptSubmit prompt: a
-    /// channel push starting this turn.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub prompt_ids: Vec<String>,
-    /// A UserPromptSubmit whose prompt the human typed (not a channel push,
-    /// not abg's doorbell): it counts as human input for the loop governor.
-    #[serde(default)]
-    pub human_prompt: bool,
-}
-
-/// The daemon's answer to a hook: at most one of these is set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct HookReply {
-    /// Stop hook: keep Claude going with this reason.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block_reason: Option<String>,
-    /// Facts added to Claude's context (SessionStart, UserPromptSubmit, PostToolUse).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub additional_context: Option<String>,
-}
-
-/// Requests of the Claude side on the control WebSocket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ClaudeRequest {
-    /// `abg mcp` wrote these messages to Claude as channel notifications.
-    Pushed { ids: Vec<String> },
-    /// Claude acknowledged these messages (`get_messages(ack)`, `reply(in_reply_to)`).
-    Ack { ids: Vec<String> },
-    /// Unacknowledged messages for Claude (pull path); `ack` acknowledges the returned ones.
-    FetchUnread {
-        #[serde(default)]
-        ack: bool,
-    },
-    /// A Claude Code hook fired.
-    Hook { report: HookReport },
-    /// `abg claude` asks whether to ring the PTY doorbell now.
-    Doorbell,
-    /// `abg claude` typed the doorbell for these messages.
-    Rang { ids: Vec<String> },
-    /// `abg claude` read the channel registration from Claude's debug log.
-    Channel {
-        registered: bool,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
-}
-
-/// Answers to [`ClaudeRequest`]s.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ClaudeAnswer {
-    /// Done; `unread` messages for Claude are still unacknowledged.
-    Done { unread: u64 },
-    /// The unacknowledged messages, oldest first.
-    Unread {
-        messages: Vec<PeerMessage>,
-        unread: u64,
-    },
-    /// What the hook should output.
-    Hook { reply: HookReply, unread: u64 },
-    /// Ring the doorbell for these messages (empty: don't); `from` names
-    /// their senders for the text typed into Claude's prompt.
-    Doorbell {
-        ids: Vec<String>,
-        #[serde(default)]
-        from: Vec<Agent>,
-    },
 }
 
 /// Stable error codes of the control plane.
@@ -414,12 +393,12 @@ pub enum ServerFrame {
     Pong {
         id: u64,
     },
-    /// Answer to [`ClientFrame::Claude`].
-    Claude {
+    /// Answer to [`ClientFrame::Peer`], in the peer adapter's own JSON.
+    Peer {
         id: u64,
-        answer: ClaudeAnswer,
+        answer: serde_json::Value,
     },
-    /// A message for Claude, sent unasked to the attached `abg mcp`.
+    /// A message for a peer, sent unasked to its attached connection.
     Deliver {
         message: Box<PeerMessage>,
     },
@@ -462,15 +441,13 @@ mod tests {
             .validate(10)
             .expect_err("long");
         assert!(long.contains("over the limit"), "{long}");
-        let mut steer = req(Agent::Claude, "hi");
-        steer.on_busy = Some(OnBusy::Steer);
-        assert!(steer.validate(10).is_err());
+        // `on_busy` for a peer that does not take it: see `daemon::send`.
     }
 
     #[test]
     fn frames_round_trip_and_reject_unknown_fields() {
         let f: ClientFrame =
-            serde_json::from_str(r#"{"type":"hello","protocol":1,"version":"0.1.0","role":"cli"}"#)
+            serde_json::from_str(r#"{"type":"hello","protocol":2,"version":"0.1.0","role":"cli"}"#)
                 .expect("hello");
         assert!(matches!(
             f,

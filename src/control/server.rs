@@ -1,6 +1,9 @@
 //! The control plane's axum server: routes, body parsing with clear errors,
 //! and the WebSocket session loop. Everything the routes do is delegated to
-//! the daemon's [`Core`]; this file only moves frames.
+//! the daemon's [`Core`] or, for a `peer` frame, to the peer it names; a
+//! connection that says hello as a peer is handed that peer's push worker,
+//! whose frames this loop writes beside its answers. This file only moves
+//! frames and names no agent.
 
 use std::sync::Arc;
 
@@ -15,20 +18,30 @@ use serde::Deserialize;
 
 use super::errors::{self, core_error, error};
 use super::guard::{self, Guard, PathGate};
-use super::protocol::{
-    Ack, ClientFrame, ErrorCode, PROTOCOL_VERSION, Role, SendRequest, ServerFrame,
-};
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+
+use super::protocol::{Ack, ClientFrame, ErrorCode, PROTOCOL_VERSION, SendRequest, ServerFrame};
 use crate::daemon::core::Core;
+use crate::daemon::peer::Peers;
 use crate::web::auth::UiAuth;
 
 #[derive(Clone)]
 struct AppState {
     core: Arc<Core>,
+    peers: Peers,
 }
 
-/// Build the router for `core`, guarded by `guard`, with the web UI's
-/// authenticator `ui` registered as the guard's gate of the `/ui` paths.
-pub fn router(core: Arc<Core>, guard: Guard, ui: Arc<UiAuth>) -> Router {
+/// Build the router for `core` and its `peers`, guarded by `guard`, with
+/// the web UI's authenticator `ui` registered as the guard's gate of the
+/// `/ui` paths, and the composition root's `extra` routes (the budget's).
+pub fn router(
+    core: Arc<Core>,
+    peers: Peers,
+    guard: Guard,
+    ui: Arc<UiAuth>,
+    extra: Router,
+) -> Router {
     let guard = Arc::new(guard.with_gate(Arc::clone(&ui) as Arc<dyn PathGate>));
     let limit = errors::BodyLimit {
         max_frame_bytes: core.max_frame_bytes(),
@@ -47,15 +60,14 @@ pub fn router(core: Arc<Core>, guard: Guard, ui: Arc<UiAuth>) -> Router {
         .route("/v1/relay/resume", post(resume_relay))
         .route("/v1/ws", get(ws))
         .merge(crate::web::router(Arc::clone(&core), ui))
-        // Quota relay (issue 7): /v1/budget…
-        .merge(crate::budget::http::router(Arc::clone(&core)))
+        .with_state(AppState { core, peers })
+        .merge(extra)
         .fallback(errors::not_found)
         .layer(DefaultBodyLimit::max(limit.body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             guard,
             guard::middleware,
-        ))
-        .with_state(AppState { core });
+        ));
     // `Router::layer` wraps each endpoint, inside axum's own answers (a 405
     // gets its `Allow` header outside it): the JSON rewriting wraps the
     // whole router instead.
@@ -168,7 +180,7 @@ async fn ws(State(s): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     upgrade
         .max_message_size(cap.saturating_mul(4))
         .max_frame_size(cap.saturating_mul(4))
-        .on_upgrade(move |socket| session(s.core, socket))
+        .on_upgrade(move |socket| session(s.core, s.peers, socket))
 }
 
 async fn send_frame(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
@@ -205,14 +217,70 @@ pub fn parse_frame(text: &str, cap: usize) -> Result<ClientFrame, Box<ServerFram
     })
 }
 
-async fn session(core: Arc<Core>, mut socket: WebSocket) {
+/// Answer a `peer` frame with the adapter of the peer it names, off the
+/// async workers (hooks read transcripts).
+async fn answer_peer(
+    core: &Arc<Core>,
+    peers: &Peers,
+    id: u64,
+    peer: crate::store::types::Agent,
+    request: serde_json::Value,
+) -> ServerFrame {
+    let Some(adapter) = peers.get(peer).map(Arc::clone) else {
+        return error_frame(
+            Some(id),
+            ErrorCode::InvalidArgument,
+            format!(
+                "no peer {:?} in this pair; its peers are {}",
+                peer.as_str(),
+                core.peer_ids_text()
+            ),
+        );
+    };
+    let core = Arc::clone(core);
+    match tokio::task::spawn_blocking(move || adapter.answer(&core, request)).await {
+        Ok(Ok(answer)) => ServerFrame::Peer { id, answer },
+        Ok(Err(e)) => error_frame(Some(id), e.status().1, e.to_string()),
+        Err(e) => error_frame(
+            Some(id),
+            ErrorCode::Internal,
+            format!("{} request failed: {e}", peer.as_str()),
+        ),
+    }
+}
+
+/// Frames a peer's push worker may queue ahead of the socket.
+const PUSH_QUEUE: usize = 256;
+
+async fn session(core: Arc<Core>, peers: Peers, mut socket: WebSocket) {
     let cap = core.max_frame_bytes();
     let mut attach = None;
     let mut hello = false;
     let mut shutdown = core.shutdown_signal();
+    // A peer's pushes, once it said hello as a peer that pushes.
+    let (push_tx, mut push_rx) = mpsc::channel::<ServerFrame>(PUSH_QUEUE);
+    let mut push_tx = Some(push_tx);
+    let mut worker: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         let msg = tokio::select! {
             m = socket.recv() => m,
+            Some(frame) = push_rx.recv(), if worker.is_some() => {
+                // Write this push and every one already queued, then flush once.
+                if !feed_frame(&mut socket, &frame).await {
+                    break;
+                }
+                let mut ok = true;
+                while let Ok(more) = push_rx.try_recv() {
+                    if !feed_frame(&mut socket, &more).await {
+                        ok = false;
+                        break;
+                    }
+                }
+                if !ok || socket.flush().await.is_err() {
+                    break;
+                }
+                continue;
+            }
             _ = shutdown.changed() => break,
         };
         let Some(Ok(msg)) = msg else { break };
@@ -241,6 +309,7 @@ async fn session(core: Arc<Core>, mut socket: WebSocket) {
                 continue;
             }
         };
+        let mut start_worker = None;
         let reply = match frame {
             ClientFrame::Hello { protocol, role, .. } => {
                 if protocol != PROTOCOL_VERSION {
@@ -254,20 +323,43 @@ async fn session(core: Arc<Core>, mut socket: WebSocket) {
                     let _ = send_frame(&mut socket, &f).await;
                     break;
                 }
-                hello = true;
-                if role != Role::Cli && attach.is_none() {
-                    attach = Some(core.attach(role));
-                }
-                ServerFrame::Welcome {
-                    protocol: PROTOCOL_VERSION,
-                    version: crate::version().to_string(),
-                    pair_id: core.pair_id().to_string(),
+                if hello {
+                    error_frame(
+                        None,
+                        ErrorCode::BadFrame,
+                        "hello was already received on this connection",
+                    )
+                } else if let Some(peer) = role.peer()
+                    && peers.get(peer).is_none()
+                {
+                    let f = error_frame(
+                        None,
+                        ErrorCode::InvalidArgument,
+                        format!(
+                            "no peer {:?} in this pair; its peers are {}",
+                            peer.as_str(),
+                            core.peer_ids_text()
+                        ),
+                    );
+                    let _ = send_frame(&mut socket, &f).await;
+                    break;
+                } else {
+                    hello = true;
+                    if let Some(peer) = role.peer() {
+                        attach = Some(core.attach(role));
+                        start_worker = peers.get(peer).map(Arc::clone);
+                    }
+                    ServerFrame::Welcome {
+                        protocol: PROTOCOL_VERSION,
+                        version: crate::version().to_string(),
+                        pair_id: core.pair_id().to_string(),
+                    }
                 }
             }
             _ if !hello => error_frame(
                 None,
                 ErrorCode::HelloRequired,
-                "send a hello frame first: {\"type\":\"hello\",\"protocol\":1,\"version\":\"…\",\"role\":\"cli\"}",
+                "send a hello frame first: {\"type\":\"hello\",\"protocol\":2,\"version\":\"…\",\"role\":\"cli\"}",
             ),
             ClientFrame::Status { id } => ServerFrame::Status {
                 id,
@@ -279,19 +371,31 @@ async fn session(core: Arc<Core>, mut socket: WebSocket) {
                 wait_ms,
             } => core.answer_send(id, message, wait_ms).await,
             ClientFrame::Ping { id } => ServerFrame::Pong { id },
-            ClientFrame::Claude { id, request } => {
-                crate::claude::link::answer(&core, id, request).await
+            ClientFrame::Peer { id, peer, request } => {
+                answer_peer(&core, &peers, id, peer, request).await
             }
         };
-        let welcomed_claude = matches!(reply, ServerFrame::Welcome { .. })
-            && attach.as_ref().is_some_and(|a| a.role() == Role::Claude);
         if !send_frame(&mut socket, &reply).await {
             break;
         }
-        if welcomed_claude {
-            // `abg mcp` stays on this socket: the Claude link pushes to it.
-            return crate::claude::link::session(core, socket, attach).await;
+        // After the welcome: the peer's push worker starts writing.
+        if let Some(adapter) = start_worker
+            && let Some(tx) = push_tx.take()
+            && let Some(fut) = adapter.attached(Arc::clone(&core), tx)
+        {
+            worker = Some(tokio::spawn(fut));
         }
     }
+    if let Some(w) = worker {
+        w.abort();
+    }
     drop(attach);
+}
+
+/// Queue `frame` without flushing (the caller flushes once per batch).
+async fn feed_frame(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
+    match serde_json::to_string(frame) {
+        Ok(text) => socket.feed(Message::Text(text.into())).await.is_ok(),
+        Err(_) => false,
+    }
 }

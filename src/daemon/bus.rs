@@ -1,5 +1,5 @@
 //! In-process notifications between the daemon's parts. The store stays the
-//! source of truth; the bus only says "look again": a wake-up per recipient
+//! source of truth; the bus only says "look again": a wake-up per peer
 //! for its delivery worker, and a broadcast of live changes for everything
 //! that streams (web UI, `abg log -f`, waiting senders).
 
@@ -27,23 +27,17 @@ pub enum LiveEvent {
 /// whole event keeps an idle daemon about 1 MiB smaller.
 pub struct Bus {
     tx: broadcast::Sender<Arc<LiveEvent>>,
-    claude: Notify,
-    codex: Notify,
-}
-
-impl Default for Bus {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// One wake-up per registered peer (a handful: a scan beats a map).
+    wakes: Vec<(Agent, Notify)>,
 }
 
 impl Bus {
-    pub fn new() -> Self {
+    /// A bus with a wake-up for each of `peers`.
+    pub fn new(peers: &[Agent]) -> Self {
         let (tx, _) = broadcast::channel(4096);
         Self {
             tx,
-            claude: Notify::new(),
-            codex: Notify::new(),
+            wakes: peers.iter().map(|p| (*p, Notify::new())).collect(),
         }
     }
 
@@ -58,7 +52,7 @@ impl Bus {
         self.tx.subscribe()
     }
 
-    /// Wake `agent`'s delivery worker (a no-op for non-recipients).
+    /// Wake `agent`'s delivery worker (a no-op for anyone not registered).
     pub fn wake(&self, agent: Agent) {
         if let Some(n) = self.notify(agent) {
             n.notify_one();
@@ -67,10 +61,6 @@ impl Bus {
 
     /// The wake-up of `agent`'s delivery worker.
     pub fn notify(&self, agent: Agent) -> Option<&Notify> {
-        match agent {
-            Agent::Claude => Some(&self.claude),
-            Agent::Codex => Some(&self.codex),
-            Agent::Human | Agent::Abg => None,
-        }
+        self.wakes.iter().find(|(a, _)| *a == agent).map(|(_, n)| n)
     }
 }

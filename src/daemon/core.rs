@@ -1,41 +1,90 @@
-//! The daemon's shared state: the pair, the store (the daemon is its only
-//! writer), who is attached, and the shutdown signal. The control server
-//! and, later, the agent links call into this; it holds no transport code.
+//! The daemon's core, which knows no agent: the pair, the store (the daemon
+//! is its only writer), the bus, who is attached, what each peer publishes
+//! about itself, the registered components and the shutdown signal. Peers
+//! and components reach the store only through the port here (insert,
+//! transition, record an event, pending for a peer, wake); the control
+//! server and the web UI call the same port. It holds no transport code.
+//!
+//! Components (the loop governor, the kickoff, the quota relay) register
+//! through one trait, [`Component`], at start, and are told what happened
+//! ([`CoreEvent`]) synchronously and in order, so the core never imports
+//! them.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use thiserror::Error;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::bus::{Bus, LiveEvent};
+use super::governor::judge::Judged;
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::control::protocol::{
-    Attached, CodexView, DaemonStatus, MAX_SEND_WAIT_MS, MessagePage, MessageView, Outcome,
-    OutcomeCode, PROTOCOL_VERSION, PendingView, Phase, Queues, Role, SendRequest, SendResult,
-};
+use crate::control::protocol::{Phase, Role};
 use crate::pair::Pair;
-use crate::store::types::{
-    Agent, DeliveryLogEntry, DeliveryState, Event, Message, NewMessage, Transitioned,
-};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
+use crate::store::types::{Agent, DeliveryState, Event, Message, NewMessage, Transitioned};
 
-/// Errors the core reports to callers.
-#[derive(Debug, Error)]
-pub enum CoreError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("store error: {0}")]
-    Store(#[from] StoreError),
+pub use super::error::CoreError;
+
+/// What the core knows of a registered peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub id: Agent,
+    /// The name people read ("Claude").
+    pub name: &'static str,
+    /// Whether a sender may say how a message meets a running turn
+    /// (`on_busy`: queue, steer, interrupt).
+    pub takes_on_busy: bool,
+}
+
+/// Something that happened in the core, told to every component.
+#[derive(Debug)]
+pub enum CoreEvent<'a> {
+    /// A new message was stored and judged by the loop governor (its hold
+    /// or damping is already durable with it).
+    Stored {
+        message: &'a Message,
+        judged: &'a Judged,
+    },
+    /// A peer attached; `attached` lists every peer attached now.
+    Attached { peer: Agent, attached: &'a [Agent] },
+}
+
+/// A part of the daemon registered at start (the atuin pattern): it may
+/// start tasks of its own and is told of core events, in order.
+pub trait Component: Send + Sync + 'static {
+    /// Its name, for logs.
+    fn name(&self) -> &'static str;
+
+    /// Start the component's own tasks (none by default).
+    fn start(self: Arc<Self>, _core: Arc<Core>) -> Option<JoinHandle<()>> {
+        None
+    }
+
+    /// React to `event`; an error is logged, never propagated to the
+    /// caller whose action caused the event (that action is durable).
+    fn on_event(&self, _core: &Core, _event: &CoreEvent<'_>) -> Result<(), CoreError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
 struct Attachments {
-    claude: u32,
-    codex: u32,
+    count: BTreeMap<Agent, u32>,
     /// When the last agent detached (or the daemon started).
     idle_since: Instant,
+}
+
+impl Attachments {
+    fn attached(&self) -> Vec<Agent> {
+        self.count
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(a, _)| *a)
+            .collect()
+    }
 }
 
 /// Shared daemon state.
@@ -50,12 +99,13 @@ pub struct Core {
     attached: Mutex<Attachments>,
     shutdown_tx: watch::Sender<bool>,
     bus: Bus,
-    codex_view: Mutex<Option<CodexView>>,
-    /// The Claude side's live state (link sessions, hooks, doorbell).
-    claude: crate::claude::link::LinkState,
+    peers: Vec<PeerInfo>,
+    components: Vec<Arc<dyn Component>>,
+    /// What each peer last published about itself (`abg status`, the UI).
+    views: Mutex<BTreeMap<Agent, serde_json::Value>>,
 }
 
-/// Keeps an agent counted as attached until dropped.
+/// Keeps a peer counted as attached until dropped.
 pub struct AttachGuard {
     core: Arc<Core>,
     role: Role,
@@ -75,8 +125,17 @@ impl Drop for AttachGuard {
 }
 
 impl Core {
-    pub fn new(pair: Pair, config: Config, store: Store) -> Arc<Self> {
+    /// A core over `store` for the registered `peers`, telling
+    /// `components` of its events.
+    pub fn new(
+        pair: Pair,
+        config: Config,
+        store: Store,
+        peers: Vec<PeerInfo>,
+        components: Vec<Arc<dyn Component>>,
+    ) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
+        let ids: Vec<Agent> = peers.iter().map(|p| p.id).collect();
         Arc::new(Self {
             pair,
             config,
@@ -85,14 +144,14 @@ impl Core {
             store: Mutex::new(store),
             inserts: super::group_commit::Queue::default(),
             attached: Mutex::new(Attachments {
-                claude: 0,
-                codex: 0,
+                count: ids.iter().map(|id| (*id, 0)).collect(),
                 idle_since: Instant::now(),
             }),
             shutdown_tx,
-            bus: Bus::new(),
-            codex_view: Mutex::new(None),
-            claude: crate::claude::link::LinkState::default(),
+            bus: Bus::new(&ids),
+            peers,
+            components,
+            views: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -104,39 +163,53 @@ impl Core {
         &self.pair.id
     }
 
-    /// The Claude side's live state.
-    pub fn claude(&self) -> &crate::claude::link::LinkState {
-        &self.claude
+    /// The registered peers, in order.
+    pub fn peers(&self) -> &[PeerInfo] {
+        &self.peers
     }
 
-    /// Publish the Codex link's view of thread and turn (for `abg status`).
-    pub fn set_codex_view(&self, view: Option<CodexView>) {
-        if let Ok(mut v) = self.codex_view.lock() {
-            *v = view;
+    /// The registered peer `id`, if it is one.
+    pub fn peer(&self, id: Agent) -> Option<&PeerInfo> {
+        self.peers.iter().find(|p| p.id == id)
+    }
+
+    /// The peers' names for a sentence: "Claude and Codex", "A, B and C".
+    pub fn peer_names(&self) -> String {
+        let names: Vec<&str> = self.peers.iter().map(|p| p.name).collect();
+        match names.split_last() {
+            None => String::new(),
+            Some((last, [])) => (*last).to_string(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
         }
     }
 
-    /// Undelivered messages with their states, oldest first.
-    fn pending_views(&self, limit: usize) -> Vec<PendingView> {
-        let now = now_ms();
-        let mut all: Vec<PendingView> = [Agent::Claude, Agent::Codex]
-            .iter()
-            .flat_map(|a| {
-                self.with_store(|s| s.pending_for(*a, limit))
-                    .unwrap_or_default()
-            })
-            .map(|p| PendingView {
-                id: p.message.id,
-                from: p.message.from.as_str().to_string(),
-                to: p.delivery.recipient.as_str().to_string(),
-                state: p.delivery.state.as_str().to_string(),
-                detail: p.delivery.detail,
-                age_ms: now - p.message.created_ms,
-            })
-            .collect();
-        all.sort_by_key(|p| std::cmp::Reverse(p.age_ms));
-        all.truncate(limit);
-        all
+    /// The registered components, in order.
+    pub fn components(&self) -> &[Arc<dyn Component>] {
+        &self.components
+    }
+
+    /// Tell every component of `event`, in order.
+    fn tell(&self, event: &CoreEvent<'_>) {
+        for c in &self.components {
+            if let Err(e) = c.on_event(self, event) {
+                tracing::warn!(component = c.name(), "{e}");
+            }
+        }
+    }
+
+    /// Publish what peer `id` wants shown about itself (`None` clears it).
+    pub fn publish_view(&self, id: Agent, view: Option<serde_json::Value>) {
+        if let Ok(mut v) = self.views.lock() {
+            match view {
+                Some(view) => v.insert(id, view),
+                None => v.remove(&id),
+            };
+        }
+    }
+
+    /// What peer `id` last published about itself.
+    pub fn view(&self, id: Agent) -> Option<serde_json::Value> {
+        self.views.lock().ok()?.get(&id).cloned()
     }
 
     /// Wake-ups and live changes.
@@ -144,7 +217,7 @@ impl Core {
         &self.bus
     }
 
-    /// Store a message from inside the daemon (Codex output, notices),
+    /// Store a message from inside the daemon (peer output, notices),
     /// then wake its recipient and stream it. Duplicates (same source item
     /// or idempotency key) are returned without a second wake-up.
     pub fn insert(&self, new: &NewMessage) -> Result<(Message, bool), CoreError> {
@@ -154,13 +227,20 @@ impl Core {
 
     /// [`Core::insert`], also returning for a new message the delivery
     /// state it was stored in (its initial state, or the governor's hold).
-    fn insert_stated(
+    pub(crate) fn insert_stated(
         &self,
         new: &NewMessage,
     ) -> Result<(Message, bool, Option<DeliveryState>), CoreError> {
+        if self.peer(new.to).is_none() {
+            return Err(CoreError::Invalid(format!(
+                "`to` must name a peer of this pair ({}), not {:?}",
+                self.peer_ids_text(),
+                new.to.as_str()
+            )));
+        }
         let limit = self.config.settings.governor_limit();
         // The loop governor judges (and holds) a new message in the same
-        // critical section that stores it: see `governor::judge_stored`.
+        // critical section that stores it: see `governor::judge`.
         // One transaction (one commit) for the message, the governor's state
         // and a hold: they are durable together before anyone is woken.
         // Inserts arriving together share one commit (see `group_commit`).
@@ -174,13 +254,25 @@ impl Core {
             state = judged
                 .moved_to()
                 .or_else(|| DeliveryState::initial_for(message.to));
-            super::governor::follow_up(self, &message, judged)?;
+            self.tell(&CoreEvent::Stored {
+                message: &message,
+                judged: &judged,
+            });
             self.bus.publish(LiveEvent::Message {
                 message: message.clone(),
             });
             self.bus.wake(message.to);
         }
         Ok((message, fresh, state))
+    }
+
+    /// The registered peer ids, for error texts: `"claude", "codex"`.
+    pub fn peer_ids_text(&self) -> String {
+        self.peers
+            .iter()
+            .map(|p| format!("{:?}", p.id.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Move a delivery to `state` in the store and stream the change.
@@ -263,7 +355,7 @@ impl Core {
         }
     }
 
-    fn phase(&self) -> Phase {
+    pub(crate) fn phase(&self) -> Phase {
         self.phase.lock().map(|p| *p).unwrap_or(Phase::Stopping)
     }
 
@@ -276,22 +368,19 @@ impl Core {
         f(&mut guard)
     }
 
-    /// Count `role` as attached until the guard drops.
+    /// Count `role` as attached until the guard drops (only peers count).
     pub fn attach(self: &Arc<Self>, role: Role) -> AttachGuard {
-        let both = self.attached.lock().map(|mut a| {
-            match role {
-                Role::Claude => a.claude += 1,
-                Role::Codex => a.codex += 1,
-                Role::Cli | Role::Ui => {}
-            }
-            (a.claude > 0, a.codex > 0)
+        let now = self.attached.lock().ok().and_then(|mut a| {
+            let peer = role.peer()?;
+            *a.count.entry(peer).or_insert(0) += 1;
+            Some((peer, a.attached()))
         });
-        tracing::info!(?role, "agent attached");
-        if role.is_agent()
-            && let Ok((claude, codex)) = both
-            && let Err(e) = super::kickoff::on_attach(self, claude, codex)
-        {
-            tracing::warn!("kickoff failed: {e}");
+        tracing::info!(?role, "attached");
+        if let Some((peer, attached)) = now {
+            self.tell(&CoreEvent::Attached {
+                peer,
+                attached: &attached,
+            });
         }
         AttachGuard {
             core: Arc::clone(self),
@@ -300,33 +389,30 @@ impl Core {
     }
 
     fn detach(&self, role: Role) {
-        if let Ok(mut a) = self.attached.lock() {
-            match role {
-                Role::Claude => a.claude = a.claude.saturating_sub(1),
-                Role::Codex => a.codex = a.codex.saturating_sub(1),
-                Role::Cli | Role::Ui => {}
+        if let (Ok(mut a), Some(peer)) = (self.attached.lock(), role.peer()) {
+            if let Some(n) = a.count.get_mut(&peer) {
+                *n = n.saturating_sub(1);
             }
-            if a.claude == 0 && a.codex == 0 {
+            if a.attached().is_empty() {
                 a.idle_since = Instant::now();
             }
         }
-        tracing::info!(?role, "agent detached");
+        tracing::info!(?role, "detached");
     }
 
-    /// How long no agent has been attached; `None` while one is.
+    /// How long no peer has been attached; `None` while one is.
     pub fn idle_for(&self) -> Option<std::time::Duration> {
         let a = self.attached.lock().ok()?;
-        (a.claude == 0 && a.codex == 0).then(|| a.idle_since.elapsed())
+        a.attached().is_empty().then(|| a.idle_since.elapsed())
     }
 
-    fn attached_now(&self) -> Attached {
+    /// Whether peer `id` has a live connection.
+    pub fn is_attached(&self, id: Agent) -> bool {
         self.attached
             .lock()
-            .map(|a| Attached {
-                claude: a.claude > 0,
-                codex: a.codex > 0,
-            })
-            .unwrap_or_default()
+            .ok()
+            .and_then(|a| a.count.get(&id).copied())
+            .is_some_and(|n| n > 0)
     }
 
     /// Ask every task to stop.
@@ -339,205 +425,5 @@ impl Core {
     /// A receiver that changes once shutdown is requested.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown_tx.subscribe()
-    }
-
-    /// Health and identity for `abg status`.
-    pub fn status(&self) -> DaemonStatus {
-        let stats = self.with_store(|s| s.stats()).unwrap_or_default();
-        let pending = |agent: Agent| {
-            stats
-                .by_recipient
-                .get(&agent)
-                .map(|r| r.pending)
-                .unwrap_or(0)
-        };
-        let now = now_ms();
-        DaemonStatus {
-            pair_id: self.pair.id.clone(),
-            pair_name: self.pair.name.clone(),
-            root: self.pair.root.display().to_string(),
-            state_dir: self.pair.dir.display().to_string(),
-            pid: std::process::id(),
-            version: crate::version().to_string(),
-            protocol: PROTOCOL_VERSION,
-            phase: self.phase(),
-            started_ms: self.started_ms,
-            uptime_ms: now - self.started_ms,
-            control_port: self.pair.ports.control,
-            app_port: self.pair.ports.app,
-            attached: self.attached_now(),
-            queues: Queues {
-                to_claude: pending(Agent::Claude),
-                to_codex: pending(Agent::Codex),
-            },
-            idle_shutdown_minutes: u64::from(self.config.settings.daemon_idle_shutdown_minutes),
-            config: serde_json::to_value(self.config.explain()).unwrap_or_default(),
-            relay_paused: super::governor::paused(self),
-            codex: self.codex_view.lock().ok().and_then(|v| v.clone()),
-            pending: self.pending_views(20),
-        }
-    }
-
-    /// Validate and store a message; it is on disk when this returns.
-    pub fn send(&self, req: SendRequest) -> Result<SendResult, CoreError> {
-        req.validate(self.max_frame_bytes())
-            .map_err(CoreError::Invalid)?;
-        let new = NewMessage {
-            on_busy: req.on_busy,
-            in_reply_to: req.in_reply_to,
-            idempotency_key: req.idempotency_key,
-            ..NewMessage::new(req.from, req.to, req.body)
-        };
-        let (message, fresh, state) = self.insert_stated(&new)?;
-        let duplicate = !fresh;
-        // A duplicate's state is whatever its delivery reached since.
-        let state = match state {
-            Some(s) => s.as_str().to_string(),
-            None => self
-                .with_store(|s| s.deliveries_for(&message.id))?
-                .into_iter()
-                .next()
-                .map(|d| d.state.as_str().to_string())
-                .unwrap_or_default(),
-        };
-        tracing::info!(id = %message.id, from = message.from.as_str(), to = message.to.as_str(), duplicate, "message stored");
-        Ok(SendResult {
-            message_id: message.id,
-            seq: message.seq,
-            duplicate,
-            state,
-            outcome: None,
-        })
-    }
-
-    /// [`Core::send`], then wait up to `wait` (capped at a minute) for the
-    /// delivery to settle; `outcome` says how it went (`pending` when the
-    /// wait ended first). A zero `wait` returns at once without an outcome.
-    pub async fn send_and_wait(
-        &self,
-        req: SendRequest,
-        wait: std::time::Duration,
-    ) -> Result<SendResult, CoreError> {
-        let mut live = self.bus.subscribe();
-        let mut result = self.send(req)?;
-        if wait.is_zero() {
-            return Ok(result);
-        }
-        // The store woke the recipient's link on this worker: let it deliver
-        // before this task looks at the outcome.
-        tokio::task::yield_now().await;
-        let end = tokio::time::Instant::now()
-            + wait.min(std::time::Duration::from_millis(MAX_SEND_WAIT_MS));
-        loop {
-            let log = self.with_store(|s| s.delivery_log(&result.message_id))?;
-            if let Some(mut outcome) = outcome_of(&log) {
-                outcome.turn_id = self.turn_of(&result.message_id);
-                result.outcome = Some(outcome);
-                return Ok(result);
-            }
-            // Any change may be ours; a lagged receiver just looks again.
-            match tokio::time::timeout_at(end, live.recv()).await {
-                Err(_) => break,
-                Ok(Err(broadcast::error::RecvError::Closed)) => break,
-                Ok(_) => {}
-            }
-        }
-        let log = self.with_store(|s| s.delivery_log(&result.message_id))?;
-        let last = log.last();
-        let turn_id = self.turn_of(&result.message_id);
-        result.outcome = Some(outcome_of(&log).unwrap_or(Outcome {
-            code: if last.is_some_and(|e| e.state == DeliveryState::Queued && e.detail.is_some()) {
-                OutcomeCode::Queued
-            } else {
-                OutcomeCode::Pending
-            },
-            turn_id: None,
-            reason: last.and_then(|e| e.detail.clone()),
-        }));
-        if let Some(o) = result.outcome.as_mut() {
-            o.turn_id = turn_id;
-        }
-        Ok(result)
-    }
-
-    /// The Codex turn a message became, if any.
-    fn turn_of(&self, message_id: &str) -> Option<String> {
-        self.with_store(|s| s.deliveries_for(message_id))
-            .ok()?
-            .into_iter()
-            .find_map(|d| d.turn_id)
-    }
-
-    /// Messages after `after` (by seq), oldest first.
-    pub fn messages_after(&self, after: i64, limit: u32) -> Result<MessagePage, CoreError> {
-        let limit = usize::try_from(limit).unwrap_or(100);
-        let rows = self.with_store(|s| s.messages_after(after, limit))?;
-        let mut messages = Vec::with_capacity(rows.len());
-        for m in rows {
-            let state = self
-                .with_store(|s| s.deliveries_for(&m.id))?
-                .into_iter()
-                .next()
-                .map(|d| d.state.as_str().to_string());
-            messages.push(MessageView {
-                seq: m.seq,
-                id: m.id,
-                from: m.from.as_str().to_string(),
-                to: m.to.as_str().to_string(),
-                body: m.body,
-                created_ms: m.created_ms,
-                state,
-            });
-        }
-        Ok(MessagePage { messages })
-    }
-}
-
-/// The settled outcome of a delivery from its history, if it has settled:
-/// it became a turn (delivered / steered / interrupted), reached Claude,
-/// was held or failed, or is queued behind a running turn.
-pub fn outcome_of(log: &[DeliveryLogEntry]) -> Option<Outcome> {
-    let last = log.last()?;
-    let seen = |st: DeliveryState| log.iter().any(|e| e.state == st);
-    let outcome = |code, reason: Option<&String>| Outcome {
-        code,
-        turn_id: None,
-        reason: reason.cloned(),
-    };
-    match last.state {
-        DeliveryState::Started | DeliveryState::Completed => Some(Outcome {
-            code: if seen(DeliveryState::Interrupting) {
-                OutcomeCode::Interrupted
-            } else if log
-                .iter()
-                .rev()
-                .find(|e| e.state == DeliveryState::Started)
-                .is_some_and(|e| {
-                    e.detail
-                        .as_deref()
-                        .is_some_and(|d| d.starts_with("steered"))
-                })
-            {
-                OutcomeCode::Steered
-            } else {
-                OutcomeCode::Delivered
-            },
-            turn_id: None,
-            reason: None,
-        }),
-        DeliveryState::Pushed | DeliveryState::Seen | DeliveryState::Acknowledged => {
-            Some(outcome(OutcomeCode::Delivered, None))
-        }
-        DeliveryState::Held => Some(outcome(OutcomeCode::Held, last.detail.as_ref())),
-        DeliveryState::Failed => Some(outcome(OutcomeCode::Failed, last.detail.as_ref())),
-        // Queued behind a running turn (or a refused steer): settled as queued.
-        DeliveryState::Queued
-            if last.detail.as_deref().is_some_and(|d| {
-                d.starts_with("waiting for turn") || d.starts_with("steer refused")
-            }) =>
-        {
-            Some(outcome(OutcomeCode::Queued, last.detail.as_ref()))
-        }
-        _ => None,
     }
 }

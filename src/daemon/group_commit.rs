@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use super::core::CoreError;
-use super::governor::{self, Judged};
+use super::error::CoreError;
+use super::governor::judge::{self as governor, Judged};
 use crate::store::Store;
 use crate::store::types::{Inserted, NewMessage};
 

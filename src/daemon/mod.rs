@@ -1,21 +1,23 @@
-//! The per-pair daemon: its pidfile (`pidfile`), its in-memory core over
-//! the store (`core`) with its batched commits (`group_commit`) and its
-//! in-process wake-ups (`bus`), the loop governor (`governor`), the
-//! kickoff notice when both agents are first attached (`kickoff`), its main
-//! loop (`run`), its logs (`logging`), and the client-side logic that
-//! finds, spawns, replaces and stops it (`ensure`); the one answer to a
-//! send and the one status of a core error (`send`); unit tests share one
-//! core fixture (`test_support`).
+//! The per-pair daemon, which names no agent: its core over the store
+//! (`core`, with its error in `error`, its batched commits in
+//! `group_commit`, its in-process wake-ups and live stream in `bus`), the
+//! seam the agent adapters implement (`peer`), what a send does and answers
+//! (`send`, `outcome`), what `abg status` reads (`status`), the components
+//! registered at start (the loop governor `governor`, the `kickoff`), its
+//! main loop (`run`), pidfile (`pidfile`) and logs (`logging`), and the
+//! client-side logic that finds, spawns, replaces and stops it (`ensure`).
 
 pub mod bus;
 pub mod core;
 pub mod ensure;
+pub mod error;
 pub mod governor;
 pub mod group_commit;
 pub mod kickoff;
 pub mod logging;
+pub mod outcome;
+pub mod peer;
 pub mod pidfile;
 pub mod run;
 pub mod send;
-#[cfg(test)]
-pub mod test_support;
+pub mod status;

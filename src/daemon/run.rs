@@ -1,11 +1,14 @@
 //! The daemon process itself (`abg daemon`, spawned detached by `ensure`):
 //! bind the control port first (a loser of that race exits without
 //! touching the winner's files, naming the port's holder), raise the
-//! open-file limit, publish the pidfile, serve ([`accept`]) until asked to
-//! stop, idle out, or receive SIGTERM/SIGINT, then clean up: the daemon
-//! exits only after the children it owns (the Codex app-server and its
-//! guard) are gone. Its stdout is the spawner's readiness pipe: one
-//! [`READY_LINE`], or one [`FAILED_LINE`] with the reason it cannot start.
+//! open-file limit, build the core with the peers and components the
+//! composition root registered ([`Setup`]), publish the pidfile, serve
+//! ([`accept`]) and start the peers and components until asked to stop,
+//! idle out, or receive SIGTERM/SIGINT, then clean up: the daemon exits
+//! only after each peer's own tasks have stopped what they own (the Codex
+//! app-server and its guard). Its stdout is the spawner's readiness pipe:
+//! one [`READY_LINE`], or one [`FAILED_LINE`] with the reason it cannot
+//! start.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -14,7 +17,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::core::Core;
+use super::core::{Component, Core};
+use super::peer::Peers;
 use super::pidfile::{self, DaemonFile};
 use crate::config::Config;
 use crate::control::accept;
@@ -41,13 +45,30 @@ pub const KILLED: &str =
 /// Not a configuration key; documented as test-only in the README.
 pub const TEST_IDLE_SECS_ENV: &str = "ABG_TEST_IDLE_SHUTDOWN_SECS";
 
-/// How long shutdown waits for the Codex side (its link and the
-/// app-server's stop, itself bounded at about 10 s).
-const CODEX_STOP_BOUND: Duration = Duration::from_secs(30);
+/// How long shutdown waits for each peer's own tasks (the Codex link and
+/// its app-server's stop, itself bounded at about 10 s).
+const PEER_STOP_BOUND: Duration = Duration::from_secs(30);
+
+/// What the composition root registers with a daemon: its peers, the
+/// components told of core events, and extra HTTP routes.
+pub struct Setup {
+    pub peers: Peers,
+    pub components: Vec<Arc<dyn Component>>,
+    pub routes: fn(Arc<Core>) -> axum::Router,
+}
+
+impl Setup {
+    /// A core over `store` with these peers and components (nothing
+    /// started yet).
+    pub fn core(&self, pair: Pair, config: Config, store: Store) -> Arc<Core> {
+        let infos = self.peers.iter().map(|p| p.info()).collect();
+        Core::new(pair, config, store, infos, self.components.clone())
+    }
+}
 
 /// Run the daemon for `pair` until it stops. Returns when shut down.
-pub fn run(pair: Pair, config: Config) -> anyhow::Result<()> {
-    let result = run_inner(pair, config);
+pub fn run(pair: Pair, config: Config, setup: Setup) -> anyhow::Result<()> {
+    let result = run_inner(pair, config, setup);
     if let Err(e) = &result {
         // Before readiness this reaches the spawner; after it, /dev/null.
         signal_failed(&format!("{e:#}"));
@@ -55,7 +76,7 @@ pub fn run(pair: Pair, config: Config) -> anyhow::Result<()> {
     result
 }
 
-fn run_inner(pair: Pair, config: Config) -> anyhow::Result<()> {
+fn run_inner(pair: Pair, config: Config, setup: Setup) -> anyhow::Result<()> {
     // Leave the launching terminal's session so its hangup never reaches us.
     let _ = nix::unistd::setsid();
     if pair.killed_file().exists() {
@@ -115,7 +136,14 @@ fn run_inner(pair: Pair, config: Config) -> anyhow::Result<()> {
             limits
         }
     };
-    let result = runtime.block_on(serve(pair.clone(), config, std_listener, limits, secret));
+    let result = runtime.block_on(serve(
+        pair.clone(),
+        config,
+        setup,
+        std_listener,
+        limits,
+        secret,
+    ));
     pidfile::remove_if_ours(&pair, std::process::id());
     if let Err(e) = &result {
         tracing::error!("daemon stopped with an error: {e:#}");
@@ -127,6 +155,7 @@ fn run_inner(pair: Pair, config: Config) -> anyhow::Result<()> {
 async fn serve(
     pair: Pair,
     config: Config,
+    setup: Setup,
     std_listener: std::net::TcpListener,
     limits: accept::Limits,
     secret: String,
@@ -137,7 +166,9 @@ async fn serve(
     store
         .checkpoint_in_background()
         .context("cannot start the store's checkpoint thread")?;
-    let core = Core::new(pair.clone(), config, store);
+    let core = setup.core(pair.clone(), config, store);
+    let peers = setup.peers.clone();
+    let routes = setup.routes;
     let pid = std::process::id();
     let mut file = DaemonFile {
         pid,
@@ -154,31 +185,57 @@ async fn serve(
     let guard = Guard::new(pair.ports.control, &secret);
     let ui =
         Arc::new(UiAuth::new(pair.ports.control, &secret).persisted_in(pair.ui_sessions_file()));
-    let app = server::router(Arc::clone(&core), guard, ui);
+    let app = server::router(
+        Arc::clone(&core),
+        peers.clone(),
+        guard,
+        ui,
+        routes(Arc::clone(&core)),
+    );
     let server = tokio::spawn(accept::serve(listener, app, limits, core.shutdown_signal()));
 
+    // Signal handlers before readiness: a SIGTERM right after "ready"
+    // must shut down cleanly, not kill the process outright.
+    match signals() {
+        Ok(streams) => {
+            tokio::spawn(watch_signals(Arc::clone(&core), streams));
+        }
+        Err(e) => tracing::warn!("cannot install signal handlers: {e}"),
+    }
     core.set_phase(Phase::Ready);
     file.phase = Phase::Ready;
     pidfile::write(&pair, &file)?;
     signal_ready();
     tracing::info!("daemon ready");
 
-    tokio::spawn(watch_signals(Arc::clone(&core)));
     if let Some(limit) = idle_limit(&core) {
         tokio::spawn(watch_idle(Arc::clone(&core), limit));
     }
-    let codex = tokio::spawn(crate::codex::link::run(Arc::clone(&core)));
-    // Quota relay (issue 7).
-    tokio::spawn(crate::budget::relay::run(Arc::clone(&core)));
+    let mut owned = Vec::new();
+    for peer in peers.iter() {
+        if let Some(task) = Arc::clone(peer).start(Arc::clone(&core)) {
+            owned.push((peer.id(), task));
+        }
+    }
+    for component in core.components() {
+        // Component tasks end with the runtime; nothing of theirs outlives it.
+        let _ = Arc::clone(component).start(Arc::clone(&core));
+    }
 
     if let Err(e) = server.await {
         tracing::error!("server task failed: {e}");
     }
-    // The runtime is dropped when this returns, cancelling every task: the
-    // Codex link must have stopped the app-server by then (it was cut off
-    // after its first SIGTERM, which Codex ignores while a turn runs).
-    if tokio::time::timeout(CODEX_STOP_BOUND, codex).await.is_err() {
-        tracing::error!("the codex link did not stop within {CODEX_STOP_BOUND:?}");
+    // The runtime is dropped when this returns, cancelling every task: a
+    // peer's own tasks must have stopped what they own by then (the Codex
+    // link its app-server, cut off after its first SIGTERM, which Codex
+    // ignores while a turn runs).
+    for (id, task) in owned {
+        if tokio::time::timeout(PEER_STOP_BOUND, task).await.is_err() {
+            tracing::error!(
+                peer = id.as_str(),
+                "the peer's tasks did not stop within {PEER_STOP_BOUND:?}"
+            );
+        }
     }
     core.with_store(|s| {
         if let Err(e) = s.checkpoint() {
@@ -209,15 +266,18 @@ fn signal_failed(reason: &str) {
     let _ = out.flush();
 }
 
-async fn watch_signals(core: Arc<Core>) {
+type SignalStreams = (tokio::signal::unix::Signal, tokio::signal::unix::Signal);
+
+/// Install the SIGTERM and SIGINT handlers.
+fn signals() -> std::io::Result<SignalStreams> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::warn!("cannot install signal handlers");
-        return;
-    };
+    Ok((
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::interrupt())?,
+    ))
+}
+
+async fn watch_signals(core: Arc<Core>, (mut term, mut int): SignalStreams) {
     tokio::select! {
         _ = term.recv() => core.request_shutdown("SIGTERM"),
         _ = int.recv() => core.request_shutdown("SIGINT"),
@@ -257,14 +317,14 @@ mod tests {
     use crate::control::protocol::Role;
 
     fn core(dir: &std::path::Path) -> Arc<Core> {
-        crate::daemon::test_support::core_in(dir)
+        crate::peers::test_core(dir)
     }
 
     #[tokio::test]
     async fn idles_out_only_without_agents() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let core = core(tmp.path());
-        let guard = core.attach(Role::Codex);
+        let guard = core.attach(Role::Peer(crate::store::types::Agent::Codex));
         let watcher = tokio::spawn(watch_idle(Arc::clone(&core), Duration::from_millis(300)));
         let mut stop = core.shutdown_signal();
         // Attached: no shutdown within several idle periods.

@@ -285,11 +285,11 @@ pub fn agents(status: Option<&DaemonStatus>) -> Check {
         None => Check::ok(ID, "none attached (the daemon is not running)"),
         Some(s) => Check::ok(
             ID,
-            format!(
-                "claude {} · codex {}",
-                word(s.attached.claude),
-                word(s.attached.codex)
-            ),
+            s.peers
+                .iter()
+                .map(|(id, p)| format!("{id} {}", word(p.attached)))
+                .collect::<Vec<_>>()
+                .join(" · "),
         ),
     }
 }

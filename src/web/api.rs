@@ -319,7 +319,7 @@ mod tests {
 
     fn state(dir: &std::path::Path) -> WebState {
         WebState {
-            core: crate::daemon::test_support::core_in(dir),
+            core: crate::peers::test_core(dir),
             ui: Arc::new(crate::web::auth::UiAuth::new(40002, "s3cret")),
             delivery_head: Arc::new(AtomicI64::new(0)),
         }

@@ -31,31 +31,52 @@ const BATCH: usize = 200;
 /// How often the status bar is refreshed without other activity.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
 
-/// The pair status bar.
+/// The pair status bar: every peer (in registration order) with what it
+/// publishes about itself.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatusView {
     pub pair_name: String,
     pub phase: Phase,
     pub attached: Attached,
     pub queues: Queues,
-    /// Claude's channel: `Some(true)` live, `Some(false)` fallback, `None` unknown.
-    pub claude_channel: Option<bool>,
-    pub claude_busy: bool,
+    pub peers: Vec<PeerBar>,
     pub version: String,
+}
+
+/// One peer in the status bar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeerBar {
+    pub id: String,
+    pub name: String,
+    pub attached: bool,
+    pub queued: u64,
+    /// What the peer publishes (Claude: `channel`, `busy`; Codex: `turn`).
+    pub view: Option<serde_json::Value>,
 }
 
 impl StatusView {
     pub fn of(core: &Core) -> Self {
-        let s = core.status();
-        let claude_channel = core.claude().channel().map(|c| c.registered);
-        let claude_busy = core.claude().lock().busy;
+        let mut s = core.status();
+        let peers = core
+            .peers()
+            .iter()
+            .filter_map(|p| {
+                let st = s.peers.remove(p.id.as_str())?;
+                Some(PeerBar {
+                    id: p.id.as_str().to_string(),
+                    name: st.name,
+                    attached: st.attached,
+                    queued: st.queued,
+                    view: st.view,
+                })
+            })
+            .collect();
         Self {
             pair_name: s.pair_name,
             phase: s.phase,
             attached: s.attached,
             queues: s.queues,
-            claude_channel,
-            claude_busy,
+            peers,
             version: s.version,
         }
     }

@@ -10,6 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use abg::control::protocol::PROTOCOL_VERSION;
 use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -95,9 +96,9 @@ fn idle_sockets_cannot_lock_out_the_daemons_own_clients() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let mut ws = rt.block_on(async {
         let mut ws = ws_connect(port, &secret).await;
-        ws.send(Message::text(
-            r#"{"type":"hello","protocol":1,"version":"t","role":"cli"}"#,
-        ))
+        ws.send(Message::text(format!(
+            r#"{{"type":"hello","protocol":{PROTOCOL_VERSION},"version":"t","role":"cli"}}"#
+        )))
         .await
         .expect("send");
         assert_eq!(next_json(&mut ws).await["type"], "welcome");

@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use abg::control::protocol::PROTOCOL_VERSION;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
@@ -273,9 +274,9 @@ fn websocket_survives_garbage_and_oversized_frames() {
         let f = next_json(&mut ws).await;
         assert_eq!(f["code"], "hello_required", "{f}");
 
-        ws.send(Message::text(
-            r#"{"type":"hello","protocol":1,"version":"t","role":"cli"}"#,
-        ))
+        ws.send(Message::text(format!(
+            r#"{{"type":"hello","protocol":{PROTOCOL_VERSION},"version":"t","role":"cli"}}"#
+        )))
         .await
         .expect("send");
         assert_eq!(next_json(&mut ws).await["type"], "welcome");

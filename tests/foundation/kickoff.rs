@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use abg::control::client::Client;
+use abg::control::protocol::PROTOCOL_VERSION;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -15,7 +16,9 @@ async fn attach(
     role: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let mut ws = crate::control::ws_connect(port, secret).await;
-    let hello = format!(r#"{{"type":"hello","protocol":1,"version":"test","role":"{role}"}}"#);
+    let hello = format!(
+        r#"{{"type":"hello","protocol":{PROTOCOL_VERSION},"version":"test","role":"{role}"}}"#
+    );
     ws.send(Message::text(hello)).await.expect("hello");
     // Attached once the daemon has answered the hello.
     let welcome = tokio::time::timeout(Duration::from_secs(10), ws.next())

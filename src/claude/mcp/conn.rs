@@ -19,8 +19,9 @@ use tokio::sync::{Notify, mpsc};
 
 use super::push;
 use crate::claude::channel::{self, Activity, Via};
+use crate::claude::protocol::ClaudeRequest;
 use crate::claude::wsclient::ControlLink;
-use crate::control::protocol::{ClaudeRequest, PeerMessage, Role};
+use crate::control::protocol::{PeerMessage, Role};
 use crate::pair::Pair;
 
 /// Env var `abg claude` sets (with `ABG_PAIR`) for the servers it launches.
@@ -126,7 +127,7 @@ impl Shared {
         }
         let shared = Arc::new(Self {
             role: if activity == Activity::Active {
-                Role::Claude
+                Role::Peer(crate::store::types::Agent::Claude)
             } else {
                 Role::Cli
             },

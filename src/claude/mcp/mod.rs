@@ -28,7 +28,8 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 pub use conn::{Options, PROJECT_ENV, Shared, resolve};
 use tools::Call;
 
-use crate::control::protocol::{Agent, ClaudeAnswer, ClaudeRequest, OutcomeCode, SendRequest};
+use crate::claude::protocol::{ClaudeAnswer, ClaudeRequest};
+use crate::control::protocol::{Agent, OutcomeCode, SendRequest};
 use crate::store::types::OnBusy;
 
 /// The newest MCP revision `abg mcp` speaks: Claude treats it as legacy,

@@ -215,17 +215,31 @@
   }
 
   // ---- status bar ----
+  // One pill per peer, in the daemon's order; what each shows beyond
+  // attached/detached comes from what the peer publishes (its `view`).
+  function peerWords(p) {
+    const words = [p.attached ? 'attached' : 'detached'];
+    const v = p.view || {};
+    if (p.attached && typeof v.busy === 'boolean') words.push(v.busy ? 'busy' : 'idle');
+    if (typeof v.channel === 'boolean') words.push(v.channel ? 'channel live' : 'fallback');
+    return words.join(' · ');
+  }
+
   function setStatus(s) {
-    const claude = [s.attached.claude ? 'attached' : 'detached'];
-    if (s.attached.claude) claude.push(s.claude_busy ? 'busy' : 'idle');
-    if (s.claude_channel !== null && s.claude_channel !== undefined) {
-      claude.push(s.claude_channel ? 'channel live' : 'fallback');
+    const box = $('st-peers');
+    const peers = s.peers || [];
+    for (const p of peers) {
+      let pill = document.getElementById('st-' + p.id);
+      if (!pill) {
+        pill = el('span', 'pill who-' + p.id);
+        pill.id = 'st-' + p.id;
+        box.appendChild(pill);
+      }
+      pill.textContent = p.name + ': ' + peerWords(p);
+      pill.dataset.on = String(p.attached);
     }
-    $('st-claude').textContent = 'Claude: ' + claude.join(' · ');
-    $('st-claude').dataset.on = String(s.attached.claude);
-    $('st-codex').textContent = 'Codex: ' + (s.attached.codex ? 'attached' : 'detached');
-    $('st-codex').dataset.on = String(s.attached.codex);
-    $('st-queues').textContent = 'queued → Claude ' + s.queues.to_claude + ' · → Codex ' + s.queues.to_codex;
+    $('st-queues').textContent = 'queued ' +
+      peers.map((p) => '→ ' + p.name + ' ' + p.queued).join(' · ');
     $('pair').textContent = 'abg · ' + s.pair_name;
   }
 

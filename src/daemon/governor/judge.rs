@@ -1,20 +1,23 @@
-//! The loop governor: two agents can talk forever and burn both quotas.
-//! It counts consecutive agent-to-agent messages since the last human
-//! input; at `governor.max_exchanges` it pauses the automatic relay in both
-//! directions until the human writes again (or `abg resume-relay`). It also
-//! damps trivial ping-pong — bare acknowledgements and verbatim repeats —
-//! which are stored for the transcript but never relayed.
+//! The loop governor's judgement, apart from any daemon task: two agents
+//! can talk forever and burn both quotas, so it counts consecutive
+//! agent-to-agent messages since the last human input and, at
+//! `governor.max_exchanges`, pauses the automatic relay in every direction
+//! until the human writes again (or `abg resume-relay`). It also damps
+//! trivial ping-pong — bare acknowledgements and verbatim repeats — which
+//! are stored for the transcript but never relayed.
 //!
-//! [`judge`] is a pure function over [`GovernorState`]; the daemon's core
-//! applies its verdict ([`judge_stored`], [`follow_up`]) to the store and
-//! persists the state.
+//! [`judge`] is a pure function over [`GovernorState`]; [`judge_stored`]
+//! applies its verdict to the store inside the critical section that
+//! stored the message (the group commit calls it), and the governor
+//! component (`super`) does the rest once the store is unlocked.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::daemon::bus::LiveEvent;
-use crate::daemon::core::{Core, CoreError};
+use crate::daemon::error::CoreError;
 use crate::store::Store;
-use crate::store::types::{Agent, DeliveryState, Message, MessageKind, NewMessage, Transitioned};
+use crate::store::types::{Agent, DeliveryState, Message, MessageKind, Transitioned};
 
 /// Store setting key holding the persisted [`GovernorState`].
 pub const SETTING_KEY: &str = "governor";
@@ -28,9 +31,10 @@ pub struct GovernorState {
     pub exchanges: u32,
     /// Why the relay is paused, when it is.
     pub paused: Option<String>,
-    /// Normalised text of the last relayed message of each agent.
-    pub last_claude: Option<String>,
-    pub last_codex: Option<String>,
+    /// Normalised text of the last relayed message of each agent, by
+    /// peer id.
+    #[serde(default)]
+    pub last: BTreeMap<String, String>,
 }
 
 /// What to do with one new message.
@@ -113,18 +117,14 @@ pub fn judge(
     }
     if from == Agent::Human {
         state.exchanges = 0;
-        state.last_claude = None;
-        state.last_codex = None;
+        state.last.clear();
         return if state.paused.take().is_some() {
             Verdict::Resume
         } else {
             Verdict::Relay
         };
     }
-    let agent_to_agent = matches!(
-        (from, to),
-        (Agent::Claude, Agent::Codex) | (Agent::Codex, Agent::Claude)
-    );
+    let agent_to_agent = from != to && from.is_recipient() && to.is_recipient();
     if !agent_to_agent {
         return Verdict::Relay;
     }
@@ -139,11 +139,7 @@ pub fn judge(
             reason: format!("a bare acknowledgement ({norm:?}) is not relayed"),
         };
     }
-    let last = match from {
-        Agent::Claude => &mut state.last_claude,
-        _ => &mut state.last_codex,
-    };
-    if last.as_deref() == Some(norm.as_str()) {
+    if state.last.get(from.as_str()) == Some(&norm) {
         return Verdict::Damp {
             reason: "a verbatim repeat of the previous message is not relayed".into(),
         };
@@ -157,7 +153,7 @@ pub fn judge(
         state.paused = Some(reason.clone());
         return Verdict::Pause { reason };
     }
-    *last = Some(norm);
+    state.last.insert(from.as_str().to_string(), norm);
     state.exchanges += 1;
     Verdict::Relay
 }
@@ -166,9 +162,9 @@ pub fn judge(
 /// [`judge_stored`] already made for it.
 #[derive(Debug)]
 pub struct Judged {
-    verdict: Verdict,
-    limit: Option<u32>,
-    changed: Option<Transitioned>,
+    pub verdict: Verdict,
+    pub limit: Option<u32>,
+    pub changed: Option<Transitioned>,
 }
 
 impl Judged {
@@ -267,117 +263,12 @@ pub fn judge_cached(
     })
 }
 
-/// The rest of a [`judge_stored`] verdict, outside the store lock: stream
-/// the delivery change, record a pause (and tell both agents) or a damped
-/// message, release held messages when a human message resumes the relay.
-pub fn follow_up(core: &Core, message: &Message, judged: Judged) -> Result<(), CoreError> {
-    if let Some(t) = judged.changed.filter(|t| t.changed) {
-        core.bus().publish(LiveEvent::Delivery {
-            delivery: t.delivery,
-        });
-    }
-    match judged.verdict {
-        Verdict::Relay | Verdict::Hold { .. } => Ok(()),
-        Verdict::Resume => release(core, "human message"),
-        Verdict::Pause { reason } => {
-            core.record_event(
-                "governor_paused",
-                serde_json::json!({ "reason": reason, "limit": judged.limit, "message_id": message.id }),
-            )?;
-            let text = format!(
-                "abg paused the automatic relay between Claude and Codex: {reason}. Messages you send meanwhile are kept and delivered when the relay resumes."
-            );
-            for to in [Agent::Claude, Agent::Codex] {
-                core.insert(&NewMessage {
-                    kind: MessageKind::Notice,
-                    ..NewMessage::new(Agent::Abg, to, text.clone())
-                })?;
-            }
-            Ok(())
-        }
-        Verdict::Damp { reason } => {
-            core.record_event(
-                "governor_damped",
-                serde_json::json!({ "reason": reason, "message_id": message.id }),
-            )?;
-            Ok(())
-        }
-    }
-}
-
-/// Resume the relay by hand (`abg resume-relay`). Returns how many held
-/// messages were released.
-pub fn resume(core: &Core) -> Result<usize, CoreError> {
-    core.with_store(|s| -> Result<(), CoreError> {
-        let mut state: GovernorState = s.get_setting(SETTING_KEY)?.unwrap_or_default();
-        state.paused = None;
-        state.exchanges = 0;
-        s.set_setting(SETTING_KEY, &state)?;
-        Ok(())
-    })?;
-    let n = held(core)?.len();
-    release(core, "abg resume-relay")?;
-    Ok(n)
-}
-
-/// The human spoke to an agent directly (typed in its TUI, not through
-/// abg): reset the count and resume a paused relay, like a human message
-/// sent through abg.
-pub fn human_input(core: &Core, source: &str) -> Result<(), CoreError> {
-    let was_paused = core.with_store(|s| -> Result<bool, CoreError> {
-        let mut state: GovernorState = s.get_setting(SETTING_KEY)?.unwrap_or_default();
-        if state.exchanges == 0 && state.paused.is_none() {
-            return Ok(false);
-        }
-        let was_paused = state.paused.is_some();
-        state = GovernorState::default();
-        s.set_setting(SETTING_KEY, &state)?;
-        Ok(was_paused)
-    })?;
-    if was_paused {
-        release(core, source)?;
-    }
-    Ok(())
-}
-
-/// Whether the relay is paused, and why.
-pub fn paused(core: &Core) -> Option<String> {
-    core.with_store(|s| s.get_setting::<GovernorState>(SETTING_KEY))
+/// Whether the relay is paused, and why (read from the store).
+pub fn paused(s: &mut Store) -> Option<String> {
+    s.get_setting::<GovernorState>(SETTING_KEY)
         .ok()
         .flatten()
         .and_then(|st| st.paused)
-}
-
-fn held(core: &Core) -> Result<Vec<(String, Agent)>, CoreError> {
-    let mut out = Vec::new();
-    for agent in [Agent::Claude, Agent::Codex] {
-        for p in core.with_store(|s| s.pending_for(agent, 10_000))? {
-            if p.delivery.state == DeliveryState::Held
-                && p.delivery
-                    .detail
-                    .as_deref()
-                    .is_some_and(|d| d.starts_with(HELD_PREFIX))
-            {
-                out.push((p.message.id, agent));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn release(core: &Core, why: &str) -> Result<(), CoreError> {
-    let held = held(core)?;
-    for (id, agent) in &held {
-        let initial = DeliveryState::initial_for(*agent).unwrap_or(DeliveryState::Stored);
-        core.transition(id, *agent, initial, Some("governor: relay resumed"), None)?;
-    }
-    core.record_event(
-        "governor_resumed",
-        serde_json::json!({ "by": why, "released": held.len() }),
-    )?;
-    core.bus().wake(Agent::Claude);
-    core.bus().wake(Agent::Codex);
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,92 @@
+//! Wire types of the Claude side on the control socket: what `abg mcp`,
+//! the hooks and `abg claude` ask the daemon (`peer` frames naming
+//! "claude") and what the Claude adapter answers. The control plane carries
+//! them as opaque JSON; only this adapter and its clients read them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::control::protocol::PeerMessage;
+use crate::store::types::Agent;
+
+/// What a Claude Code hook reports (a subset of its stdin JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookReport {
+    /// `SessionStart`, `UserPromptSubmit`, `Stop` or `PostToolUse`.
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_path: Option<String>,
+    #[serde(default)]
+    pub stop_hook_active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    /// Message ids named (`msg_id="…"`) in a UserPromptSubmit prompt: a
+    /// channel push starting this turn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompt_ids: Vec<String>,
+    /// A UserPromptSubmit whose prompt the human typed (not a channel push,
+    /// not abg's doorbell): it counts as human input for the loop governor.
+    #[serde(default)]
+    pub human_prompt: bool,
+}
+
+/// The daemon's answer to a hook: at most one of these is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookReply {
+    /// Stop hook: keep Claude going with this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_reason: Option<String>,
+    /// Facts added to Claude's context (SessionStart, UserPromptSubmit, PostToolUse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_context: Option<String>,
+}
+
+/// Requests of the Claude side on the control WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClaudeRequest {
+    /// `abg mcp` wrote these messages to Claude as channel notifications.
+    Pushed { ids: Vec<String> },
+    /// Claude acknowledged these messages (`get_messages(ack)`, `reply(in_reply_to)`).
+    Ack { ids: Vec<String> },
+    /// Unacknowledged messages for Claude (pull path); `ack` acknowledges the returned ones.
+    FetchUnread {
+        #[serde(default)]
+        ack: bool,
+    },
+    /// A Claude Code hook fired.
+    Hook { report: HookReport },
+    /// `abg claude` asks whether to ring the PTY doorbell now.
+    Doorbell,
+    /// `abg claude` typed the doorbell for these messages.
+    Rang { ids: Vec<String> },
+    /// `abg claude` read the channel registration from Claude's debug log.
+    Channel {
+        registered: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+/// Answers to [`ClaudeRequest`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClaudeAnswer {
+    /// Done; `unread` messages for Claude are still unacknowledged.
+    Done { unread: u64 },
+    /// The unacknowledged messages, oldest first.
+    Unread {
+        messages: Vec<PeerMessage>,
+        unread: u64,
+    },
+    /// What the hook should output.
+    Hook { reply: HookReply, unread: u64 },
+    /// Ring the doorbell for these messages (empty: don't); `from` names
+    /// their senders for the text typed into Claude's prompt.
+    Doorbell {
+        ids: Vec<String>,
+        #[serde(default)]
+        from: Vec<Agent>,
+    },
+}

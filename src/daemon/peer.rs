@@ -1,0 +1,99 @@
+//! The seam between the daemon and the agents: one [`Peer`] trait that each
+//! agent adapter (its own folder) implements, and the registry the
+//! composition root hands to the daemon at start. The daemon, the control
+//! server and the web UI see peers only through this trait and the core's
+//! port; none of them names an agent.
+//!
+//! A peer has an id (messages, deliveries and attachments refer to it), a
+//! display name, a kickoff notice, optional tasks of its own (the Codex
+//! side keeps its app-server link), requests of its side on the control
+//! socket (Claude's hooks and `abg mcp`), and optionally a worker that
+//! pushes deliveries over an attached connection (the Claude channel).
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::core::{Core, CoreError, PeerInfo};
+use crate::control::protocol::ServerFrame;
+use crate::store::types::Agent;
+
+/// What a peer's request handler failed with.
+pub type PeerResult = Result<serde_json::Value, CoreError>;
+
+/// One agent adapter, registered at daemon start.
+pub trait Peer: Send + Sync + 'static {
+    /// The peer's id: messages, deliveries and attachments name it.
+    fn id(&self) -> Agent;
+
+    /// The name people read ("Claude").
+    fn name(&self) -> &'static str;
+
+    /// The one-time notice introducing the other peers (see `kickoff`).
+    fn kickoff(&self) -> &'static str;
+
+    /// Whether a sender may say how a message meets its running turn
+    /// (`on_busy`).
+    fn takes_on_busy(&self) -> bool {
+        false
+    }
+
+    /// What the core keeps of this peer.
+    fn info(&self) -> PeerInfo {
+        PeerInfo {
+            id: self.id(),
+            name: self.name(),
+            takes_on_busy: self.takes_on_busy(),
+        }
+    }
+
+    /// Start the peer's own daemon tasks (the Codex app-server link). The
+    /// daemon waits for the returned task on shutdown.
+    fn start(self: Arc<Self>, _core: Arc<Core>) -> Option<JoinHandle<()>> {
+        None
+    }
+
+    /// Answer a request of this peer's side (a `peer` frame naming it).
+    /// Handlers may block (hooks read transcripts): the control server
+    /// runs them off the async workers.
+    fn answer(&self, core: &Core, request: serde_json::Value) -> PeerResult;
+
+    /// Serve a connection that said hello as this peer: frames it sends
+    /// unasked (deliveries) go to `out`, which the control server writes
+    /// to the socket beside its answers. `None`: the peer pushes nothing
+    /// over its connections. The future ends when `out` closes or the
+    /// daemon stops.
+    fn attached(
+        self: Arc<Self>,
+        _core: Arc<Core>,
+        _out: mpsc::Sender<ServerFrame>,
+    ) -> Option<BoxFuture<'static, ()>> {
+        None
+    }
+}
+
+/// The peers of a daemon, in registration order.
+#[derive(Clone, Default)]
+pub struct Peers(Arc<Vec<Arc<dyn Peer>>>);
+
+impl Peers {
+    pub fn new(peers: Vec<Arc<dyn Peer>>) -> Self {
+        Self(Arc::new(peers))
+    }
+
+    /// The peer with id `id`.
+    pub fn get(&self, id: Agent) -> Option<&Arc<dyn Peer>> {
+        self.0.iter().find(|p| p.id() == id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Peer>> {
+        self.0.iter()
+    }
+
+    /// The registered ids, in order.
+    pub fn ids(&self) -> Vec<Agent> {
+        self.0.iter().map(|p| p.id()).collect()
+    }
+}
