@@ -3,8 +3,9 @@
 //! One binary plays every role: the CLI (`cli`), the per-pair daemon
 //! (`daemon`) with its control plane (`control`) and durable store
 //! (`store`), the agent adapters (`claude`, `codex`) with `pty`, the
-//! composition root that registers them with the daemon (`peers`), and the
-//! web UI (`web`); `clock` (time as epoch ms and UTC text) and `lockfile`
+//! composition root that registers them with the daemon (`peers`), the
+//! daemon process that wires core, control server and web UI together
+//! (`serve`), and the web UI (`web`); `clock` (time as epoch ms and UTC text) and `lockfile`
 //! (private `flock` lock files) are shared by all of them.
 
 pub mod budget;
@@ -22,6 +23,7 @@ pub mod pair;
 pub mod paths;
 pub mod peers;
 pub mod pty;
+pub mod serve;
 pub mod store;
 pub mod terminal_text;
 pub mod web;

@@ -10,7 +10,7 @@ use crate::daemon::core::Component;
 use crate::daemon::governor::Governor;
 use crate::daemon::kickoff::Kickoff;
 use crate::daemon::peer::{Peer, Peers};
-use crate::daemon::run::Setup;
+use crate::serve::Setup;
 
 /// The peers of every pair, in the order they are shown.
 pub fn registry() -> Peers {

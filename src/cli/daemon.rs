@@ -21,6 +21,6 @@ pub fn run(pair: Option<&str>, args: Args) -> anyhow::Result<ExitCode> {
     let pair = ctx
         .existing_pair()
         .context("the daemon was started for a pair that is not registered")?;
-    crate::daemon::run::run(pair, ctx.config, crate::peers::setup())?;
+    crate::serve::run(pair, ctx.config, crate::peers::setup())?;
     Ok(ExitCode::SUCCESS)
 }

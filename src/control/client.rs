@@ -274,7 +274,7 @@ impl Client {
     }
 
     /// Mint a one-time login token for the web UI (`abg ui`).
-    pub async fn ui_login_token(&self) -> Result<crate::web::api::LoginToken, ClientError> {
+    pub async fn ui_login_token(&self) -> Result<super::protocol::LoginToken, ClientError> {
         self.call(
             || self.http.post(self.url("/v1/ui/login-token")),
             Duration::from_secs(10),

@@ -410,6 +410,15 @@ pub enum ServerFrame {
     },
 }
 
+/// Answer of `POST /v1/ui/login-token` (the web UI's one-time login).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginToken {
+    pub token: String,
+    /// Path (with the token) to open on the control port.
+    pub path: String,
+    pub expires_ms: i64,
+}
+
 /// JSON error body of HTTP answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

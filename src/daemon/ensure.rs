@@ -17,11 +17,21 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::pidfile::{self, DaemonFile, DaemonState};
-use super::run::{FAILED_LINE, KILLED, READY_LINE};
 use crate::control::client::{Client, ClientError};
 use crate::control::protocol::{DaemonStatus, PROTOCOL_VERSION, Phase};
 use crate::lockfile;
 use crate::pair::Pair;
+
+/// The line the daemon writes on its stdout once it is ready; `ensure`
+/// waits for it instead of polling.
+pub const READY_LINE: &str = "abg-daemon-ready";
+/// The line the daemon writes on its stdout when it cannot start, followed
+/// by the reason; `ensure` reports that reason at once.
+pub const FAILED_LINE: &str = "abg-daemon-failed";
+/// Why no daemon runs after `abg kill`: the daemon refuses to start, and
+/// `ensure` (the verbs that would start one) says so before spawning.
+pub const KILLED: &str =
+    "the pair's daemon was stopped by `abg kill`; `abg claude` or `abg codex` starts it again";
 
 /// Outcome of [`ensure_running`].
 #[derive(Debug)]

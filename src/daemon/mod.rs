@@ -4,8 +4,9 @@
 //! seam the agent adapters implement (`peer`), what a send does and answers
 //! (`send`, `outcome`), what `abg status` reads (`status`), the components
 //! registered at start (the loop governor `governor`, the `kickoff`), its
-//! main loop (`run`), pidfile (`pidfile`) and logs (`logging`), and the
-//! client-side logic that finds, spawns, replaces and stops it (`ensure`).
+//! pidfile (`pidfile`) and logs (`logging`), and the client-side logic
+//! that finds, spawns, replaces and stops it (`ensure`). The process that
+//! runs it is `crate::serve`.
 
 pub mod bus;
 pub mod core;
@@ -18,6 +19,5 @@ pub mod logging;
 pub mod outcome;
 pub mod peer;
 pub mod pidfile;
-pub mod run;
 pub mod send;
 pub mod status;

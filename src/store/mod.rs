@@ -21,6 +21,7 @@ mod deliveries;
 mod error;
 mod fts;
 mod messages;
+pub mod peer_id;
 mod queue;
 mod readings;
 mod records;

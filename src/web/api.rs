@@ -12,20 +12,12 @@ use super::stream::{StatusView, head_cursor};
 use super::view::{Cursor, Format, UiMessage};
 use super::{WebError, WebState};
 use crate::control::errors;
+use crate::control::protocol::LoginToken;
 use crate::control::protocol::{ErrorCode, SendRequest, SendResult};
 use crate::store::StoreError;
 use crate::store::types::{Agent, Event, OnBusy};
 
 type WebResult<T> = Result<T, WebError>;
-
-/// Answer of `POST /v1/ui/login-token`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LoginToken {
-    pub token: String,
-    /// Path (with the token) to open on the control port.
-    pub path: String,
-    pub expires_ms: i64,
-}
 
 pub async fn login_token(State(w): State<WebState>) -> Json<LoginToken> {
     let (token, expires_ms) = w.ui.mint_login_token();

@@ -225,7 +225,10 @@ impl AbgCodex {
                 "authorization",
                 super::control::session(&self.http, self.control_port(), &self.secret()?).await?,
             )
-            .header("abg-protocol", "1")
+            .header(
+                abg::control::protocol::PROTOCOL_HEADER,
+                abg::control::protocol::PROTOCOL_VERSION.to_string(),
+            )
             .send()
             .await?;
         let status = resp.status();
@@ -288,20 +291,18 @@ impl AbgCodex {
     }
 
     /// Waits until the daemon sees Codex's turn idle (`abg status`'s
-    /// `codex.turn`): an agent message can be stored a moment before its
+    /// `peers.codex.view.turn`): an agent message can be stored a moment before its
     /// turn's `turn/completed` arrives.
     pub async fn wait_turn_idle(&self, timeout: Duration) -> Result<()> {
         let end = Instant::now() + timeout;
         loop {
             let status = self.wait_daemon(timeout).await?;
-            if status["codex"]["turn"] == "idle" {
+            let view = &status["peers"]["codex"]["view"];
+            if view["turn"] == "idle" {
                 return Ok(());
             }
             if Instant::now() >= end {
-                bail!(
-                    "Codex's turn is not idle after {timeout:?}: {}",
-                    status["codex"]
-                );
+                bail!("Codex's turn is not idle after {timeout:?}: {view}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -34,7 +34,10 @@ impl Control {
                 "authorization",
                 session(&self.http, self.port, &self.secret).await?,
             )
-            .header("abg-protocol", "1")
+            .header(
+                abg::control::protocol::PROTOCOL_HEADER,
+                abg::control::protocol::PROTOCOL_VERSION.to_string(),
+            )
             .json(&json!({"from": from, "to": to, "body": body}))
             .send()
             .await?;
@@ -61,7 +64,10 @@ impl Control {
                     "authorization",
                     session(&self.http, self.port, &self.secret).await?,
                 )
-                .header("abg-protocol", "1")
+                .header(
+                    abg::control::protocol::PROTOCOL_HEADER,
+                    abg::control::protocol::PROTOCOL_VERSION.to_string(),
+                )
                 .send()
                 .await?;
             let status = resp.status();

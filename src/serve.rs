@@ -1,4 +1,6 @@
-//! The daemon process itself (`abg daemon`, spawned detached by `ensure`):
+//! The daemon process itself (`abg daemon`, spawned detached by
+//! `daemon::ensure`), which sits above the daemon's core, the control
+//! server and the web UI and wires them together:
 //! bind the control port first (a loser of that race exits without
 //! touching the winner's files, naming the port's holder), raise the
 //! open-file limit, build the core with the peers and components the
@@ -17,28 +19,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::core::{Component, Core};
-use super::peer::Peers;
-use super::pidfile::{self, DaemonFile};
 use crate::config::Config;
 use crate::control::accept;
 use crate::control::guard::Guard;
 use crate::control::protocol::{PROTOCOL_VERSION, Phase};
 use crate::control::server;
+use crate::daemon::core::{Component, Core};
+use crate::daemon::ensure::{FAILED_LINE, KILLED, READY_LINE};
+use crate::daemon::peer::Peers;
+use crate::daemon::pidfile::{self, DaemonFile};
 use crate::pair::Pair;
 use crate::store::Store;
 use crate::web::auth::UiAuth;
-
-/// The line the daemon writes on its stdout once it is ready; `ensure`
-/// waits for it instead of polling.
-pub const READY_LINE: &str = "abg-daemon-ready";
-/// The line the daemon writes on its stdout when it cannot start, followed
-/// by the reason; `ensure` reports that reason at once.
-pub const FAILED_LINE: &str = "abg-daemon-failed";
-/// Why no daemon runs after `abg kill`: the daemon refuses to start, and
-/// `ensure` (the verbs that would start one) says so before spawning.
-pub const KILLED: &str =
-    "the pair's daemon was stopped by `abg kill`; `abg claude` or `abg codex` starts it again";
 
 /// Test-only knob: the idle limit in seconds, overriding
 /// `daemon.idle_shutdown_minutes` (whose unit is too coarse for tests).
@@ -106,7 +98,7 @@ fn run_inner(pair: Pair, config: Config, setup: Setup) -> anyhow::Result<()> {
     };
     std_listener.set_nonblocking(true)?;
     let fd_limit = accept::raise_fd_limit();
-    super::logging::init(
+    crate::daemon::logging::init(
         &pair.log_file(),
         &config.settings.log_level,
         config.settings.log_max_bytes,
