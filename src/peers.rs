@@ -14,10 +14,15 @@ use crate::serve::Setup;
 
 /// The peers of every pair, in the order they are shown.
 pub fn registry() -> Peers {
-    Peers::new(vec![
-        Arc::new(crate::claude::peer::ClaudePeer::default()) as Arc<dyn Peer>,
+    Peers::new(adapters())
+}
+
+/// The agent adapters, one line each.
+pub fn adapters() -> Vec<Arc<dyn Peer>> {
+    vec![
+        Arc::new(crate::claude::peer::ClaudePeer::default()),
         Arc::new(crate::codex::peer::CodexPeer),
-    ])
+    ]
 }
 
 /// The components of a daemon serving `peers`.
@@ -32,7 +37,12 @@ pub fn components(peers: &Peers) -> Vec<Arc<dyn Component>> {
 
 /// Everything `abg daemon` registers.
 pub fn setup() -> Setup {
-    let peers = registry();
+    setup_for(registry())
+}
+
+/// What a daemon serving `peers` registers (tests add a peer of their own
+/// to [`registry`]'s).
+pub fn setup_for(peers: Peers) -> Setup {
     let components = components(&peers);
     Setup {
         peers,

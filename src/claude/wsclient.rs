@@ -189,6 +189,21 @@ impl ControlLink {
         }
     }
 
+    /// A request of `peer`'s side, in that peer's own JSON, answered by
+    /// the daemon's adapter of that peer.
+    pub async fn peer(
+        &self,
+        peer: Agent,
+        request: serde_json::Value,
+        timeout: Duration,
+    ) -> Result<serde_json::Value, LinkError> {
+        let build = |id| ClientFrame::Peer { id, peer, request };
+        match self.request(build, timeout).await? {
+            ServerFrame::Peer { answer, .. } => Ok(answer),
+            other => Err(LinkError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
     /// A Claude-side request, answered by the daemon's Claude peer.
     pub async fn claude(
         &self,
@@ -197,16 +212,9 @@ impl ControlLink {
     ) -> Result<ClaudeAnswer, LinkError> {
         let request =
             serde_json::to_value(request).map_err(|e| LinkError::Unexpected(e.to_string()))?;
-        let build = |id| ClientFrame::Peer {
-            id,
-            peer: Agent::Claude,
-            request,
-        };
-        match self.request(build, timeout).await? {
-            ServerFrame::Peer { answer, .. } => serde_json::from_value(answer)
-                .map_err(|e| LinkError::Unexpected(format!("not a Claude answer: {e}"))),
-            other => Err(LinkError::Unexpected(format!("{other:?}"))),
-        }
+        let answer = self.peer(Agent::Claude, request, timeout).await?;
+        serde_json::from_value(answer)
+            .map_err(|e| LinkError::Unexpected(format!("not a Claude answer: {e}")))
     }
 
     /// Store a message for delivery; `wait_ms` asks the daemon to wait that
