@@ -10,7 +10,7 @@ use super::policy::{self, DoorbellInput, Unacked};
 use super::transcript;
 use crate::control::protocol::{ClaudeAnswer, ClaudeRequest, HookReply, HookReport};
 use crate::daemon::core::{Core, CoreError};
-use crate::store::types::{Agent, DeliveryState, Pending};
+use crate::store::types::{Agent, DeliveryReason, DeliveryState, Note, Pending};
 
 /// How long a stored message may wait for a live channel's push before the
 /// Stop hook treats it as missed.
@@ -26,7 +26,7 @@ pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreE
                 &ids,
                 &[DeliveryState::Stored],
                 DeliveryState::Pushed,
-                "channel push",
+                Note::new(DeliveryReason::ChannelPush, "channel push"),
             )?;
             let mut st = core.claude().lock();
             st.last_activity_ms = now;
@@ -34,7 +34,11 @@ pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreE
             done(core)
         }
         ClaudeRequest::Ack { ids } => {
-            ack(core, &ids, "acknowledged by Claude")?;
+            ack(
+                core,
+                &ids,
+                Note::new(DeliveryReason::Acked, "acknowledged by Claude"),
+            )?;
             done(core)
         }
         ClaudeRequest::FetchUnread { ack: and_ack } => {
@@ -45,7 +49,11 @@ pub fn handle(core: &Core, request: ClaudeRequest) -> Result<ClaudeAnswer, CoreE
                 .collect();
             if and_ack {
                 let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
-                ack(core, &ids, "get_messages")?;
+                ack(
+                    core,
+                    &ids,
+                    Note::new(DeliveryReason::Fetched, "get_messages"),
+                )?;
             }
             let unread = unread(core)?;
             Ok(ClaudeAnswer::Unread { messages, unread })
@@ -89,17 +97,13 @@ fn done(core: &Core) -> Result<ClaudeAnswer, CoreError> {
 
 /// Acknowledge `ids` for Claude, in one transaction; unknown ids and
 /// finished deliveries are ignored.
-fn ack(core: &Core, ids: &[String], why: &str) -> Result<(), CoreError> {
+fn ack(core: &Core, ids: &[String], why: Note<'_>) -> Result<(), CoreError> {
     if ids.is_empty() {
         return Ok(());
     }
-    core.transition_many(
-        ids,
-        Agent::Claude,
-        DeliveryState::Acknowledged,
-        Some(why),
-        |s| !s.is_terminal(),
-    )?;
+    core.transition_many(ids, Agent::Claude, DeliveryState::Acknowledged, why, |s| {
+        !s.is_terminal()
+    })?;
     Ok(())
 }
 
@@ -109,12 +113,12 @@ fn move_if(
     ids: &[String],
     from: &[DeliveryState],
     to: DeliveryState,
-    why: &str,
+    why: Note<'_>,
 ) -> Result<(), CoreError> {
     if ids.is_empty() {
         return Ok(());
     }
-    core.transition_many(ids, Agent::Claude, to, Some(why), |s| from.contains(&s))?;
+    core.transition_many(ids, Agent::Claude, to, why, |s| from.contains(&s))?;
     Ok(())
 }
 
@@ -157,7 +161,10 @@ fn hook(core: &Core, report: &HookReport) -> Result<ClaudeAnswer, CoreError> {
             ack(
                 core,
                 &seen_ids,
-                &format!("in Claude's transcript ({event} hook)"),
+                Note::new(
+                    DeliveryReason::InTranscript,
+                    &format!("in Claude's transcript ({event} hook)"),
+                ),
             )?;
             let mut human_typed = false;
             let mut st = core.claude().lock();
@@ -232,7 +239,11 @@ fn stop(
         i64::MAX
     };
     let decision = policy::stop_decision(report.stop_hook_active, &items, marks, cutoff);
-    ack(core, &decision.ack, "in Claude's context (Stop hook)")?;
+    ack(
+        core,
+        &decision.ack,
+        Note::new(DeliveryReason::InContext, "in Claude's context (Stop hook)"),
+    )?;
     let mut reply = HookReply::default();
     let blocked: Vec<_> = rows
         .iter()
@@ -247,7 +258,10 @@ fn stop(
             &ids,
             &[DeliveryState::Stored, DeliveryState::Pushed],
             DeliveryState::Seen,
-            "delivered as Stop hook feedback",
+            Note::new(
+                DeliveryReason::StopHookFeedback,
+                "delivered as Stop hook feedback",
+            ),
         )?;
         reply.block_reason = Some(reason);
         used = ids;

@@ -9,6 +9,7 @@ use thiserror::Error;
 use tokio::sync::{broadcast, watch};
 
 use super::bus::{Bus, LiveEvent};
+use super::outcome::outcome_of;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::control::protocol::{
@@ -16,9 +17,7 @@ use crate::control::protocol::{
     OutcomeCode, PROTOCOL_VERSION, PendingView, Phase, Queues, Role, SendRequest, SendResult,
 };
 use crate::pair::Pair;
-use crate::store::types::{
-    Agent, DeliveryLogEntry, DeliveryState, Event, Message, NewMessage, Transitioned,
-};
+use crate::store::types::{Agent, DeliveryState, Event, Message, NewMessage, Note, Transitioned};
 use crate::store::{Store, StoreError};
 
 /// Errors the core reports to callers.
@@ -130,6 +129,7 @@ impl Core {
                 from: p.message.from.as_str().to_string(),
                 to: p.delivery.recipient.as_str().to_string(),
                 state: p.delivery.state.as_str().to_string(),
+                reason: p.delivery.reason.map(|r| r.as_str().to_string()),
                 detail: p.delivery.detail,
                 age_ms: now - p.message.created_ms,
             })
@@ -184,15 +184,16 @@ impl Core {
     }
 
     /// Move a delivery to `state` in the store and stream the change.
-    pub fn transition(
+    pub fn transition<'n>(
         &self,
         message_id: &str,
         recipient: Agent,
         state: DeliveryState,
-        detail: Option<&str>,
+        note: impl Into<Note<'n>>,
         turn_id: Option<&str>,
     ) -> Result<Transitioned, CoreError> {
-        let t = self.with_store(|s| s.transition(message_id, recipient, state, detail, turn_id))?;
+        let note = note.into();
+        let t = self.with_store(|s| s.transition(message_id, recipient, state, note, turn_id))?;
         if t.changed {
             tracing::debug!(
                 message_id,
@@ -211,15 +212,16 @@ impl Core {
     /// transaction: each of `ids` whose delivery to `recipient` is in a
     /// state `when` accepts moves to `state` (see
     /// [`Store::transition_many`]); every change is streamed, in order.
-    pub fn transition_many(
+    pub fn transition_many<'n>(
         &self,
         ids: &[String],
         recipient: Agent,
         state: DeliveryState,
-        detail: Option<&str>,
+        note: impl Into<Note<'n>>,
         when: impl Fn(DeliveryState) -> bool,
     ) -> Result<Vec<Transitioned>, CoreError> {
-        let moved = self.with_store(|s| s.transition_many(ids, recipient, state, detail, when))?;
+        let note = note.into();
+        let moved = self.with_store(|s| s.transition_many(ids, recipient, state, note, when))?;
         for t in moved.iter().filter(|t| t.changed) {
             self.bus.publish(LiveEvent::Delivery {
                 delivery: t.delivery.clone(),
@@ -490,54 +492,5 @@ impl Core {
             });
         }
         Ok(MessagePage { messages })
-    }
-}
-
-/// The settled outcome of a delivery from its history, if it has settled:
-/// it became a turn (delivered / steered / interrupted), reached Claude,
-/// was held or failed, or is queued behind a running turn.
-pub fn outcome_of(log: &[DeliveryLogEntry]) -> Option<Outcome> {
-    let last = log.last()?;
-    let seen = |st: DeliveryState| log.iter().any(|e| e.state == st);
-    let outcome = |code, reason: Option<&String>| Outcome {
-        code,
-        turn_id: None,
-        reason: reason.cloned(),
-    };
-    match last.state {
-        DeliveryState::Started | DeliveryState::Completed => Some(Outcome {
-            code: if seen(DeliveryState::Interrupting) {
-                OutcomeCode::Interrupted
-            } else if log
-                .iter()
-                .rev()
-                .find(|e| e.state == DeliveryState::Started)
-                .is_some_and(|e| {
-                    e.detail
-                        .as_deref()
-                        .is_some_and(|d| d.starts_with("steered"))
-                })
-            {
-                OutcomeCode::Steered
-            } else {
-                OutcomeCode::Delivered
-            },
-            turn_id: None,
-            reason: None,
-        }),
-        DeliveryState::Pushed | DeliveryState::Seen | DeliveryState::Acknowledged => {
-            Some(outcome(OutcomeCode::Delivered, None))
-        }
-        DeliveryState::Held => Some(outcome(OutcomeCode::Held, last.detail.as_ref())),
-        DeliveryState::Failed => Some(outcome(OutcomeCode::Failed, last.detail.as_ref())),
-        // Queued behind a running turn (or a refused steer): settled as queued.
-        DeliveryState::Queued
-            if last.detail.as_deref().is_some_and(|d| {
-                d.starts_with("waiting for turn") || d.starts_with("steer refused")
-            }) =>
-        {
-            Some(outcome(OutcomeCode::Queued, last.detail.as_ref()))
-        }
-        _ => None,
     }
 }

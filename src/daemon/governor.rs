@@ -14,11 +14,14 @@ use serde::{Deserialize, Serialize};
 use crate::daemon::bus::LiveEvent;
 use crate::daemon::core::{Core, CoreError};
 use crate::store::Store;
-use crate::store::types::{Agent, DeliveryState, Message, MessageKind, NewMessage, Transitioned};
+use crate::store::types::{
+    Agent, DeliveryReason, DeliveryState, Message, MessageKind, NewMessage, Note, Transitioned,
+};
 
 /// Store setting key holding the persisted [`GovernorState`].
 pub const SETTING_KEY: &str = "governor";
-/// Delivery detail prefix of messages the governor holds.
+/// How the delivery detail of messages the governor holds or damps begins
+/// (for people; code reads the reason).
 pub const HELD_PREFIX: &str = "governor:";
 
 /// What the governor remembers between messages (and daemon restarts).
@@ -244,18 +247,24 @@ pub fn judge_cached(
     );
     cache.dirty |= *state != before;
     let mark = match &verdict {
-        Verdict::Hold { reason } | Verdict::Pause { reason } => {
-            Some((DeliveryState::Held, reason.clone()))
-        }
-        Verdict::Damp { reason } => Some((DeliveryState::Failed, format!("not relayed: {reason}"))),
+        Verdict::Hold { reason } | Verdict::Pause { reason } => Some((
+            DeliveryState::Held,
+            DeliveryReason::GovernorHold,
+            reason.clone(),
+        )),
+        Verdict::Damp { reason } => Some((
+            DeliveryState::Failed,
+            DeliveryReason::GovernorDamped,
+            format!("not relayed: {reason}"),
+        )),
         Verdict::Relay | Verdict::Resume => None,
     };
     let changed = match mark {
-        Some((to, reason)) => Some(s.transition(
+        Some((to, why, text)) => Some(s.transition(
             &message.id,
             message.to,
             to,
-            Some(&format!("{HELD_PREFIX} {reason}")),
+            Note::new(why, &format!("{HELD_PREFIX} {text}")),
             None,
         )?),
         None => None,
@@ -352,12 +361,7 @@ fn held(core: &Core) -> Result<Vec<(String, Agent)>, CoreError> {
     let mut out = Vec::new();
     for agent in [Agent::Claude, Agent::Codex] {
         for p in core.with_store(|s| s.pending_for(agent, 10_000))? {
-            if p.delivery.state == DeliveryState::Held
-                && p.delivery
-                    .detail
-                    .as_deref()
-                    .is_some_and(|d| d.starts_with(HELD_PREFIX))
-            {
+            if p.delivery.hold() == Some(DeliveryReason::GovernorHold) {
                 out.push((p.message.id, agent));
             }
         }
@@ -369,7 +373,8 @@ fn release(core: &Core, why: &str) -> Result<(), CoreError> {
     let held = held(core)?;
     for (id, agent) in &held {
         let initial = DeliveryState::initial_for(*agent).unwrap_or(DeliveryState::Stored);
-        core.transition(id, *agent, initial, Some("governor: relay resumed"), None)?;
+        let note = Note::new(DeliveryReason::GovernorResumed, "governor: relay resumed");
+        core.transition(id, *agent, initial, note, None)?;
     }
     core.record_event(
         "governor_resumed",

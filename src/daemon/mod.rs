@@ -4,7 +4,8 @@
 //! kickoff notice when both agents are first attached (`kickoff`), its main
 //! loop (`run`), its logs (`logging`), and the client-side logic that
 //! finds, spawns, replaces and stops it (`ensure`); the one answer to a
-//! send and the one status of a core error (`send`); unit tests share one
+//! send and the one status of a core error (`send`), what a waiting sender
+//! is told about its message (`outcome`); unit tests share one
 //! core fixture (`test_support`).
 
 pub mod bus;
@@ -14,6 +15,7 @@ pub mod governor;
 pub mod group_commit;
 pub mod kickoff;
 pub mod logging;
+pub mod outcome;
 pub mod pidfile;
 pub mod run;
 pub mod send;
