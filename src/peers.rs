@@ -67,5 +67,7 @@ pub fn test_core(dir: &std::path::Path) -> Arc<crate::daemon::core::Core> {
     });
     crate::paths::ensure_private_dir(&pair.dir).expect("dir");
     let store = crate::store::Store::open(&pair.store_file()).expect("store");
-    setup().core(pair, crate::config::Config::default(), store)
+    setup()
+        .core(pair, crate::config::Config::default(), store)
+        .expect("core")
 }

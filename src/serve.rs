@@ -51,10 +51,25 @@ pub struct Setup {
 
 impl Setup {
     /// A core over `store` with these peers and components (nothing
-    /// started yet).
-    pub fn core(&self, pair: Pair, config: Config, store: Store) -> Arc<Core> {
-        let infos = self.peers.iter().map(|p| p.info()).collect();
-        Core::new(pair, config, store, infos, self.components.clone())
+    /// started yet); each peer is recorded in the store's `peers` table
+    /// with how it takes messages.
+    pub fn core(
+        &self,
+        pair: Pair,
+        config: Config,
+        mut store: Store,
+    ) -> Result<Arc<Core>, crate::store::StoreError> {
+        let infos: Vec<_> = self.peers.iter().map(|p| p.info()).collect();
+        for p in &infos {
+            store.register_peer(p.id.as_str(), Some(p.model))?;
+        }
+        Ok(Core::new(
+            pair,
+            config,
+            store,
+            infos,
+            self.components.clone(),
+        ))
     }
 }
 
@@ -158,7 +173,9 @@ async fn serve(
     store
         .checkpoint_in_background()
         .context("cannot start the store's checkpoint thread")?;
-    let core = setup.core(pair.clone(), config, store);
+    let core = setup
+        .core(pair.clone(), config, store)
+        .context("cannot record the pair's peers in the store")?;
     let peers = setup.peers.clone();
     let routes = setup.routes;
     let pid = std::process::id();

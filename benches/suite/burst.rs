@@ -52,7 +52,7 @@ pub async fn run(n: usize, senders: usize) -> anyhow::Result<Burst> {
     let mut store = Store::open(&pair.store_file())?;
     store.checkpoint_in_background()?;
     let setup = abg::peers::setup();
-    let core = setup.core(pair.clone(), Config::default(), store);
+    let core = setup.core(pair.clone(), Config::default(), store)?;
     let port = pair.ports.control;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let ui = Arc::new(abg::web::auth::UiAuth::new(port, &secret));

@@ -2,8 +2,9 @@
 //! their queue (Codex: `delivery::pump`; Claude: `link::unacked`).
 //!
 //! While a side is paused, messages for it that have not been handed over
-//! yet are moved to `held` with a `budget_paused: …` detail (senders who
-//! wait see the outcome `held` with that reason and the reset time) and
+//! yet are moved to `held` with the reason `budget_paused` and a
+//! `budget_paused: …` detail (senders who wait see the outcome `held` with
+//! that text and the reset time) and
 //! left out of the queue; abg's own budget notices (checkpoint request,
 //! resume prompt) still pass. Once the side is no longer paused, messages
 //! the budget held go back to the start of their state machine, in order.
@@ -18,13 +19,11 @@ use super::readings::Side;
 use super::report::pause_reason;
 use super::sense;
 use crate::daemon::core::{Core, CoreError};
-use crate::store::types::{Agent, DeliveryState, Pending};
+use crate::store::types::{Agent, DeliveryReason, DeliveryState, Note, Pending};
 
-/// Prefix of the delivery detail of messages the budget holds.
+/// How the delivery detail of messages the budget holds begins (for people;
+/// code reads the reason).
 pub const HELD_PREFIX: &str = "budget_paused";
-/// The Codex delivery's crash marker: never hold such a message (it may
-/// already be a turn, and releasing it would lose the marker).
-const STARTING: &str = "starting a turn";
 
 /// Whether a message is one of abg's budget notices.
 pub fn is_budget_notice(p: &Pending) -> bool {
@@ -32,11 +31,7 @@ pub fn is_budget_notice(p: &Pending) -> bool {
 }
 
 fn budget_held(p: &Pending) -> bool {
-    p.delivery.state == DeliveryState::Held
-        && p.delivery
-            .detail
-            .as_deref()
-            .is_some_and(|d| d.starts_with(HELD_PREFIX))
+    p.delivery.hold() == Some(DeliveryReason::BudgetPaused)
 }
 
 /// Filter `rows` (the recipient's pending queue, oldest first) through the
@@ -73,9 +68,10 @@ fn apply(
     rows: Vec<Pending>,
 ) -> Result<Vec<Pending>, CoreError> {
     let agent = side.agent();
-    let Some(initial) = DeliveryState::initial_for(agent) else {
+    let Some(model) = core.with_store(|s| s.delivery_model(agent.as_str())) else {
         return Ok(rows);
     };
+    let initial = model.initial();
     let mut out = Vec::with_capacity(rows.len());
     for mut p in rows {
         match &paused {
@@ -85,14 +81,16 @@ fn apply(
                 } else if budget_held(&p) {
                     // Held: left out so it does not block budget notices.
                 } else if p.delivery.state == initial
-                    && p.delivery.detail.as_deref() != Some(STARTING)
+                    // The Codex delivery's crash marker: never hold such a message (it
+                    // may already be a turn, and releasing it would lose the marker).
+                    && p.delivery.reason != Some(DeliveryReason::Starting)
                 {
                     let detail = format!("{HELD_PREFIX}: {reason}");
                     core.transition(
                         &p.message.id,
                         agent,
                         DeliveryState::Held,
-                        Some(&detail),
+                        Note::new(DeliveryReason::BudgetPaused, &detail),
                         None,
                     )?;
                 } else {
@@ -105,7 +103,10 @@ fn apply(
                         &p.message.id,
                         agent,
                         initial,
-                        Some("released: the budget pause ended"),
+                        Note::new(
+                            DeliveryReason::BudgetResumed,
+                            "released: the budget pause ended",
+                        ),
                         None,
                     )?;
                     p.delivery = t.delivery;

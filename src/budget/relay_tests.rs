@@ -31,7 +31,9 @@ fn core_at(dir: &Path) -> Arc<Core> {
         created_ms: 0,
     };
     let store = Store::open(&dir.join("store.db")).expect("store");
-    crate::peers::setup().core(pair, Config::default(), store)
+    crate::peers::setup()
+        .core(pair, Config::default(), store)
+        .expect("core")
 }
 
 fn messages_to(core: &Core, to: Agent) -> Vec<Message> {

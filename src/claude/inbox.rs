@@ -10,7 +10,7 @@ use super::policy::{self, DoorbellInput, Unacked};
 use super::protocol::{ClaudeAnswer, ClaudeRequest, HookReply, HookReport};
 use super::transcript;
 use crate::daemon::core::{Core, CoreError};
-use crate::store::types::{Agent, DeliveryState, Pending};
+use crate::store::types::{Agent, DeliveryReason, DeliveryState, Note, Pending};
 
 /// How long a stored message may wait for a live channel's push before the
 /// Stop hook treats it as missed.
@@ -30,7 +30,7 @@ pub fn handle(
                 &ids,
                 &[DeliveryState::Stored],
                 DeliveryState::Pushed,
-                "channel push",
+                Note::new(DeliveryReason::ChannelPush, "channel push"),
             )?;
             let mut st = state.lock();
             st.last_activity_ms = now;
@@ -38,7 +38,11 @@ pub fn handle(
             done(core)
         }
         ClaudeRequest::Ack { ids } => {
-            ack(core, &ids, "acknowledged by Claude")?;
+            ack(
+                core,
+                &ids,
+                Note::new(DeliveryReason::Acked, "acknowledged by Claude"),
+            )?;
             done(core)
         }
         ClaudeRequest::FetchUnread { ack: and_ack } => {
@@ -49,7 +53,11 @@ pub fn handle(
                 .collect();
             if and_ack {
                 let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
-                ack(core, &ids, "get_messages")?;
+                ack(
+                    core,
+                    &ids,
+                    Note::new(DeliveryReason::Fetched, "get_messages"),
+                )?;
             }
             let unread = unread(core)?;
             Ok(ClaudeAnswer::Unread { messages, unread })
@@ -93,17 +101,13 @@ fn done(core: &Core) -> Result<ClaudeAnswer, CoreError> {
 
 /// Acknowledge `ids` for Claude, in one transaction; unknown ids and
 /// finished deliveries are ignored.
-fn ack(core: &Core, ids: &[String], why: &str) -> Result<(), CoreError> {
+fn ack(core: &Core, ids: &[String], why: Note<'_>) -> Result<(), CoreError> {
     if ids.is_empty() {
         return Ok(());
     }
-    core.transition_many(
-        ids,
-        Agent::Claude,
-        DeliveryState::Acknowledged,
-        Some(why),
-        |s| !s.is_terminal(),
-    )?;
+    core.transition_many(ids, Agent::Claude, DeliveryState::Acknowledged, why, |s| {
+        !s.is_terminal()
+    })?;
     Ok(())
 }
 
@@ -113,12 +117,12 @@ fn move_if(
     ids: &[String],
     from: &[DeliveryState],
     to: DeliveryState,
-    why: &str,
+    why: Note<'_>,
 ) -> Result<(), CoreError> {
     if ids.is_empty() {
         return Ok(());
     }
-    core.transition_many(ids, Agent::Claude, to, Some(why), |s| from.contains(&s))?;
+    core.transition_many(ids, Agent::Claude, to, why, |s| from.contains(&s))?;
     Ok(())
 }
 
@@ -161,7 +165,10 @@ fn hook(core: &Core, state: &LinkState, report: &HookReport) -> Result<ClaudeAns
             ack(
                 core,
                 &seen_ids,
-                &format!("in Claude's transcript ({event} hook)"),
+                Note::new(
+                    DeliveryReason::InTranscript,
+                    &format!("in Claude's transcript ({event} hook)"),
+                ),
             )?;
             let mut human_typed = false;
             let mut st = state.lock();
@@ -237,7 +244,11 @@ fn stop(
         i64::MAX
     };
     let decision = policy::stop_decision(report.stop_hook_active, &items, marks, cutoff);
-    ack(core, &decision.ack, "in Claude's context (Stop hook)")?;
+    ack(
+        core,
+        &decision.ack,
+        Note::new(DeliveryReason::InContext, "in Claude's context (Stop hook)"),
+    )?;
     let mut reply = HookReply::default();
     let blocked: Vec<_> = rows
         .iter()
@@ -252,7 +263,10 @@ fn stop(
             &ids,
             &[DeliveryState::Stored, DeliveryState::Pushed],
             DeliveryState::Seen,
-            "delivered as Stop hook feedback",
+            Note::new(
+                DeliveryReason::StopHookFeedback,
+                "delivered as Stop hook feedback",
+            ),
         )?;
         reply.block_reason = Some(reason);
         used = ids;

@@ -14,7 +14,7 @@ use super::protocol::ClaudeRequest;
 use crate::control::protocol::ServerFrame;
 use crate::daemon::core::{Core, CoreError};
 use crate::daemon::peer::{Peer, PeerResult};
-use crate::store::types::Agent;
+use crate::store::types::{Agent, DeliveryModel};
 
 /// Claude's kickoff notice.
 const KICKOFF: &str = "You are paired with Codex (OpenAI's coding agent), working in this same project through abg. \
@@ -50,6 +50,10 @@ impl Peer for ClaudePeer {
 
     fn kickoff(&self) -> &'static str {
         KICKOFF
+    }
+
+    fn model(&self) -> DeliveryModel {
+        DeliveryModel::Push
     }
 
     fn answer(&self, core: &Core, request: serde_json::Value) -> PeerResult {

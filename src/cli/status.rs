@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{Context, output};
 use crate::control::protocol::DaemonStatus;
 use crate::daemon::ensure;
+use crate::store::types::DeliveryReason;
 
 /// Show this pair's daemon health, ports, pids, state dir and versions.
 #[derive(Debug, clap::Args)]
@@ -86,11 +87,12 @@ fn render(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
     }
     for p in &s.pending {
         out.push_str(&format!(
-            "\n  {} {} → {} {} ({} ago){}",
+            "\n  {} {} → {} {}{} ({} ago){}",
             p.id,
             p.from,
             p.to,
             p.state,
+            reason_label(p.reason.as_deref()),
             output::human_duration(p.age_ms),
             p.detail
                 .as_deref()
@@ -99,6 +101,17 @@ fn render(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
         ));
     }
     out
+}
+
+/// ` [why]` for a delivery reason: its phrase when this build knows it, else its name.
+fn reason_label(reason: Option<&str>) -> String {
+    match reason {
+        None => String::new(),
+        Some(r) => match r.parse::<DeliveryReason>() {
+            Ok(known) => format!(" [{}]", known.label()),
+            Err(_) => format!(" [{r}]"),
+        },
+    }
 }
 
 fn render_head(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {

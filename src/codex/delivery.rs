@@ -23,12 +23,12 @@ use super::protocol::{
 };
 use super::session::{self, RPC_TIMEOUT, TurnState};
 use super::transport::TransportError;
-use crate::store::types::{Agent, DeliveryState, Message, MessageKind, OnBusy, Pending};
+use crate::store::types::{
+    Agent, DeliveryReason, DeliveryState, Message, MessageKind, Note, OnBusy, Pending,
+};
 
 /// How long an interrupted turn may take to end before giving up.
 pub const INTERRUPT_WAIT: Duration = Duration::from_secs(10);
-/// Detail recorded while a `turn/start` is on the wire (crash marker).
-const STARTING: &str = "starting a turn";
 
 /// What to do with the next message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +39,11 @@ pub enum Action {
     Steer { turn_id: String },
     /// Interrupt the running turn, then start a turn with it.
     Interrupt { turn_id: String },
-    /// Keep it queued.
-    Wait { reason: String },
+    /// Keep it queued, for `cause` (said as `reason`).
+    Wait {
+        cause: DeliveryReason,
+        reason: String,
+    },
 }
 
 /// The delivery policy (pure). `steer_refused`: a steer of this message was
@@ -48,10 +51,12 @@ pub enum Action {
 pub fn decide(turn: &TurnState, policy: OnBusy, steer_refused: bool) -> Action {
     match turn {
         TurnState::Unknown => Action::Wait {
+            cause: DeliveryReason::TurnStateUnknown,
             reason: "waiting for Codex's turn state".into(),
         },
         TurnState::Idle => Action::Start,
         TurnState::Active { turn_id, .. } if turn_id.is_empty() => Action::Wait {
+            cause: DeliveryReason::TurnRunning,
             reason: "waiting for the running turn to end".into(),
         },
         TurnState::Active { turn_id, .. } => match policy {
@@ -62,6 +67,7 @@ pub fn decide(turn: &TurnState, policy: OnBusy, steer_refused: bool) -> Action {
                 turn_id: turn_id.clone(),
             },
             OnBusy::Queue | OnBusy::Steer => Action::Wait {
+                cause: DeliveryReason::BehindTurn,
                 reason: format!("waiting for turn {turn_id} to end"),
             },
         },
@@ -108,13 +114,8 @@ impl Link {
             let pending = crate::budget::gate::gate(&self.core, Agent::Codex, pending);
             // Messages the loop governor holds stay behind; abg's own notices
             // and the human's messages still go through.
-            let governor_held = |p: &crate::store::types::Pending| {
-                p.delivery.state == DeliveryState::Held
-                    && p.delivery
-                        .detail
-                        .as_deref()
-                        .is_some_and(|d| d.starts_with(crate::daemon::governor::HELD_PREFIX))
-            };
+            let governor_held =
+                |p: &Pending| p.delivery.hold() == Some(DeliveryReason::GovernorHold);
             let Some(next) = pending
                 .into_iter()
                 .find(|p| p.delivery.state != DeliveryState::Started && !governor_held(p))
@@ -128,7 +129,7 @@ impl Link {
             let interrupted_send = matches!(
                 next.delivery.state,
                 DeliveryState::Steering | DeliveryState::Interrupting
-            ) || next.delivery.detail.as_deref() == Some(STARTING)
+            ) || next.delivery.reason == Some(DeliveryReason::Starting)
                 || !self.head_checked;
             self.head_checked = true;
             if interrupted_send && self.already_delivered(&thread_id, &next).await? {
@@ -142,8 +143,9 @@ impl Link {
                 Action::Interrupt { turn_id } => {
                     self.interrupt(&thread_id, &turn_id, &next).await?
                 }
-                Action::Wait { reason } => {
-                    if next.delivery.detail.as_deref() != Some(reason.as_str())
+                Action::Wait { cause, reason } => {
+                    let note = Note::new(cause, &reason);
+                    if !next.delivery.has_note(&note)
                         && next.delivery.state == DeliveryState::Queued
                         && !self.steer_refused.contains(&id)
                     {
@@ -151,7 +153,7 @@ impl Link {
                             &id,
                             Agent::Codex,
                             DeliveryState::Queued,
-                            Some(&reason),
+                            note,
                             None,
                         )?;
                     }
@@ -178,7 +180,7 @@ impl Link {
                     id,
                     Agent::Codex,
                     DeliveryState::Started,
-                    Some("turn found after reconnect"),
+                    Note::new(DeliveryReason::TurnFound, "turn found after reconnect"),
                     Some(&turn.id),
                 )?;
                 if turn.status.is_terminal() {
@@ -224,7 +226,7 @@ impl Link {
                 id,
                 Agent::Codex,
                 DeliveryState::Queued,
-                Some(STARTING),
+                Note::new(DeliveryReason::Starting, "starting a turn"),
                 None,
             )?;
         }
@@ -235,7 +237,7 @@ impl Link {
                     id,
                     Agent::Codex,
                     DeliveryState::Started,
-                    Some("turn started"),
+                    Note::new(DeliveryReason::TurnStarted, "turn started"),
                     Some(&turn_id),
                 )?;
                 self.session.turn = TurnState::active(turn_id.clone());
@@ -245,8 +247,9 @@ impl Link {
             Err(TransportError::Rpc { error, .. }) => {
                 let why = format!("turn/start refused: {}; will retry", error.message);
                 tracing::warn!(message = %id, "{why}");
+                let note = Note::new(DeliveryReason::StartRefused, &why);
                 self.core
-                    .transition(id, Agent::Codex, DeliveryState::Queued, Some(&why), None)?;
+                    .transition(id, Agent::Codex, DeliveryState::Queued, note, None)?;
                 // Re-read the turn state: the refusal usually means busy.
                 self.resync().await?;
                 self.retry_after = Some(Instant::now() + Duration::from_secs(1));
@@ -267,7 +270,10 @@ impl Link {
             id,
             Agent::Codex,
             DeliveryState::Steering,
-            Some(&format!("steering into turn {turn_id}")),
+            Note::new(
+                DeliveryReason::Steering,
+                &format!("steering into turn {turn_id}"),
+            ),
             None,
         )?;
         let params = TurnSteerParams {
@@ -286,7 +292,7 @@ impl Link {
                     id,
                     Agent::Codex,
                     DeliveryState::Started,
-                    Some("steered into the running turn"),
+                    Note::new(DeliveryReason::Steered, "steered into the running turn"),
                     Some(&r.turn_id),
                 )?;
                 self.track(&r.turn_id, &p.message);
@@ -299,8 +305,9 @@ impl Link {
                 );
                 tracing::info!(message = %id, "{why}");
                 self.steer_refused.insert(id.clone());
+                let note = Note::new(DeliveryReason::SteerRefused, &why);
                 self.core
-                    .transition(id, Agent::Codex, DeliveryState::Queued, Some(&why), None)?;
+                    .transition(id, Agent::Codex, DeliveryState::Queued, note, None)?;
                 self.core.record_event(
                     "codex.steer_refused",
                     json!({"message_id": id, "turn_id": turn_id, "error": error.message}),
@@ -323,7 +330,10 @@ impl Link {
             id,
             Agent::Codex,
             DeliveryState::Interrupting,
-            Some(&format!("interrupting turn {turn_id}")),
+            Note::new(
+                DeliveryReason::Interrupting,
+                &format!("interrupting turn {turn_id}"),
+            ),
             None,
         )?;
         let params = TurnInterruptParams {
@@ -344,8 +354,9 @@ impl Link {
         }
         if !self.wait_turn_end(turn_id, INTERRUPT_WAIT).await? {
             let why = format!("turn {turn_id} did not end after the interrupt; queued");
+            let note = Note::new(DeliveryReason::InterruptTimeout, &why);
             self.core
-                .transition(id, Agent::Codex, DeliveryState::Queued, Some(&why), None)?;
+                .transition(id, Agent::Codex, DeliveryState::Queued, note, None)?;
             self.core.record_event(
                 "codex.interrupt_timeout",
                 json!({"message_id": id, "turn_id": turn_id}),
@@ -378,6 +389,7 @@ mod tests {
                 Queue,
                 false,
                 Action::Wait {
+                    cause: DeliveryReason::BehindTurn,
                     reason: "waiting for turn t1 to end".into(),
                 },
             ),
@@ -394,6 +406,7 @@ mod tests {
                 Steer,
                 true,
                 Action::Wait {
+                    cause: DeliveryReason::BehindTurn,
                     reason: "waiting for turn t1 to end".into(),
                 },
             ),

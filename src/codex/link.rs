@@ -26,7 +26,7 @@ use super::transport::{Connection, Inbound, TransportError};
 use crate::budget::sense::ReadFailure;
 use crate::daemon::core::{Core, CoreError};
 use crate::store::StoreError;
-use crate::store::types::{Agent, DeliveryState};
+use crate::store::types::{Agent, DeliveryReason, DeliveryState, Note};
 
 const TICK: Duration = Duration::from_millis(500);
 const DEFAULT_STALL: Duration = Duration::from_secs(300);
@@ -415,7 +415,10 @@ impl Link {
                     &p.message.id,
                     Agent::Codex,
                     DeliveryState::Completed,
-                    Some("turn ended while abg was not listening"),
+                    Note::new(
+                        DeliveryReason::TurnEndedUnobserved,
+                        "turn ended while abg was not listening",
+                    ),
                     None,
                 )?;
             }
@@ -455,7 +458,7 @@ impl Link {
                         &id,
                         Agent::Codex,
                         DeliveryState::Completed,
-                        Some(&format!("turn {status}")),
+                        Note::new(DeliveryReason::TurnEnded, &format!("turn {status}")),
                         None,
                     )?;
                 }

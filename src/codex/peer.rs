@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::daemon::core::{Core, CoreError};
 use crate::daemon::peer::{Peer, PeerResult};
-use crate::store::types::Agent;
+use crate::store::types::{Agent, DeliveryModel};
 
 /// Codex's kickoff notice.
 const KICKOFF: &str = "You are paired with Claude Code, working in this same project through abg. \
@@ -34,8 +34,8 @@ impl Peer for CodexPeer {
         KICKOFF
     }
 
-    fn takes_on_busy(&self) -> bool {
-        true
+    fn model(&self) -> DeliveryModel {
+        DeliveryModel::Turn
     }
 
     fn start(self: Arc<Self>, core: Arc<Core>) -> Option<JoinHandle<()>> {

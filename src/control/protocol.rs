@@ -269,6 +269,9 @@ pub struct PendingView {
     pub from: String,
     pub to: String,
     pub state: String,
+    /// Why it is in that state (a `DeliveryReason` name), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     pub age_ms: i64,

@@ -24,7 +24,9 @@ use crate::config::Config;
 use crate::control::protocol::{Phase, Role};
 use crate::pair::Pair;
 use crate::store::Store;
-use crate::store::types::{Agent, DeliveryState, Event, Message, NewMessage, Transitioned};
+use crate::store::types::{
+    Agent, DeliveryModel, DeliveryState, Event, Message, NewMessage, Note, Transitioned,
+};
 
 pub use super::error::CoreError;
 
@@ -34,9 +36,16 @@ pub struct PeerInfo {
     pub id: Agent,
     /// The name people read ("Claude").
     pub name: &'static str,
-    /// Whether a sender may say how a message meets a running turn
-    /// (`on_busy`: queue, steer, interrupt).
-    pub takes_on_busy: bool,
+    /// How it takes messages (which delivery state machine).
+    pub model: DeliveryModel,
+}
+
+impl PeerInfo {
+    /// Whether a sender may say how a message meets its running turn
+    /// (`on_busy`: queue, steer, interrupt): peers that run turns.
+    pub fn takes_on_busy(&self) -> bool {
+        self.model == DeliveryModel::Turn
+    }
 }
 
 /// Something that happened in the core, told to every component.
@@ -253,7 +262,7 @@ impl Core {
         if let Some(judged) = judged {
             state = judged
                 .moved_to()
-                .or_else(|| DeliveryState::initial_for(message.to));
+                .or_else(|| Some(self.initial_state(message.to)));
             self.tell(&CoreEvent::Stored {
                 message: &message,
                 judged: &judged,
@@ -266,6 +275,14 @@ impl Core {
         Ok((message, fresh, state))
     }
 
+    /// The state a fresh delivery to `peer` starts in (its model's first;
+    /// `stored` for an id that is not registered).
+    pub fn initial_state(&self, peer: Agent) -> DeliveryState {
+        self.peer(peer)
+            .map(|p| p.model.initial())
+            .unwrap_or(DeliveryState::Stored)
+    }
+
     /// The registered peer ids, for error texts: `"claude", "codex"`.
     pub fn peer_ids_text(&self) -> String {
         self.peers
@@ -276,15 +293,16 @@ impl Core {
     }
 
     /// Move a delivery to `state` in the store and stream the change.
-    pub fn transition(
+    pub fn transition<'n>(
         &self,
         message_id: &str,
         recipient: Agent,
         state: DeliveryState,
-        detail: Option<&str>,
+        note: impl Into<Note<'n>>,
         turn_id: Option<&str>,
     ) -> Result<Transitioned, CoreError> {
-        let t = self.with_store(|s| s.transition(message_id, recipient, state, detail, turn_id))?;
+        let note = note.into();
+        let t = self.with_store(|s| s.transition(message_id, recipient, state, note, turn_id))?;
         if t.changed {
             tracing::debug!(
                 message_id,
@@ -303,15 +321,16 @@ impl Core {
     /// transaction: each of `ids` whose delivery to `recipient` is in a
     /// state `when` accepts moves to `state` (see
     /// [`Store::transition_many`]); every change is streamed, in order.
-    pub fn transition_many(
+    pub fn transition_many<'n>(
         &self,
         ids: &[String],
         recipient: Agent,
         state: DeliveryState,
-        detail: Option<&str>,
+        note: impl Into<Note<'n>>,
         when: impl Fn(DeliveryState) -> bool,
     ) -> Result<Vec<Transitioned>, CoreError> {
-        let moved = self.with_store(|s| s.transition_many(ids, recipient, state, detail, when))?;
+        let note = note.into();
+        let moved = self.with_store(|s| s.transition_many(ids, recipient, state, note, when))?;
         for t in moved.iter().filter(|t| t.changed) {
             self.bus.publish(LiveEvent::Delivery {
                 delivery: t.delivery.clone(),

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::core::{Core, CoreError, PeerInfo};
 use crate::control::protocol::ServerFrame;
-use crate::store::types::Agent;
+use crate::store::types::{Agent, DeliveryModel};
 
 /// What a peer's request handler failed with.
 pub type PeerResult = Result<serde_json::Value, CoreError>;
@@ -34,18 +34,16 @@ pub trait Peer: Send + Sync + 'static {
     /// The one-time notice introducing the other peers (see `kickoff`).
     fn kickoff(&self) -> &'static str;
 
-    /// Whether a sender may say how a message meets its running turn
-    /// (`on_busy`).
-    fn takes_on_busy(&self) -> bool {
-        false
-    }
+    /// How it takes messages: pushed to a live session that reports back,
+    /// or made (or steered) into turns.
+    fn model(&self) -> DeliveryModel;
 
     /// What the core keeps of this peer.
     fn info(&self) -> PeerInfo {
         PeerInfo {
             id: self.id(),
             name: self.name(),
-            takes_on_busy: self.takes_on_busy(),
+            model: self.model(),
         }
     }
 

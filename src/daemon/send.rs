@@ -53,7 +53,7 @@ impl Core {
                 req.to.as_str()
             )));
         };
-        if req.on_busy.is_some() && !to.takes_on_busy {
+        if req.on_busy.is_some() && !to.takes_on_busy() {
             return Err(CoreError::Invalid(format!(
                 "`on_busy` applies only to messages for a peer that runs turns; {} takes messages as they come",
                 req.to.as_str()

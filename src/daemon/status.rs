@@ -75,6 +75,7 @@ impl Core {
                 from: p.message.from.as_str().to_string(),
                 to: p.delivery.recipient.as_str().to_string(),
                 state: p.delivery.state.as_str().to_string(),
+                reason: p.delivery.reason.map(|r| r.as_str().to_string()),
                 detail: p.delivery.detail,
                 age_ms: now - p.message.created_ms,
             })

@@ -7,7 +7,8 @@ use super::batch::write_tx;
 use super::error::{Result, StoreError};
 use super::rows::{self, DELIVERY_COLUMNS, LOG_COLUMNS, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS};
 use super::types::{
-    Agent, Delivery, DeliveryLogEntry, DeliveryState, Pending, Stats, Transitioned,
+    Agent, Delivery, DeliveryLogEntry, DeliveryModel, DeliveryState, Note, Pending, Stats,
+    Transitioned,
 };
 use super::{Store, now_ms, sql_limit};
 
@@ -34,39 +35,41 @@ pub(super) fn pending_sql(recipient: Agent, states_sql: &str, limit: usize) -> S
 }
 
 impl Store {
-    /// Move a delivery to `new_state`, recording `detail` and the log row. `turn_id`, when
-    /// given, replaces the recorded turn; otherwise the previous one is kept.
+    /// Move a delivery to `new_state`, recording the `note` (reason and detail; a plain
+    /// `Option<&str>` detail converts) and the log row. `turn_id`, when given, replaces
+    /// the recorded turn; otherwise the previous one is kept.
     ///
     /// Errors with [`StoreError::InvalidTransition`] when `new_state` is not a state of
-    /// `recipient`'s machine, or the delivery is already terminal (acknowledged, completed,
+    /// `recipient`'s machine (its [`DeliveryModel`] in the `peers` table), or the delivery is already terminal (acknowledged, completed,
     /// failed) and `new_state` differs; repeating the terminal state is an idempotent no-op
     /// (`changed: false`). [`StoreError::NotFound`] when there is no such delivery.
-    pub fn transition(
+    pub fn transition<'n>(
         &mut self,
         message_id: &str,
         recipient: Agent,
         new_state: DeliveryState,
-        detail: Option<&str>,
+        note: impl Into<Note<'n>>,
         turn_id: Option<&str>,
     ) -> Result<Transitioned> {
         self.change(
             message_id,
             recipient,
             Change::To(new_state),
-            detail,
+            note.into(),
             turn_id,
         )
     }
 
-    /// Explicitly restart a delivery: back to `stored` (Claude) or `queued` (Codex) from
-    /// any state, terminal ones included; the recorded turn is cleared, attempts are kept.
-    pub fn retry(
+    /// Explicitly restart a delivery: back to its model's initial state (`stored` for
+    /// push, `queued` for turn) from any state, terminal ones included; the recorded turn
+    /// is cleared, attempts are kept.
+    pub fn retry<'n>(
         &mut self,
         message_id: &str,
         recipient: Agent,
-        detail: Option<&str>,
+        note: impl Into<Note<'n>>,
     ) -> Result<Transitioned> {
-        self.change(message_id, recipient, Change::Retry, detail, None)
+        self.change(message_id, recipient, Change::Retry, note.into(), None)
     }
 
     fn change(
@@ -74,16 +77,18 @@ impl Store {
         message_id: &str,
         recipient: Agent,
         change: Change,
-        detail: Option<&str>,
+        note: Note<'_>,
         turn_id: Option<&str>,
     ) -> Result<Transitioned> {
+        let model = self.delivery_model(recipient.as_str());
         let tx = write_tx(&mut self.conn)?;
         let current =
             get_delivery(&tx, message_id, recipient)?.ok_or_else(|| StoreError::NotFound {
                 what: "delivery",
                 key: format!("{message_id} to {recipient}"),
             })?;
-        let t = apply(&tx, current, change, detail, turn_id, now_ms())?;
+        let model = model.ok_or_else(|| cannot_receive(recipient))?;
+        let t = apply(&tx, current, model, change, note, turn_id, now_ms())?;
         if t.changed {
             tx.commit()?;
             self.note_rewind(&t);
@@ -97,14 +102,16 @@ impl Store {
     /// the others follow [`Store::transition`]'s rules, and one refused transition
     /// ([`StoreError::InvalidTransition`]) rolls the whole batch back. Returns what moved,
     /// in the order of `ids`.
-    pub fn transition_many(
+    pub fn transition_many<'n>(
         &mut self,
         ids: &[String],
         recipient: Agent,
         to: DeliveryState,
-        detail: Option<&str>,
+        note: impl Into<Note<'n>>,
         when: impl Fn(DeliveryState) -> bool,
     ) -> Result<Vec<Transitioned>> {
+        let note = note.into();
+        let model = self.delivery_model(recipient.as_str());
         let tx = write_tx(&mut self.conn)?;
         let now = now_ms();
         let mut moved = Vec::with_capacity(ids.len());
@@ -115,7 +122,8 @@ impl Store {
             if !when(current.state) {
                 continue;
             }
-            moved.push(apply(&tx, current, Change::To(to), detail, None, now)?);
+            let model = model.ok_or_else(|| cannot_receive(recipient))?;
+            moved.push(apply(&tx, current, model, Change::To(to), note, None, now)?);
         }
         if moved.iter().any(|t| t.changed) {
             tx.commit()?;
@@ -241,12 +249,18 @@ impl Store {
     }
 }
 
-/// Apply `change` to the delivery `current` inside the caller's transaction.
+fn cannot_receive(recipient: Agent) -> StoreError {
+    StoreError::InvalidInput(format!("{recipient} cannot receive messages"))
+}
+
+/// Apply `change` to the delivery `current` (whose recipient takes messages by `model`)
+/// inside the caller's transaction.
 fn apply(
     conn: &Connection,
     current: Delivery,
+    model: DeliveryModel,
     change: Change,
-    detail: Option<&str>,
+    note: Note<'_>,
     turn_id: Option<&str>,
     now: i64,
 ) -> Result<Transitioned> {
@@ -261,37 +275,34 @@ fn apply(
                     changed: false,
                 });
             }
-            check(&current, to)?;
+            check(&current, model, to)?;
             let attempts = current.attempts + u32::from(to.is_new_attempt(from));
             let turn = turn_id.map(str::to_owned).or(current.turn_id);
             (to, attempts, turn)
         }
-        Change::Retry => {
-            let to = DeliveryState::initial_for(recipient).ok_or_else(|| {
-                StoreError::InvalidInput(format!("{recipient} cannot receive messages"))
-            })?;
-            (to, current.attempts, None)
-        }
+        Change::Retry => (model.initial(), current.attempts, None),
     };
     let message_id = current.message_id;
+    let Note { reason, detail } = note;
     conn.prepare_cached(
         "UPDATE deliveries SET state = ?3, detail = ?4, turn_id = ?5, attempts = ?6, \
-         updated_ms = ?7 WHERE message_id = ?1 AND recipient = ?2",
+         updated_ms = ?7, reason = ?8 WHERE message_id = ?1 AND recipient = ?2",
     )?
     .execute(params![
-        message_id, recipient, to, detail, new_turn, attempts, now
+        message_id, recipient, to, detail, new_turn, attempts, now, reason
     ])?;
     conn.prepare_cached(
-        "INSERT INTO delivery_log (message_id, recipient, state, detail, ts_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO delivery_log (message_id, recipient, state, detail, ts_ms, reason) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![message_id, recipient, to, detail, now])?;
+    .execute(params![message_id, recipient, to, detail, now, reason])?;
     Ok(Transitioned {
         previous: from,
         delivery: Delivery {
             message_id,
             recipient,
             state: to,
+            reason,
             detail: detail.map(str::to_owned),
             turn_id: new_turn,
             attempts,
@@ -311,10 +322,10 @@ fn get_delivery(conn: &Connection, message_id: &str, recipient: Agent) -> Result
         .optional()?)
 }
 
-/// The transition rules (pure): the target must belong to the recipient's machine, and a
-/// terminal state is left only through [`Store::retry`].
-fn check(current: &Delivery, to: DeliveryState) -> Result<()> {
-    let reason = if !to.applies_to(current.recipient) {
+/// The transition rules (pure): the target must belong to the recipient's machine
+/// (`model`), and a terminal state is left only through [`Store::retry`].
+fn check(current: &Delivery, model: DeliveryModel, to: DeliveryState) -> Result<()> {
+    let reason = if !model.applies(to) {
         "state does not apply to this recipient"
     } else if current.state.is_terminal() {
         "delivery already finished; retry it explicitly"

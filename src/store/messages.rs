@@ -5,8 +5,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::batch::write_tx;
 use super::error::{Result, StoreError};
+use super::peers::Peers;
 use super::rows::{self, MESSAGE_COLUMNS};
-use super::types::{DeliveryState, Inserted, Message, NewMessage};
+use super::types::{Inserted, Message, NewMessage};
 use super::{Store, new_message_id, now_ms, sql_limit};
 
 /// Search terms beyond this many are ignored.
@@ -16,13 +17,13 @@ pub const MAX_SEARCH_TERMS: usize = 32;
 const MAX_KEY_LEN: usize = 256;
 
 impl Store {
-    /// Store a message and its first delivery row (`stored` for Claude, `queued` for
-    /// Codex) atomically. A message with the idempotency key or source item id of one
+    /// Store a message and its first delivery row (in the initial state of the
+    /// recipient's delivery model: `stored` for push, `queued` for turn) atomically. A message with the idempotency key or source item id of one
     /// already stored from the same sender is not written again: the stored one comes back
     /// as [`Inserted::Duplicate`].
     pub fn insert_message(&mut self, msg: &NewMessage) -> Result<Inserted> {
         let tx = write_tx(&mut self.conn)?;
-        let inserted = insert_in(&tx, msg, now_ms())?;
+        let inserted = insert_in(&tx, &self.peers, msg, now_ms())?;
         if tx.is_top() {
             super::fts::index_due(&tx)?;
         }
@@ -37,7 +38,7 @@ impl Store {
         let now = now_ms();
         let inserted = msgs
             .iter()
-            .map(|m| insert_in(&tx, m, now))
+            .map(|m| insert_in(&tx, &self.peers, m, now))
             .collect::<Result<Vec<_>>>()?;
         if tx.is_top() {
             super::fts::index_due(&tx)?;
@@ -132,10 +133,16 @@ pub(crate) fn fts_query(input: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
-fn validate(msg: &NewMessage) -> Result<()> {
-    if !msg.to.is_recipient() {
+fn validate(peers: &Peers, msg: &NewMessage) -> Result<()> {
+    if !peers.contains_key(msg.from.as_str()) {
         return Err(StoreError::InvalidInput(format!(
-            "messages can only be addressed to claude or codex, not {}",
+            "{} is not a peer of this pair",
+            msg.from
+        )));
+    }
+    if peers.get(msg.to.as_str()).copied().flatten().is_none() {
+        return Err(StoreError::InvalidInput(format!(
+            "messages can only be addressed to a peer that receives them, not {}",
             msg.to
         )));
     }
@@ -195,13 +202,12 @@ fn unused_id(conn: &Connection) -> Result<String> {
     ))
 }
 
-fn insert_in(conn: &Connection, msg: &NewMessage, now: i64) -> Result<Inserted> {
-    validate(msg)?;
+fn insert_in(conn: &Connection, peers: &Peers, msg: &NewMessage, now: i64) -> Result<Inserted> {
+    validate(peers, msg)?;
     if let Some(existing) = find_duplicate(conn, msg)? {
         return Ok(Inserted::Duplicate(existing));
     }
-    let initial = DeliveryState::initial_for(msg.to)
-        .ok_or_else(|| StoreError::InvalidInput(format!("{} cannot receive messages", msg.to)))?;
+    let initial = super::peers::model_of(peers, msg.to.as_str())?.initial();
     let id = unused_id(conn)?;
     let created_ms = msg.created_ms.unwrap_or(now);
     let meta = serde_json::to_string(&msg.meta)?;

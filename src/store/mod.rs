@@ -10,8 +10,9 @@
 //! lose the last few transactions, and even then the file stays consistent. `FULL` would add
 //! an fsync per commit for that rare case; a per-pair chat relay does not need it.
 //!
-//! Layout: `types` (serde data), `schema` (migrations), `rows` (SQL ⇄ types), and one file
-//! of queries per concern (`messages`, `deliveries`, `records`). All calls are synchronous;
+//! Layout: `types` (serde data), `schema` (migrations), `rows` (SQL ⇄ types), `peers`
+//! (who takes part and how each takes messages), and one file of queries per concern
+//! (`messages`, `deliveries`, `records`). All calls are synchronous;
 //! the daemon keeps the [`Store`] behind a `std::sync::Mutex` and calls it from blocking
 //! sections. The file is created 0600 (as are its `-wal`/`-shm` companions).
 
@@ -22,6 +23,7 @@ mod error;
 mod fts;
 mod messages;
 pub mod peer_id;
+mod peers;
 mod queue;
 mod readings;
 mod records;
@@ -44,12 +46,14 @@ use crate::clock::now_ms;
 
 pub use error::StoreError;
 pub use messages::MAX_SEARCH_TERMS;
+pub use peers::{MAX_PEER_ID, Peers};
 pub use queue::QueueMark;
 pub use readings::ReadingRow;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use types::{
-    Agent, Delivery, DeliveryLogEntry, DeliveryState, Event, Inserted, Message, MessageKind,
-    NewMessage, OnBusy, ParseEnumError, Pending, RecipientStats, Stats, Tombstone, Transitioned,
+    Agent, Delivery, DeliveryLogEntry, DeliveryModel, DeliveryReason, DeliveryState, Event,
+    Inserted, Message, MessageKind, NewMessage, Note, OnBusy, ParseEnumError, Pending,
+    RecipientStats, Stats, Tombstone, Transitioned,
 };
 
 use error::Result;
@@ -71,6 +75,8 @@ pub struct Store {
     rewinds: u64,
     /// The WAL checkpoint thread, once started (see `checkpointer`).
     checkpointer: Option<checkpointer::Checkpointer>,
+    /// The `peers` table (see `peers`).
+    peers: Peers,
 }
 
 impl std::fmt::Debug for Store {
@@ -102,6 +108,7 @@ impl Store {
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         conn.set_prepared_statement_cache_capacity(64);
         let found = schema::migrate(&mut conn, path)?;
+        let peers = peers::load(&conn)?;
         for companion in ["-wal", "-shm"] {
             let mut p = path.as_os_str().to_owned();
             p.push(companion);
@@ -113,6 +120,7 @@ impl Store {
             path: path.to_path_buf(),
             rewinds: 0,
             checkpointer: None,
+            peers,
         })
     }
 

@@ -29,8 +29,10 @@ pub struct QueueMark {
 impl Store {
     /// Count a delivery moved back into a waiting state (it may sit below a reader's mark).
     pub(super) fn note_rewind(&mut self, t: &Transitioned) {
-        let waiting = DeliveryState::initial_for(t.delivery.recipient) == Some(t.delivery.state)
-            || t.delivery.state == DeliveryState::Held;
+        let initial = self
+            .delivery_model(t.delivery.recipient.as_str())
+            .map(|m| m.initial());
+        let waiting = initial == Some(t.delivery.state) || t.delivery.state == DeliveryState::Held;
         if t.changed && waiting {
             self.rewinds += 1;
         }

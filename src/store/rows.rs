@@ -7,8 +7,8 @@ use rusqlite::Row;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, Type, ValueRef};
 
 use super::types::{
-    Agent, Delivery, DeliveryLogEntry, DeliveryState, Event, Message, MessageKind, OnBusy,
-    Tombstone,
+    Agent, Delivery, DeliveryLogEntry, DeliveryModel, DeliveryReason, DeliveryState, Event,
+    Message, MessageKind, OnBusy, Tombstone,
 };
 
 macro_rules! sql_enum {
@@ -31,6 +31,24 @@ sql_enum!(Agent);
 sql_enum!(DeliveryState);
 sql_enum!(OnBusy);
 sql_enum!(MessageKind);
+sql_enum!(DeliveryModel);
+
+impl ToSql for DeliveryReason {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+/// A `reason` column: a name this build does not know reads as no reason (the column
+/// has no CHECK, so a newer reason needs no table rebuild).
+fn reason_column(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DeliveryReason>> {
+    Ok(match row.get_ref(idx)? {
+        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| DeliveryReason::from_str(t).ok()),
+        _ => None,
+    })
+}
 
 /// Parse a JSON text column, reporting failures as a column conversion error.
 fn json_column(row: &Row<'_>, idx: usize) -> rusqlite::Result<serde_json::Value> {
@@ -74,7 +92,7 @@ pub fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
 
 /// Columns of `deliveries`, in the order [`delivery`] reads them (qualified by `d.`).
 pub const DELIVERY_COLUMNS: &str =
-    "d.message_id, d.recipient, d.state, d.detail, d.turn_id, d.attempts, d.updated_ms";
+    "d.message_id, d.recipient, d.state, d.detail, d.turn_id, d.attempts, d.updated_ms, d.reason";
 
 /// Read a delivery whose columns start at `at`.
 pub fn delivery_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Delivery> {
@@ -82,6 +100,7 @@ pub fn delivery_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Delivery> {
         message_id: row.get(at)?,
         recipient: row.get(at + 1)?,
         state: row.get(at + 2)?,
+        reason: reason_column(row, at + 7)?,
         detail: row.get(at + 3)?,
         turn_id: row.get(at + 4)?,
         attempts: count_column(row, at + 5)?,
@@ -93,7 +112,7 @@ pub fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     delivery_at(row, 0)
 }
 
-pub const LOG_COLUMNS: &str = "seq, message_id, recipient, state, detail, ts_ms";
+pub const LOG_COLUMNS: &str = "seq, message_id, recipient, state, detail, ts_ms, reason";
 
 pub fn log_entry(row: &Row<'_>) -> rusqlite::Result<DeliveryLogEntry> {
     Ok(DeliveryLogEntry {
@@ -101,6 +120,7 @@ pub fn log_entry(row: &Row<'_>) -> rusqlite::Result<DeliveryLogEntry> {
         message_id: row.get(1)?,
         recipient: row.get(2)?,
         state: row.get(3)?,
+        reason: reason_column(row, 6)?,
         detail: row.get(4)?,
         ts_ms: row.get(5)?,
     })

@@ -32,7 +32,7 @@ impl Agent {
 
     /// Whether messages can be addressed to this participant.
     pub fn is_recipient(self) -> bool {
-        matches!(self, Agent::Claude | Agent::Codex)
+        DeliveryModel::seeded(self).is_some()
     }
 }
 
@@ -74,10 +74,10 @@ impl MessageKind {
     }
 }
 
-/// Where a message stands with one recipient.
-///
-/// Claude: `stored → pushed → seen → acknowledged`. Codex: `queued → steering | interrupting
-/// → started (turn id) → completed`. Both: `held` (governor or budget pause) and `failed`.
+/// Where a message stands with one recipient. Which states a recipient's deliveries go
+/// through is its [`DeliveryModel`]: push (Claude) `stored → pushed → seen →
+/// acknowledged`, turn (Codex) `queued → steering | interrupting → started (turn id) →
+/// completed`; both `held` (governor or budget pause) and `failed`.
 /// `acknowledged`, `completed` and `failed` are terminal: leaving them takes an explicit
 /// retry ([`crate::store::Store::retry`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -140,26 +140,16 @@ impl DeliveryState {
         )
     }
 
-    /// The state a fresh delivery to `recipient` starts in (`None` for non-recipients).
+    /// The state a fresh delivery to `recipient` starts in (`None` for non-recipients), by
+    /// the model the store seeds for it ([`DeliveryModel::seeded`]). The store itself
+    /// asks its `peers` table ([`crate::store::Store::delivery_model`]).
     pub fn initial_for(recipient: Agent) -> Option<DeliveryState> {
-        match recipient {
-            Agent::Claude => Some(DeliveryState::Stored),
-            Agent::Codex => Some(DeliveryState::Queued),
-            Agent::Human | Agent::Abg => None,
-        }
+        DeliveryModel::seeded(recipient).map(DeliveryModel::initial)
     }
 
-    /// Whether this state belongs to `recipient`'s state machine.
+    /// Whether this state belongs to `recipient`'s state machine (by its seeded model).
     pub fn applies_to(self, recipient: Agent) -> bool {
-        use DeliveryState::*;
-        match recipient {
-            Agent::Claude => matches!(self, Stored | Pushed | Seen | Acknowledged | Failed | Held),
-            Agent::Codex => matches!(
-                self,
-                Queued | Steering | Interrupting | Started | Completed | Failed | Held
-            ),
-            Agent::Human | Agent::Abg => false,
-        }
+        DeliveryModel::seeded(recipient).is_some_and(|m| m.applies(self))
     }
 
     /// Whether entering this state from `from` hands the message to the recipient's transport
@@ -173,6 +163,260 @@ impl DeliveryState {
                 DeliveryState::Steering | DeliveryState::Interrupting | DeliveryState::Started
             ),
             _ => false,
+        }
+    }
+}
+
+/// How a peer takes messages, i.e. which delivery state machine its deliveries follow.
+/// A peer without a model only sends.
+///
+/// `Push`: `stored → pushed → seen → acknowledged` (the message is handed to a live
+/// session that reports back; Claude). `Turn`: `queued → steering | interrupting →
+/// started → completed` (the message becomes, or joins, a turn; Codex). Both: `held`
+/// and `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryModel {
+    Push,
+    Turn,
+}
+
+impl DeliveryModel {
+    pub const ALL: [DeliveryModel; 2] = [DeliveryModel::Push, DeliveryModel::Turn];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryModel::Push => "push",
+            DeliveryModel::Turn => "turn",
+        }
+    }
+
+    /// The state a fresh (or retried) delivery starts in.
+    pub fn initial(self) -> DeliveryState {
+        match self {
+            DeliveryModel::Push => DeliveryState::Stored,
+            DeliveryModel::Turn => DeliveryState::Queued,
+        }
+    }
+
+    /// Whether `state` belongs to this model's state machine.
+    pub fn applies(self, state: DeliveryState) -> bool {
+        use DeliveryState::*;
+        match self {
+            DeliveryModel::Push => {
+                matches!(state, Stored | Pushed | Seen | Acknowledged | Failed | Held)
+            }
+            DeliveryModel::Turn => matches!(
+                state,
+                Queued | Steering | Interrupting | Started | Completed | Failed | Held
+            ),
+        }
+    }
+
+    /// The model every store holds for `agent` from schema V4 on (the `peers` rows the
+    /// migration seeds; `None`: sends only). Until the daemon registers peers itself,
+    /// this is also what it registers.
+    pub fn seeded(agent: Agent) -> Option<DeliveryModel> {
+        match agent {
+            Agent::Claude => Some(DeliveryModel::Push),
+            Agent::Codex => Some(DeliveryModel::Turn),
+            Agent::Human | Agent::Abg => None,
+        }
+    }
+}
+
+/// Why a delivery is where it is: the meaning of a transition, stored beside its
+/// human-readable `detail` (which is never parsed). Stored as its snake_case name; a
+/// name this build does not know reads as no reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryReason {
+    /// Held: the loop governor paused the relay (or this message reached its limit).
+    GovernorHold,
+    /// Failed: trivial ping-pong the governor never relays.
+    GovernorDamped,
+    /// Back to the start: the governor's pause ended.
+    GovernorResumed,
+    /// Held: the recipient's quota budget is paused.
+    BudgetPaused,
+    /// Back to the start: the budget pause ended.
+    BudgetResumed,
+    /// Queued: the recipient's turn state is not known yet.
+    TurnStateUnknown,
+    /// Queued: a turn runs whose id is not known yet.
+    TurnRunning,
+    /// Queued behind a running turn until it ends.
+    BehindTurn,
+    /// Queued while a `turn/start` is on the wire: half sent (the crash marker; the
+    /// message may already be a turn).
+    Starting,
+    /// Queued: the recipient refused to start a turn; retried.
+    StartRefused,
+    /// Queued: steering into the running turn was refused; waits for it to end.
+    SteerRefused,
+    /// Queued: an interrupted turn did not end in time.
+    InterruptTimeout,
+    /// Steering into the running turn.
+    Steering,
+    /// Interrupting the running turn to start one with this message.
+    Interrupting,
+    /// Started: the message became a turn.
+    TurnStarted,
+    /// Started: the message was steered into the running turn.
+    Steered,
+    /// Started: after a reconnect the message turned out to be a turn already.
+    TurnFound,
+    /// Completed: its turn ended.
+    TurnEnded,
+    /// Completed: its turn ended while abg was not listening.
+    TurnEndedUnobserved,
+    /// Pushed over the live channel.
+    ChannelPush,
+    /// Seen: handed over as the Stop hook's feedback.
+    StopHookFeedback,
+    /// Acknowledged by the recipient.
+    Acked,
+    /// Acknowledged: fetched by the recipient (`get_messages`).
+    Fetched,
+    /// Acknowledged: found in the recipient's transcript.
+    InTranscript,
+    /// Acknowledged: in the recipient's context (Stop hook).
+    InContext,
+}
+
+impl DeliveryReason {
+    pub const ALL: [DeliveryReason; 25] = [
+        DeliveryReason::GovernorHold,
+        DeliveryReason::GovernorDamped,
+        DeliveryReason::GovernorResumed,
+        DeliveryReason::BudgetPaused,
+        DeliveryReason::BudgetResumed,
+        DeliveryReason::TurnStateUnknown,
+        DeliveryReason::TurnRunning,
+        DeliveryReason::BehindTurn,
+        DeliveryReason::Starting,
+        DeliveryReason::StartRefused,
+        DeliveryReason::SteerRefused,
+        DeliveryReason::InterruptTimeout,
+        DeliveryReason::Steering,
+        DeliveryReason::Interrupting,
+        DeliveryReason::TurnStarted,
+        DeliveryReason::Steered,
+        DeliveryReason::TurnFound,
+        DeliveryReason::TurnEnded,
+        DeliveryReason::TurnEndedUnobserved,
+        DeliveryReason::ChannelPush,
+        DeliveryReason::StopHookFeedback,
+        DeliveryReason::Acked,
+        DeliveryReason::Fetched,
+        DeliveryReason::InTranscript,
+        DeliveryReason::InContext,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        use DeliveryReason::*;
+        match self {
+            GovernorHold => "governor_hold",
+            GovernorDamped => "governor_damped",
+            GovernorResumed => "governor_resumed",
+            BudgetPaused => "budget_paused",
+            BudgetResumed => "budget_resumed",
+            TurnStateUnknown => "turn_state_unknown",
+            TurnRunning => "turn_running",
+            BehindTurn => "behind_turn",
+            Starting => "starting",
+            StartRefused => "start_refused",
+            SteerRefused => "steer_refused",
+            InterruptTimeout => "interrupt_timeout",
+            Steering => "steering",
+            Interrupting => "interrupting",
+            TurnStarted => "turn_started",
+            Steered => "steered",
+            TurnFound => "turn_found",
+            TurnEnded => "turn_ended",
+            TurnEndedUnobserved => "turn_ended_unobserved",
+            ChannelPush => "channel_push",
+            StopHookFeedback => "stop_hook_feedback",
+            Acked => "acked",
+            Fetched => "fetched",
+            InTranscript => "in_transcript",
+            InContext => "in_context",
+        }
+    }
+
+    /// A short phrase for people (`abg status`, the web UI).
+    pub fn label(self) -> &'static str {
+        use DeliveryReason::*;
+        match self {
+            GovernorHold => "held by the loop governor",
+            GovernorDamped => "not relayed (trivial ping-pong)",
+            GovernorResumed => "released: the relay resumed",
+            BudgetPaused => "held: quota budget paused",
+            BudgetResumed => "released: the budget pause ended",
+            TurnStateUnknown => "waiting for the turn state",
+            TurnRunning | BehindTurn => "waiting for the running turn",
+            Starting => "half sent: starting a turn",
+            StartRefused => "turn start refused; will retry",
+            SteerRefused => "steer refused; waits for the turn",
+            InterruptTimeout => "interrupt timed out; queued",
+            Steering => "steering into the running turn",
+            Interrupting => "interrupting the running turn",
+            TurnStarted => "became a turn",
+            Steered => "steered into the running turn",
+            TurnFound => "found as a turn after a reconnect",
+            TurnEnded => "its turn ended",
+            TurnEndedUnobserved => "its turn ended unobserved",
+            ChannelPush => "pushed over the channel",
+            StopHookFeedback => "delivered as Stop hook feedback",
+            Acked => "acknowledged",
+            Fetched => "fetched with get_messages",
+            InTranscript => "in the transcript",
+            InContext => "in context (Stop hook)",
+        }
+    }
+
+    /// Queued in a way a waiting sender takes as settled: behind a running turn, or
+    /// after a refused steer.
+    pub fn settles_queued(self) -> bool {
+        matches!(
+            self,
+            DeliveryReason::BehindTurn | DeliveryReason::SteerRefused
+        )
+    }
+}
+
+/// What a transition records besides its state: why (typed, for code) and the detail
+/// (free text, for people). `From<Option<&str>>` keeps plain-text call sites working
+/// (no reason then); `From<DeliveryReason>` records a reason without detail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Note<'a> {
+    pub reason: Option<DeliveryReason>,
+    pub detail: Option<&'a str>,
+}
+
+impl<'a> Note<'a> {
+    pub fn new(reason: DeliveryReason, detail: &'a str) -> Self {
+        Note {
+            reason: Some(reason),
+            detail: Some(detail),
+        }
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Note<'a> {
+    fn from(detail: Option<&'a str>) -> Self {
+        Note {
+            reason: None,
+            detail,
+        }
+    }
+}
+
+impl From<DeliveryReason> for Note<'_> {
+    fn from(reason: DeliveryReason) -> Self {
+        Note {
+            reason: Some(reason),
+            detail: None,
         }
     }
 }
@@ -208,6 +452,8 @@ macro_rules! string_enum {
 
 string_enum!(Agent, "agent", Agent::ALL);
 string_enum!(DeliveryState, "delivery state", DeliveryState::ALL);
+string_enum!(DeliveryModel, "delivery model", DeliveryModel::ALL);
+string_enum!(DeliveryReason, "delivery reason", DeliveryReason::ALL);
 string_enum!(
     OnBusy,
     "on-busy policy",
@@ -313,12 +559,32 @@ pub struct Delivery {
     pub message_id: String,
     pub recipient: Agent,
     pub state: DeliveryState,
+    /// Why it is in this state (see [`DeliveryReason`]); `detail` says it for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<DeliveryReason>,
     pub detail: Option<String>,
     /// The Codex turn the message became (or was steered into); kept across later
     /// transitions that do not name a turn.
     pub turn_id: Option<String>,
     pub attempts: u32,
     pub updated_ms: i64,
+}
+
+impl Delivery {
+    /// Why the delivery is held, when it is.
+    pub fn hold(&self) -> Option<DeliveryReason> {
+        if self.state == DeliveryState::Held {
+            self.reason
+        } else {
+            None
+        }
+    }
+
+    /// Whether the last transition recorded exactly `note` (a repeat would change nothing
+    /// but the history).
+    pub fn has_note(&self, note: &Note<'_>) -> bool {
+        self.reason == note.reason && self.detail.as_deref() == note.detail
+    }
 }
 
 /// Outcome of a state change. `changed` is false for an idempotent repeat of a terminal
@@ -337,6 +603,8 @@ pub struct DeliveryLogEntry {
     pub message_id: String,
     pub recipient: Agent,
     pub state: DeliveryState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<DeliveryReason>,
     pub detail: Option<String>,
     pub ts_ms: i64,
 }

@@ -29,6 +29,9 @@ pub struct UiMessage {
     /// Current delivery state for the recipient.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// Why it is in that state (a `DeliveryReason` name), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,9 +41,14 @@ pub struct UiMessage {
 impl UiMessage {
     /// `m` with its (first) delivery row.
     pub fn new(m: Message, delivery: Option<Delivery>) -> Self {
-        let (state, detail, turn_id) = match delivery {
-            Some(d) => (Some(d.state.as_str().to_string()), d.detail, d.turn_id),
-            None => (None, None, None),
+        let (state, reason, detail, turn_id) = match delivery {
+            Some(d) => (
+                Some(d.state.as_str().to_string()),
+                d.reason.map(|r| r.as_str().to_string()),
+                d.detail,
+                d.turn_id,
+            ),
+            None => (None, None, None, None),
         };
         Self {
             seq: m.seq,
@@ -53,6 +61,7 @@ impl UiMessage {
             on_busy: m.on_busy.map(|b| b.as_str().to_string()),
             in_reply_to: m.in_reply_to,
             state,
+            reason,
             detail,
             turn_id: turn_id.or(m.turn_id),
         }

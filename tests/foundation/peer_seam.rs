@@ -126,7 +126,9 @@ async fn a_fake_third_peer_receives_and_sends_through_the_same_port() {
     let mut adapters = abg::peers::adapters();
     adapters.push(Arc::new(FakePeer));
     let setup = abg::peers::setup_for(Peers::new(adapters));
-    let core = setup.core(pair.clone(), Config::default(), store);
+    let core = setup
+        .core(pair.clone(), Config::default(), store)
+        .expect("core");
 
     let port = pair.ports.control;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))

@@ -17,11 +17,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::daemon::error::CoreError;
 use crate::store::Store;
-use crate::store::types::{Agent, DeliveryState, Message, MessageKind, Transitioned};
+use crate::store::types::{
+    Agent, DeliveryReason, DeliveryState, Message, MessageKind, Note, Transitioned,
+};
 
 /// Store setting key holding the persisted [`GovernorState`].
 pub const SETTING_KEY: &str = "governor";
-/// Delivery detail prefix of messages the governor holds.
+/// How the delivery detail of messages the governor holds or damps begins
+/// (for people; code reads the reason).
 pub const HELD_PREFIX: &str = "governor:";
 
 /// What the governor remembers between messages (and daemon restarts).
@@ -240,18 +243,24 @@ pub fn judge_cached(
     );
     cache.dirty |= *state != before;
     let mark = match &verdict {
-        Verdict::Hold { reason } | Verdict::Pause { reason } => {
-            Some((DeliveryState::Held, reason.clone()))
-        }
-        Verdict::Damp { reason } => Some((DeliveryState::Failed, format!("not relayed: {reason}"))),
+        Verdict::Hold { reason } | Verdict::Pause { reason } => Some((
+            DeliveryState::Held,
+            DeliveryReason::GovernorHold,
+            reason.clone(),
+        )),
+        Verdict::Damp { reason } => Some((
+            DeliveryState::Failed,
+            DeliveryReason::GovernorDamped,
+            format!("not relayed: {reason}"),
+        )),
         Verdict::Relay | Verdict::Resume => None,
     };
     let changed = match mark {
-        Some((to, reason)) => Some(s.transition(
+        Some((to, why, text)) => Some(s.transition(
             &message.id,
             message.to,
             to,
-            Some(&format!("{HELD_PREFIX} {reason}")),
+            Note::new(why, &format!("{HELD_PREFIX} {text}")),
             None,
         )?),
         None => None,

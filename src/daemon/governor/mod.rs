@@ -9,7 +9,7 @@ pub mod judge;
 use crate::daemon::bus::LiveEvent;
 use crate::daemon::core::{Component, Core, CoreEvent};
 use crate::daemon::error::CoreError;
-use crate::store::types::{Agent, DeliveryState, Message, MessageKind, NewMessage};
+use crate::store::types::{Agent, DeliveryReason, Message, MessageKind, NewMessage, Note};
 
 pub use judge::{GovernorState, HELD_PREFIX, Judged, SETTING_KEY, Verdict};
 
@@ -108,12 +108,7 @@ fn held(core: &Core) -> Result<Vec<(String, Agent)>, CoreError> {
     let mut out = Vec::new();
     for agent in core.peers().iter().map(|p| p.id) {
         for p in core.with_store(|s| s.pending_for(agent, 10_000))? {
-            if p.delivery.state == DeliveryState::Held
-                && p.delivery
-                    .detail
-                    .as_deref()
-                    .is_some_and(|d| d.starts_with(HELD_PREFIX))
-            {
+            if p.delivery.hold() == Some(DeliveryReason::GovernorHold) {
                 out.push((p.message.id, agent));
             }
         }
@@ -124,8 +119,8 @@ fn held(core: &Core) -> Result<Vec<(String, Agent)>, CoreError> {
 fn release(core: &Core, why: &str) -> Result<(), CoreError> {
     let held = held(core)?;
     for (id, agent) in &held {
-        let initial = DeliveryState::initial_for(*agent).unwrap_or(DeliveryState::Stored);
-        core.transition(id, *agent, initial, Some("governor: relay resumed"), None)?;
+        let note = Note::new(DeliveryReason::GovernorResumed, "governor: relay resumed");
+        core.transition(id, *agent, core.initial_state(*agent), note, None)?;
     }
     core.record_event(
         "governor_resumed",

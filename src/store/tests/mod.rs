@@ -4,6 +4,7 @@ mod batch;
 mod deliveries;
 mod durability;
 mod messages;
+mod migration;
 mod open;
 mod queue;
 mod records;

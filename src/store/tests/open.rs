@@ -51,6 +51,7 @@ fn migrates_an_empty_file_with_the_right_pragmas() {
             "events",
             "messages",
             "messages_fts",
+            "peers",
             "readings",
             "settings",
             "tombstones"

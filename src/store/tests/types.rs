@@ -93,6 +93,7 @@ fn json_shapes_are_stable() {
         message_id: message.id,
         recipient: Agent::Claude,
         state: DeliveryState::Pushed,
+        reason: None,
         detail: None,
         turn_id: None,
         attempts: 1,

@@ -116,12 +116,16 @@
     return n > COLLAPSE_LINES;
   }
 
-  function setState(rec, state, detail) {
+  // Why a delivery is where it is: the typed reason, said in words; the
+  // free-text detail follows it in the badge's tooltip.
+  function setState(rec, state, detail, reason) {
     const badge = rec.el.querySelector('.state');
     rec.el.dataset.state = state || '';
+    rec.el.dataset.reason = reason || '';
     badge.textContent = state || '—';
     badge.className = 'state st-' + (state || 'none');
-    badge.title = detail || '';
+    const why = reason ? reason.replace(/_/g, ' ') : '';
+    badge.title = why && detail ? why + ' — ' + detail : why || detail || '';
   }
 
   function messageNode(m) {
@@ -160,12 +164,12 @@
   function addMessage(m) {
     const known = S.msgs.get(m.id);
     if (known) {
-      if (m.state && known.logSeq === 0) setState(known, m.state, m.detail);
+      if (m.state && known.logSeq === 0) setState(known, m.state, m.detail, m.reason);
       return;
     }
     const rec = { el: messageNode(m), data: m, logSeq: 0 };
     S.msgs.set(m.id, rec);
-    setState(rec, m.state, m.detail);
+    setState(rec, m.state, m.detail, m.reason);
     const stick = nearBottom();
     place(rec.el);
     if (S.oldestSeq === null || m.seq < S.oldestSeq) S.oldestSeq = m.seq;
@@ -186,7 +190,7 @@
     }
     if (d.seq <= rec.logSeq) return;
     rec.logSeq = d.seq;
-    setState(rec, d.state, d.detail);
+    setState(rec, d.state, d.detail, d.reason);
   }
 
   // ---- events ----
