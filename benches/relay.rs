@@ -13,7 +13,7 @@ use abg::codex::protocol::{Incoming, parse_incoming};
 use abg::control::protocol::PeerMessage;
 use abg::daemon::governor::judge::{GovernorState, judge};
 use abg::store::Store;
-use abg::store::types::{Agent, DeliveryState, MessageKind, NewMessage};
+use abg::store::types::{DeliveryState, MessageKind, NewMessage};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const ITEM: &str = r#"{"method":"item/completed","params":{"threadId":"th_1","turnId":"tu_1","item":{"type":"agentMessage","id":"it_1","text":"The build passes; I refactored the store module and added a test for the queue."}},"emittedAtMs":1}"#;
@@ -25,7 +25,7 @@ fn store(c: &mut Criterion) {
     c.bench_function("store/insert_message", |b| {
         b.iter(|| {
             i += 1;
-            let m = NewMessage::new(Agent::Codex, Agent::Claude, format!("message {i}"));
+            let m = NewMessage::new(abg::codex::PEER, abg::claude::PEER, format!("message {i}"));
             store.insert_message(&m).expect("bench: insert")
         })
     });
@@ -34,7 +34,11 @@ fn store(c: &mut Criterion) {
             let ids: Vec<String> = (0..iters)
                 .map(|_| {
                     i += 1;
-                    let m = NewMessage::new(Agent::Codex, Agent::Claude, format!("message {i}"));
+                    let m = NewMessage::new(
+                        abg::codex::PEER,
+                        abg::claude::PEER,
+                        format!("message {i}"),
+                    );
                     store
                         .insert_message(&m)
                         .expect("bench: insert")
@@ -45,7 +49,7 @@ fn store(c: &mut Criterion) {
             let start = std::time::Instant::now();
             for id in &ids {
                 store
-                    .transition(id, Agent::Claude, DeliveryState::Pushed, None, None)
+                    .transition(id, abg::claude::PEER, DeliveryState::Pushed, None, None)
                     .expect("bench: transition");
             }
             start.elapsed()
@@ -54,7 +58,7 @@ fn store(c: &mut Criterion) {
     c.bench_function("store/pending_for_claude", |b| {
         b.iter(|| {
             store
-                .pending_for(Agent::Claude, 1000)
+                .pending_for(abg::claude::PEER, 1000)
                 .expect("bench: pending")
         })
     });
@@ -69,7 +73,7 @@ fn wire(c: &mut Criterion) {
     });
     let m = PeerMessage {
         id: "m_00000000000000aa".into(),
-        from: Agent::Codex,
+        from: abg::codex::PEER,
         body: "The build passes; I refactored the store module.".into(),
         created_ms: 0,
         thread_id: Some("th_1".into()),
@@ -87,8 +91,8 @@ fn wire(c: &mut Criterion) {
             judge(
                 &mut st,
                 Some(20),
-                Agent::Codex,
-                Agent::Claude,
+                abg::codex::PEER,
+                abg::claude::PEER,
                 MessageKind::Chat,
                 &format!("please review patch {n}"),
             )

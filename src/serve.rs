@@ -61,7 +61,7 @@ impl Setup {
     ) -> Result<Arc<Core>, crate::store::StoreError> {
         let infos: Vec<_> = self.peers.iter().map(|p| p.info()).collect();
         for p in &infos {
-            store.register_peer(p.id.as_str(), Some(p.model))?;
+            store.register_peer(p.id, Some(p.model))?;
         }
         Ok(Core::new(
             pair,
@@ -333,7 +333,7 @@ mod tests {
     async fn idles_out_only_without_agents() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let core = core(tmp.path());
-        let guard = core.attach(Role::Peer(crate::store::types::Agent::Codex));
+        let guard = core.attach(Role::Peer(crate::codex::PEER));
         let watcher = tokio::spawn(watch_idle(Arc::clone(&core), Duration::from_millis(300)));
         let mut stop = core.shutdown_signal();
         // Attached: no shutdown within several idle periods.

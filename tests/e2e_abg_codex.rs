@@ -349,7 +349,7 @@ async fn faults_steps(mock: &MockOpenAi, abg: &AbgCodex) -> Result<()> {
 /// restarted daemon finds the message on the thread by its client id instead
 /// of starting it a second time.
 async fn half_sent_steps(mock: &MockOpenAi, abg: &AbgCodex) -> Result<()> {
-    use abg::store::{Agent, NewMessage, Store};
+    use abg::store::{NewMessage, Store};
     const TEXT: &str = "sent just before the daemon died";
     let pair_dir = abg.pair_dir()?;
     // `abg kill`'s sentinel keeps `abg codex` from respawning the daemon
@@ -373,7 +373,8 @@ async fn half_sent_steps(mock: &MockOpenAi, abg: &AbgCodex) -> Result<()> {
         let thread: String = store
             .get_setting(abg::codex::session::THREAD_SETTING)?
             .context("the store names no thread")?;
-        let stored = store.insert_message(&NewMessage::new(Agent::Claude, Agent::Codex, TEXT))?;
+        let stored =
+            store.insert_message(&NewMessage::new(abg::claude::PEER, abg::codex::PEER, TEXT))?;
         store.close()?;
         (stored.into_message().id, thread)
     };

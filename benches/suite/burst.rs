@@ -21,7 +21,7 @@ use abg::control::protocol::Role;
 use abg::pair::PairName;
 use abg::pair::registry::Registry;
 use abg::store::Store;
-use abg::store::types::{Agent, NewMessage};
+use abg::store::types::{NewMessage, PeerId};
 use anyhow::{Context, bail};
 
 /// What one burst did.
@@ -69,10 +69,9 @@ pub async fn run(n: usize, senders: usize) -> anyhow::Result<Burst> {
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    let (link, mut deliveries) =
-        ControlLink::connect(port, &secret, Role::Peer(abg::store::types::Agent::Claude))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (link, mut deliveries) = ControlLink::connect(port, &secret, Role::Peer(abg::claude::PEER))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // As `abg claude` does once Claude registered the channel: without this
     // verdict a new session waits `VERDICT_GRACE` before its first push.
@@ -120,7 +119,11 @@ pub async fn run(n: usize, senders: usize) -> anyhow::Result<Burst> {
         producers.push(tokio::task::spawn_blocking(move || {
             let mut stored = Vec::with_capacity(range.len());
             for i in range {
-                let m = NewMessage::new(Agent::Human, Agent::Claude, format!("burst message {i}"));
+                let m = NewMessage::new(
+                    PeerId::HUMAN,
+                    abg::claude::PEER,
+                    format!("burst message {i}"),
+                );
                 let (m, fresh) = core.insert(&m).map_err(|e| anyhow::anyhow!("{e}"))?;
                 if !fresh {
                     bail!("message {i} was taken for a duplicate");
@@ -147,7 +150,7 @@ pub async fn run(n: usize, senders: usize) -> anyhow::Result<Burst> {
         .context("the burst did not drain within 60 s")??;
     let elapsed = done.duration_since(start);
     let unique: HashSet<&String> = got.iter().collect();
-    let left = core.with_store(|s| s.unacked_count(Agent::Claude))?;
+    let left = core.with_store(|s| s.unacked_count(abg::claude::PEER))?;
     let in_order_once = each_in_order && got == sent && unique.len() == n && left == 0;
     core.request_shutdown("bench done");
     server.abort();

@@ -3,7 +3,7 @@
 //! with "zanzibar", generated from a fixed seed.
 
 use abg::store::Store;
-use abg::store::types::{Agent, NewMessage};
+use abg::store::types::NewMessage;
 
 pub const MESSAGES: usize = 10_000;
 
@@ -74,9 +74,9 @@ pub fn seeded() -> (tempfile::TempDir, Store) {
                 body.push("zanzibar");
             }
             let (from, to) = if i % 2 == 0 {
-                (Agent::Claude, Agent::Codex)
+                (abg::claude::PEER, abg::codex::PEER)
             } else {
-                (Agent::Codex, Agent::Claude)
+                (abg::codex::PEER, abg::claude::PEER)
             };
             NewMessage::new(from, to, body.join(" "))
         })

@@ -5,7 +5,7 @@
 #![no_main]
 
 use abg::claude::mcp::tools::{Call, MAX_REPLY_BYTES, format_messages, parse};
-use abg::control::protocol::{Agent, OnBusy, PeerMessage};
+use abg::control::protocol::{PeerId, OnBusy, PeerMessage};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 
@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
                 .iter()
                 .map(|id| PeerMessage {
                     id: id.clone(),
-                    from: Agent::Codex,
+                    from: abg::codex::PEER,
                     body: id.clone(),
                     created_ms: 0,
                     thread_id: None,

@@ -19,7 +19,7 @@ use super::readings::Side;
 use super::report::pause_reason;
 use super::sense;
 use crate::daemon::core::{Core, CoreError};
-use crate::store::types::{Agent, DeliveryReason, DeliveryState, Note, Pending};
+use crate::store::types::{DeliveryReason, DeliveryState, Note, PeerId, Pending};
 
 /// How the delivery detail of messages the budget holds begins (for people;
 /// code reads the reason).
@@ -27,7 +27,7 @@ pub const HELD_PREFIX: &str = "budget_paused";
 
 /// Whether a message is one of abg's budget notices.
 pub fn is_budget_notice(p: &Pending) -> bool {
-    p.message.from == Agent::Abg && p.message.meta.get("budget").is_some()
+    p.message.from == PeerId::ABG && p.message.meta.get("budget").is_some()
 }
 
 fn budget_held(p: &Pending) -> bool {
@@ -36,7 +36,7 @@ fn budget_held(p: &Pending) -> bool {
 
 /// Filter `rows` (the recipient's pending queue, oldest first) through the
 /// budget. See the module doc.
-pub fn gate(core: &Core, recipient: Agent, rows: Vec<Pending>) -> Vec<Pending> {
+pub fn gate(core: &Core, recipient: PeerId, rows: Vec<Pending>) -> Vec<Pending> {
     let Some(side) = Side::of_agent(recipient) else {
         return rows;
     };

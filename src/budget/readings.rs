@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::store::ReadingRow;
-use crate::store::types::Agent;
+use crate::store::types::PeerId;
 
 /// One of the two agents whose quota abg watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -49,10 +49,10 @@ impl Side {
         }
     }
 
-    pub fn agent(self) -> Agent {
+    pub fn agent(self) -> PeerId {
         match self {
-            Side::Claude => Agent::Claude,
-            Side::Codex => Agent::Codex,
+            Side::Claude => PeerId::from_static("claude"),
+            Side::Codex => PeerId::from_static("codex"),
         }
     }
 
@@ -65,12 +65,9 @@ impl Side {
         }
     }
 
-    pub fn of_agent(agent: Agent) -> Option<Side> {
-        match agent {
-            Agent::Claude => Some(Side::Claude),
-            Agent::Codex => Some(Side::Codex),
-            Agent::Human | Agent::Abg => None,
-        }
+    /// The side of peer `agent`, if it has quota windows abg reads.
+    pub fn of_agent(agent: PeerId) -> Option<Side> {
+        Side::parse(agent.as_str()).filter(|s| s.agent() == agent)
     }
 }
 

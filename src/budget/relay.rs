@@ -29,7 +29,7 @@ use crate::clock::now_ms;
 use crate::control::protocol::budget::ManualResult;
 use crate::daemon::bus::LiveEvent;
 use crate::daemon::core::{Core, CoreError};
-use crate::store::types::Agent;
+use crate::store::types::PeerId;
 use crate::store::types::{MessageKind, NewMessage};
 
 const TICK: Duration = Duration::from_secs(5);
@@ -151,7 +151,7 @@ fn notice(
         kind: MessageKind::Notice,
         idempotency_key: Some(key.to_string()),
         meta: json!({"budget": purpose}),
-        ..NewMessage::new(Agent::Abg, to.agent(), body)
+        ..NewMessage::new(PeerId::ABG, to.agent(), body)
     };
     Ok(core.insert(&new)?.1)
 }

@@ -36,7 +36,7 @@ fn core_at(dir: &Path) -> Arc<Core> {
         .expect("core")
 }
 
-fn messages_to(core: &Core, to: Agent) -> Vec<Message> {
+fn messages_to(core: &Core, to: PeerId) -> Vec<Message> {
     core.with_store(|s| s.messages_after(0, 1000))
         .expect("messages")
         .into_iter()
@@ -44,18 +44,18 @@ fn messages_to(core: &Core, to: Agent) -> Vec<Message> {
         .collect()
 }
 
-fn budget_notices(core: &Core, to: Agent, purpose: &str) -> usize {
+fn budget_notices(core: &Core, to: PeerId, purpose: &str) -> usize {
     messages_to(core, to)
         .iter()
-        .filter(|m| m.from == Agent::Abg && m.meta.get("budget") == Some(&json!(purpose)))
+        .filter(|m| m.from == PeerId::ABG && m.meta.get("budget") == Some(&json!(purpose)))
         .count()
 }
 
 fn codex_queue(core: &Core) -> Vec<crate::store::types::Pending> {
     let rows = core
-        .with_store(|s| s.pending_for(Agent::Codex, 100))
+        .with_store(|s| s.pending_for(PeerId::from_static("codex"), 100))
         .expect("pending");
-    gate(core, Agent::Codex, rows)
+    gate(core, PeerId::from_static("codex"), rows)
 }
 
 #[test]
@@ -65,8 +65,8 @@ fn codex_pause_checkpoint_and_exactly_one_resume_across_restarts() {
     let reset = now / 1000 + 3600;
     let core = core_at(dir.path());
     core.send(crate::control::protocol::SendRequest {
-        from: Agent::Claude,
-        to: Agent::Codex,
+        from: PeerId::from_static("claude"),
+        to: PeerId::from_static("codex"),
         body: "before the wall".into(),
         on_busy: None,
         in_reply_to: None,
@@ -99,11 +99,14 @@ fn codex_pause_checkpoint_and_exactly_one_resume_across_restarts() {
         ),
         "{d:?}"
     );
-    assert_eq!(budget_notices(&core, Agent::Claude, "solo"), 1);
+    assert_eq!(
+        budget_notices(&core, PeerId::from_static("claude"), "solo"),
+        1
+    );
     // The queued message is held with the reason; nothing else is offered.
     assert!(codex_queue(&core).is_empty());
     let held = core
-        .with_store(|s| s.pending_for(Agent::Codex, 100))
+        .with_store(|s| s.pending_for(PeerId::from_static("codex"), 100))
         .expect("pending");
     assert_eq!(held[0].delivery.state, DeliveryState::Held);
     let detail = held[0].delivery.detail.clone().unwrap_or_default();
@@ -122,7 +125,10 @@ fn codex_pause_checkpoint_and_exactly_one_resume_across_restarts() {
         }]
     ));
     assert!(step(&core, false, now + 2).expect("step").is_empty());
-    assert_eq!(budget_notices(&core, Agent::Codex, "checkpoint"), 1);
+    assert_eq!(
+        budget_notices(&core, PeerId::from_static("codex"), "checkpoint"),
+        1
+    );
     let queue = codex_queue(&core);
     assert_eq!(queue.len(), 1);
     assert!(queue[0].message.body.contains(CHECKPOINT));
@@ -144,8 +150,14 @@ fn codex_pause_checkpoint_and_exactly_one_resume_across_restarts() {
             ..
         }]
     ));
-    assert_eq!(budget_notices(&core, Agent::Codex, "resume"), 1);
-    assert_eq!(budget_notices(&core, Agent::Claude, "back"), 1);
+    assert_eq!(
+        budget_notices(&core, PeerId::from_static("codex"), "resume"),
+        1
+    );
+    assert_eq!(
+        budget_notices(&core, PeerId::from_static("claude"), "back"),
+        1
+    );
     assert!(step(&core, false, after + 1).expect("step").is_empty());
     // abg's notices (the undelivered checkpoint request, then the resume
     // prompt) go ahead of the released message the prompt announces.
@@ -167,8 +179,14 @@ fn codex_pause_checkpoint_and_exactly_one_resume_across_restarts() {
     let core = core_at(dir.path());
     let d = step(&core, false, after + 2).expect("step");
     assert_eq!(d.len(), 1);
-    assert_eq!(budget_notices(&core, Agent::Codex, "resume"), 1);
-    assert_eq!(budget_notices(&core, Agent::Claude, "back"), 1);
+    assert_eq!(
+        budget_notices(&core, PeerId::from_static("codex"), "resume"),
+        1
+    );
+    assert_eq!(
+        budget_notices(&core, PeerId::from_static("claude"), "back"),
+        1
+    );
     let events: Vec<String> = core
         .with_store(|s| s.events_after(0, 100))
         .expect("events")
@@ -207,7 +225,7 @@ fn claude_pause_asks_for_checkpoint_and_handoff_and_holds_its_queue() {
         ),
         "{d:?}"
     );
-    let asks = messages_to(&core, Agent::Claude);
+    let asks = messages_to(&core, PeerId::from_static("claude"));
     assert_eq!(asks.len(), 1);
     assert!(
         asks[0]
@@ -215,14 +233,18 @@ fn claude_pause_asks_for_checkpoint_and_handoff_and_holds_its_queue() {
             .contains("hand the task to Codex with ONE message")
     );
     // A Codex message for Claude is held; the checkpoint request is not.
-    core.insert(&NewMessage::new(Agent::Codex, Agent::Claude, "hi"))
-        .expect("insert");
+    core.insert(&NewMessage::new(
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "hi",
+    ))
+    .expect("insert");
     let rows = core
-        .with_store(|s| s.pending_for(Agent::Claude, 100))
+        .with_store(|s| s.pending_for(PeerId::from_static("claude"), 100))
         .expect("pending");
-    let open = gate(&core, Agent::Claude, rows);
+    let open = gate(&core, PeerId::from_static("claude"), rows);
     assert_eq!(open.len(), 1);
-    assert_eq!(open[0].message.from, Agent::Abg);
+    assert_eq!(open[0].message.from, PeerId::ABG);
 }
 
 #[test]
@@ -231,8 +253,12 @@ fn manual_pause_and_resume() {
     let core = core_at(dir.path());
     assert!(manual(&core, Side::Codex, true).expect("pause").changed);
     assert!(!manual(&core, Side::Codex, true).expect("pause").changed);
-    core.insert(&NewMessage::new(Agent::Claude, Agent::Codex, "x"))
-        .expect("insert");
+    core.insert(&NewMessage::new(
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "x",
+    ))
+    .expect("insert");
     assert!(codex_queue(&core).is_empty());
     // Manual pauses never end by themselves.
     assert!(
@@ -244,5 +270,8 @@ fn manual_pause_and_resume() {
     assert!(r.changed, "{r:?}");
     assert_eq!(codex_queue(&core).len(), 1);
     // No checkpoint was asked for: no resume prompt.
-    assert_eq!(budget_notices(&core, Agent::Codex, "resume"), 0);
+    assert_eq!(
+        budget_notices(&core, PeerId::from_static("codex"), "resume"),
+        0
+    );
 }

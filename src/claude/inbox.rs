@@ -10,7 +10,7 @@ use super::policy::{self, DoorbellInput, Unacked};
 use super::protocol::{ClaudeAnswer, ClaudeRequest, HookReply, HookReport};
 use super::transcript;
 use crate::daemon::core::{Core, CoreError};
-use crate::store::types::{Agent, DeliveryReason, DeliveryState, Note, Pending};
+use crate::store::types::{DeliveryReason, DeliveryState, Note, Pending};
 
 /// How long a stored message may wait for a live channel's push before the
 /// Stop hook treats it as missed.
@@ -83,14 +83,14 @@ pub fn handle(
                 "claude_channel",
                 serde_json::json!({ "registered": registered, "reason": reason }),
             );
-            core.bus().wake(Agent::Claude);
+            core.bus().wake(crate::claude::PEER);
             done(core)
         }
     }
 }
 
 fn unread(core: &Core) -> Result<u64, CoreError> {
-    Ok(core.with_store(|s| s.unacked_count(Agent::Claude))?)
+    Ok(core.with_store(|s| s.unacked_count(crate::claude::PEER))?)
 }
 
 fn done(core: &Core) -> Result<ClaudeAnswer, CoreError> {
@@ -105,9 +105,13 @@ fn ack(core: &Core, ids: &[String], why: Note<'_>) -> Result<(), CoreError> {
     if ids.is_empty() {
         return Ok(());
     }
-    core.transition_many(ids, Agent::Claude, DeliveryState::Acknowledged, why, |s| {
-        !s.is_terminal()
-    })?;
+    core.transition_many(
+        ids,
+        crate::claude::PEER,
+        DeliveryState::Acknowledged,
+        why,
+        |s| !s.is_terminal(),
+    )?;
     Ok(())
 }
 
@@ -122,7 +126,7 @@ fn move_if(
     if ids.is_empty() {
         return Ok(());
     }
-    core.transition_many(ids, Agent::Claude, to, why, |s| from.contains(&s))?;
+    core.transition_many(ids, crate::claude::PEER, to, why, |s| from.contains(&s))?;
     Ok(())
 }
 

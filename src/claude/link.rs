@@ -16,7 +16,7 @@ use super::policy::TurnMarks;
 use crate::control::protocol::{PeerMessage, ServerFrame};
 use crate::daemon::core::{Core, CoreError};
 use crate::store::QueueMark;
-use crate::store::types::{Agent, DeliveryState, Message, Pending};
+use crate::store::types::{DeliveryState, Message, Pending};
 
 /// How many queued messages one look at the store reads (the rest wait for
 /// the next look, right after these are written).
@@ -112,9 +112,9 @@ pub fn peer_message(m: &Message) -> PeerMessage {
 
 /// Unacknowledged, unheld messages for Claude, oldest first.
 pub fn unacked(core: &Core) -> Result<Vec<Pending>, CoreError> {
-    let rows = core.with_store(|s| s.pending_for(Agent::Claude, 1000))?;
+    let rows = core.with_store(|s| s.pending_for(crate::claude::PEER, 1000))?;
     // Quota relay (issue 7): hold messages while Claude is budget-paused.
-    let rows = crate::budget::gate::gate(core, Agent::Claude, rows);
+    let rows = crate::budget::gate::gate(core, crate::claude::PEER, rows);
     Ok(rows
         .into_iter()
         .filter(|p| p.delivery.state != DeliveryState::Held)
@@ -136,7 +136,7 @@ fn unpushed(
     let states = [DeliveryState::Stored, DeliveryState::Held];
     let mut still = HashSet::new();
     let rows = core.with_store(|s| {
-        s.pending_in(Agent::Claude, &states, PAGE, mark, |id| {
+        s.pending_in(crate::claude::PEER, &states, PAGE, mark, |id| {
             let skip = sent.contains(id);
             if skip {
                 still.insert(id.to_owned());
@@ -149,7 +149,7 @@ fn unpushed(
         // reported pushed (or moved on).
         *sent = still;
     }
-    let rows = crate::budget::gate::gate(core, Agent::Claude, rows);
+    let rows = crate::budget::gate::gate(core, crate::claude::PEER, rows);
     Ok(rows
         .into_iter()
         .filter(|p| p.delivery.state != DeliveryState::Held)
@@ -190,7 +190,7 @@ pub async fn worker(core: Arc<Core>, state: Arc<LinkState>, out: mpsc::Sender<Se
                 Err(e) => tracing::warn!("claude link cannot read the queue: {e}"),
             }
         }
-        let Some(wake) = core.bus().notify(Agent::Claude) else {
+        let Some(wake) = core.bus().notify(crate::claude::PEER) else {
             break;
         };
         tokio::select! {

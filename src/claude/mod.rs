@@ -23,3 +23,6 @@ pub mod run;
 pub mod setup;
 pub mod transcript;
 pub mod wsclient;
+
+/// Claude's peer id.
+pub const PEER: crate::store::types::PeerId = crate::store::types::PeerId::from_static("claude");

@@ -14,7 +14,7 @@ use super::protocol::ClaudeRequest;
 use crate::control::protocol::ServerFrame;
 use crate::daemon::core::{Core, CoreError};
 use crate::daemon::peer::{Peer, PeerResult};
-use crate::store::types::{Agent, DeliveryModel};
+use crate::store::types::{DeliveryModel, PeerId};
 
 /// Claude's kickoff notice.
 const KICKOFF: &str = "You are paired with Codex (OpenAI's coding agent), working in this same project through abg. \
@@ -33,15 +33,15 @@ impl ClaudePeer {
         let channel = self.state.channel().map(|c| c.registered);
         let busy = self.state.lock().busy;
         core.publish_view(
-            Agent::Claude,
+            crate::claude::PEER,
             Some(serde_json::json!({ "channel": channel, "busy": busy })),
         );
     }
 }
 
 impl Peer for ClaudePeer {
-    fn id(&self) -> Agent {
-        Agent::Claude
+    fn id(&self) -> PeerId {
+        crate::claude::PEER
     }
 
     fn name(&self) -> &'static str {

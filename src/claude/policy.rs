@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 
 use crate::control::protocol::PeerMessage;
-use crate::store::types::{Agent, DeliveryState};
+use crate::store::types::{DeliveryState, PeerId};
 
 /// How the doorbell prompt ends (so its UserPromptSubmit is not taken for
 /// the human's).
@@ -131,7 +131,7 @@ pub fn doorbell(input: &DoorbellInput<'_>) -> Vec<String> {
 
 /// The text the doorbell types into Claude's prompt, naming the senders
 /// (Codex, abg's own notices, the human's messages from the web UI).
-pub fn doorbell_text(n: usize, from: &[Agent]) -> String {
+pub fn doorbell_text(n: usize, from: &[PeerId]) -> String {
     let s = if n == 1 { "" } else { "s" };
     let from = senders(from.iter().copied());
     format!("{n} new message{s} from {from}{DOORBELL_SUFFIX}")
@@ -179,21 +179,29 @@ pub fn stop_reason(messages: &[PeerMessage], unread_total: usize) -> (String, Ve
 
 /// Who sent a set of messages, for a sentence: "Codex", "abg",
 /// "Codex and abg", … in a fixed order, whatever the input order.
-pub fn senders(from: impl IntoIterator<Item = Agent>) -> String {
-    let mut seen: Vec<Agent> = Vec::new();
+pub fn senders(from: impl IntoIterator<Item = PeerId>) -> String {
+    let mut seen: Vec<PeerId> = Vec::new();
     for a in from {
         if !seen.contains(&a) {
             seen.push(a);
         }
     }
-    let names: Vec<&str> = Agent::ALL
+    // The fixed order first, then any other peer by its id.
+    let order = [
+        crate::codex::PEER,
+        crate::claude::PEER,
+        PeerId::HUMAN,
+        PeerId::ABG,
+    ];
+    seen.sort_by_key(|a| (order.iter().position(|o| o == a).unwrap_or(order.len()), *a));
+    let names: Vec<&str> = seen
         .iter()
-        .filter(|a| seen.contains(a))
-        .map(|a| match a {
-            Agent::Codex => "Codex",
-            Agent::Claude => "Claude",
-            Agent::Human => "the human",
-            Agent::Abg => "abg",
+        .map(|a| match *a {
+            crate::codex::PEER => "Codex",
+            crate::claude::PEER => "Claude",
+            PeerId::HUMAN => "the human",
+            PeerId::ABG => "abg",
+            other => other.as_str(),
         })
         .collect();
     match names.as_slice() {
@@ -216,7 +224,7 @@ pub fn clip_chars(s: &str, max: usize, tail: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::types::Agent;
+    use crate::store::types::PeerId;
 
     fn m(id: &str, state: DeliveryState, changed_ms: i64, tr: bool, blocked: bool) -> Unacked {
         Unacked {
@@ -386,7 +394,7 @@ mod tests {
     fn reasons_carry_messages_and_fit_the_cap() {
         let msg = |i: usize, len: usize| PeerMessage {
             id: format!("m_{i:016x}"),
-            from: Agent::Codex,
+            from: crate::codex::PEER,
             body: "x".repeat(len),
             created_ms: 0,
             thread_id: None,
@@ -408,27 +416,27 @@ mod tests {
         assert!(reason.contains(&format!("{} more unread", 25 - ids.len())));
         assert!(reason.contains("from Codex that"), "{reason}");
         let mut mixed = vec![msg(1, 10), msg(2, 10)];
-        mixed[0].from = Agent::Abg;
+        mixed[0].from = PeerId::ABG;
         let (reason, _) = stop_reason(&mixed, 2);
         assert!(
             reason.contains("2 messages from Codex and abg that"),
             "{reason}"
         );
-        assert_eq!(senders([Agent::Abg]), "abg");
+        assert_eq!(senders([PeerId::ABG]), "abg");
         assert_eq!(
-            senders([Agent::Abg, Agent::Human, Agent::Codex]),
+            senders([PeerId::ABG, PeerId::HUMAN, crate::codex::PEER]),
             "Codex, the human and abg"
         );
         assert_eq!(
-            doorbell_text(1, &[Agent::Codex]),
+            doorbell_text(1, &[crate::codex::PEER]),
             "1 new message from Codex; call get_messages"
         );
         assert_eq!(
-            doorbell_text(3, &[Agent::Codex, Agent::Abg, Agent::Codex]),
+            doorbell_text(3, &[crate::codex::PEER, PeerId::ABG, crate::codex::PEER]),
             "3 new messages from Codex and abg; call get_messages"
         );
         assert_eq!(
-            doorbell_text(1, &[Agent::Abg]),
+            doorbell_text(1, &[PeerId::ABG]),
             "1 new message from abg; call get_messages"
         );
     }

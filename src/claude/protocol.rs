@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::control::protocol::PeerMessage;
-use crate::store::types::Agent;
+use crate::store::types::PeerId;
 
 /// What a Claude Code hook reports (a subset of its stdin JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -87,6 +87,6 @@ pub enum ClaudeAnswer {
     Doorbell {
         ids: Vec<String>,
         #[serde(default)]
-        from: Vec<Agent>,
+        from: Vec<PeerId>,
     },
 }

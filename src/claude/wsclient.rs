@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use super::protocol::{ClaudeAnswer, ClaudeRequest};
 use crate::control::protocol::{
-    Agent, ClientFrame, PROTOCOL_VERSION, PeerMessage, Role, SendRequest, SendResult, ServerFrame,
+    ClientFrame, PROTOCOL_VERSION, PeerId, PeerMessage, Role, SendRequest, SendResult, ServerFrame,
 };
 
 /// Why a control call failed.
@@ -193,7 +193,7 @@ impl ControlLink {
     /// the daemon's adapter of that peer.
     pub async fn peer(
         &self,
-        peer: Agent,
+        peer: PeerId,
         request: serde_json::Value,
         timeout: Duration,
     ) -> Result<serde_json::Value, LinkError> {
@@ -212,7 +212,7 @@ impl ControlLink {
     ) -> Result<ClaudeAnswer, LinkError> {
         let request =
             serde_json::to_value(request).map_err(|e| LinkError::Unexpected(e.to_string()))?;
-        let answer = self.peer(Agent::Claude, request, timeout).await?;
+        let answer = self.peer(crate::claude::PEER, request, timeout).await?;
         serde_json::from_value(answer)
             .map_err(|e| LinkError::Unexpected(format!("not a Claude answer: {e}")))
     }

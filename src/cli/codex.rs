@@ -304,7 +304,7 @@ async fn attach_once(pair: &Pair) -> anyhow::Result<()> {
     let hello = ClientFrame::Hello {
         protocol: PROTOCOL_VERSION,
         version: crate::version().to_string(),
-        role: Role::Peer(crate::store::types::Agent::Codex),
+        role: Role::Peer(crate::codex::PEER),
     };
     ws.send(Message::Text(serde_json::to_string(&hello)?.into()))
         .await?;

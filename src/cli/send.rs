@@ -8,7 +8,7 @@ use super::{Context, output};
 use crate::control::client::Client;
 use crate::control::protocol::{OnBusy, SendRequest};
 use crate::daemon::ensure;
-use crate::store::types::Agent;
+use crate::store::types::PeerId;
 
 /// Send a message to Claude, Codex or both as the human.
 #[derive(Debug, clap::Args)]
@@ -58,10 +58,10 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     let pair = ctx.pair()?;
     ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
     let client = Client::for_pair(&pair)?;
-    let targets: &[Agent] = match args.to {
-        To::Claude => &[Agent::Claude],
-        To::Codex => &[Agent::Codex],
-        To::Both => &[Agent::Claude, Agent::Codex],
+    let targets: &[PeerId] = match args.to {
+        To::Claude => &[crate::claude::PEER],
+        To::Codex => &[crate::codex::PEER],
+        To::Both => &[crate::claude::PEER, crate::codex::PEER],
     };
     let on_busy = args.on_busy.map(|b| match b {
         Busy::Queue => OnBusy::Queue,
@@ -71,10 +71,14 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     let mut results = Vec::new();
     for to in targets {
         let req = SendRequest {
-            from: Agent::Human,
+            from: PeerId::HUMAN,
             to: *to,
             body: body.clone(),
-            on_busy: if *to == Agent::Codex { on_busy } else { None },
+            on_busy: if *to == crate::codex::PEER {
+                on_busy
+            } else {
+                None
+            },
             in_reply_to: None,
             idempotency_key: None,
         };

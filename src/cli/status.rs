@@ -68,7 +68,7 @@ fn render(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
     let mut out = render_head(s, pair);
     let codex = s
         .peers
-        .get(crate::store::types::Agent::Codex.as_str())
+        .get(crate::codex::PEER.as_str())
         .and_then(|p| p.view.clone())
         .and_then(|v| serde_json::from_value::<crate::codex::session::CodexView>(v).ok());
     if let Some(c) = &codex {

@@ -24,7 +24,7 @@ use super::protocol::{
 use super::session::{self, RPC_TIMEOUT, TurnState};
 use super::transport::TransportError;
 use crate::store::types::{
-    Agent, DeliveryReason, DeliveryState, Message, MessageKind, Note, OnBusy, Pending,
+    DeliveryReason, DeliveryState, Message, MessageKind, Note, OnBusy, PeerId, Pending,
 };
 
 /// How long an interrupted turn may take to end before giving up.
@@ -80,10 +80,11 @@ pub fn frame(m: &Message) -> String {
         return format!("[abg notice] {}", m.body);
     }
     let who = match m.from {
-        Agent::Claude => "Claude",
-        Agent::Human => "the human, via abg",
-        Agent::Codex => "Codex",
-        Agent::Abg => "abg",
+        crate::claude::PEER => "Claude",
+        PeerId::HUMAN => "the human, via abg",
+        crate::codex::PEER => "Codex",
+        PeerId::ABG => "abg",
+        other => other.as_str(),
     };
     format!("[from {who}] {}", m.body)
 }
@@ -106,12 +107,12 @@ impl Link {
             };
             let pending = self
                 .core
-                .with_store(|s| s.pending_in_states(Agent::Codex, &WAITING, 1000))?;
+                .with_store(|s| s.pending_in_states(crate::codex::PEER, &WAITING, 1000))?;
             // Nothing waiting: nothing a dead daemon can have half sent
             // (the first message of this connection then skips the check).
             self.head_checked |= pending.is_empty();
             // Quota relay (issue 7): hold messages while Codex is budget-paused.
-            let pending = crate::budget::gate::gate(&self.core, Agent::Codex, pending);
+            let pending = crate::budget::gate::gate(&self.core, crate::codex::PEER, pending);
             // Messages the loop governor holds stay behind; abg's own notices
             // and the human's messages still go through.
             let governor_held =
@@ -151,7 +152,7 @@ impl Link {
                     {
                         self.core.transition(
                             &id,
-                            Agent::Codex,
+                            crate::codex::PEER,
                             DeliveryState::Queued,
                             note,
                             None,
@@ -178,14 +179,19 @@ impl Link {
                 tracing::info!(message = %id, turn = %turn.id, "message already became a turn");
                 self.core.transition(
                     id,
-                    Agent::Codex,
+                    crate::codex::PEER,
                     DeliveryState::Started,
                     Note::new(DeliveryReason::TurnFound, "turn found after reconnect"),
                     Some(&turn.id),
                 )?;
                 if turn.status.is_terminal() {
-                    self.core
-                        .transition(id, Agent::Codex, DeliveryState::Completed, None, None)?;
+                    self.core.transition(
+                        id,
+                        crate::codex::PEER,
+                        DeliveryState::Completed,
+                        None,
+                        None,
+                    )?;
                 } else {
                     self.track(&turn.id, &p.message);
                 }
@@ -224,7 +230,7 @@ impl Link {
         if p.delivery.state != DeliveryState::Interrupting {
             self.core.transition(
                 id,
-                Agent::Codex,
+                crate::codex::PEER,
                 DeliveryState::Queued,
                 Note::new(DeliveryReason::Starting, "starting a turn"),
                 None,
@@ -235,7 +241,7 @@ impl Link {
                 let turn_id = r.turn.id;
                 self.core.transition(
                     id,
-                    Agent::Codex,
+                    crate::codex::PEER,
                     DeliveryState::Started,
                     Note::new(DeliveryReason::TurnStarted, "turn started"),
                     Some(&turn_id),
@@ -249,7 +255,7 @@ impl Link {
                 tracing::warn!(message = %id, "{why}");
                 let note = Note::new(DeliveryReason::StartRefused, &why);
                 self.core
-                    .transition(id, Agent::Codex, DeliveryState::Queued, note, None)?;
+                    .transition(id, crate::codex::PEER, DeliveryState::Queued, note, None)?;
                 // Re-read the turn state: the refusal usually means busy.
                 self.resync().await?;
                 self.retry_after = Some(Instant::now() + Duration::from_secs(1));
@@ -268,7 +274,7 @@ impl Link {
         let id = &p.message.id;
         self.core.transition(
             id,
-            Agent::Codex,
+            crate::codex::PEER,
             DeliveryState::Steering,
             Note::new(
                 DeliveryReason::Steering,
@@ -290,7 +296,7 @@ impl Link {
             Ok(r) => {
                 self.core.transition(
                     id,
-                    Agent::Codex,
+                    crate::codex::PEER,
                     DeliveryState::Started,
                     Note::new(DeliveryReason::Steered, "steered into the running turn"),
                     Some(&r.turn_id),
@@ -307,7 +313,7 @@ impl Link {
                 self.steer_refused.insert(id.clone());
                 let note = Note::new(DeliveryReason::SteerRefused, &why);
                 self.core
-                    .transition(id, Agent::Codex, DeliveryState::Queued, note, None)?;
+                    .transition(id, crate::codex::PEER, DeliveryState::Queued, note, None)?;
                 self.core.record_event(
                     "codex.steer_refused",
                     json!({"message_id": id, "turn_id": turn_id, "error": error.message}),
@@ -328,7 +334,7 @@ impl Link {
         let id = &p.message.id;
         self.core.transition(
             id,
-            Agent::Codex,
+            crate::codex::PEER,
             DeliveryState::Interrupting,
             Note::new(
                 DeliveryReason::Interrupting,
@@ -356,7 +362,7 @@ impl Link {
             let why = format!("turn {turn_id} did not end after the interrupt; queued");
             let note = Note::new(DeliveryReason::InterruptTimeout, &why);
             self.core
-                .transition(id, Agent::Codex, DeliveryState::Queued, note, None)?;
+                .transition(id, crate::codex::PEER, DeliveryState::Queued, note, None)?;
             self.core.record_event(
                 "codex.interrupt_timeout",
                 json!({"message_id": id, "turn_id": turn_id}),
@@ -444,8 +450,8 @@ mod tests {
         let mut m = Message {
             seq: 1,
             id: "m_1".into(),
-            from: Agent::Claude,
-            to: Agent::Codex,
+            from: crate::claude::PEER,
+            to: crate::codex::PEER,
             body: "review src/lib.rs".into(),
             kind: MessageKind::Chat,
             created_ms: 0,
@@ -458,7 +464,7 @@ mod tests {
             meta: serde_json::Value::Null,
         };
         assert_eq!(frame(&m), "[from Claude] review src/lib.rs");
-        m.from = Agent::Human;
+        m.from = PeerId::HUMAN;
         assert!(frame(&m).starts_with("[from the human, via abg] "));
         m.kind = MessageKind::Notice;
         assert!(frame(&m).starts_with("[abg notice] "));

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::link::{Link, LinkError};
 use super::protocol::{Thread, ThreadItem};
-use crate::store::types::{Agent, NewMessage};
+use crate::store::types::NewMessage;
 
 /// How far before adopting a thread its turns are still relayed.
 const CATCH_UP_SECS: i64 = 120;
@@ -77,7 +77,7 @@ impl Link {
                     turn_id: Some(turn_id.to_string()),
                     source_item_id: Some(id),
                     in_reply_to,
-                    ..NewMessage::new(Agent::Codex, Agent::Claude, text)
+                    ..NewMessage::new(crate::codex::PEER, crate::claude::PEER, text)
                 };
                 let (m, fresh) = self.core.insert(&new)?;
                 if fresh {

@@ -26,7 +26,7 @@ use super::transport::{Connection, Inbound, TransportError};
 use crate::budget::sense::ReadFailure;
 use crate::daemon::core::{Core, CoreError};
 use crate::store::StoreError;
-use crate::store::types::{Agent, DeliveryReason, DeliveryState, Note};
+use crate::store::types::{DeliveryReason, DeliveryState, Note};
 
 const TICK: Duration = Duration::from_millis(500);
 const DEFAULT_STALL: Duration = Duration::from_secs(300);
@@ -110,7 +110,7 @@ pub async fn run(core: Arc<Core>) {
             served = serve(&core, &mut ready_rx, &mut stop) => served,
             _ = stopping.wait_for(|s| *s) => Ok(()),
         };
-        core.publish_view(Agent::Codex, None);
+        core.publish_view(crate::codex::PEER, None);
         match served {
             Ok(()) => break,
             Err(e) => {
@@ -174,7 +174,7 @@ async fn serve(
         d => d,
     };
     let mut tick = tokio::time::interval(TICK);
-    let wake = core.bus().notify(Agent::Codex);
+    let wake = core.bus().notify(crate::codex::PEER);
     // Discovery runs on a task of its own, so notifications already here
     // are handled while Codex answers it.
     let (found_tx, mut found_rx) = mpsc::channel(1);
@@ -248,7 +248,7 @@ async fn serve(
         link.retry_after = None;
         link.pump().await?;
         core.publish_view(
-            Agent::Codex,
+            crate::codex::PEER,
             serde_json::to_value(link.session.turn.view(link.session.thread_id())).ok(),
         );
     }
@@ -399,7 +399,7 @@ impl Link {
         let active = self.session.turn.active_turn().map(str::to_owned);
         let pending = self
             .core
-            .with_store(|s| s.pending_for(Agent::Codex, 1000))?;
+            .with_store(|s| s.pending_for(crate::codex::PEER, 1000))?;
         for p in pending {
             if p.delivery.state != DeliveryState::Started {
                 continue;
@@ -413,7 +413,7 @@ impl Link {
             } else {
                 self.core.transition(
                     &p.message.id,
-                    Agent::Codex,
+                    crate::codex::PEER,
                     DeliveryState::Completed,
                     Note::new(
                         DeliveryReason::TurnEndedUnobserved,
@@ -456,7 +456,7 @@ impl Link {
                 for id in self.turn_messages.remove(&turn.id).unwrap_or_default() {
                     self.core.transition(
                         &id,
-                        Agent::Codex,
+                        crate::codex::PEER,
                         DeliveryState::Completed,
                         Note::new(DeliveryReason::TurnEnded, &format!("turn {status}")),
                         None,

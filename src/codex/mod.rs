@@ -19,3 +19,6 @@ pub mod peer;
 pub mod protocol;
 pub mod session;
 pub mod transport;
+
+/// Codex's peer id.
+pub const PEER: crate::store::types::PeerId = crate::store::types::PeerId::from_static("codex");

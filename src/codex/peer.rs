@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::daemon::core::{Core, CoreError};
 use crate::daemon::peer::{Peer, PeerResult};
-use crate::store::types::{Agent, DeliveryModel};
+use crate::store::types::{DeliveryModel, PeerId};
 
 /// Codex's kickoff notice.
 const KICKOFF: &str = "You are paired with Claude Code, working in this same project through abg. \
@@ -22,8 +22,8 @@ Default roles: you implement, Claude plans and reviews. Keep status chatter out 
 pub struct CodexPeer;
 
 impl Peer for CodexPeer {
-    fn id(&self) -> Agent {
-        Agent::Codex
+    fn id(&self) -> PeerId {
+        crate::codex::PEER
     }
 
     fn name(&self) -> &'static str {

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::store::types::{Agent, OnBusy};
+pub use crate::store::types::{OnBusy, PeerId};
 
 pub mod budget;
 
@@ -53,12 +53,12 @@ pub enum Role {
     /// A web UI session.
     Ui,
     /// An agent's own connection (`abg mcp`, `abg codex`).
-    Peer(Agent),
+    Peer(PeerId),
 }
 
 impl Role {
     /// The peer this connection counts as attached, if any.
-    pub fn peer(self) -> Option<Agent> {
+    pub fn peer(self) -> Option<PeerId> {
         match self {
             Role::Peer(a) => Some(a),
             Role::Cli | Role::Ui => None,
@@ -86,7 +86,7 @@ impl<'de> Deserialize<'de> for Role {
         match text.as_str() {
             "cli" => Ok(Role::Cli),
             "ui" => Ok(Role::Ui),
-            other => other.parse::<Agent>().map(Role::Peer).map_err(|_| {
+            other => other.parse::<PeerId>().map(Role::Peer).map_err(|_| {
                 serde::de::Error::custom(format!(
                     "unknown role {other:?}: expected \"cli\", \"ui\" or a peer id"
                 ))
@@ -99,8 +99,8 @@ impl<'de> Deserialize<'de> for Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
-    pub from: Agent,
-    pub to: Agent,
+    pub from: PeerId,
+    pub to: PeerId,
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_busy: Option<OnBusy>,
@@ -118,7 +118,7 @@ impl SendRequest {
         if self.from == self.to {
             return Err("`from` and `to` must differ".into());
         }
-        if self.from == Agent::Abg {
+        if self.from == PeerId::ABG {
             return Err(
                 "`from` must be a peer or \"human\"; \"abg\" is the daemon's own voice".into(),
             );
@@ -341,7 +341,7 @@ pub enum ClientFrame {
     /// adapter's own JSON.
     Peer {
         id: u64,
-        peer: Agent,
+        peer: PeerId,
         request: serde_json::Value,
     },
 }
@@ -351,7 +351,7 @@ pub enum ClientFrame {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerMessage {
     pub id: String,
-    pub from: Agent,
+    pub from: PeerId,
     pub body: String,
     pub created_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -433,9 +433,9 @@ pub struct ErrorBody {
 mod tests {
     use super::*;
 
-    fn req(to: Agent, body: &str) -> SendRequest {
+    fn req(to: PeerId, body: &str) -> SendRequest {
         SendRequest {
-            from: Agent::Human,
+            from: PeerId::HUMAN,
             to,
             body: body.into(),
             on_busy: None,
@@ -446,10 +446,14 @@ mod tests {
 
     #[test]
     fn send_requests_are_validated() {
-        assert!(req(Agent::Codex, "hi").validate(10).is_ok());
-        assert!(req(Agent::Human, "hi").validate(10).is_err());
-        assert!(req(Agent::Codex, "  ").validate(10).is_err());
-        let long = req(Agent::Codex, "0123456789x")
+        assert!(req(PeerId::from_static("codex"), "hi").validate(10).is_ok());
+        assert!(req(PeerId::HUMAN, "hi").validate(10).is_err());
+        assert!(
+            req(PeerId::from_static("codex"), "  ")
+                .validate(10)
+                .is_err()
+        );
+        let long = req(PeerId::from_static("codex"), "0123456789x")
             .validate(10)
             .expect_err("long");
         assert!(long.contains("over the limit"), "{long}");

@@ -223,7 +223,7 @@ async fn answer_peer(
     core: &Arc<Core>,
     peers: &Peers,
     id: u64,
-    peer: crate::store::types::Agent,
+    peer: crate::store::types::PeerId,
     request: serde_json::Value,
 ) -> ServerFrame {
     let Some(adapter) = peers.get(peer).map(Arc::clone) else {

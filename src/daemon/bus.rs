@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast};
 
-use crate::store::types::{Agent, Delivery, Event, Message};
+use crate::store::types::{Delivery, Event, Message, PeerId};
 
 /// A change worth streaming.
 #[derive(Debug, Clone, Serialize)]
@@ -28,12 +28,12 @@ pub enum LiveEvent {
 pub struct Bus {
     tx: broadcast::Sender<Arc<LiveEvent>>,
     /// One wake-up per registered peer (a handful: a scan beats a map).
-    wakes: Vec<(Agent, Notify)>,
+    wakes: Vec<(PeerId, Notify)>,
 }
 
 impl Bus {
     /// A bus with a wake-up for each of `peers`.
-    pub fn new(peers: &[Agent]) -> Self {
+    pub fn new(peers: &[PeerId]) -> Self {
         let (tx, _) = broadcast::channel(4096);
         Self {
             tx,
@@ -53,14 +53,14 @@ impl Bus {
     }
 
     /// Wake `agent`'s delivery worker (a no-op for anyone not registered).
-    pub fn wake(&self, agent: Agent) {
+    pub fn wake(&self, agent: PeerId) {
         if let Some(n) = self.notify(agent) {
             n.notify_one();
         }
     }
 
     /// The wake-up of `agent`'s delivery worker.
-    pub fn notify(&self, agent: Agent) -> Option<&Notify> {
+    pub fn notify(&self, agent: PeerId) -> Option<&Notify> {
         self.wakes.iter().find(|(a, _)| *a == agent).map(|(_, n)| n)
     }
 }

@@ -25,7 +25,7 @@ use crate::control::protocol::{Phase, Role};
 use crate::pair::Pair;
 use crate::store::Store;
 use crate::store::types::{
-    Agent, DeliveryModel, DeliveryState, Event, Message, NewMessage, Note, Transitioned,
+    DeliveryModel, DeliveryState, Event, Message, NewMessage, Note, PeerId, Transitioned,
 };
 
 pub use super::error::CoreError;
@@ -33,7 +33,7 @@ pub use super::error::CoreError;
 /// What the core knows of a registered peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerInfo {
-    pub id: Agent,
+    pub id: PeerId,
     /// The name people read ("Claude").
     pub name: &'static str,
     /// How it takes messages (which delivery state machine).
@@ -58,7 +58,10 @@ pub enum CoreEvent<'a> {
         judged: &'a Judged,
     },
     /// A peer attached; `attached` lists every peer attached now.
-    Attached { peer: Agent, attached: &'a [Agent] },
+    Attached {
+        peer: PeerId,
+        attached: &'a [PeerId],
+    },
 }
 
 /// A part of the daemon registered at start (the atuin pattern): it may
@@ -81,13 +84,13 @@ pub trait Component: Send + Sync + 'static {
 
 #[derive(Debug)]
 struct Attachments {
-    count: BTreeMap<Agent, u32>,
+    count: BTreeMap<PeerId, u32>,
     /// When the last agent detached (or the daemon started).
     idle_since: Instant,
 }
 
 impl Attachments {
-    fn attached(&self) -> Vec<Agent> {
+    fn attached(&self) -> Vec<PeerId> {
         self.count
             .iter()
             .filter(|(_, n)| **n > 0)
@@ -111,7 +114,7 @@ pub struct Core {
     peers: Vec<PeerInfo>,
     components: Vec<Arc<dyn Component>>,
     /// What each peer last published about itself (`abg status`, the UI).
-    views: Mutex<BTreeMap<Agent, serde_json::Value>>,
+    views: Mutex<BTreeMap<PeerId, serde_json::Value>>,
 }
 
 /// Keeps a peer counted as attached until dropped.
@@ -144,7 +147,7 @@ impl Core {
         components: Vec<Arc<dyn Component>>,
     ) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
-        let ids: Vec<Agent> = peers.iter().map(|p| p.id).collect();
+        let ids: Vec<PeerId> = peers.iter().map(|p| p.id).collect();
         Arc::new(Self {
             pair,
             config,
@@ -178,7 +181,7 @@ impl Core {
     }
 
     /// The registered peer `id`, if it is one.
-    pub fn peer(&self, id: Agent) -> Option<&PeerInfo> {
+    pub fn peer(&self, id: PeerId) -> Option<&PeerInfo> {
         self.peers.iter().find(|p| p.id == id)
     }
 
@@ -207,7 +210,7 @@ impl Core {
     }
 
     /// Publish what peer `id` wants shown about itself (`None` clears it).
-    pub fn publish_view(&self, id: Agent, view: Option<serde_json::Value>) {
+    pub fn publish_view(&self, id: PeerId, view: Option<serde_json::Value>) {
         if let Ok(mut v) = self.views.lock() {
             match view {
                 Some(view) => v.insert(id, view),
@@ -217,7 +220,7 @@ impl Core {
     }
 
     /// What peer `id` last published about itself.
-    pub fn view(&self, id: Agent) -> Option<serde_json::Value> {
+    pub fn view(&self, id: PeerId) -> Option<serde_json::Value> {
         self.views.lock().ok()?.get(&id).cloned()
     }
 
@@ -277,7 +280,7 @@ impl Core {
 
     /// The state a fresh delivery to `peer` starts in (its model's first;
     /// `stored` for an id that is not registered).
-    pub fn initial_state(&self, peer: Agent) -> DeliveryState {
+    pub fn initial_state(&self, peer: PeerId) -> DeliveryState {
         self.peer(peer)
             .map(|p| p.model.initial())
             .unwrap_or(DeliveryState::Stored)
@@ -296,7 +299,7 @@ impl Core {
     pub fn transition<'n>(
         &self,
         message_id: &str,
-        recipient: Agent,
+        recipient: PeerId,
         state: DeliveryState,
         note: impl Into<Note<'n>>,
         turn_id: Option<&str>,
@@ -324,7 +327,7 @@ impl Core {
     pub fn transition_many<'n>(
         &self,
         ids: &[String],
-        recipient: Agent,
+        recipient: PeerId,
         state: DeliveryState,
         note: impl Into<Note<'n>>,
         when: impl Fn(DeliveryState) -> bool,
@@ -426,7 +429,7 @@ impl Core {
     }
 
     /// Whether peer `id` has a live connection.
-    pub fn is_attached(&self, id: Agent) -> bool {
+    pub fn is_attached(&self, id: PeerId) -> bool {
         self.attached
             .lock()
             .ok()

@@ -179,7 +179,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::types::Agent;
+    use crate::store::types::PeerId;
 
     fn store() -> (tempfile::TempDir, Arc<Mutex<Store>>) {
         let dir = tempfile::tempdir().expect("tmp");
@@ -201,8 +201,11 @@ mod tests {
                 std::thread::spawn(move || {
                     (0..50)
                         .map(|i| {
-                            let m =
-                                NewMessage::new(Agent::Human, Agent::Claude, format!("{p}-{i}"));
+                            let m = NewMessage::new(
+                                PeerId::HUMAN,
+                                PeerId::from_static("claude"),
+                                format!("{p}-{i}"),
+                            );
                             let (inserted, judged) = submit(&q, &s, &m).expect("stored");
                             assert!(judged.is_some());
                             inserted.into_message().seq
@@ -223,12 +226,22 @@ mod tests {
     fn a_bad_message_fails_alone_in_its_group() {
         let (_d, s) = store();
         let group = vec![
-            (0, NewMessage::new(Agent::Human, Agent::Claude, "ok")),
+            (
+                0,
+                NewMessage::new(PeerId::HUMAN, PeerId::from_static("claude"), "ok"),
+            ),
             (
                 1,
-                NewMessage::new(Agent::Claude, Agent::Claude, "to itself"),
+                NewMessage::new(
+                    PeerId::from_static("claude"),
+                    PeerId::from_static("claude"),
+                    "to itself",
+                ),
             ),
-            (2, NewMessage::new(Agent::Human, Agent::Codex, "after")),
+            (
+                2,
+                NewMessage::new(PeerId::HUMAN, PeerId::from_static("codex"), "after"),
+            ),
         ];
         let out = commit(&mut lock(&s), None, group);
         assert!(out[0].1.is_ok() && out[1].1.is_err() && out[2].1.is_ok());
@@ -246,7 +259,11 @@ mod tests {
         let (_d, s) = store();
         let m = NewMessage {
             idempotency_key: Some("k1".into()),
-            ..NewMessage::new(Agent::Claude, Agent::Codex, "once")
+            ..NewMessage::new(
+                PeerId::from_static("claude"),
+                PeerId::from_static("codex"),
+                "once",
+            )
         };
         let mut out = commit(&mut lock(&s), None, vec![(0, m.clone()), (1, m)]).into_iter();
         let (first, _) = out.next().expect("a").1.expect("first");
@@ -254,6 +271,13 @@ mod tests {
         assert!(first.is_new() && !second.is_new() && judged.is_none());
         assert_eq!(first.into_message().id, second.into_message().id);
         let q = Queue::default();
-        assert!(submit(&q, &s, &NewMessage::new(Agent::Human, Agent::Claude, "x")).is_ok());
+        assert!(
+            submit(
+                &q,
+                &s,
+                &NewMessage::new(PeerId::HUMAN, PeerId::from_static("claude"), "x")
+            )
+            .is_ok()
+        );
     }
 }

@@ -4,23 +4,23 @@
 //! again on reconnects or daemon restarts. Notices are never relayed.
 
 use super::core::{Component, Core, CoreError, CoreEvent};
-use crate::store::types::{Agent, MessageKind, NewMessage};
+use crate::store::types::{MessageKind, NewMessage, PeerId};
 
 /// Tombstone key marking the kickoff as done for this pair.
 pub const TOMBSTONE: &str = "kickoff";
 
 /// The kickoff component, with each peer's notice.
 pub struct Kickoff {
-    notices: Vec<(Agent, &'static str)>,
+    notices: Vec<(PeerId, &'static str)>,
 }
 
 impl Kickoff {
     /// A kickoff sending `notices` (peer, its text).
-    pub fn new(notices: Vec<(Agent, &'static str)>) -> Self {
+    pub fn new(notices: Vec<(PeerId, &'static str)>) -> Self {
         Self { notices }
     }
 
-    fn on_attach(&self, core: &Core, attached: &[Agent]) -> Result<(), CoreError> {
+    fn on_attach(&self, core: &Core, attached: &[PeerId]) -> Result<(), CoreError> {
         if attached.len() < 2 {
             return Ok(());
         }
@@ -38,7 +38,7 @@ impl Kickoff {
             core.insert(&NewMessage {
                 kind: MessageKind::Notice,
                 idempotency_key: Some(format!("kickoff-{}", peer.as_str())),
-                ..NewMessage::new(Agent::Abg, *peer, *text)
+                ..NewMessage::new(PeerId::ABG, *peer, *text)
             })?;
             to.push(peer.as_str());
         }

@@ -49,7 +49,7 @@ pub fn outcome_of(log: &[DeliveryLogEntry]) -> Option<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::types::Agent;
+    use crate::store::types::PeerId;
     use DeliveryReason as R;
     use DeliveryState as S;
 
@@ -60,7 +60,7 @@ mod tests {
             .map(|(i, (state, reason))| DeliveryLogEntry {
                 seq: i as i64 + 1,
                 message_id: "m_1".into(),
-                recipient: Agent::Codex,
+                recipient: PeerId::from_static("codex"),
                 state: *state,
                 reason: *reason,
                 detail: Some("free text, never read for meaning".into()),

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::core::{Core, CoreError, PeerInfo};
 use crate::control::protocol::ServerFrame;
-use crate::store::types::{Agent, DeliveryModel};
+use crate::store::types::{DeliveryModel, PeerId};
 
 /// What a peer's request handler failed with.
 pub type PeerResult = Result<serde_json::Value, CoreError>;
@@ -26,7 +26,7 @@ pub type PeerResult = Result<serde_json::Value, CoreError>;
 /// One agent adapter, registered at daemon start.
 pub trait Peer: Send + Sync + 'static {
     /// The peer's id: messages, deliveries and attachments name it.
-    fn id(&self) -> Agent;
+    fn id(&self) -> PeerId;
 
     /// The name people read ("Claude").
     fn name(&self) -> &'static str;
@@ -82,7 +82,7 @@ impl Peers {
     }
 
     /// The peer with id `id`.
-    pub fn get(&self, id: Agent) -> Option<&Arc<dyn Peer>> {
+    pub fn get(&self, id: PeerId) -> Option<&Arc<dyn Peer>> {
         self.0.iter().find(|p| p.id() == id)
     }
 
@@ -91,7 +91,7 @@ impl Peers {
     }
 
     /// The registered ids, in order.
-    pub fn ids(&self) -> Vec<Agent> {
+    pub fn ids(&self) -> Vec<PeerId> {
         self.0.iter().map(|p| p.id()).collect()
     }
 }

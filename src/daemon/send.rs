@@ -191,7 +191,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::types::Agent;
+    use crate::store::types::PeerId;
 
     #[test]
     fn a_wait_is_cut_to_the_protocol_cap_and_no_shorter() {
@@ -210,8 +210,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let core = crate::peers::test_core(dir.path());
         let to_self = SendRequest {
-            from: Agent::Claude,
-            to: Agent::Claude,
+            from: PeerId::from_static("claude"),
+            to: PeerId::from_static("claude"),
             body: "hi".into(),
             on_busy: None,
             in_reply_to: None,

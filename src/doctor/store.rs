@@ -8,7 +8,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 use super::Check;
-use crate::store::{Agent, MAX_PAGE, SCHEMA_VERSION, Store};
+use crate::store::{MAX_PAGE, PeerId, SCHEMA_VERSION, Store};
 
 /// Event the daemon records when `abg claude` reports the channel verdict.
 pub const CHANNEL_EVENT: &str = "claude_channel";
@@ -61,7 +61,7 @@ fn read_contents(path: &Path) -> Result<Contents, crate::store::StoreError> {
     let store = Store::open(path)?;
     let integrity = store.integrity_check()?;
     let stats = store.stats()?;
-    let pending = |a: Agent| stats.by_recipient.get(&a).map_or(0, |r| r.pending);
+    let pending = |a: PeerId| stats.by_recipient.get(&a).map_or(0, |r| r.pending);
     let thread = store.get_setting::<String>(crate::codex::session::THREAD_SETTING)?;
     let mut channel = None;
     let mut after = 0;
@@ -83,8 +83,8 @@ fn read_contents(path: &Path) -> Result<Contents, crate::store::StoreError> {
     }
     Ok(Contents {
         integrity,
-        to_claude: pending(Agent::Claude),
-        to_codex: pending(Agent::Codex),
+        to_claude: pending(crate::claude::PEER),
+        to_codex: pending(crate::codex::PEER),
         thread,
         channel,
     })

@@ -124,7 +124,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::store::types::{Agent, NewMessage};
+    use crate::store::types::{NewMessage, PeerId};
 
     #[test]
     fn the_wal_is_checkpointed_by_the_thread_and_nothing_is_lost() {
@@ -136,7 +136,11 @@ mod tests {
         // Each message fills about a page of its own: well past WAKE_PAGES.
         let body = "x".repeat(3000);
         for i in 0..1500 {
-            let m = NewMessage::new(Agent::Human, Agent::Claude, format!("{i} {body}"));
+            let m = NewMessage::new(
+                PeerId::HUMAN,
+                PeerId::from_static("claude"),
+                format!("{i} {body}"),
+            );
             s.insert_message(&m).expect("insert");
         }
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -7,7 +7,7 @@ use super::batch::write_tx;
 use super::error::{Result, StoreError};
 use super::rows::{self, DELIVERY_COLUMNS, LOG_COLUMNS, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS};
 use super::types::{
-    Agent, Delivery, DeliveryLogEntry, DeliveryModel, DeliveryState, Note, Pending, Stats,
+    Delivery, DeliveryLogEntry, DeliveryModel, DeliveryState, Note, PeerId, Pending, Stats,
     Transitioned,
 };
 use super::{Store, now_ms, sql_limit};
@@ -24,7 +24,7 @@ enum Change {
 
 /// A recipient's queue in `states_sql` (an `IN` list), oldest first.
 /// Literals, not parameters: see the note on constant SQL in `queue`.
-pub(super) fn pending_sql(recipient: Agent, states_sql: &str, limit: usize) -> String {
+pub(super) fn pending_sql(recipient: PeerId, states_sql: &str, limit: usize) -> String {
     format!(
         "SELECT {MESSAGE_COLUMNS}, {DELIVERY_COLUMNS} FROM deliveries d \
          JOIN messages m ON m.id = d.message_id \
@@ -46,7 +46,7 @@ impl Store {
     pub fn transition<'n>(
         &mut self,
         message_id: &str,
-        recipient: Agent,
+        recipient: PeerId,
         new_state: DeliveryState,
         note: impl Into<Note<'n>>,
         turn_id: Option<&str>,
@@ -66,7 +66,7 @@ impl Store {
     pub fn retry<'n>(
         &mut self,
         message_id: &str,
-        recipient: Agent,
+        recipient: PeerId,
         note: impl Into<Note<'n>>,
     ) -> Result<Transitioned> {
         self.change(message_id, recipient, Change::Retry, note.into(), None)
@@ -75,7 +75,7 @@ impl Store {
     fn change(
         &mut self,
         message_id: &str,
-        recipient: Agent,
+        recipient: PeerId,
         change: Change,
         note: Note<'_>,
         turn_id: Option<&str>,
@@ -105,7 +105,7 @@ impl Store {
     pub fn transition_many<'n>(
         &mut self,
         ids: &[String],
-        recipient: Agent,
+        recipient: PeerId,
         to: DeliveryState,
         note: impl Into<Note<'n>>,
         when: impl Fn(DeliveryState) -> bool,
@@ -136,7 +136,7 @@ impl Store {
 
     /// Messages not yet in a terminal state for `recipient` (held ones included), oldest
     /// first: the delivery worker's queue.
-    pub fn pending_for(&self, recipient: Agent, limit: usize) -> Result<Vec<Pending>> {
+    pub fn pending_for(&self, recipient: PeerId, limit: usize) -> Result<Vec<Pending>> {
         let sql = pending_sql(recipient, DeliveryState::ACTIVE_SQL, limit);
         self.pending_rows(&sql)
     }
@@ -160,7 +160,7 @@ impl Store {
     /// otherwise be re-read and decoded on every wake-up).
     pub fn pending_in_states(
         &self,
-        recipient: Agent,
+        recipient: PeerId,
         states: &[DeliveryState],
         limit: usize,
     ) -> Result<Vec<Pending>> {
@@ -170,7 +170,7 @@ impl Store {
     }
 
     /// How many messages for `recipient` are not yet in a terminal state.
-    pub fn unacked_count(&self, recipient: Agent) -> Result<u64> {
+    pub fn unacked_count(&self, recipient: PeerId) -> Result<u64> {
         let sql = format!(
             "SELECT COUNT(*) FROM deliveries WHERE recipient = ?1 AND state IN {}",
             DeliveryState::ACTIVE_SQL
@@ -249,7 +249,7 @@ impl Store {
     }
 }
 
-fn cannot_receive(recipient: Agent) -> StoreError {
+fn cannot_receive(recipient: PeerId) -> StoreError {
     StoreError::InvalidInput(format!("{recipient} cannot receive messages"))
 }
 
@@ -312,7 +312,11 @@ fn apply(
     })
 }
 
-fn get_delivery(conn: &Connection, message_id: &str, recipient: Agent) -> Result<Option<Delivery>> {
+fn get_delivery(
+    conn: &Connection,
+    message_id: &str,
+    recipient: PeerId,
+) -> Result<Option<Delivery>> {
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM deliveries d WHERE d.message_id = ?1 AND d.recipient = ?2"
     );

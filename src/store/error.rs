@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::types::{Agent, DeliveryState};
+use super::types::{DeliveryState, PeerId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -46,7 +46,7 @@ pub enum StoreError {
     )]
     InvalidTransition {
         message_id: String,
-        recipient: Agent,
+        recipient: PeerId,
         from: DeliveryState,
         to: DeliveryState,
         reason: &'static str,

@@ -46,13 +46,13 @@ use crate::clock::now_ms;
 
 pub use error::StoreError;
 pub use messages::MAX_SEARCH_TERMS;
-pub use peers::{MAX_PEER_ID, Peers};
+pub use peers::Peers;
 pub use queue::QueueMark;
 pub use readings::ReadingRow;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use types::{
-    Agent, Delivery, DeliveryLogEntry, DeliveryModel, DeliveryReason, DeliveryState, Event,
-    Inserted, Message, MessageKind, NewMessage, Note, OnBusy, ParseEnumError, Pending,
+    Delivery, DeliveryLogEntry, DeliveryModel, DeliveryReason, DeliveryState, Event, Inserted,
+    Message, MessageKind, NewMessage, Note, OnBusy, ParseEnumError, PeerId, Pending,
     RecipientStats, Stats, Tombstone, Transitioned,
 };
 

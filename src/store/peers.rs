@@ -9,10 +9,7 @@ use rusqlite::{Connection, params};
 
 use super::Store;
 use super::error::{Result, StoreError};
-use super::types::DeliveryModel;
-
-/// Longest peer id, in bytes.
-pub const MAX_PEER_ID: usize = 32;
+use super::types::{DeliveryModel, PeerId};
 
 /// Peers and their delivery models, as the store knows them.
 pub type Peers = BTreeMap<String, Option<DeliveryModel>>;
@@ -25,26 +22,14 @@ pub(super) fn load(conn: &Connection) -> Result<Peers> {
         .collect::<rusqlite::Result<Peers>>()?)
 }
 
-/// A peer id is 1 to [`MAX_PEER_ID`] bytes of `a-z`, `0-9`, `_` and `-`, starting with
-/// a letter: safe to write into SQL as a literal (the queue queries do, see `queue`).
-fn valid_id(id: &str) -> bool {
-    id.len() <= MAX_PEER_ID
-        && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
 impl Store {
     /// Add `id` as a peer, or change how it takes messages (`None`: it only sends).
     /// The daemon registers its peers at boot; the four of earlier versions are there
     /// from the migration on. Durable when this returns.
-    pub fn register_peer(&mut self, id: &str, model: Option<DeliveryModel>) -> Result<()> {
-        if !valid_id(id) {
-            return Err(StoreError::InvalidInput(format!(
-                "peer id {id:?} must be 1 to {MAX_PEER_ID} characters of a-z, 0-9, _ and -, starting with a letter"
-            )));
-        }
+    /// The id's syntax ([`PeerId`]: a-z, 0-9 and '-') makes it safe to write
+    /// into SQL as a literal, which the queue queries do (see `queue`).
+    pub fn register_peer(&mut self, peer: PeerId, model: Option<DeliveryModel>) -> Result<()> {
+        let id = peer.as_str();
         if self.peers.get(id) == Some(&model) {
             return Ok(());
         }

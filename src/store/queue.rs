@@ -16,7 +16,7 @@ use rusqlite::{Row, Statement};
 use super::error::Result;
 use super::rows::{self, DELIVERY_COLUMNS, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS};
 use super::types::{DeliveryState, Pending, Transitioned};
-use super::{Agent, Store, sql_limit};
+use super::{PeerId, Store, sql_limit};
 
 /// A reader's place in one recipient's queue: no delivery in the states it reads has a
 /// seq at or below `below` (as of `rewinds`). The default mark trusts nothing.
@@ -45,7 +45,7 @@ impl Store {
     /// in the queue (see the module docs); pass the same one on every look.
     pub fn pending_in(
         &self,
-        recipient: Agent,
+        recipient: PeerId,
         states: &[DeliveryState],
         limit: usize,
         mark: &mut QueueMark,
@@ -86,7 +86,7 @@ impl Store {
 /// fresh one. `?1` is the seq to start above. Recipient and limit are
 /// literals, not parameters (see above).
 pub(super) fn queue_sql(
-    recipient: Agent,
+    recipient: PeerId,
     states: &[DeliveryState],
     limit: usize,
 ) -> [(bool, String); 2] {

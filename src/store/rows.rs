@@ -7,8 +7,8 @@ use rusqlite::Row;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, Type, ValueRef};
 
 use super::types::{
-    Agent, Delivery, DeliveryLogEntry, DeliveryModel, DeliveryReason, DeliveryState, Event,
-    Message, MessageKind, OnBusy, Tombstone,
+    Delivery, DeliveryLogEntry, DeliveryModel, DeliveryReason, DeliveryState, Event, Message,
+    MessageKind, OnBusy, PeerId, Tombstone,
 };
 
 macro_rules! sql_enum {
@@ -27,7 +27,7 @@ macro_rules! sql_enum {
     };
 }
 
-sql_enum!(Agent);
+sql_enum!(PeerId);
 sql_enum!(DeliveryState);
 sql_enum!(OnBusy);
 sql_enum!(MessageKind);
@@ -144,7 +144,7 @@ pub fn tombstone(row: &Row<'_>) -> rusqlite::Result<Tombstone> {
 }
 
 /// A `(recipient, state, count)` row of a `GROUP BY` over deliveries.
-pub fn state_count(row: &Row<'_>) -> rusqlite::Result<(Agent, DeliveryState, u64)> {
+pub fn state_count(row: &Row<'_>) -> rusqlite::Result<(PeerId, DeliveryState, u64)> {
     Ok((row.get(0)?, row.get(1)?, count_column(row, 2)?))
 }
 

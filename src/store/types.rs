@@ -7,34 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A participant of the pair. Messages are addressed only to [`Agent::Claude`] or
-/// [`Agent::Codex`]; the human and abg itself can only send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Agent {
-    Claude,
-    Codex,
-    Human,
-    Abg,
-}
-
-impl Agent {
-    pub const ALL: [Agent; 4] = [Agent::Claude, Agent::Codex, Agent::Human, Agent::Abg];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Agent::Claude => "claude",
-            Agent::Codex => "codex",
-            Agent::Human => "human",
-            Agent::Abg => "abg",
-        }
-    }
-
-    /// Whether messages can be addressed to this participant.
-    pub fn is_recipient(self) -> bool {
-        DeliveryModel::seeded(self).is_some()
-    }
-}
+pub use super::peer_id::PeerId;
 
 /// How Codex should take a message that arrives while it is busy (see issue 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -140,18 +113,6 @@ impl DeliveryState {
         )
     }
 
-    /// The state a fresh delivery to `recipient` starts in (`None` for non-recipients), by
-    /// the model the store seeds for it ([`DeliveryModel::seeded`]). The store itself
-    /// asks its `peers` table ([`crate::store::Store::delivery_model`]).
-    pub fn initial_for(recipient: Agent) -> Option<DeliveryState> {
-        DeliveryModel::seeded(recipient).map(DeliveryModel::initial)
-    }
-
-    /// Whether this state belongs to `recipient`'s state machine (by its seeded model).
-    pub fn applies_to(self, recipient: Agent) -> bool {
-        DeliveryModel::seeded(recipient).is_some_and(|m| m.applies(self))
-    }
-
     /// Whether entering this state from `from` hands the message to the recipient's transport
     /// once more (counted in [`Delivery::attempts`]). `started` right after `steering` or
     /// `interrupting` completes the same attempt.
@@ -210,17 +171,6 @@ impl DeliveryModel {
                 state,
                 Queued | Steering | Interrupting | Started | Completed | Failed | Held
             ),
-        }
-    }
-
-    /// The model every store holds for `agent` from schema V4 on (the `peers` rows the
-    /// migration seeds; `None`: sends only). Until the daemon registers peers itself,
-    /// this is also what it registers.
-    pub fn seeded(agent: Agent) -> Option<DeliveryModel> {
-        match agent {
-            Agent::Claude => Some(DeliveryModel::Push),
-            Agent::Codex => Some(DeliveryModel::Turn),
-            Agent::Human | Agent::Abg => None,
         }
     }
 }
@@ -450,7 +400,6 @@ macro_rules! string_enum {
     };
 }
 
-string_enum!(Agent, "agent", Agent::ALL);
 string_enum!(DeliveryState, "delivery state", DeliveryState::ALL);
 string_enum!(DeliveryModel, "delivery model", DeliveryModel::ALL);
 string_enum!(DeliveryReason, "delivery reason", DeliveryReason::ALL);
@@ -469,8 +418,8 @@ string_enum!(
 /// `NewMessage { idempotency_key: Some(k), ..NewMessage::new(from, to, body) }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewMessage {
-    pub from: Agent,
-    pub to: Agent,
+    pub from: PeerId,
+    pub to: PeerId,
     pub body: String,
     pub kind: MessageKind,
     pub thread_id: Option<String>,
@@ -489,7 +438,7 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
-    pub fn new(from: Agent, to: Agent, body: impl Into<String>) -> Self {
+    pub fn new(from: PeerId, to: PeerId, body: impl Into<String>) -> Self {
         NewMessage {
             from,
             to,
@@ -512,8 +461,8 @@ impl NewMessage {
 pub struct Message {
     pub seq: i64,
     pub id: String,
-    pub from: Agent,
-    pub to: Agent,
+    pub from: PeerId,
+    pub to: PeerId,
     pub body: String,
     pub kind: MessageKind,
     pub created_ms: i64,
@@ -557,7 +506,7 @@ impl Inserted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     pub message_id: String,
-    pub recipient: Agent,
+    pub recipient: PeerId,
     pub state: DeliveryState,
     /// Why it is in this state (see [`DeliveryReason`]); `detail` says it for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -601,7 +550,7 @@ pub struct Transitioned {
 pub struct DeliveryLogEntry {
     pub seq: i64,
     pub message_id: String,
-    pub recipient: Agent,
+    pub recipient: PeerId,
     pub state: DeliveryState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<DeliveryReason>,
@@ -651,5 +600,5 @@ pub struct Stats {
     pub last_message_seq: i64,
     pub last_event_seq: i64,
     pub by_state: std::collections::BTreeMap<DeliveryState, u64>,
-    pub by_recipient: std::collections::BTreeMap<Agent, RecipientStats>,
+    pub by_recipient: std::collections::BTreeMap<PeerId, RecipientStats>,
 }

@@ -15,7 +15,7 @@ use crate::control::errors;
 use crate::control::protocol::LoginToken;
 use crate::control::protocol::{ErrorCode, SendRequest, SendResult};
 use crate::store::StoreError;
-use crate::store::types::{Agent, Event, OnBusy};
+use crate::store::types::{Event, OnBusy, PeerId};
 
 type WebResult<T> = Result<T, WebError>;
 
@@ -261,20 +261,24 @@ pub struct ComposeResult {
     results: Vec<SendResult>,
 }
 
-/// Store the human's message for Claude, Codex or both.
+/// Store the human's message for one peer, or for every peer (`all`;
+/// `both` is its older name).
 pub async fn send(
     State(w): State<WebState>,
     Json(req): Json<ComposeRequest>,
 ) -> WebResult<Json<ComposeResult>> {
-    let targets: &[Agent] = match req.to.as_str() {
-        "claude" => &[Agent::Claude],
-        "codex" => &[Agent::Codex],
-        "both" => &[Agent::Claude, Agent::Codex],
-        _ => {
-            return Err(WebError::Invalid(
-                "`to` must be \"claude\", \"codex\" or \"both\"".into(),
-            ));
-        }
+    let peers = w.core.peers();
+    let targets: Vec<PeerId> = match req.to.as_str() {
+        "all" | "both" => peers.iter().map(|p| p.id).collect(),
+        one => match peers.iter().find(|p| p.id.as_str() == one) {
+            Some(p) => vec![p.id],
+            None => {
+                return Err(WebError::Invalid(format!(
+                    "`to` must be a peer of this pair ({}) or \"all\"",
+                    w.core.peer_ids_text()
+                )));
+            }
+        },
     };
     if let Some(k) = &req.key
         && !(1..=100).contains(&k.len())
@@ -285,15 +289,12 @@ pub async fn send(
     }
     let mut results = Vec::new();
     for to in targets {
+        let takes_on_busy = w.core.peer(to).is_some_and(|p| p.takes_on_busy());
         let send = SendRequest {
-            from: Agent::Human,
-            to: *to,
+            from: PeerId::HUMAN,
+            to,
             body: req.body.clone(),
-            on_busy: if *to == Agent::Codex {
-                req.on_busy
-            } else {
-                None
-            },
+            on_busy: if takes_on_busy { req.on_busy } else { None },
             in_reply_to: None,
             idempotency_key: req.key.as_ref().map(|k| format!("ui-{k}-{}", to.as_str())),
         };

@@ -4,11 +4,11 @@
 
 use abg::control::client::Client;
 use abg::control::protocol::SendRequest;
-use abg::store::types::Agent;
+use abg::store::types::PeerId;
 
 use crate::env::AbgEnv;
 
-fn req(from: Agent, to: Agent, body: &str) -> SendRequest {
+fn req(from: PeerId, to: PeerId, body: &str) -> SendRequest {
     SendRequest {
         from,
         to,
@@ -34,11 +34,15 @@ fn governor_pauses_at_limit_and_human_resumes() {
     let client = Client::new(env.base_port + 2, secret.trim().to_string());
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let states: Vec<String> = [
-        (Agent::Claude, Agent::Codex, "plan: parse the config"),
-        (Agent::Codex, Agent::Claude, "parsed; 2 warnings"),
-        (Agent::Claude, Agent::Codex, "fix the warnings"),
-        (Agent::Codex, Agent::Claude, "fixed both"),
-        (Agent::Claude, Agent::Codex, "now the docs"),
+        (
+            abg::claude::PEER,
+            abg::codex::PEER,
+            "plan: parse the config",
+        ),
+        (abg::codex::PEER, abg::claude::PEER, "parsed; 2 warnings"),
+        (abg::claude::PEER, abg::codex::PEER, "fix the warnings"),
+        (abg::codex::PEER, abg::claude::PEER, "fixed both"),
+        (abg::claude::PEER, abg::codex::PEER, "now the docs"),
     ]
     .iter()
     .map(|(f, t, b)| {
@@ -65,8 +69,8 @@ fn governor_pauses_at_limit_and_human_resumes() {
     // pause wins; after the human writes, acks are damped.
     let human = rt
         .block_on(client.send(&req(
-            Agent::Human,
-            Agent::Codex,
+            PeerId::HUMAN,
+            abg::codex::PEER,
             "go on, but stop after docs",
         )))
         .expect("human");
@@ -85,7 +89,7 @@ fn governor_pauses_at_limit_and_human_resumes() {
             .is_none()
     );
     let ack = rt
-        .block_on(client.send(&req(Agent::Codex, Agent::Claude, "Thanks!")))
+        .block_on(client.send(&req(abg::codex::PEER, abg::claude::PEER, "Thanks!")))
         .expect("ack");
     assert_eq!(ack.state, "failed", "a bare acknowledgement is not relayed");
 }
@@ -104,10 +108,10 @@ fn resume_relay_releases_held_messages() {
     let secret = std::fs::read_to_string(env.pair_dirs()[0].join("secret")).expect("secret");
     let client = Client::new(env.base_port + 2, secret.trim().to_string());
     let rt = tokio::runtime::Runtime::new().expect("rt");
-    rt.block_on(client.send(&req(Agent::Claude, Agent::Codex, "one")))
+    rt.block_on(client.send(&req(abg::claude::PEER, abg::codex::PEER, "one")))
         .expect("send");
     let second = rt
-        .block_on(client.send(&req(Agent::Codex, Agent::Claude, "two")))
+        .block_on(client.send(&req(abg::codex::PEER, abg::claude::PEER, "two")))
         .expect("send");
     assert_eq!(second.state, "held");
     let out = env.ok(&p, &["resume-relay"]);

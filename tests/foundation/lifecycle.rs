@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use abg::control::client::Client;
 use abg::control::protocol::SendRequest;
-use abg::store::types::Agent;
+use abg::store::types::PeerId;
 
 use crate::env::{AbgEnv, pid_alive, wait_until};
 
@@ -77,8 +77,8 @@ fn kill_9_then_status_respawns_with_messages_intact() {
     for i in 0..5 {
         let r = rt
             .block_on(client.send(&SendRequest {
-                from: Agent::Human,
-                to: Agent::Codex,
+                from: PeerId::HUMAN,
+                to: abg::codex::PEER,
                 body: format!("message {i}"),
                 on_busy: None,
                 in_reply_to: None,

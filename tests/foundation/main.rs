@@ -16,6 +16,7 @@ mod governor;
 mod kickoff;
 mod lifecycle;
 mod orphans;
+mod peer_seam;
 mod security;
 mod terminal;
 mod ui_sessions;

@@ -1,4 +1,4 @@
-//! Agent text never reaches a real terminal as live control sequences:
+//! PeerId text never reaches a real terminal as live control sequences:
 //! `abg log` (also `-f`) and `abg export` run under a real PTY show a
 //! stored title/clear-screen/clipboard attack as `^[…` text, while a pipe
 //! and `--raw` keep the bytes.

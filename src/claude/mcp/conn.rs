@@ -127,7 +127,7 @@ impl Shared {
         }
         let shared = Arc::new(Self {
             role: if activity == Activity::Active {
-                Role::Peer(crate::store::types::Agent::Claude)
+                Role::Peer(crate::claude::PEER)
             } else {
                 Role::Cli
             },

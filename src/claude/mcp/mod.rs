@@ -29,7 +29,7 @@ pub use conn::{Options, PROJECT_ENV, Shared, resolve};
 use tools::Call;
 
 use crate::claude::protocol::{ClaudeAnswer, ClaudeRequest};
-use crate::control::protocol::{Agent, OutcomeCode, SendRequest};
+use crate::control::protocol::{OutcomeCode, SendRequest};
 use crate::store::types::OnBusy;
 
 /// The newest MCP revision `abg mcp` speaks: Claude treats it as legacy,
@@ -77,8 +77,8 @@ impl AbgMcp {
             } => {
                 let key = idempotency_key.or_else(|| tool_use_id.map(|id| format!("claude-{id}")));
                 let req = SendRequest {
-                    from: Agent::Claude,
-                    to: Agent::Codex,
+                    from: crate::claude::PEER,
+                    to: crate::codex::PEER,
                     body: text,
                     on_busy: (on_busy != OnBusy::Queue).then_some(on_busy),
                     in_reply_to: in_reply_to.clone(),

@@ -93,12 +93,11 @@ pub fn params(m: &PeerMessage, max_bytes: usize, pair_dir: Option<&Path>) -> Val
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::types::Agent;
 
     fn msg(body: &str) -> PeerMessage {
         PeerMessage {
             id: "m_00000000000000aa".into(),
-            from: Agent::Codex,
+            from: crate::codex::PEER,
             body: body.into(),
             created_ms: 0,
             thread_id: Some("th_1".into()),

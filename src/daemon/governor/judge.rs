@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::daemon::error::CoreError;
 use crate::store::Store;
 use crate::store::types::{
-    Agent, DeliveryReason, DeliveryState, Message, MessageKind, Note, Transitioned,
+    DeliveryReason, DeliveryState, Message, MessageKind, Note, PeerId, Transitioned,
 };
 
 /// Store setting key holding the persisted [`GovernorState`].
@@ -30,7 +30,7 @@ pub const HELD_PREFIX: &str = "governor:";
 /// What the governor remembers between messages (and daemon restarts).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GovernorState {
-    /// Agent-to-agent messages relayed since the last human message.
+    /// PeerId-to-agent messages relayed since the last human message.
     pub exchanges: u32,
     /// Why the relay is paused, when it is.
     pub paused: Option<String>,
@@ -110,15 +110,15 @@ pub fn normalise(body: &str) -> String {
 pub fn judge(
     state: &mut GovernorState,
     limit: Option<u32>,
-    from: Agent,
-    to: Agent,
+    from: PeerId,
+    to: PeerId,
     kind: MessageKind,
     body: &str,
 ) -> Verdict {
-    if kind == MessageKind::Notice || from == Agent::Abg {
+    if kind == MessageKind::Notice || from == PeerId::ABG {
         return Verdict::Relay;
     }
-    if from == Agent::Human {
+    if from == PeerId::HUMAN {
         state.exchanges = 0;
         state.last.clear();
         return if state.paused.take().is_some() {
@@ -127,7 +127,7 @@ pub fn judge(
             Verdict::Relay
         };
     }
-    let agent_to_agent = from != to && from.is_recipient() && to.is_recipient();
+    let agent_to_agent = from != to && from.is_agent() && to.is_agent();
     if !agent_to_agent {
         return Verdict::Relay;
     }
@@ -283,10 +283,13 @@ pub fn paused(s: &mut Store) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Agent::{Abg, Claude, Codex, Human};
+    const CLAUDE: PeerId = PeerId::from_static("claude");
+    const CODEX: PeerId = PeerId::from_static("codex");
+    const HUMAN: PeerId = PeerId::HUMAN;
+    const ABG: PeerId = PeerId::ABG;
     use MessageKind::{Chat, Notice};
 
-    fn run(limit: u32, msgs: &[(Agent, Agent, MessageKind, &str)]) -> Vec<&'static str> {
+    fn run(limit: u32, msgs: &[(PeerId, PeerId, MessageKind, &str)]) -> Vec<&'static str> {
         let mut st = GovernorState::default();
         msgs.iter()
             .map(
@@ -306,13 +309,13 @@ mod tests {
         let got = run(
             2,
             &[
-                (Claude, Codex, Chat, "please review a"),
-                (Codex, Claude, Chat, "reviewed a, found b"),
-                (Claude, Codex, Chat, "fix b"),
-                (Codex, Claude, Chat, "fixed b"),
-                (Abg, Claude, Notice, "relay paused"),
-                (Human, Codex, Chat, "carry on"),
-                (Codex, Claude, Chat, "carrying on"),
+                (CLAUDE, CODEX, Chat, "please review a"),
+                (CODEX, CLAUDE, Chat, "reviewed a, found b"),
+                (CLAUDE, CODEX, Chat, "fix b"),
+                (CODEX, CLAUDE, Chat, "fixed b"),
+                (ABG, CLAUDE, Notice, "relay paused"),
+                (HUMAN, CODEX, Chat, "carry on"),
+                (CODEX, CLAUDE, Chat, "carrying on"),
             ],
         );
         assert_eq!(
@@ -328,12 +331,12 @@ mod tests {
         let got = run(
             3,
             &[
-                (Claude, Codex, Chat, "Thanks!"),
-                (Codex, Claude, Chat, "  OK.  "),
-                (Claude, Codex, Chat, "run the tests"),
-                (Claude, Codex, Chat, "Run the tests."),
-                (Codex, Claude, Chat, "👍"),
-                (Codex, Claude, Chat, "tests pass"),
+                (CLAUDE, CODEX, Chat, "Thanks!"),
+                (CODEX, CLAUDE, Chat, "  OK.  "),
+                (CLAUDE, CODEX, Chat, "run the tests"),
+                (CLAUDE, CODEX, Chat, "Run the tests."),
+                (CODEX, CLAUDE, Chat, "👍"),
+                (CODEX, CLAUDE, Chat, "tests pass"),
             ],
         );
         assert_eq!(got, ["damp", "damp", "relay", "damp", "damp", "relay"]);
@@ -344,11 +347,11 @@ mod tests {
         let mut st = GovernorState::default();
         for _ in 0..10 {
             assert_eq!(
-                judge(&mut st, Some(1), Abg, Codex, Notice, "n"),
+                judge(&mut st, Some(1), ABG, CODEX, Notice, "n"),
                 Verdict::Relay
             );
             assert_eq!(
-                judge(&mut st, Some(1), Human, Claude, Chat, "h"),
+                judge(&mut st, Some(1), HUMAN, CLAUDE, Chat, "h"),
                 Verdict::Relay
             );
         }
@@ -361,7 +364,7 @@ mod tests {
         for i in 0..100 {
             let body = format!("step {i}");
             assert_eq!(
-                judge(&mut st, None, Claude, Codex, Chat, &body),
+                judge(&mut st, None, CLAUDE, CODEX, Chat, &body),
                 Verdict::Relay
             );
         }

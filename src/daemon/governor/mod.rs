@@ -9,7 +9,7 @@ pub mod judge;
 use crate::daemon::bus::LiveEvent;
 use crate::daemon::core::{Component, Core, CoreEvent};
 use crate::daemon::error::CoreError;
-use crate::store::types::{Agent, DeliveryReason, Message, MessageKind, NewMessage, Note};
+use crate::store::types::{DeliveryReason, Message, MessageKind, NewMessage, Note, PeerId};
 
 pub use judge::{GovernorState, HELD_PREFIX, Judged, SETTING_KEY, Verdict};
 
@@ -54,7 +54,7 @@ fn follow_up(core: &Core, message: &Message, judged: &Judged) -> Result<(), Core
             for to in core.peers().iter().map(|p| p.id) {
                 core.insert(&NewMessage {
                     kind: MessageKind::Notice,
-                    ..NewMessage::new(Agent::Abg, to, text.clone())
+                    ..NewMessage::new(PeerId::ABG, to, text.clone())
                 })?;
             }
             Ok(())
@@ -104,7 +104,7 @@ pub fn human_input(core: &Core, source: &str) -> Result<(), CoreError> {
     Ok(())
 }
 
-fn held(core: &Core) -> Result<Vec<(String, Agent)>, CoreError> {
+fn held(core: &Core) -> Result<Vec<(String, PeerId)>, CoreError> {
     let mut out = Vec::new();
     for agent in core.peers().iter().map(|p| p.id) {
         for p in core.with_store(|s| s.pending_for(agent, 10_000))? {

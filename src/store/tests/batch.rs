@@ -4,7 +4,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::super::{Agent, DeliveryState as S, StoreError};
+use super::super::{DeliveryState as S, PeerId, StoreError};
 use super::{chat, insert, temp_store};
 
 fn state(store: &super::super::Store, id: &str) -> S {
@@ -15,19 +15,36 @@ fn state(store: &super::super::Store, id: &str) -> S {
 fn transition_many_moves_in_order_and_skips_what_it_should() {
     let (_dir, mut store) = temp_store();
     let ids: Vec<String> = (0..5)
-        .map(|i| insert(&mut store, Agent::Codex, Agent::Claude, &format!("m{i}")))
+        .map(|i| {
+            insert(
+                &mut store,
+                PeerId::from_static("codex"),
+                PeerId::from_static("claude"),
+                &format!("m{i}"),
+            )
+        })
         .collect();
     store
-        .transition(&ids[1], Agent::Claude, S::Acknowledged, None, None)
+        .transition(
+            &ids[1],
+            PeerId::from_static("claude"),
+            S::Acknowledged,
+            None,
+            None,
+        )
         .unwrap();
     // An unknown id, a repeated id, one already finished: skipped, the rest move.
     let mut asked = ids.clone();
     asked.insert(2, "m_unknown".into());
     asked.push(ids[0].clone());
     let moved = store
-        .transition_many(&asked, Agent::Claude, S::Pushed, Some("push"), |s| {
-            s == S::Stored
-        })
+        .transition_many(
+            &asked,
+            PeerId::from_static("claude"),
+            S::Pushed,
+            Some("push"),
+            |s| s == S::Stored,
+        )
         .unwrap();
     let moved_ids: Vec<&str> = moved
         .iter()
@@ -49,7 +66,9 @@ fn transition_many_moves_in_order_and_skips_what_it_should() {
     assert_eq!(pushed, moved_ids);
     // Nothing left to move: an empty answer, no error.
     let again = store
-        .transition_many(&ids, Agent::Claude, S::Pushed, None, |s| s == S::Stored)
+        .transition_many(&ids, PeerId::from_static("claude"), S::Pushed, None, |s| {
+            s == S::Stored
+        })
         .unwrap();
     assert!(again.is_empty());
 }
@@ -57,10 +76,26 @@ fn transition_many_moves_in_order_and_skips_what_it_should() {
 #[test]
 fn transition_many_is_all_or_nothing() {
     let (_dir, mut store) = temp_store();
-    let a = insert(&mut store, Agent::Codex, Agent::Claude, "a");
-    let b = insert(&mut store, Agent::Codex, Agent::Claude, "b");
+    let a = insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "a",
+    );
+    let b = insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "b",
+    );
     store
-        .transition(&b, Agent::Claude, S::Acknowledged, None, None)
+        .transition(
+            &b,
+            PeerId::from_static("claude"),
+            S::Acknowledged,
+            None,
+            None,
+        )
         .unwrap();
     let before = store.delivery_log_after(0, 100).unwrap().len();
     // `a` could move, `b` is finished and `when` lets it through: refused, so
@@ -68,7 +103,7 @@ fn transition_many_is_all_or_nothing() {
     let err = store
         .transition_many(
             &[a.clone(), b.clone()],
-            Agent::Claude,
+            PeerId::from_static("claude"),
             S::Pushed,
             None,
             |_| true,
@@ -84,7 +119,8 @@ fn a_batch_commits_together_or_not_at_all() {
     let (_dir, mut store) = temp_store();
     let kept = store
         .batch(|s| -> Result<_, StoreError> {
-            let m = s.insert_message(&chat(Agent::Human, Agent::Claude, "kept"))?;
+            let m =
+                s.insert_message(&chat(PeerId::HUMAN, PeerId::from_static("claude"), "kept"))?;
             s.set_setting("k", &1)?;
             // A nested batch commits with this one.
             s.batch(|s| s.record_event("inner", serde_json::json!(null)))?;
@@ -97,7 +133,7 @@ fn a_batch_commits_together_or_not_at_all() {
 
     let err = store
         .batch(|s| -> Result<(), StoreError> {
-            s.insert_message(&chat(Agent::Human, Agent::Claude, "lost"))?;
+            s.insert_message(&chat(PeerId::HUMAN, PeerId::from_static("claude"), "lost"))?;
             s.set_setting("k", &2)?;
             Err(StoreError::InvalidInput("no".into()))
         })
@@ -110,7 +146,11 @@ fn a_batch_commits_together_or_not_at_all() {
     store
         .batch(|s| -> Result<(), StoreError> {
             let inner = s.batch(|s| -> Result<(), StoreError> {
-                s.insert_message(&chat(Agent::Human, Agent::Claude, "inner, undone"))?;
+                s.insert_message(&chat(
+                    PeerId::HUMAN,
+                    PeerId::from_static("claude"),
+                    "inner, undone",
+                ))?;
                 s.set_setting("k", &3)?;
                 Err(StoreError::InvalidInput("inner".into()))
             });
@@ -125,9 +165,13 @@ fn a_batch_commits_together_or_not_at_all() {
     // A failing write inside a batch undoes only itself when the batch goes on.
     store
         .batch(|s| -> Result<(), StoreError> {
-            let bad = chat(Agent::Claude, Agent::Claude, "to itself");
+            let bad = chat(
+                PeerId::from_static("claude"),
+                PeerId::from_static("claude"),
+                "to itself",
+            );
             assert!(s.insert_message(&bad).is_err());
-            s.insert_message(&chat(Agent::Human, Agent::Codex, "after"))?;
+            s.insert_message(&chat(PeerId::HUMAN, PeerId::from_static("codex"), "after"))?;
             Ok(())
         })
         .unwrap();
@@ -139,14 +183,19 @@ fn a_panicking_batch_rolls_back_and_the_store_stays_usable() {
     let (_dir, mut store) = temp_store();
     let caught = catch_unwind(AssertUnwindSafe(|| {
         let _ = store.batch(|s| -> Result<(), StoreError> {
-            s.insert_message(&chat(Agent::Human, Agent::Claude, "never"))?;
+            s.insert_message(&chat(PeerId::HUMAN, PeerId::from_static("claude"), "never"))?;
             panic!("boom");
         });
     }));
     assert!(caught.is_err());
     assert!(store.messages_after(0, 10).unwrap().is_empty());
     // Not stuck inside the abandoned transaction: a new write commits.
-    let id = insert(&mut store, Agent::Human, Agent::Claude, "after the panic");
+    let id = insert(
+        &mut store,
+        PeerId::HUMAN,
+        PeerId::from_static("claude"),
+        "after the panic",
+    );
     let reopened = super::super::Store::open(store.path()).unwrap();
     assert!(reopened.get_message(&id).unwrap().is_some());
 }
@@ -154,21 +203,39 @@ fn a_panicking_batch_rolls_back_and_the_store_stays_usable() {
 #[test]
 fn messages_are_searchable_once_their_transaction_commits() {
     let (_dir, mut store) = temp_store();
-    insert(&mut store, Agent::Human, Agent::Claude, "alpha single");
+    insert(
+        &mut store,
+        PeerId::HUMAN,
+        PeerId::from_static("claude"),
+        "alpha single",
+    );
     store
         .batch(|s| -> Result<(), StoreError> {
             for i in 0..50 {
-                s.insert_message(&chat(Agent::Codex, Agent::Claude, &format!("beta {i}")))?;
+                s.insert_message(&chat(
+                    PeerId::from_static("codex"),
+                    PeerId::from_static("claude"),
+                    &format!("beta {i}"),
+                ))?;
             }
             Ok(())
         })
         .unwrap();
     // A rolled-back batch leaves neither messages nor index entries.
     let _ = store.batch(|s| -> Result<(), StoreError> {
-        s.insert_message(&chat(Agent::Codex, Agent::Claude, "gamma lost"))?;
+        s.insert_message(&chat(
+            PeerId::from_static("codex"),
+            PeerId::from_static("claude"),
+            "gamma lost",
+        ))?;
         Err(StoreError::InvalidInput("no".into()))
     });
-    insert(&mut store, Agent::Human, Agent::Codex, "delta after");
+    insert(
+        &mut store,
+        PeerId::HUMAN,
+        PeerId::from_static("codex"),
+        "delta after",
+    );
     assert_eq!(store.search("alpha", 10).unwrap().len(), 1);
     assert_eq!(store.search("beta", 100).unwrap().len(), 50);
     assert!(store.search("gamma", 10).unwrap().is_empty());

@@ -1,15 +1,26 @@
 //! Delivery state machines: valid paths for both recipients, refused transitions, retry,
 //! queue order, and counters.
 
-use super::super::{Agent, DeliveryState as S, StoreError};
+use super::super::{DeliveryState as S, PeerId, StoreError};
 use super::{insert, temp_store};
 
 #[test]
 fn claude_path_stored_pushed_seen_acknowledged() {
     let (_dir, mut store) = temp_store();
-    let id = insert(&mut store, Agent::Codex, Agent::Claude, "hi");
+    let id = insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "hi",
+    );
     let t = store
-        .transition(&id, Agent::Claude, S::Pushed, Some("channel"), None)
+        .transition(
+            &id,
+            PeerId::from_static("claude"),
+            S::Pushed,
+            Some("channel"),
+            None,
+        )
         .unwrap();
     assert_eq!(
         (t.previous, t.delivery.state, t.changed),
@@ -19,16 +30,22 @@ fn claude_path_stored_pushed_seen_acknowledged() {
     assert_eq!(t.delivery.detail.as_deref(), Some("channel"));
     // A second push (e.g. the Stop-hook path) is another attempt.
     let t = store
-        .transition(&id, Agent::Claude, S::Pushed, Some("stop-hook"), None)
+        .transition(
+            &id,
+            PeerId::from_static("claude"),
+            S::Pushed,
+            Some("stop-hook"),
+            None,
+        )
         .unwrap();
     assert_eq!(t.delivery.attempts, 2);
     store
-        .transition(&id, Agent::Claude, S::Seen, None, None)
+        .transition(&id, PeerId::from_static("claude"), S::Seen, None, None)
         .unwrap();
     let t = store
         .transition(
             &id,
-            Agent::Claude,
+            PeerId::from_static("claude"),
             S::Acknowledged,
             Some("get_messages"),
             None,
@@ -46,16 +63,35 @@ fn claude_path_stored_pushed_seen_acknowledged() {
         log,
         [S::Stored, S::Pushed, S::Pushed, S::Seen, S::Acknowledged]
     );
-    assert!(store.pending_for(Agent::Claude, 10).unwrap().is_empty());
-    assert_eq!(store.unacked_count(Agent::Claude).unwrap(), 0);
+    assert!(
+        store
+            .pending_for(PeerId::from_static("claude"), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.unacked_count(PeerId::from_static("claude")).unwrap(),
+        0
+    );
 }
 
 #[test]
 fn codex_paths_record_the_turn() {
     let (_dir, mut store) = temp_store();
-    let queued = insert(&mut store, Agent::Claude, Agent::Codex, "idle start");
+    let queued = insert(
+        &mut store,
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "idle start",
+    );
     let t = store
-        .transition(&queued, Agent::Codex, S::Started, None, Some("turn-1"))
+        .transition(
+            &queued,
+            PeerId::from_static("codex"),
+            S::Started,
+            None,
+            Some("turn-1"),
+        )
         .unwrap();
     assert_eq!(
         (t.delivery.turn_id.as_deref(), t.delivery.attempts),
@@ -63,16 +99,39 @@ fn codex_paths_record_the_turn() {
     );
     // Completion without a turn id keeps the recorded one.
     let t = store
-        .transition(&queued, Agent::Codex, S::Completed, None, None)
+        .transition(
+            &queued,
+            PeerId::from_static("codex"),
+            S::Completed,
+            None,
+            None,
+        )
         .unwrap();
     assert_eq!(t.delivery.turn_id.as_deref(), Some("turn-1"));
 
-    let steered = insert(&mut store, Agent::Claude, Agent::Codex, "steer me");
+    let steered = insert(
+        &mut store,
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "steer me",
+    );
     store
-        .transition(&steered, Agent::Codex, S::Steering, None, Some("turn-2"))
+        .transition(
+            &steered,
+            PeerId::from_static("codex"),
+            S::Steering,
+            None,
+            Some("turn-2"),
+        )
         .unwrap();
     let t = store
-        .transition(&steered, Agent::Codex, S::Started, None, None)
+        .transition(
+            &steered,
+            PeerId::from_static("codex"),
+            S::Started,
+            None,
+            None,
+        )
         .unwrap();
     assert_eq!(
         t.delivery.attempts, 1,
@@ -81,30 +140,64 @@ fn codex_paths_record_the_turn() {
     assert_eq!(t.delivery.turn_id.as_deref(), Some("turn-2"));
 
     // A refused steer falls back to the queue, then starts its own turn.
-    let refused = insert(&mut store, Agent::Claude, Agent::Codex, "refused steer");
+    let refused = insert(
+        &mut store,
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "refused steer",
+    );
     store
-        .transition(&refused, Agent::Codex, S::Steering, None, None)
+        .transition(
+            &refused,
+            PeerId::from_static("codex"),
+            S::Steering,
+            None,
+            None,
+        )
         .unwrap();
     store
         .transition(
             &refused,
-            Agent::Codex,
+            PeerId::from_static("codex"),
             S::Queued,
             Some("turn not steerable"),
             None,
         )
         .unwrap();
     let t = store
-        .transition(&refused, Agent::Codex, S::Started, None, Some("turn-3"))
+        .transition(
+            &refused,
+            PeerId::from_static("codex"),
+            S::Started,
+            None,
+            Some("turn-3"),
+        )
         .unwrap();
     assert_eq!(t.delivery.attempts, 2);
 
-    let interrupted = insert(&mut store, Agent::Human, Agent::Codex, "stop that");
+    let interrupted = insert(
+        &mut store,
+        PeerId::HUMAN,
+        PeerId::from_static("codex"),
+        "stop that",
+    );
     store
-        .transition(&interrupted, Agent::Codex, S::Interrupting, None, None)
+        .transition(
+            &interrupted,
+            PeerId::from_static("codex"),
+            S::Interrupting,
+            None,
+            None,
+        )
         .unwrap();
     let t = store
-        .transition(&interrupted, Agent::Codex, S::Started, None, Some("turn-4"))
+        .transition(
+            &interrupted,
+            PeerId::from_static("codex"),
+            S::Started,
+            None,
+            Some("turn-4"),
+        )
         .unwrap();
     assert_eq!(t.delivery.attempts, 1);
 }
@@ -112,10 +205,15 @@ fn codex_paths_record_the_turn() {
 #[test]
 fn invalid_transitions_are_refused_and_write_nothing() {
     let (_dir, mut store) = temp_store();
-    let id = insert(&mut store, Agent::Codex, Agent::Claude, "hi");
+    let id = insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "hi",
+    );
     // A Codex state on a Claude delivery.
     let err = store
-        .transition(&id, Agent::Claude, S::Started, None, None)
+        .transition(&id, PeerId::from_static("claude"), S::Started, None, None)
         .unwrap_err();
     assert!(matches!(
         err,
@@ -126,12 +224,18 @@ fn invalid_transitions_are_refused_and_write_nothing() {
         }
     ));
     store
-        .transition(&id, Agent::Claude, S::Acknowledged, None, None)
+        .transition(
+            &id,
+            PeerId::from_static("claude"),
+            S::Acknowledged,
+            None,
+            None,
+        )
         .unwrap();
     // Out of a terminal state.
     for to in [S::Pushed, S::Stored, S::Failed, S::Held] {
         let err = store
-            .transition(&id, Agent::Claude, to, None, None)
+            .transition(&id, PeerId::from_static("claude"), to, None, None)
             .unwrap_err();
         assert!(
             matches!(
@@ -146,24 +250,41 @@ fn invalid_transitions_are_refused_and_write_nothing() {
     }
     // Repeating the terminal state is an idempotent no-op.
     let t = store
-        .transition(&id, Agent::Claude, S::Acknowledged, None, None)
+        .transition(
+            &id,
+            PeerId::from_static("claude"),
+            S::Acknowledged,
+            None,
+            None,
+        )
         .unwrap();
     assert!(!t.changed);
     assert_eq!(store.delivery_log(&id).unwrap().len(), 2);
     // No delivery for that recipient / no such message.
     assert!(matches!(
-        store.transition(&id, Agent::Codex, S::Queued, None, None),
+        store.transition(&id, PeerId::from_static("codex"), S::Queued, None, None),
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        store.transition("m_nope", Agent::Claude, S::Pushed, None, None),
+        store.transition(
+            "m_nope",
+            PeerId::from_static("claude"),
+            S::Pushed,
+            None,
+            None
+        ),
         Err(StoreError::NotFound { .. })
     ));
-    let codex = insert(&mut store, Agent::Claude, Agent::Codex, "x");
+    let codex = insert(
+        &mut store,
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "x",
+    );
     store
         .transition(
             &codex,
-            Agent::Codex,
+            PeerId::from_static("codex"),
             S::Failed,
             Some("app-server gone"),
             None,
@@ -171,12 +292,12 @@ fn invalid_transitions_are_refused_and_write_nothing() {
         .unwrap();
     assert!(
         store
-            .transition(&codex, Agent::Codex, S::Queued, None, None)
+            .transition(&codex, PeerId::from_static("codex"), S::Queued, None, None)
             .is_err()
     );
     assert!(
         store
-            .transition(&codex, Agent::Codex, S::Pushed, None, None)
+            .transition(&codex, PeerId::from_static("codex"), S::Pushed, None, None)
             .is_err()
     );
 }
@@ -184,23 +305,51 @@ fn invalid_transitions_are_refused_and_write_nothing() {
 #[test]
 fn retry_restarts_a_finished_delivery() {
     let (_dir, mut store) = temp_store();
-    let id = insert(&mut store, Agent::Claude, Agent::Codex, "x");
+    let id = insert(
+        &mut store,
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "x",
+    );
     store
-        .transition(&id, Agent::Codex, S::Started, None, Some("turn-1"))
+        .transition(
+            &id,
+            PeerId::from_static("codex"),
+            S::Started,
+            None,
+            Some("turn-1"),
+        )
         .unwrap();
     store
-        .transition(&id, Agent::Codex, S::Failed, Some("turn failed"), None)
+        .transition(
+            &id,
+            PeerId::from_static("codex"),
+            S::Failed,
+            Some("turn failed"),
+            None,
+        )
         .unwrap();
-    let t = store.retry(&id, Agent::Codex, Some("by hand")).unwrap();
+    let t = store
+        .retry(&id, PeerId::from_static("codex"), Some("by hand"))
+        .unwrap();
     assert_eq!(
         (t.previous, t.delivery.state, t.changed),
         (S::Failed, S::Queued, true)
     );
     assert_eq!(t.delivery.turn_id, None);
     assert_eq!(t.delivery.attempts, 1);
-    assert_eq!(store.unacked_count(Agent::Codex).unwrap(), 1);
+    assert_eq!(
+        store.unacked_count(PeerId::from_static("codex")).unwrap(),
+        1
+    );
     let t = store
-        .transition(&id, Agent::Codex, S::Started, None, Some("turn-2"))
+        .transition(
+            &id,
+            PeerId::from_static("codex"),
+            S::Started,
+            None,
+            Some("turn-2"),
+        )
         .unwrap();
     assert_eq!(t.delivery.attempts, 2);
     let log = store.delivery_log(&id).unwrap();
@@ -215,31 +364,56 @@ fn pending_is_in_seq_order_per_recipient() {
     for i in 0..10 {
         for_claude.push(insert(
             &mut store,
-            Agent::Codex,
-            Agent::Claude,
+            PeerId::from_static("codex"),
+            PeerId::from_static("claude"),
             &format!("c{i}"),
         ));
-        insert(&mut store, Agent::Claude, Agent::Codex, &format!("x{i}"));
+        insert(
+            &mut store,
+            PeerId::from_static("claude"),
+            PeerId::from_static("codex"),
+            &format!("x{i}"),
+        );
     }
     store
-        .transition(&for_claude[2], Agent::Claude, S::Acknowledged, None, None)
+        .transition(
+            &for_claude[2],
+            PeerId::from_static("claude"),
+            S::Acknowledged,
+            None,
+            None,
+        )
         .unwrap();
     store
-        .transition(&for_claude[5], Agent::Claude, S::Failed, None, None)
+        .transition(
+            &for_claude[5],
+            PeerId::from_static("claude"),
+            S::Failed,
+            None,
+            None,
+        )
         .unwrap();
     store
         .transition(
             &for_claude[7],
-            Agent::Claude,
+            PeerId::from_static("claude"),
             S::Held,
             Some("governor"),
             None,
         )
         .unwrap();
     store
-        .transition(&for_claude[0], Agent::Claude, S::Pushed, None, None)
+        .transition(
+            &for_claude[0],
+            PeerId::from_static("claude"),
+            S::Pushed,
+            None,
+            None,
+        )
         .unwrap();
-    let pending = store.pending_for(Agent::Claude, 100).unwrap();
+    let pending = store
+        .pending_for(PeerId::from_static("claude"), 100)
+        .unwrap();
     let ids: Vec<&str> = pending.iter().map(|p| p.message.id.as_str()).collect();
     let expected: Vec<&str> = for_claude
         .iter()
@@ -260,23 +434,62 @@ fn pending_is_in_seq_order_per_recipient() {
     );
     assert_eq!(pending[0].delivery.state, S::Pushed);
     assert_eq!(pending[5].delivery.state, S::Held);
-    assert_eq!(store.pending_for(Agent::Claude, 3).unwrap().len(), 3);
-    assert_eq!(store.unacked_count(Agent::Claude).unwrap(), 8);
-    assert_eq!(store.unacked_count(Agent::Codex).unwrap(), 10);
-    assert!(store.pending_for(Agent::Human, 10).unwrap().is_empty());
+    assert_eq!(
+        store
+            .pending_for(PeerId::from_static("claude"), 3)
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        store.unacked_count(PeerId::from_static("claude")).unwrap(),
+        8
+    );
+    assert_eq!(
+        store.unacked_count(PeerId::from_static("codex")).unwrap(),
+        10
+    );
+    assert!(store.pending_for(PeerId::HUMAN, 10).unwrap().is_empty());
 }
 
 #[test]
 fn stats_and_log_catch_up() {
     let (_dir, mut store) = temp_store();
-    let a = insert(&mut store, Agent::Codex, Agent::Claude, "a");
-    let b = insert(&mut store, Agent::Codex, Agent::Claude, "b");
-    let c = insert(&mut store, Agent::Claude, Agent::Codex, "c");
+    let a = insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "a",
+    );
+    let b = insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "b",
+    );
+    let c = insert(
+        &mut store,
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "c",
+    );
     store
-        .transition(&a, Agent::Claude, S::Acknowledged, None, None)
+        .transition(
+            &a,
+            PeerId::from_static("claude"),
+            S::Acknowledged,
+            None,
+            None,
+        )
         .unwrap();
     store
-        .transition(&c, Agent::Codex, S::Started, None, Some("t"))
+        .transition(
+            &c,
+            PeerId::from_static("codex"),
+            S::Started,
+            None,
+            Some("t"),
+        )
         .unwrap();
     store
         .record_event("turn.started", serde_json::json!({"turn": "t"}))
@@ -287,9 +500,9 @@ fn stats_and_log_catch_up() {
     assert_eq!(stats.by_state[&S::Acknowledged], 1);
     assert_eq!(stats.by_state[&S::Stored], 1);
     assert_eq!(stats.by_state[&S::Started], 1);
-    let claude = &stats.by_recipient[&Agent::Claude];
+    let claude = &stats.by_recipient[&PeerId::from_static("claude")];
     assert_eq!((claude.total, claude.pending), (2, 1));
-    let codex = &stats.by_recipient[&Agent::Codex];
+    let codex = &stats.by_recipient[&PeerId::from_static("codex")];
     assert_eq!((codex.total, codex.pending), (1, 1));
     let json = serde_json::to_value(&stats).unwrap();
     assert_eq!(json["by_recipient"]["claude"]["by_state"]["stored"], 1);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::super::{Agent, DeliveryState, NewMessage, Store};
+use super::super::{DeliveryState, NewMessage, PeerId, Store};
 
 /// Set (to a directory) only in the re-executed child.
 const CHILD_ENV: &str = "ABG_STORE_TEST_SIGKILL_CHILD_DIR";
@@ -25,13 +25,23 @@ fn sigkill_child_writer() {
     for i in 0..MESSAGES {
         let m = NewMessage {
             idempotency_key: Some(format!("k{i}")),
-            ..NewMessage::new(Agent::Codex, Agent::Claude, format!("durable {i}"))
+            ..NewMessage::new(
+                PeerId::from_static("codex"),
+                PeerId::from_static("claude"),
+                format!("durable {i}"),
+            )
         };
         store.insert_message(&m).unwrap();
     }
     let first = store.messages_after(0, 1).unwrap().remove(0);
     store
-        .transition(&first.id, Agent::Claude, DeliveryState::Pushed, None, None)
+        .transition(
+            &first.id,
+            PeerId::from_static("claude"),
+            DeliveryState::Pushed,
+            None,
+            None,
+        )
         .unwrap();
     store
         .record_event("child.done", json!({"n": MESSAGES}))
@@ -107,7 +117,10 @@ fn committed_writes_survive_sigkill() {
         store.deliveries_for(&msgs[0].id).unwrap()[0].state,
         DeliveryState::Pushed
     );
-    assert_eq!(store.unacked_count(Agent::Claude).unwrap(), MESSAGES as u64);
+    assert_eq!(
+        store.unacked_count(PeerId::from_static("claude")).unwrap(),
+        MESSAGES as u64
+    );
     assert_eq!(store.events_after(0, 10).unwrap()[0].kind, "child.done");
     assert_eq!(store.get_setting::<bool>("child").unwrap(), Some(true));
     assert!(store.tombstone_get("child-once").unwrap().is_some());

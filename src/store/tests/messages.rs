@@ -7,18 +7,36 @@ use serde_json::json;
 
 use super::super::messages::fts_query;
 use super::super::{
-    Agent, DeliveryState, Inserted, MessageKind, NewMessage, OnBusy, Store, StoreError,
+    DeliveryState, Inserted, MessageKind, NewMessage, OnBusy, PeerId, Store, StoreError,
 };
 use super::{chat, insert, temp_store};
 
 #[test]
 fn insert_creates_the_first_delivery_and_its_log_row() {
     let (_dir, mut store) = temp_store();
-    let to_claude = insert(&mut store, Agent::Codex, Agent::Claude, "for claude");
-    let to_codex = insert(&mut store, Agent::Claude, Agent::Codex, "for codex");
+    let to_claude = insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "for claude",
+    );
+    let to_codex = insert(
+        &mut store,
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "for codex",
+    );
     for (id, recipient, state) in [
-        (&to_claude, Agent::Claude, DeliveryState::Stored),
-        (&to_codex, Agent::Codex, DeliveryState::Queued),
+        (
+            &to_claude,
+            PeerId::from_static("claude"),
+            DeliveryState::Stored,
+        ),
+        (
+            &to_codex,
+            PeerId::from_static("codex"),
+            DeliveryState::Queued,
+        ),
     ] {
         assert!(id.starts_with("m_") && id.len() == 18, "{id}");
         assert!(id[2..].chars().all(|c| c.is_ascii_hexdigit()));
@@ -47,7 +65,11 @@ fn every_field_round_trips() {
         on_busy: Some(OnBusy::Steer),
         meta: json!({"path": "/tmp/x", "n": 1.5, "nested": [true, null]}),
         created_ms: Some(1_700_000_000_000),
-        ..NewMessage::new(Agent::Codex, Agent::Claude, "body \u{1F600} \0 with nul")
+        ..NewMessage::new(
+            PeerId::from_static("codex"),
+            PeerId::from_static("claude"),
+            "body \u{1F600} \0 with nul",
+        )
     };
     let stored = store.insert_message(&new).unwrap().into_message();
     let read = store.get_message(&stored.id).unwrap().unwrap();
@@ -63,17 +85,19 @@ fn a_repeated_idempotency_key_yields_the_first_message() {
     let (_dir, mut store) = temp_store();
     let keyed = |from, body: &str| NewMessage {
         idempotency_key: Some("reply-1".into()),
-        ..NewMessage::new(from, Agent::Codex, body)
+        ..NewMessage::new(from, PeerId::from_static("codex"), body)
     };
-    let first = store.insert_message(&keyed(Agent::Claude, "a")).unwrap();
+    let first = store
+        .insert_message(&keyed(PeerId::from_static("claude"), "a"))
+        .unwrap();
     let again = store
-        .insert_message(&keyed(Agent::Claude, "a (retry)"))
+        .insert_message(&keyed(PeerId::from_static("claude"), "a (retry)"))
         .unwrap();
     assert!(first.is_new());
     assert!(matches!(again, Inserted::Duplicate(_)));
     assert_eq!(again.message(), first.message());
     // The key is scoped to the sender.
-    let human = store.insert_message(&keyed(Agent::Human, "b")).unwrap();
+    let human = store.insert_message(&keyed(PeerId::HUMAN, "b")).unwrap();
     assert!(human.is_new());
     assert_eq!(store.stats().unwrap().messages, 2);
     assert_eq!(store.delivery_log(&first.message().id).unwrap().len(), 1);
@@ -85,30 +109,49 @@ fn a_repeated_source_item_is_ingested_once() {
     let item = |id: &str| NewMessage {
         source_item_id: Some(id.into()),
         thread_id: Some("thr".into()),
-        ..NewMessage::new(Agent::Codex, Agent::Claude, "agent message")
+        ..NewMessage::new(
+            PeerId::from_static("codex"),
+            PeerId::from_static("claude"),
+            "agent message",
+        )
     };
     let a = store.insert_message(&item("item-1")).unwrap();
     let b = store.insert_message(&item("item-1")).unwrap();
     let c = store.insert_message(&item("item-2")).unwrap();
     assert!(a.is_new() && !b.is_new() && c.is_new());
     assert_eq!(a.message().id, b.message().id);
-    assert_eq!(store.unacked_count(Agent::Claude).unwrap(), 2);
+    assert_eq!(
+        store.unacked_count(PeerId::from_static("claude")).unwrap(),
+        2
+    );
 }
 
 #[test]
 fn invalid_messages_are_refused() {
     let (_dir, mut store) = temp_store();
     let bad = [
-        chat(Agent::Claude, Agent::Human, "to a human"),
-        chat(Agent::Codex, Agent::Abg, "to abg"),
-        chat(Agent::Claude, Agent::Claude, "to itself"),
+        chat(PeerId::from_static("claude"), PeerId::HUMAN, "to a human"),
+        chat(PeerId::from_static("codex"), PeerId::ABG, "to abg"),
+        chat(
+            PeerId::from_static("claude"),
+            PeerId::from_static("claude"),
+            "to itself",
+        ),
         NewMessage {
             idempotency_key: Some(String::new()),
-            ..chat(Agent::Claude, Agent::Codex, "empty key")
+            ..chat(
+                PeerId::from_static("claude"),
+                PeerId::from_static("codex"),
+                "empty key",
+            )
         },
         NewMessage {
             source_item_id: Some("x".repeat(1000)),
-            ..chat(Agent::Codex, Agent::Claude, "long id")
+            ..chat(
+                PeerId::from_static("codex"),
+                PeerId::from_static("claude"),
+                "long id",
+            )
         },
     ];
     for m in &bad {
@@ -127,8 +170,8 @@ fn a_batch_of_10000_is_one_transaction() {
         .map(|i| NewMessage {
             idempotency_key: Some(format!("k{i}")),
             ..chat(
-                Agent::Claude,
-                Agent::Codex,
+                PeerId::from_static("claude"),
+                PeerId::from_static("codex"),
                 &format!("message number {i} about topic{}", i % 100),
             )
         })
@@ -146,7 +189,10 @@ fn a_batch_of_10000_is_one_transaction() {
     let stats = store.stats().unwrap();
     assert_eq!(stats.messages, 10_000);
     assert_eq!(stats.by_state[&DeliveryState::Queued], 10_000);
-    assert_eq!(store.unacked_count(Agent::Codex).unwrap(), 10_000);
+    assert_eq!(
+        store.unacked_count(PeerId::from_static("codex")).unwrap(),
+        10_000
+    );
 
     let started = Instant::now();
     let hits = store.search("topic42", 1000).unwrap();
@@ -156,15 +202,15 @@ fn a_batch_of_10000_is_one_transaction() {
 
     // Re-sending the batch stores nothing; a bad message anywhere rolls back the whole batch.
     assert!(!store.insert_messages(&batch[..10]).unwrap()[9].is_new());
-    let mut broken = vec![chat(Agent::Human, Agent::Claude, "fine"); 5];
-    broken.push(chat(Agent::Human, Agent::Human, "bad"));
+    let mut broken = vec![chat(PeerId::HUMAN, PeerId::from_static("claude"), "fine"); 5];
+    broken.push(chat(PeerId::HUMAN, PeerId::HUMAN, "bad"));
     assert!(store.insert_messages(&broken).is_err());
     assert_eq!(store.stats().unwrap().messages, 10_000);
     // Duplicates inside one batch are detected too.
     let twice = vec![
         NewMessage {
             idempotency_key: Some("same".into()),
-            ..chat(Agent::Human, Agent::Claude, "x")
+            ..chat(PeerId::HUMAN, PeerId::from_static("claude"), "x")
         };
         2
     ];
@@ -180,7 +226,12 @@ fn seqs(msgs: &[super::super::Message]) -> Vec<i64> {
 fn transcript_pages_backwards_and_catches_up_forwards() {
     let (_dir, mut store) = temp_store();
     for i in 1..=25 {
-        insert(&mut store, Agent::Codex, Agent::Claude, &format!("m{i}"));
+        insert(
+            &mut store,
+            PeerId::from_static("codex"),
+            PeerId::from_static("claude"),
+            &format!("m{i}"),
+        );
     }
     let newest = store.messages_page(None, 10).unwrap();
     assert_eq!(seqs(&newest), (16..=25).collect::<Vec<_>>());
@@ -216,7 +267,12 @@ fn search_finds_words_prefixes_and_ranks() {
         "unrelated chatter",
         "Café déjà vu",
     ] {
-        insert(&mut store, Agent::Codex, Agent::Claude, body);
+        insert(
+            &mut store,
+            PeerId::from_static("codex"),
+            PeerId::from_static("claude"),
+            body,
+        );
     }
     assert_eq!(search_bodies(&mut store, "migration").len(), 2);
     assert_eq!(
@@ -240,7 +296,12 @@ fn hostile_search_queries_never_error() {
         "plain text",
     ];
     for body in bodies {
-        insert(&mut store, Agent::Human, Agent::Codex, body);
+        insert(
+            &mut store,
+            PeerId::HUMAN,
+            PeerId::from_static("codex"),
+            body,
+        );
     }
     let long = "x".repeat(100_000);
     let many = "word ".repeat(1000);
@@ -350,8 +411,8 @@ fn full_text_indexing_is_batched_and_search_sees_every_message() {
     for i in 0..3 {
         insert(
             &mut store,
-            Agent::Codex,
-            Agent::Claude,
+            PeerId::from_static("codex"),
+            PeerId::from_static("claude"),
             &format!("kiwi {i}"),
         );
     }
@@ -362,8 +423,8 @@ fn full_text_indexing_is_batched_and_search_sees_every_message() {
     for i in 0..batch {
         insert(
             &mut store,
-            Agent::Codex,
-            Agent::Claude,
+            PeerId::from_static("codex"),
+            PeerId::from_static("claude"),
             &format!("mango {i}"),
         );
     }
@@ -388,8 +449,18 @@ fn message_ids_sort_by_time_and_keep_their_shape() {
     // Out-of-range clocks still give a well-formed id.
     assert_eq!(super::super::message_id_at(-5, 1), "m_0000000000000001");
     let (_dir, mut store) = temp_store();
-    let first = insert(&mut store, Agent::Codex, Agent::Claude, "one");
+    let first = insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "one",
+    );
     std::thread::sleep(std::time::Duration::from_millis(2));
-    let second = insert(&mut store, Agent::Codex, Agent::Claude, "two");
+    let second = insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "two",
+    );
     assert!(first < second, "{first} !< {second}");
 }

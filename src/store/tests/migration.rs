@@ -13,7 +13,7 @@ use tempfile::TempDir;
 
 use super::super::schema::MIGRATIONS;
 use super::super::{
-    Agent, DeliveryModel, DeliveryReason as R, DeliveryState, MAX_PAGE, NewMessage, Store,
+    DeliveryModel, DeliveryReason as R, DeliveryState, MAX_PAGE, NewMessage, PeerId, Store,
     StoreError,
 };
 
@@ -244,7 +244,7 @@ fn a_v3_store_migrates_without_losing_anything() {
         );
         assert_eq!(store.get_message(&m.id).unwrap().as_ref(), Some(m));
     }
-    let pairs: std::collections::BTreeSet<(Agent, Agent)> =
+    let pairs: std::collections::BTreeSet<(PeerId, PeerId)> =
         messages.iter().map(|m| (m.from, m.to)).collect();
     assert_eq!(pairs.len(), 6, "every sender/recipient pair: {pairs:?}");
 
@@ -379,8 +379,8 @@ fn a_v3_store_migrates_without_losing_anything() {
     let last = messages.last().unwrap().seq;
     let fresh = store
         .insert_message(&NewMessage::new(
-            Agent::Human,
-            Agent::Codex,
+            PeerId::HUMAN,
+            PeerId::from_static("codex"),
             "after the migration",
         ))
         .unwrap()
@@ -395,7 +395,7 @@ fn a_v3_store_migrates_without_losing_anything() {
     store
         .transition(
             &held.id,
-            Agent::Codex,
+            PeerId::from_static("codex"),
             DeliveryState::Queued,
             R::GovernorResumed,
             None,

@@ -12,7 +12,7 @@ mod types;
 
 use tempfile::TempDir;
 
-use super::{Agent, NewMessage, Store};
+use super::{NewMessage, PeerId, Store};
 
 /// A fresh store in its own temporary directory (keep the `TempDir` alive).
 fn temp_store() -> (TempDir, Store) {
@@ -21,12 +21,12 @@ fn temp_store() -> (TempDir, Store) {
     (dir, store)
 }
 
-fn chat(from: Agent, to: Agent, body: &str) -> NewMessage {
+fn chat(from: PeerId, to: PeerId, body: &str) -> NewMessage {
     NewMessage::new(from, to, body)
 }
 
 /// Insert a message that must be new; returns its id.
-fn insert(store: &mut Store, from: Agent, to: Agent, body: &str) -> String {
+fn insert(store: &mut Store, from: PeerId, to: PeerId, body: &str) -> String {
     let inserted = store.insert_message(&chat(from, to, body)).expect("insert");
     assert!(inserted.is_new());
     inserted.into_message().id

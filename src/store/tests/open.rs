@@ -1,6 +1,7 @@
 //! Opening: pragmas, migrations from empty and on reopen, refusal of newer and foreign
 //! files, file modes, and the schema accepting every enum variant.
 
+use crate::store::DeliveryModel;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Mutex;
@@ -9,7 +10,7 @@ use rusqlite::Connection;
 
 use super::super::schema::MIGRATIONS;
 use super::super::{
-    APPLICATION_ID, Agent, DeliveryState, MessageKind, NewMessage, OnBusy, SCHEMA_VERSION, Store,
+    APPLICATION_ID, DeliveryState, MessageKind, NewMessage, OnBusy, PeerId, SCHEMA_VERSION, Store,
     StoreError,
 };
 use super::{chat, insert, temp_store};
@@ -63,7 +64,12 @@ fn migrates_an_empty_file_with_the_right_pragmas() {
 #[test]
 fn reopening_is_idempotent_and_keeps_data() {
     let (dir, mut store) = temp_store();
-    let id = insert(&mut store, Agent::Codex, Agent::Claude, "hello");
+    let id = insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "hello",
+    );
     store.close().unwrap();
     for _ in 0..3 {
         let store = Store::open(&dir.path().join("store.db")).unwrap();
@@ -127,7 +133,7 @@ fn files_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     let mut store = Store::open(&path).unwrap();
-    insert(&mut store, Agent::Human, Agent::Codex, "x");
+    insert(&mut store, PeerId::HUMAN, PeerId::from_static("codex"), "x");
     for suffix in ["", "-wal", "-shm"] {
         let p = dir.path().join(format!("store.db{suffix}"));
         let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
@@ -163,8 +169,12 @@ fn store_is_send_and_works_behind_a_mutex() {
             std::thread::spawn(move || {
                 for i in 0..25 {
                     let mut s = shared.lock().unwrap();
-                    s.insert_message(&chat(Agent::Human, Agent::Claude, &format!("{t}-{i}")))
-                        .unwrap();
+                    s.insert_message(&chat(
+                        PeerId::HUMAN,
+                        PeerId::from_static("claude"),
+                        &format!("{t}-{i}"),
+                    ))
+                    .unwrap();
                 }
             })
         })
@@ -178,7 +188,12 @@ fn store_is_send_and_works_behind_a_mutex() {
 #[test]
 fn close_checkpoints_the_wal() {
     let (dir, mut store) = temp_store();
-    insert(&mut store, Agent::Codex, Agent::Claude, "x");
+    insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "x",
+    );
     store.close().unwrap();
     let wal = dir.path().join("store.db-wal");
     assert!(!wal.exists() || fs::metadata(&wal).unwrap().len() == 0);
@@ -187,8 +202,13 @@ fn close_checkpoints_the_wal() {
 #[test]
 fn the_schema_accepts_every_enum_variant() {
     let (_dir, mut store) = temp_store();
-    for from in Agent::ALL {
-        for to in [Agent::Claude, Agent::Codex] {
+    for from in [
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        PeerId::HUMAN,
+        PeerId::ABG,
+    ] {
+        for to in [PeerId::from_static("claude"), PeerId::from_static("codex")] {
             if from == to {
                 continue;
             }
@@ -210,18 +230,19 @@ fn the_schema_accepts_every_enum_variant() {
             }
         }
     }
-    for recipient in [Agent::Claude, Agent::Codex] {
+    for recipient in [PeerId::from_static("claude"), PeerId::from_static("codex")] {
         for state in DeliveryState::ALL {
-            if !state.applies_to(recipient) {
+            let model = store.delivery_model(recipient.as_str()).unwrap();
+            if !model.applies(state) {
                 continue;
             }
-            let id = insert(&mut store, Agent::Human, recipient, "s");
+            let id = insert(&mut store, PeerId::HUMAN, recipient, "s");
             let t = store.transition(&id, recipient, state, None, None).unwrap();
             assert_eq!(store.deliveries_for(&id).unwrap(), vec![t.delivery]);
         }
     }
     // Every state belongs to at least one recipient's machine.
     for state in DeliveryState::ALL {
-        assert!(state.applies_to(Agent::Claude) || state.applies_to(Agent::Codex));
+        assert!(DeliveryModel::ALL.iter().any(|m| m.applies(state)));
     }
 }

@@ -1,14 +1,16 @@
 //! The queue look with a mark: oldest first, skips without losing its place, new inserts
 //! and rewinds below the mark (retry, release from held) are still seen.
 
-use super::super::{Agent, DeliveryState as S, QueueMark};
+use super::super::{DeliveryState as S, PeerId, QueueMark};
 use super::{insert, temp_store};
 
 const WAITING: [S; 2] = [S::Stored, S::Held];
 
 fn look(store: &super::super::Store, mark: &mut QueueMark, skip: &[&str]) -> Vec<String> {
     store
-        .pending_in(Agent::Claude, &WAITING, 100, mark, |id| skip.contains(&id))
+        .pending_in(PeerId::from_static("claude"), &WAITING, 100, mark, |id| {
+            skip.contains(&id)
+        })
         .unwrap()
         .into_iter()
         .map(|p| p.message.id)
@@ -21,26 +23,49 @@ fn the_mark_follows_the_queue_and_rewinds_are_seen() {
     let mut mark = QueueMark::default();
     assert!(look(&store, &mut mark, &[]).is_empty());
     let ids: Vec<String> = (0..6)
-        .map(|i| insert(&mut store, Agent::Codex, Agent::Claude, &format!("m{i}")))
+        .map(|i| {
+            insert(
+                &mut store,
+                PeerId::from_static("codex"),
+                PeerId::from_static("claude"),
+                &format!("m{i}"),
+            )
+        })
         .collect();
     // A message to Codex in between is not Claude's.
-    insert(&mut store, Agent::Claude, Agent::Codex, "other way");
+    insert(
+        &mut store,
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "other way",
+    );
     assert_eq!(look(&store, &mut mark, &[]), ids);
     // Skipped rows are left out but keep the mark where it is.
     assert_eq!(look(&store, &mut mark, &[&ids[0], &ids[1]]), &ids[2..]);
     // The first three are pushed: the mark moves up past them.
     store
-        .transition_many(&ids[..3], Agent::Claude, S::Pushed, None, |s| {
-            s == S::Stored
-        })
+        .transition_many(
+            &ids[..3],
+            PeerId::from_static("claude"),
+            S::Pushed,
+            None,
+            |s| s == S::Stored,
+        )
         .unwrap();
     assert_eq!(look(&store, &mut mark, &[]), &ids[3..]);
-    let late = insert(&mut store, Agent::Human, Agent::Claude, "late");
+    let late = insert(
+        &mut store,
+        PeerId::HUMAN,
+        PeerId::from_static("claude"),
+        "late",
+    );
     let mut want = ids[3..].to_vec();
     want.push(late.clone());
     assert_eq!(look(&store, &mut mark, &[]), want);
     // A retry puts an old message back below the mark: the next look sees it, in order.
-    store.retry(&ids[1], Agent::Claude, Some("again")).unwrap();
+    store
+        .retry(&ids[1], PeerId::from_static("claude"), Some("again"))
+        .unwrap();
     let mut want = vec![ids[1].clone()];
     want.extend(ids[3..].iter().cloned());
     want.push(late.clone());
@@ -48,18 +73,27 @@ fn the_mark_follows_the_queue_and_rewinds_are_seen() {
     // Everything finished: nothing waits, and a message after that is found.
     let all: Vec<String> = want.clone();
     store
-        .transition_many(&all, Agent::Claude, S::Acknowledged, None, |s| {
-            !s.is_terminal()
-        })
+        .transition_many(
+            &all,
+            PeerId::from_static("claude"),
+            S::Acknowledged,
+            None,
+            |s| !s.is_terminal(),
+        )
         .unwrap();
     assert!(look(&store, &mut mark, &[]).is_empty());
-    let next = insert(&mut store, Agent::Human, Agent::Claude, "next");
+    let next = insert(
+        &mut store,
+        PeerId::HUMAN,
+        PeerId::from_static("claude"),
+        "next",
+    );
     assert_eq!(look(&store, &mut mark, &[]), std::slice::from_ref(&next));
     // Held and released again (governor or budget): seen as waiting throughout.
     store
         .transition(
             &next,
-            Agent::Claude,
+            PeerId::from_static("claude"),
             S::Held,
             Some("governor: paused"),
             None,
@@ -67,7 +101,13 @@ fn the_mark_follows_the_queue_and_rewinds_are_seen() {
         .unwrap();
     assert_eq!(look(&store, &mut mark, &[]), std::slice::from_ref(&next));
     store
-        .transition(&next, Agent::Claude, S::Stored, Some("released"), None)
+        .transition(
+            &next,
+            PeerId::from_static("claude"),
+            S::Stored,
+            Some("released"),
+            None,
+        )
         .unwrap();
     assert_eq!(look(&store, &mut mark, &[]), [next]);
 }
@@ -78,8 +118,18 @@ fn the_mark_follows_the_queue_and_rewinds_are_seen() {
 #[test]
 fn queue_reads_are_not_re_prepared() {
     let (_dir, mut store) = temp_store();
-    insert(&mut store, Agent::Codex, Agent::Claude, "one");
-    insert(&mut store, Agent::Claude, Agent::Codex, "two");
+    insert(
+        &mut store,
+        PeerId::from_static("codex"),
+        PeerId::from_static("claude"),
+        "one",
+    );
+    insert(
+        &mut store,
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "two",
+    );
     let reprepares = |store: &super::super::Store, sql: &str| {
         let stmt = store.conn.prepare_cached(sql).unwrap();
         // The very statement the reads ran (not a fresh one for a typo).
@@ -91,12 +141,15 @@ fn queue_reads_are_not_re_prepared() {
     };
     let active = S::ACTIVE_SQL;
     let waiting = format!("({})", super::super::queue::state_list(&WAITING));
-    let pending = super::super::deliveries::pending_sql(Agent::Codex, active, 1000);
-    let narrowed = super::super::deliveries::pending_sql(Agent::Codex, &waiting, 1000);
+    let pending = super::super::deliveries::pending_sql(PeerId::from_static("codex"), active, 1000);
+    let narrowed =
+        super::super::deliveries::pending_sql(PeerId::from_static("codex"), &waiting, 1000);
     for _ in 0..5 {
-        store.pending_for(Agent::Codex, 1000).unwrap();
         store
-            .pending_in_states(Agent::Codex, &WAITING, 1000)
+            .pending_for(PeerId::from_static("codex"), 1000)
+            .unwrap();
+        store
+            .pending_in_states(PeerId::from_static("codex"), &WAITING, 1000)
             .unwrap();
         look(&store, &mut QueueMark::default(), &[]);
         let mut mark = QueueMark::default();
@@ -105,7 +158,9 @@ fn queue_reads_are_not_re_prepared() {
     }
     assert_eq!(reprepares(&store, &pending), 0);
     assert_eq!(reprepares(&store, &narrowed), 0);
-    for (trusted, sql) in super::super::queue::queue_sql(Agent::Claude, &WAITING, 100) {
+    for (trusted, sql) in
+        super::super::queue::queue_sql(PeerId::from_static("claude"), &WAITING, 100)
+    {
         assert_eq!(reprepares(&store, &sql), 0, "trusted={trusted}: {sql}");
     }
 }

@@ -1,18 +1,22 @@
 //! The enums' string forms (SQL, serde, `FromStr`) agree, and the JSON shapes other
 //! modules rely on are pinned.
 
+use crate::store::DeliveryModel;
 use std::str::FromStr;
 
 use serde_json::json;
 
-use super::super::{
-    Agent, Delivery, DeliveryState, Inserted, Message, MessageKind, OnBusy, ParseEnumError,
-};
+use super::super::{Delivery, DeliveryState, Inserted, Message, MessageKind, OnBusy, PeerId};
 
 #[test]
 fn string_forms_round_trip_and_match_serde() {
-    for a in Agent::ALL {
-        assert_eq!(Agent::from_str(a.as_str()), Ok(a));
+    for a in [
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        PeerId::HUMAN,
+        PeerId::ABG,
+    ] {
+        assert_eq!(PeerId::from_str(a.as_str()), Ok(a));
         assert_eq!(serde_json::to_value(a).unwrap(), json!(a.to_string()));
     }
     for s in DeliveryState::ALL {
@@ -27,11 +31,8 @@ fn string_forms_round_trip_and_match_serde() {
         assert_eq!(MessageKind::from_str(k.as_str()), Ok(k));
     }
     assert_eq!(
-        Agent::from_str("Claude"),
-        Err(ParseEnumError {
-            what: "agent",
-            value: "Claude".into()
-        })
+        PeerId::from_str("Claude"),
+        Err(crate::store::peer_id::PeerIdError::Syntax("Claude".into()))
     );
     assert!(DeliveryState::from_str("delivered").is_err());
 }
@@ -44,18 +45,12 @@ fn terminal_states_and_the_sql_filter_agree() {
         .map(|s| format!("'{s}'"))
         .collect();
     assert_eq!(DeliveryState::ACTIVE_SQL, format!("({})", active.join(",")));
-    assert_eq!(
-        DeliveryState::initial_for(Agent::Claude),
-        Some(DeliveryState::Stored)
-    );
-    assert_eq!(
-        DeliveryState::initial_for(Agent::Codex),
-        Some(DeliveryState::Queued)
-    );
-    assert_eq!(DeliveryState::initial_for(Agent::Human), None);
-    for recipient in [Agent::Claude, Agent::Codex] {
-        let initial = DeliveryState::initial_for(recipient).unwrap();
-        assert!(initial.applies_to(recipient) && !initial.is_terminal());
+    // The first state of each model (Claude's push, Codex's turn).
+    assert_eq!(DeliveryModel::Push.initial(), DeliveryState::Stored);
+    assert_eq!(DeliveryModel::Turn.initial(), DeliveryState::Queued);
+    for model in DeliveryModel::ALL {
+        let initial = model.initial();
+        assert!(model.applies(initial) && !initial.is_terminal());
     }
 }
 
@@ -64,8 +59,8 @@ fn json_shapes_are_stable() {
     let message = Message {
         seq: 7,
         id: "m_00000000000000ab".into(),
-        from: Agent::Codex,
-        to: Agent::Claude,
+        from: PeerId::from_static("codex"),
+        to: PeerId::from_static("claude"),
         body: "hi".into(),
         kind: MessageKind::Chat,
         created_ms: 1,
@@ -91,7 +86,7 @@ fn json_shapes_are_stable() {
     );
     let delivery = Delivery {
         message_id: message.id,
-        recipient: Agent::Claude,
+        recipient: PeerId::from_static("claude"),
         state: DeliveryState::Pushed,
         reason: None,
         detail: None,
