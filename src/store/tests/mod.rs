@@ -6,6 +6,7 @@ mod durability;
 mod messages;
 mod migration;
 mod open;
+mod peers;
 mod queue;
 mod records;
 mod types;

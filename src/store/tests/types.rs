@@ -123,3 +123,54 @@ fn attempts_count_hand_offs_to_the_transport() {
         assert_eq!(to.is_new_attempt(from), attempt, "{from} -> {to}");
     }
 }
+
+#[test]
+fn reasons_and_models_have_one_string_form_and_are_recorded() {
+    use super::super::{DeliveryModel, DeliveryReason, Note};
+    for r in DeliveryReason::ALL {
+        assert_eq!(DeliveryReason::from_str(r.as_str()), Ok(r));
+        assert_eq!(serde_json::to_value(r).unwrap(), json!(r.as_str()));
+        assert!(!r.label().is_empty());
+    }
+    for m in DeliveryModel::ALL {
+        assert_eq!(DeliveryModel::from_str(m.as_str()), Ok(m));
+        assert_eq!(serde_json::to_value(m).unwrap(), json!(m.as_str()));
+        assert!(m.applies(m.initial()) && !m.initial().is_terminal());
+    }
+    let (_dir, mut store) = super::temp_store();
+    let id = super::insert(
+        &mut store,
+        PeerId::from_static("claude"),
+        PeerId::from_static("codex"),
+        "r",
+    );
+    let note = Note::new(DeliveryReason::BehindTurn, "waiting for turn t to end");
+    let t = store
+        .transition(
+            &id,
+            PeerId::from_static("codex"),
+            DeliveryState::Queued,
+            note,
+            None,
+        )
+        .unwrap();
+    assert!(t.delivery.has_note(&note));
+    assert_eq!(store.deliveries_for(&id).unwrap()[0], t.delivery);
+    let log = store.delivery_log(&id).unwrap();
+    assert_eq!(log.last().unwrap().reason, Some(DeliveryReason::BehindTurn));
+    let t = store
+        .transition(
+            &id,
+            PeerId::from_static("codex"),
+            DeliveryState::Held,
+            DeliveryReason::GovernorHold,
+            None,
+        )
+        .unwrap();
+    assert_eq!(t.delivery.hold(), Some(DeliveryReason::GovernorHold));
+    assert_eq!(t.delivery.detail, None);
+    assert_eq!(
+        serde_json::to_value(&t.delivery).unwrap()["reason"],
+        json!("governor_hold")
+    );
+}
