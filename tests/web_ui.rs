@@ -256,6 +256,9 @@ const HOSTILE: &str = "<script>window.__pwned = 'script'</script>\n\
 <img src=x onerror=\"window.__pwned = 'img'\">\n\
 <svg onload=\"window.__pwned = 'svg'\"></svg><iframe src=\"javascript:window.__pwned='iframe'\"></iframe>\n\
 [click me](javascript:window.__pwned='link') and [ok](https://example.com/x?a=1&b=<2>)\n\
+[case](JaVaScRiPt:window.__pwned='case') [data](data:text/html,<script>parent.__pwned='data'</script>) \
+[rel](//example.com/x) <a href=\"javascript:window.__pwned='raw'\">raw</a>\n\
+![pixel](https://example.com/pixel.png) ***_**_*nested*_**_*** \n\
 **bold <b>not html</b>** `<script>alert(1)</script>` &lt;entity&gt; \"quotes\" 'single'\n\
 ```html\n<script>window.__pwned = 'fence'</script>\n```\n";
 
@@ -346,10 +349,20 @@ async fn web_ui_in_headless_chromium() {
         .store("codex", "claude", &big[..big.len().min(1_000_000)])
         .await;
     let long_line = d.store("claude", "codex", &"word".repeat(5_000)).await;
-    for id in [&hostile, &big, &long_line] {
+    // The renderer's worst cases under its plain-text cut-off: emphasis,
+    // code and link openers that never close, and an unclosed comment in
+    // a highlighted block (each a rescan per opener).
+    let bomb = format!(
+        "{}```js\n{}\n```\n",
+        format!("{}\n\n", "**_*`[".repeat(3_000)).repeat(8),
+        "/*a".repeat(16_000)
+    );
+    let bomb = d.store("codex", "claude", &bomb).await;
+    for id in [&hostile, &big, &long_line, &bomb] {
         b.wait_js("hostile messages", t, appears, json!([id])).await;
     }
     b.click(&format!("#m-{big} .toggle")).await;
+    b.click(&format!("#m-{bomb} .toggle")).await;
     let inert = "const items = document.getElementById('items'); \
         const bad = items.querySelectorAll('script, img, svg, iframe, object, embed, [onerror], [onload]').length; \
         const links = [...items.querySelectorAll('a')].map(a => a.protocol); \
@@ -411,8 +424,9 @@ async fn web_ui_in_headless_chromium() {
     )
     .await;
 
-    // Screenshots (wide and narrow) with the 1 MB message collapsed again.
+    // Screenshots (wide and narrow) with the long messages collapsed again.
     b.click(&format!("#m-{big} .toggle")).await;
+    b.click(&format!("#m-{bomb} .toggle")).await;
     let bottom =
         "const t = document.getElementById('transcript'); t.scrollTop = t.scrollHeight; return 0";
     b.js(bottom, json!([])).await;

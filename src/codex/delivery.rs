@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::link::{Link, LinkError};
+use super::protocol::methods::{TurnInterrupt, TurnStart, TurnSteer};
 use super::protocol::{
-    ThreadItem, TurnInterruptParams, TurnStartParams, TurnStartResult, TurnSteerParams,
-    TurnSteerResult, UserInput,
+    ThreadItem, TurnInterruptParams, TurnStartParams, TurnSteerParams, UserInput,
 };
 use super::session::{self, RPC_TIMEOUT, TurnState};
 use super::transport::TransportError;
@@ -219,7 +219,7 @@ impl Link {
             client_user_message_id: id.clone(),
             input: vec![UserInput::text(frame(&p.message))],
         };
-        let reply = self.conn.send_request("turn/start", params)?;
+        let reply = self.conn.send_request::<TurnStart>(params)?;
         // The crash marker is recorded while Codex answers, not before the
         // frame goes out (a commit less on the hop). The writer task waits
         // in this worker's slot: let it write first. A daemon that dies
@@ -236,7 +236,7 @@ impl Link {
                 None,
             )?;
         }
-        match reply.wait_for::<TurnStartResult>(RPC_TIMEOUT).await {
+        match reply.wait(RPC_TIMEOUT).await {
             Ok(r) => {
                 let turn_id = r.turn.id;
                 self.core.transition(
@@ -288,11 +288,7 @@ impl Link {
             client_user_message_id: id.clone(),
             input: vec![UserInput::text(frame(&p.message))],
         };
-        match self
-            .conn
-            .request::<_, TurnSteerResult>("turn/steer", params, RPC_TIMEOUT)
-            .await
-        {
+        match self.conn.request::<TurnSteer>(params, RPC_TIMEOUT).await {
             Ok(r) => {
                 self.core.transition(
                     id,
@@ -348,7 +344,7 @@ impl Link {
         };
         if let Err(e) = self
             .conn
-            .request_value("turn/interrupt", params, INTERRUPT_WAIT)
+            .request::<TurnInterrupt>(params, INTERRUPT_WAIT)
             .await
         {
             match e {

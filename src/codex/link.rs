@@ -20,7 +20,10 @@ use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 
 use super::appserver;
-use super::protocol::{InitializeParams, InitializeResult, Notification, Thread};
+use super::protocol::methods::{
+    AccountRateLimitsRead, AccountRateLimitsUpdated, Initialize, Initialized, ServerNotification,
+};
+use super::protocol::{InitializeParams, Notification, Thread};
 use super::session::{self, CurrentThread, Session, THREAD_SETTING, TurnState};
 use super::transport::{Connection, Inbound, TransportError};
 use crate::budget::sense::ReadFailure;
@@ -134,10 +137,10 @@ async fn serve(
     let token = appserver::read_token(pair).map_err(|e| CoreError::Invalid(e.to_string()))?;
     let url = format!("ws://127.0.0.1:{}", pair.ports.app);
     let (conn, inbound) = Connection::connect(&url, &token).await?;
-    let init: InitializeResult = conn
-        .request("initialize", InitializeParams::abg(), session::RPC_TIMEOUT)
+    let init = conn
+        .request::<Initialize>(InitializeParams::abg(), session::RPC_TIMEOUT)
         .await?;
-    conn.notify("initialized")?;
+    conn.notify::<Initialized>()?;
     tracing::info!(user_agent = %init.user_agent, "connected to the codex app-server");
     if !init.user_agent.contains("/0.169.") {
         tracing::warn!(user_agent = %init.user_agent, "untested Codex version (abg was verified on 0.169.0)");
@@ -157,7 +160,7 @@ async fn serve(
     // Quota relay (issue 7): read the rate limits once per connection.
     let limits = link
         .conn
-        .request_value("account/rateLimits/read", Value::Null, session::RPC_TIMEOUT)
+        .request::<AccountRateLimitsRead>((), session::RPC_TIMEOUT)
         .await
         .map_err(|e| match e.rpc() {
             Some(rpc) if rpc.code == RATE_LIMITS_AUTH_REQUIRED => {
@@ -428,7 +431,7 @@ impl Link {
 
     fn handle(&mut self, method: &str, params: Value) -> Result<(), LinkError> {
         // Quota relay (issue 7): sparse rate-limit updates.
-        if method == "account/rateLimits/updated" {
+        if method == AccountRateLimitsUpdated::METHOD {
             crate::budget::sense::codex_updated(&self.core, &params);
         }
         let n = Notification::parse(method, params);

@@ -1,6 +1,7 @@
 //! The Codex side: how `abg codex` builds the real Codex command line
-//! (`launch`), the app-server protocol subset (`protocol`) and its
-//! WebSocket client (`transport`), the daemon-owned app-server
+//! (`launch`), the app-server protocol subset (`protocol`, with every
+//! method name in one typed table, `protocol::methods`) and its WebSocket
+//! client (`transport`), the daemon-owned app-server
 //! (`appserver`) and what it records (`appstate`), thread and turn tracking (`session`), delivery of queued
 //! messages (`delivery`), ingestion of what Codex says (`ingest`), the
 //! daemon task tying them together (`link`), and the peer the daemon

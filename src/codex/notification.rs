@@ -4,10 +4,13 @@
 //! method, or a known one with an unexpected shape, becomes `Other` and is
 //! logged, never an error that would drop the connection.
 
-use serde::Deserialize;
 use serde_json::Value;
 
-use super::protocol::{Thread, ThreadItem, ThreadResult, ThreadStatus, Turn};
+use super::protocol::methods::{
+    ErrorNotice, ItemCompleted, ItemStarted, ServerNotification, ThreadClosed, ThreadStarted,
+    ThreadStatusChanged, TurnCompleted, TurnStarted,
+};
+use super::protocol::{Thread, ThreadItem, ThreadStatus, Turn};
 
 /// Notifications abg acts on, typed; the rest is `Other`.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,98 +55,56 @@ pub enum Notification {
     },
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TurnParams {
-    thread_id: String,
-    turn: Turn,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ItemParams {
-    thread_id: String,
-    #[serde(default)]
-    turn_id: String,
-    item: ThreadItem,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusParams {
-    thread_id: String,
-    status: ThreadStatus,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ThreadIdParams {
-    thread_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ErrorParams {
-    #[serde(default)]
-    thread_id: Option<String>,
-    #[serde(default)]
-    turn_id: Option<String>,
-    #[serde(default)]
-    will_retry: bool,
-    #[serde(default)]
-    error: Value,
-}
-
 impl Notification {
     /// Type a notification; a known method with params of an unexpected
     /// shape is logged and becomes `Other` (never an error).
     pub fn parse(method: &str, params: Value) -> Self {
-        fn typed<T: serde::de::DeserializeOwned>(method: &str, params: Value) -> Option<T> {
+        fn typed<N: ServerNotification>(params: Value) -> Option<N::Params> {
             serde_json::from_value(params)
-                .map_err(|e| tracing::warn!(method, "unexpected params shape: {e}"))
+                .map_err(|e| tracing::warn!(method = N::METHOD, "unexpected params shape: {e}"))
                 .ok()
         }
         let parsed = match method {
-            "turn/started" => {
-                typed::<TurnParams>(method, params).map(|p| Notification::TurnStarted {
+            TurnStarted::METHOD => {
+                typed::<TurnStarted>(params).map(|p| Notification::TurnStarted {
                     thread_id: p.thread_id,
                     turn: p.turn,
                 })
             }
-            "turn/completed" => {
-                typed::<TurnParams>(method, params).map(|p| Notification::TurnCompleted {
+            TurnCompleted::METHOD => {
+                typed::<TurnCompleted>(params).map(|p| Notification::TurnCompleted {
                     thread_id: p.thread_id,
                     turn: p.turn,
                 })
             }
-            "item/started" => {
-                typed::<ItemParams>(method, params).map(|p| Notification::ItemStarted {
+            ItemStarted::METHOD => {
+                typed::<ItemStarted>(params).map(|p| Notification::ItemStarted {
                     thread_id: p.thread_id,
                     turn_id: p.turn_id,
                     item: p.item,
                 })
             }
-            "item/completed" => {
-                typed::<ItemParams>(method, params).map(|p| Notification::ItemCompleted {
+            ItemCompleted::METHOD => {
+                typed::<ItemCompleted>(params).map(|p| Notification::ItemCompleted {
                     thread_id: p.thread_id,
                     turn_id: p.turn_id,
                     item: p.item,
                 })
             }
-            "thread/started" => typed::<ThreadResult>(method, params)
+            ThreadStarted::METHOD => typed::<ThreadStarted>(params)
                 .map(|p| Notification::ThreadStarted { thread: p.thread }),
-            "thread/status/changed" => {
-                typed::<StatusParams>(method, params).map(|p| Notification::ThreadStatusChanged {
+            ThreadStatusChanged::METHOD => {
+                typed::<ThreadStatusChanged>(params).map(|p| Notification::ThreadStatusChanged {
                     thread_id: p.thread_id,
                     status: p.status,
                 })
             }
-            "thread/closed" => {
-                typed::<ThreadIdParams>(method, params).map(|p| Notification::ThreadClosed {
+            ThreadClosed::METHOD => {
+                typed::<ThreadClosed>(params).map(|p| Notification::ThreadClosed {
                     thread_id: p.thread_id,
                 })
             }
-            "error" => typed::<ErrorParams>(method, params).map(|p| Notification::Error {
+            ErrorNotice::METHOD => typed::<ErrorNotice>(params).map(|p| Notification::Error {
                 thread_id: p.thread_id,
                 turn_id: p.turn_id,
                 will_retry: p.will_retry,

@@ -5,20 +5,16 @@
 //! what did Codex say) rests on these frames. Keeping the types here, apart
 //! from any transport, lets them be tested against recorded traffic. Every
 //! type tolerates unknown fields; unknown methods and item kinds map to an
-//! `Other`/`Unknown` case so a newer Codex never breaks parsing.
+//! `Other`/`Unknown` case so a newer Codex never breaks parsing. The
+//! method names, each paired with these types, are one table in
+//! [`methods`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Notifications abg does not need streamed (deltas of reasoning and
-/// command output); the agent message is taken from `item/completed`.
-pub const OPT_OUT_NOTIFICATIONS: &[&str] = &[
-    "item/reasoning/summaryTextDelta",
-    "item/reasoning/textDelta",
-    "item/commandExecution/outputDelta",
-    "item/agentMessage/delta",
-    "item/fileChange/outputDelta",
-];
+pub mod methods;
+
+use methods::OPT_OUT_NOTIFICATIONS;
 
 /// One frame the server sent, classified.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,6 +188,10 @@ pub struct TurnInterruptParams {
     pub turn_id: String,
 }
 
+/// Params of a request that takes none: serialised as `{}`.
+#[derive(Debug, Default, Serialize)]
+pub struct NoParams {}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadResumeParams {
@@ -355,6 +355,53 @@ impl Default for FileChangeEntry {
             kind: Value::Null,
         }
     }
+}
+
+/// `turn/started` and `turn/completed` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnNotification {
+    pub thread_id: String,
+    pub turn: Turn,
+}
+
+/// `item/started` and `item/completed` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemNotification {
+    pub thread_id: String,
+    #[serde(default)]
+    pub turn_id: String,
+    pub item: ThreadItem,
+}
+
+/// `thread/status/changed` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadStatusChangedNotification {
+    pub thread_id: String,
+    pub status: ThreadStatus,
+}
+
+/// `thread/closed` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadClosedNotification {
+    pub thread_id: String,
+}
+
+/// `error` params.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorNotification {
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    #[serde(default)]
+    pub turn_id: Option<String>,
+    #[serde(default)]
+    pub will_retry: bool,
+    #[serde(default)]
+    pub error: Value,
 }
 
 pub use super::notification::Notification;

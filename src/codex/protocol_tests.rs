@@ -1,6 +1,7 @@
 //! Parsing tests over frames recorded from codex 0.169.0 (see the reference's
 //! codex.md §3–§6), plus unknown methods, fields and item kinds.
 
+use super::methods::{self, ClientRequest};
 use super::*;
 use serde_json::json;
 
@@ -204,7 +205,7 @@ fn requests_serialise_as_the_server_expects() {
     assert_eq!(init["capabilities"]["experimentalApi"], true);
     let req = OutgoingRequest {
         id: 3,
-        method: "thread/resume",
+        method: methods::ThreadResume::METHOD,
         params: ThreadResumeParams {
             thread_id: "th".into(),
             exclude_turns: true,
@@ -213,4 +214,55 @@ fn requests_serialise_as_the_server_expects() {
     let text = serde_json::to_string(&req).expect("ser");
     assert!(!text.contains("jsonrpc"));
     assert!(text.contains(r#""excludeTurns":true"#));
+}
+
+/// The method table: every name as codex 0.169.0 spells it, once; params
+/// of the methods that take none serialise as they did when they were
+/// written inline (`{}` and `null`).
+#[test]
+fn the_method_table_names_each_method_once() {
+    assert_eq!(
+        methods::CLIENT_REQUESTS,
+        [
+            "initialize",
+            "turn/start",
+            "turn/steer",
+            "turn/interrupt",
+            "thread/loaded/list",
+            "thread/read",
+            "thread/resume",
+            "account/rateLimits/read",
+        ]
+    );
+    assert_eq!(methods::CLIENT_NOTIFICATIONS, ["initialized"]);
+    assert_eq!(
+        methods::SERVER_NOTIFICATIONS,
+        [
+            "turn/started",
+            "turn/completed",
+            "item/started",
+            "item/completed",
+            "thread/started",
+            "thread/status/changed",
+            "thread/closed",
+            "error",
+            "account/rateLimits/updated",
+        ]
+    );
+    let mut all: Vec<&str> = [
+        methods::CLIENT_REQUESTS,
+        methods::CLIENT_NOTIFICATIONS,
+        methods::SERVER_NOTIFICATIONS,
+        methods::OPT_OUT_NOTIFICATIONS,
+    ]
+    .concat();
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "a method is named twice");
+    fn params<M: ClientRequest>(p: M::Params) -> serde_json::Value {
+        serde_json::to_value(p).expect("ser")
+    }
+    assert_eq!(params::<methods::ThreadLoadedList>(NoParams {}), json!({}));
+    assert_eq!(params::<methods::AccountRateLimitsRead>(()), json!(null));
 }

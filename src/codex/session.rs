@@ -14,12 +14,11 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::appserver::Mode;
+use super::protocol::methods::{ThreadLoadedList, ThreadRead, ThreadResume};
 use super::protocol::{
-    LoadedListResult, Thread, ThreadReadParams, ThreadResult, ThreadResumeParams, ThreadStatus,
-    TurnStatus,
+    NoParams, Thread, ThreadReadParams, ThreadResumeParams, ThreadStatus, TurnStatus,
 };
 use super::transport::{Connection, Requester, TransportError};
 
@@ -212,8 +211,8 @@ pub async fn loaded_threads(
     conn: &Requester,
     current: Option<&str>,
 ) -> Result<Vec<Thread>, TransportError> {
-    let loaded: LoadedListResult = conn
-        .request("thread/loaded/list", json!({}), RPC_TIMEOUT)
+    let loaded = conn
+        .request::<ThreadLoadedList>(NoParams {}, RPC_TIMEOUT)
         .await?;
     if let ([only], Some(current)) = (loaded.data.as_slice(), current)
         && only == current
@@ -235,9 +234,8 @@ pub async fn read(
     thread_id: &str,
     include_turns: bool,
 ) -> Result<Thread, TransportError> {
-    let r: ThreadResult = conn
-        .request(
-            "thread/read",
+    let r = conn
+        .request::<ThreadRead>(
             ThreadReadParams {
                 thread_id: thread_id.to_string(),
                 include_turns,
@@ -251,9 +249,8 @@ pub async fn read(
 /// Subscribe this connection to `thread_id` (loading it from its rollout
 /// when the app-server does not hold it).
 pub async fn subscribe(conn: &Connection, thread_id: &str) -> Result<Thread, TransportError> {
-    let r: ThreadResult = conn
-        .request(
-            "thread/resume",
+    let r = conn
+        .request::<ThreadResume>(
             ThreadResumeParams {
                 thread_id: thread_id.to_string(),
                 exclude_turns: true,
@@ -267,7 +264,7 @@ pub async fn subscribe(conn: &Connection, thread_id: &str) -> Result<Thread, Tra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     fn thread(id: &str, updated: i64) -> Thread {
         Thread {

@@ -10,12 +10,12 @@
 //! belong to the human in the TUI.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use thiserror::Error;
@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+use super::protocol::methods::{ClientNotification, ClientRequest};
 use super::protocol::{Incoming, OutgoingRequest, RpcError, parse_incoming};
 
 /// Transport failures.
@@ -183,38 +184,23 @@ impl Connection {
 }
 
 impl Requester {
-    /// Send `method` and wait for its answer, decoded as `R`.
-    pub async fn request<P: Serialize, R: DeserializeOwned>(
+    /// Send request `M` and wait up to `timeout` for its answer.
+    pub async fn request<M: ClientRequest>(
         &self,
-        method: &str,
-        params: P,
+        params: M::Params,
         timeout: Duration,
-    ) -> Result<R, TransportError> {
-        let value = self.request_value(method, params, timeout).await?;
-        serde_json::from_value(value).map_err(|e| TransportError::Decode {
-            method: method.to_string(),
-            detail: e.to_string(),
-        })
+    ) -> Result<M::Result, TransportError> {
+        self.send_request::<M>(params)?.wait(timeout).await
     }
 
-    /// Send `method` and wait for its raw answer.
-    pub async fn request_value<P: Serialize>(
+    /// Queue request `M` for the writer and return the handle its answer
+    /// comes to: the caller can do other work (the delivery worker records
+    /// its crash marker) while the frame is on the wire.
+    pub fn send_request<M: ClientRequest>(
         &self,
-        method: &str,
-        params: P,
-        timeout: Duration,
-    ) -> Result<Value, TransportError> {
-        self.send_request(method, params)?.wait(timeout).await
-    }
-
-    /// Queue `method` for the writer and return the handle its answer comes
-    /// to: the caller can do other work (the delivery worker records its
-    /// crash marker) while the frame is on the wire.
-    pub fn send_request<P: Serialize>(
-        &self,
-        method: &str,
-        params: P,
-    ) -> Result<Reply, TransportError> {
+        params: M::Params,
+    ) -> Result<Reply<M::Result>, TransportError> {
+        let method = M::METHOD;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let text = serde_json::to_string(&OutgoingRequest { id, method, params }).map_err(|e| {
             TransportError::Decode {
@@ -229,9 +215,10 @@ impl Requester {
             .insert(id, tx);
         let reply = Reply {
             id,
-            method: method.to_string(),
+            method,
             rx,
             pending: Arc::clone(&self.pending),
+            result: PhantomData,
         };
         if self.out.send(Message::Text(text.into())).is_err() {
             reply.forget();
@@ -240,52 +227,54 @@ impl Requester {
         Ok(reply)
     }
 
-    /// Send a notification (e.g. `initialized`).
-    pub fn notify(&self, method: &str) -> Result<(), TransportError> {
-        let text = serde_json::json!({ "method": method }).to_string();
+    /// Send notification `N` (e.g. `initialized`).
+    pub fn notify<N: ClientNotification>(&self) -> Result<(), TransportError> {
+        let text = serde_json::json!({ "method": N::METHOD }).to_string();
         self.out
             .send(Message::Text(text.into()))
             .map_err(|_| TransportError::Closed)
     }
 }
 
-/// The answer to come for one request sent with [`Requester::send_request`].
-pub struct Reply {
+/// The answer to come for one request sent with [`Requester::send_request`],
+/// decoded as `R` (the request's `Result`).
+pub struct Reply<R> {
     id: i64,
-    method: String,
+    method: &'static str,
     rx: oneshot::Receiver<Result<Value, RpcError>>,
     pending: Pending,
+    result: PhantomData<fn() -> R>,
 }
 
-impl Reply {
+impl<R: DeserializeOwned> Reply<R> {
     /// Wait up to `timeout` for the answer.
-    pub async fn wait(self, timeout: Duration) -> Result<Value, TransportError> {
+    pub async fn wait(self, timeout: Duration) -> Result<R, TransportError> {
         let Reply {
             id,
             method,
             rx,
             pending,
+            ..
         } = self;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(Ok(v))) => Ok(v),
-            Ok(Ok(Err(error))) => Err(TransportError::Rpc { method, error }),
-            Ok(Err(_)) => Err(TransportError::Closed),
+        let value = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(v))) => v,
+            Ok(Ok(Err(error))) => {
+                return Err(TransportError::Rpc {
+                    method: method.to_string(),
+                    error,
+                });
+            }
+            Ok(Err(_)) => return Err(TransportError::Closed),
             Err(_) => {
                 forget(&pending, id);
-                Err(TransportError::Timeout { method, timeout })
+                return Err(TransportError::Timeout {
+                    method: method.to_string(),
+                    timeout,
+                });
             }
-        }
-    }
-
-    /// Wait for the answer, decoded as `R`.
-    pub async fn wait_for<R: DeserializeOwned>(
-        self,
-        timeout: Duration,
-    ) -> Result<R, TransportError> {
-        let method = self.method.clone();
-        let value = self.wait(timeout).await?;
+        };
         serde_json::from_value(value).map_err(|e| TransportError::Decode {
-            method,
+            method: method.to_string(),
             detail: e.to_string(),
         })
     }
