@@ -50,6 +50,15 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// The whole HTTP app of a daemon on control port `port`: the control
+    /// plane with the web UI's and the root's routes, guarded by the pair
+    /// `secret`, the UI's paths by `ui`.
+    pub fn app(&self, core: &Arc<Core>, port: u16, secret: &str, ui: Arc<UiAuth>) -> axum::Router {
+        let guard = Guard::new(port, secret).with_gate(Arc::clone(&ui) as _);
+        let extra = crate::web::router(Arc::clone(core), ui).merge((self.routes)(Arc::clone(core)));
+        server::router(Arc::clone(core), self.peers.clone(), guard, extra)
+    }
+
     /// A core over `store` with these peers and components (nothing
     /// started yet); each peer is recorded in the store's `peers` table
     /// with how it takes messages.
@@ -177,7 +186,6 @@ async fn serve(
         .core(pair.clone(), config, store)
         .context("cannot record the pair's peers in the store")?;
     let peers = setup.peers.clone();
-    let routes = setup.routes;
     let pid = std::process::id();
     let mut file = DaemonFile {
         pid,
@@ -191,16 +199,9 @@ async fn serve(
     pidfile::write(&pair, &file)?;
     tracing::info!(pair = %pair.id, port = pair.ports.control, pid, version = crate::version(), "daemon starting");
 
-    let guard = Guard::new(pair.ports.control, &secret);
     let ui =
         Arc::new(UiAuth::new(pair.ports.control, &secret).persisted_in(pair.ui_sessions_file()));
-    let app = server::router(
-        Arc::clone(&core),
-        peers.clone(),
-        guard,
-        ui,
-        routes(Arc::clone(&core)),
-    );
+    let app = setup.app(&core, pair.ports.control, &secret, ui);
     let server = tokio::spawn(accept::serve(listener, app, limits, core.shutdown_signal()));
 
     // Signal handlers before readiness: a SIGTERM right after "ready"

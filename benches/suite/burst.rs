@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use abg::claude::protocol::ClaudeRequest;
 use abg::claude::wsclient::ControlLink;
 use abg::config::Config;
-use abg::control::guard::Guard;
 use abg::control::protocol::Role;
 use abg::pair::PairName;
 use abg::pair::registry::Registry;
@@ -56,13 +55,7 @@ pub async fn run(n: usize, senders: usize) -> anyhow::Result<Burst> {
     let port = pair.ports.control;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let ui = Arc::new(abg::web::auth::UiAuth::new(port, &secret));
-    let app = abg::control::server::router(
-        Arc::clone(&core),
-        setup.peers.clone(),
-        Guard::new(port, &secret),
-        ui,
-        (setup.routes)(Arc::clone(&core)),
-    );
+    let app = setup.app(&core, port, &secret, ui);
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         let _ = tcp.set_nodelay(true);
     });

@@ -178,7 +178,8 @@ pub fn stop_reason(messages: &[PeerMessage], unread_total: usize) -> (String, Ve
 }
 
 /// Who sent a set of messages, for a sentence: "Codex", "abg",
-/// "Codex and abg", … in a fixed order, whatever the input order.
+/// "Codex and abg", … in a fixed order whatever the input order: agents
+/// (by id, named by their capitalised id), then the human, then abg.
 pub fn senders(from: impl IntoIterator<Item = PeerId>) -> String {
     let mut seen: Vec<PeerId> = Vec::new();
     for a in from {
@@ -186,28 +187,28 @@ pub fn senders(from: impl IntoIterator<Item = PeerId>) -> String {
             seen.push(a);
         }
     }
-    // The fixed order first, then any other peer by its id.
-    let order = [
-        crate::codex::PEER,
-        crate::claude::PEER,
-        PeerId::HUMAN,
-        PeerId::ABG,
-    ];
-    seen.sort_by_key(|a| (order.iter().position(|o| o == a).unwrap_or(order.len()), *a));
-    let names: Vec<&str> = seen
+    seen.sort_by_key(|a| (*a == PeerId::ABG, *a == PeerId::HUMAN, *a));
+    let names: Vec<String> = seen
         .iter()
         .map(|a| match *a {
-            crate::codex::PEER => "Codex",
-            crate::claude::PEER => "Claude",
-            PeerId::HUMAN => "the human",
-            PeerId::ABG => "abg",
-            other => other.as_str(),
+            PeerId::HUMAN => "the human".to_string(),
+            PeerId::ABG => "abg".to_string(),
+            agent => capitalised(agent.as_str()),
         })
         .collect();
     match names.as_slice() {
-        [] => "Codex".to_string(),
-        [one] => (*one).to_string(),
+        [] => "a peer".to_string(),
+        [one] => one.clone(),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// `id` with its first letter upper-cased ("codex" → "Codex").
+fn capitalised(id: &str) -> String {
+    let mut chars = id.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

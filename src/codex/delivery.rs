@@ -74,17 +74,16 @@ pub fn decide(turn: &TurnState, policy: OnBusy, steer_refused: bool) -> Action {
     }
 }
 
-/// The text Codex sees, framed so it knows who speaks.
-pub fn frame(m: &Message) -> String {
+/// The text Codex sees, framed so it knows who speaks; `name` is the
+/// sending peer's name as registered ("Claude").
+pub fn frame(m: &Message, name: Option<&str>) -> String {
     if m.kind == MessageKind::Notice {
         return format!("[abg notice] {}", m.body);
     }
     let who = match m.from {
-        crate::claude::PEER => "Claude",
         PeerId::HUMAN => "the human, via abg",
-        crate::codex::PEER => "Codex",
         PeerId::ABG => "abg",
-        other => other.as_str(),
+        other => name.unwrap_or(other.as_str()),
     };
     format!("[from {who}] {}", m.body)
 }
@@ -217,7 +216,10 @@ impl Link {
         let params = TurnStartParams {
             thread_id: thread_id.to_string(),
             client_user_message_id: id.clone(),
-            input: vec![UserInput::text(frame(&p.message))],
+            input: vec![UserInput::text(frame(
+                &p.message,
+                self.core.peer(p.message.from).map(|s| s.name),
+            ))],
         };
         let reply = self.conn.send_request::<TurnStart>(params)?;
         // The crash marker is recorded while Codex answers, not before the
@@ -286,7 +288,10 @@ impl Link {
             thread_id: thread_id.to_string(),
             expected_turn_id: turn_id.to_string(),
             client_user_message_id: id.clone(),
-            input: vec![UserInput::text(frame(&p.message))],
+            input: vec![UserInput::text(frame(
+                &p.message,
+                self.core.peer(p.message.from).map(|s| s.name),
+            ))],
         };
         match self.conn.request::<TurnSteer>(params, RPC_TIMEOUT).await {
             Ok(r) => {
@@ -459,10 +464,10 @@ mod tests {
             on_busy: None,
             meta: serde_json::Value::Null,
         };
-        assert_eq!(frame(&m), "[from Claude] review src/lib.rs");
+        assert_eq!(frame(&m, Some("Claude")), "[from Claude] review src/lib.rs");
         m.from = PeerId::HUMAN;
-        assert!(frame(&m).starts_with("[from the human, via abg] "));
+        assert!(frame(&m, None).starts_with("[from the human, via abg] "));
         m.kind = MessageKind::Notice;
-        assert!(frame(&m).starts_with("[abg notice] "));
+        assert!(frame(&m, None).starts_with("[abg notice] "));
     }
 }

@@ -17,14 +17,13 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::errors::{self, core_error, error};
-use super::guard::{self, Guard, PathGate};
+use super::guard::{self, Guard};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 
 use super::protocol::{Ack, ClientFrame, ErrorCode, PROTOCOL_VERSION, SendRequest, ServerFrame};
 use crate::daemon::core::Core;
 use crate::daemon::peer::Peers;
-use crate::web::auth::UiAuth;
 
 #[derive(Clone)]
 struct AppState {
@@ -32,17 +31,12 @@ struct AppState {
     peers: Peers,
 }
 
-/// Build the router for `core` and its `peers`, guarded by `guard`, with
-/// the web UI's authenticator `ui` registered as the guard's gate of the
-/// `/ui` paths, and the composition root's `extra` routes (the budget's).
-pub fn router(
-    core: Arc<Core>,
-    peers: Peers,
-    guard: Guard,
-    ui: Arc<UiAuth>,
-    extra: Router,
-) -> Router {
-    let guard = Arc::new(guard.with_gate(Arc::clone(&ui) as Arc<dyn PathGate>));
+/// Build the router for `core` and its `peers`, guarded by `guard` (with
+/// the web UI's gate of the `/ui` paths already set, see
+/// [`Guard::with_gate`]), serving the control plane's own routes and the
+/// `extra` ones the daemon process adds (the web UI's, the budget's).
+pub fn router(core: Arc<Core>, peers: Peers, guard: Guard, extra: Router) -> Router {
+    let guard = Arc::new(guard);
     let limit = errors::BodyLimit {
         max_frame_bytes: core.max_frame_bytes(),
         body_bytes: core.max_frame_bytes() + 4096,
@@ -59,7 +53,6 @@ pub fn router(
         .route("/v1/shutdown", post(shutdown))
         .route("/v1/relay/resume", post(resume_relay))
         .route("/v1/ws", get(ws))
-        .merge(crate::web::router(Arc::clone(&core), ui))
         .with_state(AppState { core, peers })
         .merge(extra)
         .fallback(errors::not_found)

@@ -1,11 +1,91 @@
-//! What deliveries mean, as types: how a peer takes messages ([`DeliveryModel`], which
-//! decides the states its deliveries go through) and why a delivery is where it is
-//! ([`DeliveryReason`], stored beside the free-text detail, carried by a [`Note`]).
+//! What deliveries mean, as types: where a delivery stands ([`DeliveryState`]), how a
+//! peer takes messages ([`DeliveryModel`], which decides the states its deliveries go
+//! through) and why a delivery is where it is ([`DeliveryReason`], stored beside the
+//! free-text detail, carried by a [`Note`]).
 //! Re-exported from `types`, where their string forms (`FromStr`, `Display`) live.
 
 use serde::{Deserialize, Serialize};
 
-use super::types::DeliveryState;
+/// Where a message stands with one recipient. Which states a recipient's deliveries go
+/// through is its [`DeliveryModel`]: push (Claude) `stored → pushed → seen →
+/// acknowledged`, turn (Codex) `queued → steering | interrupting → started (turn id) →
+/// completed`; both `held` (governor or budget pause) and `failed`.
+/// `acknowledged`, `completed` and `failed` are terminal: leaving them takes an explicit
+/// retry ([`crate::store::Store::retry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    Stored,
+    Pushed,
+    Seen,
+    Acknowledged,
+    Queued,
+    Steering,
+    Interrupting,
+    Started,
+    Completed,
+    Failed,
+    Held,
+}
+
+impl DeliveryState {
+    pub const ALL: [DeliveryState; 11] = [
+        DeliveryState::Stored,
+        DeliveryState::Pushed,
+        DeliveryState::Seen,
+        DeliveryState::Acknowledged,
+        DeliveryState::Queued,
+        DeliveryState::Steering,
+        DeliveryState::Interrupting,
+        DeliveryState::Started,
+        DeliveryState::Completed,
+        DeliveryState::Failed,
+        DeliveryState::Held,
+    ];
+
+    /// The states that are not terminal, as SQL string literals for `IN (…)` filters
+    /// (which, unlike `NOT IN` over the terminal ones, let SQLite seek the
+    /// `(recipient, state)` index instead of scanning every finished delivery).
+    pub(crate) const ACTIVE_SQL: &'static str =
+        "('stored','pushed','seen','queued','steering','interrupting','started','held')";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Stored => "stored",
+            DeliveryState::Pushed => "pushed",
+            DeliveryState::Seen => "seen",
+            DeliveryState::Acknowledged => "acknowledged",
+            DeliveryState::Queued => "queued",
+            DeliveryState::Steering => "steering",
+            DeliveryState::Interrupting => "interrupting",
+            DeliveryState::Started => "started",
+            DeliveryState::Completed => "completed",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Held => "held",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Acknowledged | DeliveryState::Completed | DeliveryState::Failed
+        )
+    }
+
+    /// Whether entering this state from `from` hands the message to the recipient's transport
+    /// once more (counted in [`Delivery::attempts`]). `started` right after `steering` or
+    /// `interrupting` completes the same attempt.
+    pub fn is_new_attempt(self, from: DeliveryState) -> bool {
+        match self {
+            DeliveryState::Pushed | DeliveryState::Steering | DeliveryState::Interrupting => true,
+            DeliveryState::Started => !matches!(
+                from,
+                DeliveryState::Steering | DeliveryState::Interrupting | DeliveryState::Started
+            ),
+            _ => false,
+        }
+    }
+}
 
 /// How a peer takes messages, i.e. which delivery state machine its deliveries follow.
 /// A peer without a model only sends.

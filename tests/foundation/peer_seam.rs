@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use abg::claude::wsclient::ControlLink;
 use abg::config::Config;
-use abg::control::guard::Guard;
 use abg::control::protocol::{OutcomeCode, PeerMessage, Role, SendRequest, ServerFrame};
 use abg::daemon::core::{Core, CoreError};
 use abg::daemon::peer::{Peer, PeerResult, Peers};
@@ -135,13 +134,7 @@ async fn a_fake_third_peer_receives_and_sends_through_the_same_port() {
         .await
         .expect("bind");
     let ui = Arc::new(abg::web::auth::UiAuth::new(port, &secret));
-    let app = abg::control::server::router(
-        Arc::clone(&core),
-        setup.peers.clone(),
-        Guard::new(port, &secret),
-        ui,
-        (setup.routes)(Arc::clone(&core)),
-    );
+    let app = setup.app(&core, port, &secret, ui);
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
