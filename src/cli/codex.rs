@@ -234,7 +234,7 @@ fn app_server_holds_its_port(pair: &Pair) -> anyhow::Result<()> {
     let state = appserver::read_state(pair).context(
         "the pair's Codex app-server stopped before the TUI could start; run `abg codex` again",
     )?;
-    if let Err(by) = crate::pair::ports::held_by(port, state.pid) {
+    if let Err(by) = holds_its_port(&state) {
         bail!(
             "port {port} is held{}, not by the pair's Codex app-server (pid {}); abg will not give it the Codex token. Stop that process, then run `abg codex` again",
             if by.is_empty() {
@@ -248,13 +248,28 @@ fn app_server_holds_its_port(pair: &Pair) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Wait until the daemon's app-server runs in `mode` and answers.
+/// Whether the app-server `state` describes holds its port: the
+/// app-server itself, or a process of its guard's group (Codex's own
+/// children inherit the listener).
+fn holds_its_port(state: &appserver::AppServerState) -> Result<(), String> {
+    let by_server = crate::pair::ports::held_by(state.port, state.pid);
+    match (by_server, state.guard) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Some(guard)) if crate::pair::ports::held_by(state.port, guard).is_ok() => Ok(()),
+        (Err(by), _) => Err(by),
+    }
+}
+
+/// Wait until the daemon's app-server runs in `mode`, answers, and is the
+/// one its state file describes (alive, holding its port): right after a
+/// restart the new server may answer before the daemon has recorded it.
 async fn wait_app_server(pair: &Pair, mode: Mode, within: Duration) -> anyhow::Result<()> {
     let end = Instant::now() + within;
     loop {
         if let Some(state) = appserver::read_state(pair)
             && state.mode == mode
             && appserver::ready(pair.ports.app).await
+            && holds_its_port(&state).is_ok()
         {
             return Ok(());
         }

@@ -23,7 +23,8 @@
 //! echoed in the answer. A malformed or oversized frame gets an `Error`
 //! frame and the connection stays usable.
 //!
-//! The budget routes' bodies are in [`budget`].
+//! The budget routes' bodies are in [`budget`], the web UI's JSON API and
+//! live-stream payloads in [`web`].
 
 use std::collections::BTreeMap;
 
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::store::types::{OnBusy, PeerId};
 
 pub mod budget;
+pub mod web;
 
 /// Version of this protocol; bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 2;

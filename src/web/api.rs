@@ -6,16 +6,20 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::stream::{StatusView, head_cursor};
-use super::view::{Cursor, Format, UiMessage};
+use super::stream::head_cursor;
+use super::view::Format;
 use super::{WebError, WebState};
 use crate::control::errors;
 use crate::control::protocol::LoginToken;
-use crate::control::protocol::{ErrorCode, SendRequest, SendResult};
+use crate::control::protocol::web::{
+    ComposeRequest, ComposeResult, EventsPage, LoginQuery, MessagesPage, PageQuery, SearchQuery,
+    SearchResults, SessionInfo, StatusView, UiMessage,
+};
+use crate::control::protocol::{ErrorCode, SendRequest};
 use crate::store::StoreError;
-use crate::store::types::{Event, OnBusy, PeerId};
+use crate::store::types::PeerId;
 
 type WebResult<T> = Result<T, WebError>;
 
@@ -26,12 +30,6 @@ pub async fn login_token(State(w): State<WebState>) -> Json<LoginToken> {
         token,
         expires_ms,
     })
-}
-
-#[derive(Deserialize)]
-pub struct LoginQuery {
-    #[serde(default)]
-    token: String,
 }
 
 pub async fn login(State(w): State<WebState>, Query(q): Query<LoginQuery>) -> Response {
@@ -55,15 +53,6 @@ pub async fn login(State(w): State<WebState>, Query(q): Query<LoginQuery>) -> Re
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
-}
-
-#[derive(Serialize)]
-pub struct SessionInfo {
-    csrf: String,
-    pair_id: String,
-    pair_name: String,
-    version: &'static str,
-    max_body_bytes: usize,
 }
 
 pub async fn session(State(w): State<WebState>, headers: HeaderMap) -> Response {
@@ -120,25 +109,6 @@ pub async fn status(State(w): State<WebState>) -> Json<StatusView> {
     Json(StatusView::of(&w.core))
 }
 
-#[derive(Deserialize)]
-pub struct PageQuery {
-    before: Option<i64>,
-    #[serde(default = "default_page")]
-    limit: usize,
-}
-
-fn default_page() -> usize {
-    50
-}
-
-#[derive(Serialize)]
-pub struct MessagesPage {
-    messages: Vec<UiMessage>,
-    /// Where the live stream should start (taken before reading the page).
-    cursor: Cursor,
-    has_more: bool,
-}
-
 /// A page of history: the `limit` messages before `before` (the newest
 /// when absent), oldest first, with their delivery states.
 pub async fn messages(
@@ -164,11 +134,6 @@ pub async fn messages(
     }))
 }
 
-#[derive(Serialize)]
-pub struct EventsPage {
-    events: Vec<Event>,
-}
-
 /// The newest `limit` events with seq below `before` (the newest of all
 /// when absent), oldest first.
 pub async fn events(
@@ -179,20 +144,6 @@ pub async fn events(
     let before = q.before.unwrap_or(i64::MAX);
     let events = w.core.with_store(|s| s.events_before(before, limit))?;
     Ok(Json(EventsPage { events }))
-}
-
-#[derive(Deserialize)]
-pub struct SearchQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default = "default_page")]
-    limit: usize,
-}
-
-#[derive(Serialize)]
-pub struct SearchResults {
-    messages: Vec<UiMessage>,
-    took_ms: f64,
 }
 
 /// Full-text search, best match first.
@@ -243,23 +194,6 @@ pub async fn export(
 }
 
 /// What the composer sends.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ComposeRequest {
-    /// `claude`, `codex` or `both`.
-    to: String,
-    body: String,
-    #[serde(default)]
-    on_busy: Option<OnBusy>,
-    /// Client-chosen key making a retried send idempotent.
-    #[serde(default)]
-    key: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct ComposeResult {
-    results: Vec<SendResult>,
-}
 
 /// Store the human's message for one peer, or for every peer (`all`;
 /// `both` is its older name).

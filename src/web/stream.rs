@@ -17,12 +17,11 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 
-use super::view::{Cursor, UiMessage};
 use super::{WebError, WebState};
-use crate::control::protocol::{Attached, Phase, Queues};
+use crate::control::protocol::web::{Cursor, PeerBar, StatusView, UiMessage};
 use crate::daemon::core::Core;
 use crate::store::StoreError;
 
@@ -30,29 +29,6 @@ use crate::store::StoreError;
 const BATCH: usize = 200;
 /// How often the status bar is refreshed without other activity.
 const STATUS_EVERY: Duration = Duration::from_secs(2);
-
-/// The pair status bar: every peer (in registration order) with what it
-/// publishes about itself.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StatusView {
-    pub pair_name: String,
-    pub phase: Phase,
-    pub attached: Attached,
-    pub queues: Queues,
-    pub peers: Vec<PeerBar>,
-    pub version: String,
-}
-
-/// One peer in the status bar.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PeerBar {
-    pub id: String,
-    pub name: String,
-    pub attached: bool,
-    pub queued: u64,
-    /// What the peer publishes (Claude: `channel`, `busy`; Codex: `turn`).
-    pub view: Option<serde_json::Value>,
-}
 
 impl StatusView {
     pub fn of(core: &Core) -> Self {

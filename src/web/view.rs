@@ -1,42 +1,16 @@
-//! What the UI and the exports see of the store: a message with its current
-//! delivery state, the stream cursor (`m.d.e`: last message, delivery-log
-//! and event seq the client has), and the Markdown / JSONL exports shared by
-//! the UI download and `abg export`.
+//! What the UI and the exports see of the store: a stored message with its
+//! current delivery state as a `UiMessage` (the wire type is in
+//! `control::protocol::web`), and the Markdown / JSONL exports shared by the
+//! UI download and `abg export`.
 
 use std::fmt::Write as _;
-use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::clock::utc;
 use crate::control::protocol::MessageView;
+use crate::control::protocol::web::UiMessage;
 use crate::store::types::{Delivery, Message};
-
-/// A stored message as the UI shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UiMessage {
-    pub seq: i64,
-    pub id: String,
-    pub from: String,
-    pub to: String,
-    pub kind: String,
-    pub body: String,
-    pub created_ms: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_busy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub in_reply_to: Option<String>,
-    /// Current delivery state for the recipient.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    /// Why it is in that state (a `DeliveryReason` name), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_id: Option<String>,
-}
 
 impl UiMessage {
     /// `m` with its (first) delivery row.
@@ -64,40 +38,6 @@ impl UiMessage {
             reason,
             detail,
             turn_id: turn_id.or(m.turn_id),
-        }
-    }
-}
-
-/// Where a live stream stands: the last message, delivery-log and event seq
-/// delivered to the client. Written `m.d.e` (the SSE event id).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    pub m: i64,
-    pub d: i64,
-    pub e: i64,
-}
-
-impl std::fmt::Display for Cursor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.m, self.d, self.e)
-    }
-}
-
-/// A cursor that is not `m.d.e` with non-negative integers.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad stream cursor {0:?}: expected <message seq>.<delivery seq>.<event seq>")]
-pub struct BadCursor(pub String);
-
-impl FromStr for Cursor {
-    type Err = BadCursor;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || BadCursor(s.chars().take(64).collect());
-        let mut it = s.trim().split('.').map(|p| p.parse::<i64>());
-        match (it.next(), it.next(), it.next(), it.next()) {
-            (Some(Ok(m)), Some(Ok(d)), Some(Ok(e)), None) if m >= 0 && d >= 0 && e >= 0 => {
-                Ok(Cursor { m, d, e })
-            }
-            _ => Err(bad()),
         }
     }
 }
@@ -176,6 +116,7 @@ impl Format {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::protocol::web::Cursor;
 
     fn view(body: &str) -> MessageView {
         MessageView {
