@@ -193,8 +193,6 @@ pub async fn export(
     Ok(resp)
 }
 
-/// What the composer sends.
-
 /// Store the human's message for one peer, or for every peer (`all`;
 /// `both` is its older name).
 pub async fn send(

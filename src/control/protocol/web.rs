@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 use super::{Attached, OnBusy, Phase, Queues, SendResult};
 use crate::store::types::Event;
 
+/// `GET /ui/login?token=…`: the one-time login token from `abg ui`.
 #[derive(Deserialize)]
 pub struct LoginQuery {
     #[serde(default)]
     pub token: String,
 }
 
+/// `GET /ui/api/session`: what the page needs to talk to the daemon.
 #[derive(Serialize)]
 pub struct SessionInfo {
     pub csrf: String,
@@ -24,6 +26,7 @@ pub struct SessionInfo {
     pub max_body_bytes: usize,
 }
 
+/// `?before=SEQ&limit=N` of the message and event pages.
 #[derive(Deserialize)]
 pub struct PageQuery {
     pub before: Option<i64>,
@@ -31,10 +34,12 @@ pub struct PageQuery {
     pub limit: usize,
 }
 
+/// The page size when none is asked for.
 pub fn default_page() -> usize {
     50
 }
 
+/// `GET /ui/api/messages`: the newest messages before a seq, oldest first.
 #[derive(Serialize)]
 pub struct MessagesPage {
     pub messages: Vec<UiMessage>,
@@ -43,11 +48,13 @@ pub struct MessagesPage {
     pub has_more: bool,
 }
 
+/// `GET /ui/api/events`: the newest pair events before a seq, oldest first.
 #[derive(Serialize)]
 pub struct EventsPage {
     pub events: Vec<Event>,
 }
 
+/// `GET /ui/api/search?q=…&limit=N`.
 #[derive(Deserialize)]
 pub struct SearchQuery {
     #[serde(default)]
@@ -56,12 +63,14 @@ pub struct SearchQuery {
     pub limit: usize,
 }
 
+/// Answer of a transcript search.
 #[derive(Serialize)]
 pub struct SearchResults {
     pub messages: Vec<UiMessage>,
     pub took_ms: f64,
 }
 
+/// What the composer sends.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComposeRequest {
@@ -75,6 +84,7 @@ pub struct ComposeRequest {
     pub key: Option<String>,
 }
 
+/// Answer of the composer: one send result per recipient.
 #[derive(Serialize)]
 pub struct ComposeResult {
     pub results: Vec<SendResult>,
