@@ -387,5 +387,4 @@ fn file_kind(t: &fs::FileType) -> &'static str {
 }
 
 #[cfg(test)]
-#[path = "paths_tests.rs"]
 mod tests;

@@ -375,7 +375,8 @@ async fn time_to_prompt(
     }
 }
 
-/// The pids that outlive a run: the daemon, its app-server, the bare one.
+/// The pids that outlive a run: the daemon, its app-server and the
+/// app-server's guard, the bare one.
 fn long_lived(set: &Setup) -> Vec<i32> {
     let mut keep: Vec<i32> = set
         .bare_server
@@ -387,11 +388,15 @@ fn long_lived(set: &Setup) -> Vec<i32> {
         return keep;
     };
     for dir in pairs.flatten().map(|e| e.path()) {
-        for f in ["daemon.json", "codex-appserver.json"] {
+        for (f, key) in [
+            ("daemon.json", "pid"),
+            ("codex-appserver.json", "pid"),
+            ("codex-appserver.json", "guard"),
+        ] {
             let pid = std::fs::read_to_string(dir.join(f))
                 .ok()
                 .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|v| v["pid"].as_i64())
+                .and_then(|v| v[key].as_i64())
                 .and_then(|p| i32::try_from(p).ok());
             keep.extend(pid);
         }

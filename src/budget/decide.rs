@@ -264,5 +264,4 @@ pub fn apply(state: &mut State, d: &Decision, now_ms: i64) {
 }
 
 #[cfg(test)]
-#[path = "decide_tests.rs"]
 mod tests;

@@ -342,5 +342,4 @@ pub fn claude_patches(rate_limits: &Value, now_ms: i64) -> Parsed {
 }
 
 #[cfg(test)]
-#[path = "readings_tests.rs"]
 mod tests;

@@ -396,5 +396,4 @@ pub fn manual(core: &Core, side: Side, pause: bool) -> Result<ManualResult, Core
 }
 
 #[cfg(test)]
-#[path = "relay_tests.rs"]
 mod tests;

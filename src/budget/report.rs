@@ -254,5 +254,4 @@ pub fn build(i: &Inputs<'_>) -> Report {
 }
 
 #[cfg(test)]
-#[path = "report_tests.rs"]
 mod tests;

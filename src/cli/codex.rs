@@ -83,7 +83,6 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         wait_app_server(&pair, mode, Duration::from_secs(45)).await
     };
     tokio::try_join!(version, server)?;
-    app_server_holds_its_port(&pair)?;
 
     let mut user_args = args.args.clone();
     let has_subcommand = user_args.iter().any(|a| !a.starts_with('-'));
@@ -269,11 +268,27 @@ async fn wait_app_server(pair: &Pair, mode: Mode, within: Duration) -> anyhow::R
         if let Some(state) = appserver::read_state(pair)
             && state.mode == mode
             && appserver::ready(pair.ports.app).await
-            && holds_its_port(&state).is_ok()
         {
-            return Ok(());
+            match holds_its_port(&state) {
+                Ok(()) => return Ok(()),
+                // The recorded server is alive and someone else holds its
+                // port: a squatter, said at once. A recorded server that is
+                // gone is being replaced: wait for the new record.
+                Err(_)
+                    if state.start_time.is_some()
+                        && crate::daemon::pidfile::process_start_time(state.pid)
+                            == state.start_time =>
+                {
+                    app_server_holds_its_port(pair)?;
+                }
+                Err(_) => {}
+            }
         }
         if Instant::now() >= end {
+            // Answering but not the recorded server: name who holds the port.
+            if appserver::ready(pair.ports.app).await {
+                app_server_holds_its_port(pair)?;
+            }
             bail!(
                 "the pair's Codex app-server did not become ready within {within:?}; see {}",
                 pair.log_dir().join("codex-app-server.log").display()

@@ -488,5 +488,4 @@ fn tail(path: &Path, offset: u64) -> String {
 }
 
 #[cfg(test)]
-#[path = "appserver_tests.rs"]
 mod tests;

@@ -407,5 +407,4 @@ pub struct ErrorNotification {
 pub use super::notification::Notification;
 
 #[cfg(test)]
-#[path = "protocol_tests.rs"]
 mod tests;

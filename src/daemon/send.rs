@@ -191,6 +191,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::types::OnBusy;
     use crate::store::types::PeerId;
 
     #[test]
@@ -225,5 +226,32 @@ mod tests {
             }
             other => panic!("expected an error frame, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn sends_name_a_registered_peer_and_on_busy_only_a_peer_that_runs_turns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let core = crate::peers::test_core(dir.path());
+        let req = |to: &str, on_busy| SendRequest {
+            from: PeerId::HUMAN,
+            to: to.parse().expect("id"),
+            body: "hi".into(),
+            on_busy,
+            in_reply_to: None,
+            idempotency_key: None,
+        };
+        assert!(core.send(req("codex", Some(OnBusy::Steer))).is_ok());
+        // Claude takes messages pushed, not as turns: no on_busy for it.
+        let steer = core
+            .send(req("claude", Some(OnBusy::Steer)))
+            .expect_err("on_busy for a push peer");
+        assert!(steer.to_string().contains("on_busy"), "{steer}");
+        let nobody = core
+            .send(req("nobody", None))
+            .expect_err("a peer the pair does not have");
+        assert!(
+            nobody.to_string().contains("\"claude\", \"codex\""),
+            "{nobody}"
+        );
     }
 }

@@ -181,5 +181,4 @@ fn find_section(lines: &[&str]) -> Result<Option<(usize, usize)>, MarkerError> {
 }
 
 #[cfg(test)]
-#[path = "markers_tests.rs"]
 mod tests;

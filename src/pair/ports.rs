@@ -84,6 +84,11 @@ pub fn owner_of(port: u16) -> Option<(u32, String)> {
 /// is reported first". `Err` describes a holder otherwise: " by pid N
 /// (name)", or "" when no holder can be seen.
 pub fn held_by(port: u16, pid: u32) -> Result<(), String> {
+    // The common case, cheaply: the recorded process itself holds the
+    // socket (only its own fds are read, not every process's).
+    if holds_listener(port, pid) {
+        return Ok(());
+    }
     let holders = holders_of(port);
     let Some((first, name)) = holders.first() else {
         return Err(String::new());
@@ -100,6 +105,32 @@ pub fn held_by(port: u16, pid: u32) -> Result<(), String> {
     } else {
         Err(format!(" by pid {first} ({name})"))
     }
+}
+
+/// Whether process `pid` has a listening TCP socket on `port` among its
+/// open files (`/proc/net/tcp{,6}` for the socket, `/proc/PID/fd` for it).
+fn holds_listener(port: u16, pid: u32) -> bool {
+    let inodes: Vec<u64> = [procfs::net::tcp(), procfs::net::tcp6()]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.state == procfs::net::TcpState::Listen && e.local_address.port() == port)
+        .map(|e| e.inode)
+        .collect();
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(process) = i32::try_from(pid)
+        .map_err(|_| ())
+        .and_then(|p| procfs::process::Process::new(p).map_err(|_| ()))
+    else {
+        return false;
+    };
+    process.fd().is_ok_and(|fds| {
+        fds.flatten().any(|fd| {
+            matches!(fd.target, procfs::process::FDTarget::Socket(inode) if inodes.contains(&inode))
+        })
+    })
 }
 
 /// Every process holding a listening TCP socket on `port` (where the OS

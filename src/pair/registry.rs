@@ -452,5 +452,4 @@ mod tests {
 }
 
 #[cfg(test)]
-#[path = "registry_tests.rs"]
 mod checks;
