@@ -8,7 +8,8 @@
 //! - `sense`: recording readings in the daemon (Claude's statusline, the
 //!   Codex app-server) and gathering the store's view.
 //! - `gate`: holds deliveries to a paused side, releases them on resume.
-//! - `relay`: the daemon task acting on decisions, and manual pause/resume.
+//! - `relay`: the daemon component (registered by `crate::peers`) whose task
+//!   acts on decisions, and manual pause/resume.
 //! - `http`: the control-plane routes (`/v1/budget…`; their bodies are wire
 //!   types in [`crate::control::protocol::budget`]).
 //! - `statusline`: pure helpers of `abg statusline` (the settings entry, the

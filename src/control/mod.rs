@@ -1,5 +1,7 @@
 //! The daemon's control plane: the typed protocol (`protocol`, with the
-//! budget routes' bodies in `protocol::budget`), the axum server with its
+//! budget routes' bodies in `protocol::budget` and the web UI's payloads in
+//! `protocol::web`), the axum server (which names no agent: a `peer` frame
+//! goes to the peer it names) with its
 //! authentication and browser guards (`server`, `guard`; the session
 //! handshake in `handshake`, other paths' own gates such as the web UI's
 //! cookie registered as a `guard::PathGate`),

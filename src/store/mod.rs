@@ -10,8 +10,8 @@
 //! lose the last few transactions, and even then the file stays consistent. `FULL` would add
 //! an fsync per commit for that rare case; a per-pair chat relay does not need it.
 //!
-//! Layout: `types` (serde data; `meaning`: delivery models and reasons), `schema`
-//! (migrations), `rows` (SQL ⇄ types), `peers`
+//! Layout: `types` (serde data; `peer_id`: who talks, as data; `meaning`: delivery
+//! states, models and reasons), `schema` (migrations), `rows` (SQL ⇄ types), `peers`
 //! (who takes part and how each takes messages), and one file of queries per concern
 //! (`messages`, `deliveries`, `records`). All calls are synchronous;
 //! the daemon keeps the [`Store`] behind a `std::sync::Mutex` and calls it from blocking
