@@ -39,7 +39,10 @@ pub struct Verdict {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recorded {
     /// Stored (or, `fresh: false`, the same request was stored before).
-    Stored { approval: Approval, fresh: bool },
+    Stored {
+        approval: Box<Approval>,
+        fresh: bool,
+    },
     /// `approvals.relay` is off: nothing stored; the agent's own UI is the
     /// only place to answer.
     RelayOff,
@@ -77,7 +80,10 @@ impl Core {
                 }),
             )?;
         }
-        Ok(Recorded::Stored { approval, fresh })
+        Ok(Recorded::Stored {
+            approval: Box::new(approval),
+            fresh,
+        })
     }
 
     /// Approval `id`, or the error naming it unknown.
