@@ -96,3 +96,44 @@ fn summary(detail: &serde_json::Value) -> String {
         (None, None) => detail.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::types::{ApprovalKind, ApprovalState, PeerId};
+
+    #[test]
+    fn a_request_reads_as_its_gist_with_what_it_offers() {
+        let a = Approval {
+            id: "a_1".into(),
+            peer: PeerId::from_static("codex"),
+            request_key: "0:t".into(),
+            kind: ApprovalKind::Command,
+            detail: json!({"command": "touch x", "cwd": "/w", "reason": "probe"}),
+            options: Some(vec![
+                "approve".into(),
+                "approve_for_session".into(),
+                "deny".into(),
+            ]),
+            state: ApprovalState::Pending,
+            created_ms: 1_000,
+            expires_ms: None,
+            answered_ms: None,
+            answered_by: None,
+            answered_via: None,
+            decision: None,
+        };
+        assert_eq!(
+            render(&a, 5_000),
+            "a_1 codex command — pending (4s ago; approve / approve_for_session / deny)\n  touch x (reason: probe)"
+        );
+        let odd = Approval {
+            detail: json!({"x": 1}),
+            options: None,
+            ..a
+        };
+        assert!(render(&odd, 1_000).ends_with("approve / deny)\n  {\"x\":1}"));
+    }
+}
