@@ -16,6 +16,12 @@ _abg() {
             ",$1")
                 cmd="abg"
                 ;;
+            abg,approvals)
+                cmd="abg__subcmd__approvals"
+                ;;
+            abg,approve)
+                cmd="abg__subcmd__approve"
+                ;;
             abg,appserver-guard)
                 cmd="abg__subcmd__appserver__subcmd__guard"
                 ;;
@@ -33,6 +39,9 @@ _abg() {
                 ;;
             abg,daemon)
                 cmd="abg__subcmd__daemon"
+                ;;
+            abg,deny)
+                cmd="abg__subcmd__deny"
                 ;;
             abg,doctor)
                 cmd="abg__subcmd__doctor"
@@ -100,6 +109,12 @@ _abg() {
             abg__subcmd__budget__subcmd__help,resume)
                 cmd="abg__subcmd__budget__subcmd__help__subcmd__resume"
                 ;;
+            abg__subcmd__help,approvals)
+                cmd="abg__subcmd__help__subcmd__approvals"
+                ;;
+            abg__subcmd__help,approve)
+                cmd="abg__subcmd__help__subcmd__approve"
+                ;;
             abg__subcmd__help,appserver-guard)
                 cmd="abg__subcmd__help__subcmd__appserver__subcmd__guard"
                 ;;
@@ -117,6 +132,9 @@ _abg() {
                 ;;
             abg__subcmd__help,daemon)
                 cmd="abg__subcmd__help__subcmd__daemon"
+                ;;
+            abg__subcmd__help,deny)
+                cmd="abg__subcmd__help__subcmd__deny"
                 ;;
             abg__subcmd__help,doctor)
                 cmd="abg__subcmd__help__subcmd__doctor"
@@ -215,8 +233,48 @@ _abg() {
 
     case "${cmd}" in
         abg)
-            opts="-h -V --pair --help --version claude codex init doctor resume pair status logs send resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help"
+            opts="-h -V --pair --help --version claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__approvals)
+            opts="-h -V --all --limit --json --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__approve)
+            opts="-h -V --for-session --json --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -452,6 +510,28 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__deny)
+            opts="-h -V --reason --json --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__doctor)
             opts="-h -V --json --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -501,8 +581,36 @@ _abg() {
             return 0
             ;;
         abg__subcmd__help)
-            opts="claude codex init doctor resume pair status logs send resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help"
+            opts="claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__approvals)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -613,6 +721,20 @@ _abg() {
             return 0
             ;;
         abg__subcmd__help__subcmd__daemon)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__help__subcmd__deny)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -5,6 +5,8 @@
 //! to fix); 2 a usage error; `abg claude` and `abg codex` pass the agent's
 //! own exit code through. A closed stdout (broken pipe) is not an error.
 
+mod approvals;
+mod approve;
 mod appserver_guard;
 mod budget;
 mod claude;
@@ -12,6 +14,7 @@ mod codex;
 mod completions;
 mod context;
 mod daemon;
+mod deny;
 mod doctor;
 mod export;
 mod hook;
@@ -69,6 +72,9 @@ pub enum Command {
     Status(status::Args),
     Logs(logs::Args),
     Send(send::Args),
+    Approvals(approvals::Args),
+    Approve(approve::Args),
+    Deny(deny::Args),
     ResumeRelay(resume_relay::Args),
     Log(log::Args),
     Ui(ui::Args),
@@ -137,6 +143,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => block_on(status::run(Context::load(pair)?, args)),
         Command::Logs(args) => block_on(logs::run(Context::load(pair)?, args)),
         Command::Send(args) => block_on(send::run(Context::load(pair)?, args)),
+        Command::Approvals(args) => block_on(approvals::run(Context::load(pair)?, args)),
+        Command::Approve(args) => block_on(approve::run(Context::load(pair)?, args)),
+        Command::Deny(args) => block_on(deny::run(Context::load(pair)?, args)),
         Command::ResumeRelay(args) => block_on(resume_relay::run(Context::load(pair)?, args)),
         Command::Log(args) => block_on(log::run(Context::load(pair)?, args)),
         Command::Ui(args) => block_on(ui::run(Context::load(pair)?, args)),

@@ -82,6 +82,12 @@ fn render(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
                 .unwrap_or_default()
         ));
     }
+    if s.approvals_pending > 0 {
+        out.push_str(&format!(
+            "\napprovals {} waiting — `abg approvals` lists them",
+            s.approvals_pending
+        ));
+    }
     if let Some(why) = &s.relay_paused {
         out.push_str(&format!("\nrelay     paused: {why}"));
     }

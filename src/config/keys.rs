@@ -416,6 +416,13 @@ pub static KEYS: &[KeyDef] = &[
         |s, v| s.budget_stale_secs = narrow(v),
     ),
     boolean(
+        "approvals.relay",
+        "ABG_APPROVALS_RELAY",
+        true,
+        "Collect the agents' approval requests in one inbox (`abg approvals`, the web UI); false leaves each agent's own terminal as the only place to answer them.",
+        |s, v| s.approvals_relay = v,
+    ),
+    boolean(
         "safe",
         "ABG_SAFE",
         false,
@@ -478,6 +485,8 @@ pub struct Settings {
     pub budget_resume_below: u8,
     /// `budget.stale_secs`.
     pub budget_stale_secs: u64,
+    /// `approvals.relay`.
+    pub approvals_relay: bool,
     /// `safe`.
     pub safe: bool,
 }
@@ -507,6 +516,7 @@ impl Settings {
             budget_pause_at: 0,
             budget_resume_below: 0,
             budget_stale_secs: 0,
+            approvals_relay: false,
             safe: false,
         }
     }

@@ -83,6 +83,7 @@ fn defaults_match_the_documented_values() {
     assert_eq!(s.budget_pause_at, 95);
     assert_eq!(s.budget_resume_below, 50);
     assert_eq!(s.budget_stale_secs, 600);
+    assert!(s.approvals_relay);
     assert!(!s.safe);
     assert!(cfg.explain().iter().all(|e| e.source == "default"));
     assert_eq!(Config::default().settings, cfg.settings);
@@ -330,6 +331,17 @@ fn permission_denied_is_an_error() {
     assert!(
         err.starts_with("<tmp>/project/.abg/config.toml: cannot read config file: "),
         "{err}"
+    );
+}
+
+#[test]
+fn the_approvals_relay_can_be_turned_off_from_the_environment() {
+    let env = env_of(&[("ABG_APPROVALS_RELAY", "off")]);
+    let cfg = Config::load(None, None, &env).unwrap();
+    assert!(!cfg.settings.approvals_relay);
+    assert_eq!(
+        cfg.source("approvals.relay"),
+        Some(&Source::Env("ABG_APPROVALS_RELAY"))
     );
 }
 

@@ -43,6 +43,20 @@ pub enum ClientError {
     Secret(#[from] crate::paths::PathsError),
 }
 
+/// `id` safe in a URL path: anything but ASCII letters, digits, `_` and `-`
+/// is percent-encoded.
+fn urlencoding(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// A plain loopback HTTP client (no proxy, bounded connect).
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -216,6 +230,37 @@ impl Client {
                     .get(self.url(&format!("/v1/messages?after={after}&limit={limit}")))
             },
             Duration::from_secs(30),
+        )
+        .await
+    }
+
+    /// The approvals inbox: pending requests, or every one when `all`.
+    pub async fn approvals(
+        &self,
+        all: bool,
+        limit: u32,
+    ) -> Result<super::protocol::approvals::ApprovalList, ClientError> {
+        let state = if all { "all" } else { "pending" };
+        self.call(
+            || {
+                self.http
+                    .get(self.url(&format!("/v1/approvals?state={state}&limit={limit}")))
+            },
+            Duration::from_secs(30),
+        )
+        .await
+    }
+
+    /// Answer approval `id`.
+    pub async fn answer_approval(
+        &self,
+        id: &str,
+        answer: &super::protocol::approvals::AnswerRequest,
+    ) -> Result<super::protocol::approvals::AnswerResult, ClientError> {
+        let path = format!("/v1/approvals/{}", urlencoding(id));
+        self.call(
+            || self.http.post(self.url(&path)).json(answer),
+            Duration::from_secs(60),
         )
         .await
     }

@@ -13,6 +13,8 @@
 //! | GET    | `/v1/messages?after=SEQ&limit=N` → [`MessagePage`]          |
 //! | POST   | `/v1/shutdown`  | → [`Ack`]; the daemon then exits      |
 //! | POST   | `/v1/relay/resume` | → `{ok, released}`: lift a governor pause |
+//! | GET    | `/v1/approvals?state=pending\|all&limit=N` | → [`approvals::ApprovalList`] |
+//! | POST   | `/v1/approvals/{id}` | [`approvals::AnswerRequest`] → [`approvals::AnswerResult`] (404 unknown id, 409 already answered) |
 //! | GET    | `/v1/ws`        | WebSocket upgrade, frames below       |
 //!
 //! WebSocket: every frame is one JSON text message of at most
@@ -23,7 +25,7 @@
 //! echoed in the answer. A malformed or oversized frame gets an `Error`
 //! frame and the connection stays usable.
 //!
-//! The budget routes' bodies are in [`budget`], the web UI's JSON API and
+//! The approvals inbox's bodies are in [`approvals`], the budget routes' in [`budget`], the web UI's JSON API and
 //! live-stream payloads in [`web`].
 
 use std::collections::BTreeMap;
@@ -32,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::store::types::{OnBusy, PeerId};
 
+pub mod approvals;
 pub mod budget;
 pub mod web;
 
@@ -248,6 +251,9 @@ pub struct DaemonStatus {
     /// Undelivered messages with their delivery state, oldest first (at most 20).
     #[serde(default)]
     pub pending: Vec<PendingView>,
+    /// Approval requests waiting for an answer (`abg approvals`).
+    #[serde(default)]
+    pub approvals_pending: u64,
 }
 
 /// One peer in `abg status`.
@@ -375,6 +381,10 @@ pub enum ErrorCode {
     Unauthorized,
     Forbidden,
     InvalidArgument,
+    /// The thing named (an approval id) does not exist.
+    NotFound,
+    /// The request lost to an earlier one (an approval already answered).
+    Conflict,
     Internal,
 }
 

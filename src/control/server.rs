@@ -26,9 +26,9 @@ use crate::daemon::core::Core;
 use crate::daemon::peer::Peers;
 
 #[derive(Clone)]
-struct AppState {
-    core: Arc<Core>,
-    peers: Peers,
+pub(super) struct AppState {
+    pub(super) core: Arc<Core>,
+    pub(super) peers: Peers,
 }
 
 /// Build the router for `core` and its `peers`, guarded by `guard` (with
@@ -52,6 +52,8 @@ pub fn router(core: Arc<Core>, peers: Peers, guard: Guard, extra: Router) -> Rou
         .route("/v1/messages", post(send).get(list))
         .route("/v1/shutdown", post(shutdown))
         .route("/v1/relay/resume", post(resume_relay))
+        .route("/v1/approvals", get(super::approvals::list))
+        .route("/v1/approvals/{id}", post(super::approvals::answer))
         .route("/v1/ws", get(ws))
         .with_state(AppState { core, peers })
         .merge(extra)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::{Notify, broadcast};
 
-use crate::store::types::{Delivery, Event, Message, PeerId};
+use crate::store::types::{Approval, Delivery, Event, Message, PeerId};
 
 /// A change worth streaming.
 #[derive(Debug, Clone, Serialize)]
@@ -20,6 +20,8 @@ pub enum LiveEvent {
     Delivery { delivery: Delivery },
     /// A pair event was recorded.
     Event { event: Event },
+    /// An approval request was recorded or answered.
+    Approval { approval: Approval },
 }
 
 /// Wake-ups and the live broadcast. Events travel as `Arc`s: the channel

@@ -12,6 +12,15 @@ use crate::store::StoreError;
 pub enum CoreError {
     #[error("{0}")]
     Invalid(String),
+    /// What the request names does not exist (an approval id).
+    #[error("{0}")]
+    NotFound(String),
+    /// An earlier request won (an approval already answered).
+    #[error("{0}")]
+    Conflict(String),
+    /// A peer's adapter could not carry the request out.
+    #[error("{0}")]
+    Undelivered(String),
     #[error("store error: {0}")]
     Store(#[from] StoreError),
 }

@@ -7,8 +7,10 @@
 //! A peer has an id (messages, deliveries and attachments refer to it), a
 //! display name, a kickoff notice, optional tasks of its own (the Codex
 //! side keeps its app-server link), requests of its side on the control
-//! socket (Claude's hooks and `abg mcp`), and optionally a worker that
-//! pushes deliveries over an attached connection (the Claude channel).
+//! socket (Claude's hooks and `abg mcp`), optionally a worker that
+//! pushes deliveries over an attached connection (the Claude channel), and
+//! optionally a way to hand the human's answer to an approval request back
+//! to its agent (`deliver_verdict`).
 
 use std::sync::Arc;
 
@@ -16,9 +18,10 @@ use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::approvals::Verdict;
 use super::core::{Core, CoreError, PeerInfo};
 use crate::control::protocol::ServerFrame;
-use crate::store::types::{DeliveryModel, PeerId};
+use crate::store::types::{Approval, DeliveryModel, PeerId};
 
 /// What a peer's request handler failed with.
 pub type PeerResult = Result<serde_json::Value, CoreError>;
@@ -57,6 +60,23 @@ pub trait Peer: Send + Sync + 'static {
     /// Handlers may block (hooks read transcripts): the control server
     /// runs them off the async workers.
     fn answer(&self, core: &Core, request: serde_json::Value) -> PeerResult;
+
+    /// Hand the human's answer to approval request `approval` (recorded by
+    /// this adapter through [`Core::record_approval`]) to the agent. The
+    /// store has already recorded the answer; an error leaves the request
+    /// `abandoned` (nothing approved). By default a peer takes no answers
+    /// from abg. May block.
+    fn deliver_verdict(
+        &self,
+        _core: &Core,
+        _approval: &Approval,
+        _verdict: &Verdict,
+    ) -> Result<(), CoreError> {
+        Err(CoreError::Undelivered(format!(
+            "{} takes no answers from abg; answer in its own terminal",
+            self.name()
+        )))
+    }
 
     /// Serve a connection that said hello as this peer: frames it sends
     /// unasked (deliveries) go to `out`, which the control server writes

@@ -30,6 +30,9 @@ impl CoreError {
     pub fn status(&self) -> (StatusCode, ErrorCode) {
         match self {
             CoreError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument),
+            CoreError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            CoreError::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            CoreError::Undelivered(_) => (StatusCode::BAD_GATEWAY, ErrorCode::Internal),
             CoreError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }

@@ -57,6 +57,9 @@ impl Core {
             relay_paused: self.with_store(super::governor::judge::paused),
             peers,
             pending: self.pending_views(20),
+            approvals_pending: self
+                .with_store(|s| s.pending_approvals())
+                .unwrap_or_default(),
         }
     }
 

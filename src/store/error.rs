@@ -41,6 +41,15 @@ pub enum StoreError {
     #[error("{what} not found: {key}")]
     NotFound { what: &'static str, key: String },
 
+    /// An approval already answered (or closed): the first answer won.
+    #[error("approval {id} is already {how}")]
+    ApprovalClosed {
+        id: String,
+        state: super::types::ApprovalState,
+        /// How and when it was answered ("approved via cli by human at … ms").
+        how: String,
+    },
+
     #[error(
         "invalid delivery transition for {message_id} to {recipient}: {from} -> {to} ({reason})"
     )]

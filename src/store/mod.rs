@@ -13,10 +13,11 @@
 //! Layout: `types` (serde data; `peer_id`: who talks, as data; `meaning`: delivery
 //! states, models and reasons), `schema` (migrations), `rows` (SQL ⇄ types), `peers`
 //! (who takes part and how each takes messages), and one file of queries per concern
-//! (`messages`, `deliveries`, `records`). All calls are synchronous;
+//! (`messages`, `deliveries`, `records`, `approvals`). All calls are synchronous;
 //! the daemon keeps the [`Store`] behind a `std::sync::Mutex` and calls it from blocking
 //! sections. The file is created 0600 (as are its `-wal`/`-shm` companions).
 
+mod approvals;
 mod batch;
 mod checkpointer;
 mod deliveries;
@@ -46,6 +47,7 @@ use rusqlite::Connection;
 
 use crate::clock::now_ms;
 
+pub use approvals::Resolution;
 pub use error::StoreError;
 pub use messages::MAX_SEARCH_TERMS;
 pub use peers::Peers;
@@ -53,9 +55,9 @@ pub use queue::QueueMark;
 pub use readings::ReadingRow;
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use types::{
-    Delivery, DeliveryLogEntry, DeliveryModel, DeliveryReason, DeliveryState, Event, Inserted,
-    Message, MessageKind, NewMessage, Note, OnBusy, ParseEnumError, PeerId, Pending,
-    RecipientStats, Stats, Tombstone, Transitioned,
+    AnsweredVia, Approval, ApprovalKind, ApprovalState, Delivery, DeliveryLogEntry, DeliveryModel,
+    DeliveryReason, DeliveryState, Event, Inserted, Message, MessageKind, NewMessage, Note, OnBusy,
+    ParseEnumError, PeerId, Pending, RecipientStats, Stats, Tombstone, Transitioned,
 };
 
 use error::Result;
@@ -192,8 +194,17 @@ fn new_message_id() -> String {
 }
 
 fn message_id_at(ms: i64, random: u32) -> String {
+    id_at("m_", ms, random)
+}
+
+/// A fresh approval id: `a_` and the same time-sortable hex as message ids.
+fn new_approval_id() -> String {
+    id_at("a_", now_ms(), rand::random::<u32>())
+}
+
+fn id_at(prefix: &str, ms: i64, random: u32) -> String {
     let ms = u64::try_from(ms).unwrap_or(0) & 0xff_ffff_ffff;
-    format!("m_{ms:010x}{:06x}", random & 0xff_ffff)
+    format!("{prefix}{ms:010x}{:06x}", random & 0xff_ffff)
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {

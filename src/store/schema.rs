@@ -21,7 +21,7 @@ use super::error::{Result, StoreError};
 pub const APPLICATION_ID: i64 = 0x6162_6731;
 
 /// Ordered migration steps; step `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -297,6 +297,32 @@ UPDATE delivery_log SET reason = "#,
 WHERE detail IS NOT NULL;
 "#
 );
+
+/// The approvals inbox (issue 17): one row per request an agent put to the human, keyed
+/// by the agent's own id for it (`request_key`, unique per peer, so a replay is the same
+/// row). Only `pending` rows move; the first answer wins (one conditional UPDATE). A
+/// rowid table: the rowid orders requests as they came (ids of one millisecond do not).
+const V5: &str = r#"
+CREATE TABLE approvals (
+    id           TEXT    PRIMARY KEY,
+    peer         TEXT    NOT NULL REFERENCES peers(id),
+    request_key  TEXT    NOT NULL,
+    kind         TEXT    NOT NULL CHECK (kind IN ('command','file_change','permissions',
+                     'tool','user_input','elicitation','unknown')),
+    detail       TEXT    NOT NULL CHECK (json_valid(detail)),
+    options      TEXT    CHECK (options IS NULL OR json_valid(options)),
+    state        TEXT    NOT NULL CHECK (state IN ('pending','approved','denied',
+                     'answered_elsewhere','expired','abandoned')),
+    created_ms   INTEGER NOT NULL,
+    expires_ms   INTEGER,
+    answered_ms  INTEGER,
+    answered_by  TEXT,
+    answered_via TEXT    CHECK (answered_via IS NULL OR answered_via IN ('cli','web','tui','agent')),
+    decision     TEXT    CHECK (decision IS NULL OR json_valid(decision)),
+    UNIQUE (peer, request_key)
+);
+CREATE INDEX approvals_state ON approvals(state);
+"#;
 
 fn user_version(conn: &Connection) -> Result<i64> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)

@@ -279,3 +279,181 @@ pub struct Stats {
     pub by_state: std::collections::BTreeMap<DeliveryState, u64>,
     pub by_recipient: std::collections::BTreeMap<PeerId, RecipientStats>,
 }
+
+// ---- Approvals (schema V5): what an agent asks the human to allow. ----
+
+/// What an approval request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalKind {
+    /// Run a command.
+    Command,
+    /// Change files.
+    FileChange,
+    /// Widen the agent's permissions (sandbox, network, directories).
+    Permissions,
+    /// Call a tool.
+    Tool,
+    /// Answer a question the agent put.
+    UserInput,
+    /// Fill in a form a tool server asked for.
+    Elicitation,
+    /// Anything this build does not know.
+    Unknown,
+}
+
+impl ApprovalKind {
+    pub const ALL: [ApprovalKind; 7] = [
+        ApprovalKind::Command,
+        ApprovalKind::FileChange,
+        ApprovalKind::Permissions,
+        ApprovalKind::Tool,
+        ApprovalKind::UserInput,
+        ApprovalKind::Elicitation,
+        ApprovalKind::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalKind::Command => "command",
+            ApprovalKind::FileChange => "file_change",
+            ApprovalKind::Permissions => "permissions",
+            ApprovalKind::Tool => "tool",
+            ApprovalKind::UserInput => "user_input",
+            ApprovalKind::Elicitation => "elicitation",
+            ApprovalKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where an approval stands. Only `pending` moves; every other state is final
+/// (except that a verdict abg could not hand to the agent becomes `abandoned`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    /// Waiting for an answer.
+    Pending,
+    /// Allowed through abg.
+    Approved,
+    /// Refused through abg.
+    Denied,
+    /// Answered in the agent's own UI (or the agent withdrew it).
+    AnsweredElsewhere,
+    /// Its time ran out.
+    Expired,
+    /// abg could not hand the verdict to the agent: nothing was allowed.
+    Abandoned,
+}
+
+impl ApprovalState {
+    pub const ALL: [ApprovalState; 6] = [
+        ApprovalState::Pending,
+        ApprovalState::Approved,
+        ApprovalState::Denied,
+        ApprovalState::AnsweredElsewhere,
+        ApprovalState::Expired,
+        ApprovalState::Abandoned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved => "approved",
+            ApprovalState::Denied => "denied",
+            ApprovalState::AnsweredElsewhere => "answered_elsewhere",
+            ApprovalState::Expired => "expired",
+            ApprovalState::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// Through what an approval was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnsweredVia {
+    /// `abg approve` / `abg deny`.
+    Cli,
+    /// The web UI.
+    Web,
+    /// The agent's own terminal UI.
+    Tui,
+    /// The agent itself (it withdrew or timed out the request).
+    Agent,
+}
+
+impl AnsweredVia {
+    pub const ALL: [AnsweredVia; 4] = [
+        AnsweredVia::Cli,
+        AnsweredVia::Web,
+        AnsweredVia::Tui,
+        AnsweredVia::Agent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnsweredVia::Cli => "cli",
+            AnsweredVia::Web => "web",
+            AnsweredVia::Tui => "tui",
+            AnsweredVia::Agent => "agent",
+        }
+    }
+}
+
+string_enum!(ApprovalKind, "approval kind", ApprovalKind::ALL);
+string_enum!(ApprovalState, "approval state", ApprovalState::ALL);
+string_enum!(AnsweredVia, "answered-via", AnsweredVia::ALL);
+
+/// An approval request as an adapter records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewApproval {
+    pub peer: PeerId,
+    /// The agent's own id for the request (a JSON-RPC id and thread, …):
+    /// unique per peer, so a replayed request yields the first row.
+    pub request_key: String,
+    pub kind: ApprovalKind,
+    /// What is asked (command, cwd, reason, diff, tool, input preview, …).
+    pub detail: serde_json::Value,
+    /// The decisions the agent offers, by abg's names (`approve`,
+    /// `approve_for_session`, `deny`); `None`: approve and deny.
+    pub options: Option<Vec<String>>,
+    pub expires_ms: Option<i64>,
+}
+
+/// A stored approval request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    /// `a_` and a time-sortable hex id.
+    pub id: String,
+    pub peer: PeerId,
+    pub request_key: String,
+    pub kind: ApprovalKind,
+    pub detail: serde_json::Value,
+    pub options: Option<Vec<String>>,
+    pub state: ApprovalState,
+    pub created_ms: i64,
+    pub expires_ms: Option<i64>,
+    pub answered_ms: Option<i64>,
+    /// Who answered (`human`), when abg knows.
+    pub answered_by: Option<String>,
+    pub answered_via: Option<AnsweredVia>,
+    /// The verdict as stored (`{"decision": …, "reason": …}`, plus `error`
+    /// when it could not be handed to the agent).
+    pub decision: Option<serde_json::Value>,
+}
+
+impl Approval {
+    /// "approved via cli by human at 1700000000000": how it was answered.
+    pub fn answered_text(&self) -> String {
+        let mut text = self.state.as_str().to_owned();
+        if let Some(via) = self.answered_via {
+            text.push_str(&format!(" via {via}"));
+        }
+        if let Some(by) = &self.answered_by {
+            text.push_str(&format!(" by {by}"));
+        }
+        if let Some(ms) = self.answered_ms {
+            text.push_str(&format!(" at {ms} ms"));
+        }
+        text
+    }
+}

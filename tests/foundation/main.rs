@@ -6,6 +6,7 @@
 
 mod env;
 
+mod approvals;
 mod auth;
 mod cli;
 mod concurrency;

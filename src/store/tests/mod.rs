@@ -1,5 +1,6 @@
 //! Unit tests of the store, one file per concern. Shared helpers live here.
 
+mod approvals;
 mod batch;
 mod deliveries;
 mod durability;

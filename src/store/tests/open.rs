@@ -47,6 +47,7 @@ fn migrates_an_empty_file_with_the_right_pragmas() {
     assert_eq!(
         tables,
         [
+            "approvals",
             "deliveries",
             "delivery_log",
             "events",

@@ -1,0 +1,139 @@
+//! `abg approvals`: the approvals inbox — what the agents asked the human to
+//! allow (run a command, change files, …), pending ones first. Answer one
+//! with `abg approve` or `abg deny`.
+
+use std::process::ExitCode;
+
+use super::{Context, output};
+use crate::control::client::Client;
+use crate::control::protocol::approvals::Approval;
+use crate::daemon::ensure;
+
+/// List the agents' approval requests waiting for an answer.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Also list answered, expired and abandoned requests.
+    #[arg(long)]
+    pub all: bool,
+    /// Most requests listed.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
+    let pair = ctx.pair()?;
+    ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
+    let client = Client::for_pair(&pair)?;
+    let list = client.approvals(args.all, args.limit).await?;
+    if args.json {
+        output::json(&list)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if list.approvals.is_empty() {
+        output::line(if args.all {
+            "no approval requests yet"
+        } else {
+            "no approval requests waiting"
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = crate::clock::now_ms();
+    for a in &list.approvals {
+        // What is asked quotes the agent: shown, never executed.
+        output::agent_line(render(a, now), false)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One request as a line: id, peer, kind, state, age, what is asked.
+pub(super) fn render(a: &Approval, now: i64) -> String {
+    let state = if a.state == crate::store::types::ApprovalState::Pending {
+        format!(
+            "pending ({} ago; {})",
+            output::human_duration(now - a.created_ms),
+            offered(a)
+        )
+    } else {
+        a.answered_text()
+    };
+    format!(
+        "{} {} {} — {}\n  {}",
+        a.id,
+        a.peer,
+        a.kind.as_str(),
+        state,
+        summary(&a.detail)
+    )
+}
+
+/// The decisions a request offers, as `abg approve`/`abg deny` read them.
+fn offered(a: &Approval) -> String {
+    match &a.options {
+        Some(o) if !o.is_empty() => o.join(" / "),
+        _ => "approve / deny".into(),
+    }
+}
+
+/// The gist of what is asked: the command, path, tool or question, with
+/// the reason; else the detail as JSON.
+fn summary(detail: &serde_json::Value) -> String {
+    let field = |k: &str| {
+        detail
+            .get(k)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+    };
+    let what = ["command", "path", "tool", "question", "message"]
+        .iter()
+        .find_map(|k| field(k));
+    match (what, field("reason")) {
+        (Some(w), Some(r)) => format!("{w} (reason: {r})"),
+        (Some(w), None) => w.to_owned(),
+        (None, Some(r)) => r.to_owned(),
+        (None, None) => detail.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::types::{ApprovalKind, ApprovalState, PeerId};
+
+    #[test]
+    fn a_request_reads_as_its_gist_with_what_it_offers() {
+        let a = Approval {
+            id: "a_1".into(),
+            peer: PeerId::from_static("codex"),
+            request_key: "0:t".into(),
+            kind: ApprovalKind::Command,
+            detail: json!({"command": "touch x", "cwd": "/w", "reason": "probe"}),
+            options: Some(vec![
+                "approve".into(),
+                "approve_for_session".into(),
+                "deny".into(),
+            ]),
+            state: ApprovalState::Pending,
+            created_ms: 1_000,
+            expires_ms: None,
+            answered_ms: None,
+            answered_by: None,
+            answered_via: None,
+            decision: None,
+        };
+        assert_eq!(
+            render(&a, 5_000),
+            "a_1 codex command — pending (4s ago; approve / approve_for_session / deny)\n  touch x (reason: probe)"
+        );
+        let odd = Approval {
+            detail: json!({"x": 1}),
+            options: None,
+            ..a
+        };
+        assert!(render(&odd, 1_000).ends_with("approve / deny)\n  {\"x\":1}"));
+    }
+}

@@ -1,0 +1,109 @@
+//! The approvals inbox's routes: `GET /v1/approvals` lists requests,
+//! `POST /v1/approvals/{id}` answers one (see [`super::protocol::approvals`]).
+//! Answering runs off the async workers: the owning peer's adapter may talk
+//! to its agent. The adapter is found through the registry the server holds;
+//! this file names no agent.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::errors::{core_error, error};
+use super::protocol::ErrorCode;
+use super::protocol::approvals::{AnswerRequest, AnswerResult, ApprovalList};
+use super::server::AppState;
+use crate::daemon::approvals::Verdict;
+use crate::store::types::{AnsweredVia, ApprovalState};
+
+/// `GET /v1/approvals?state=pending|all&limit=N`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+pub(super) async fn list(
+    State(s): State<AppState>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = q else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidArgument,
+            "query must be ?state=<pending|all|STATE>&limit=<1..1000>".into(),
+        );
+    };
+    if !(1..=1000).contains(&q.limit) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidArgument,
+            "limit must be from 1 to 1000".into(),
+        );
+    }
+    let state = match q.state.as_deref() {
+        None | Some("pending") => Some(ApprovalState::Pending),
+        Some("all") => None,
+        Some(other) => match other.parse::<ApprovalState>() {
+            Ok(st) => Some(st),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "state must be pending, all, or one of approved, denied, answered_elsewhere, expired, abandoned; not {other:?}"
+                    ),
+                );
+            }
+        },
+    };
+    match s.core.approvals(state, q.limit as usize) {
+        Ok((approvals, pending)) => axum::Json(ApprovalList { approvals, pending }).into_response(),
+        Err(e) => core_error(e),
+    }
+}
+
+pub(super) async fn answer(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let req: AnswerRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadFrame,
+                format!(
+                    "request body is not an answer: {e}; send {{\"decision\": \"approve\"|\"approve_for_session\"|\"deny\", \"reason\"?: text}}"
+                ),
+            );
+        }
+    };
+    let verdict = Verdict {
+        decision: req.decision,
+        reason: req.reason,
+        via: AnsweredVia::Cli,
+    };
+    let core = Arc::clone(&s.core);
+    let peers = s.peers.clone();
+    match tokio::task::spawn_blocking(move || core.answer_approval(&peers, &id, &verdict)).await {
+        Ok(Ok(approval)) => axum::Json(AnswerResult { approval }).into_response(),
+        Ok(Err(e)) => core_error(e),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            format!("answering the approval failed: {e}"),
+        ),
+    }
+}

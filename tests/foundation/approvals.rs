@@ -1,0 +1,386 @@
+//! The approvals inbox through a fake peer, registered beside Claude and
+//! Codex like the peer seam's: its adapter records requests through the
+//! core's port (over its own control connection) and takes verdicts by
+//! recording what it got. Answers go over the real HTTP routes: the first
+//! wins and reaches the fake exactly once, a second is refused naming the
+//! first, a request answered in the agent's own UI takes no late answer,
+//! an adapter that fails leaves it abandoned (nothing approved), and with
+//! `approvals.relay` off nothing is stored. The real binary lists and
+//! answers against a real daemon.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use abg::claude::wsclient::ControlLink;
+use abg::config::Config;
+use abg::control::client::{Client, ClientError};
+use abg::control::protocol::Role;
+use abg::control::protocol::approvals::{AnswerRequest, Decision};
+use abg::daemon::approvals::{Recorded, Verdict};
+use abg::daemon::core::{Core, CoreError};
+use abg::daemon::peer::{Peer, PeerResult, Peers};
+use abg::pair::PairName;
+use abg::pair::registry::Registry;
+use abg::store::Store;
+use abg::store::types::{
+    AnsweredVia, Approval, ApprovalKind, ApprovalState, DeliveryModel, NewApproval, PeerId,
+};
+use serde_json::json;
+
+use crate::env::AbgEnv;
+
+const FAKE: PeerId = PeerId::from_static("fake");
+
+/// A peer whose agent asks for approvals (`{"ask": key, …}` requests), says
+/// when its own UI answered one (`{"elsewhere": key}`), and takes verdicts
+/// by recording them, unless the request asked it to fail.
+#[derive(Default)]
+struct FakePeer {
+    got: Mutex<Vec<(String, Verdict)>>,
+}
+
+impl FakePeer {
+    fn got(&self) -> Vec<(String, Verdict)> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+impl Peer for FakePeer {
+    fn id(&self) -> PeerId {
+        FAKE
+    }
+
+    fn name(&self) -> &'static str {
+        "Fake"
+    }
+
+    fn kickoff(&self) -> &'static str {
+        "You are paired with the others through abg."
+    }
+
+    fn model(&self) -> DeliveryModel {
+        DeliveryModel::Push
+    }
+
+    fn answer(&self, core: &Core, request: serde_json::Value) -> PeerResult {
+        if let Some(key) = request["elsewhere"].as_str() {
+            let moved = core.approval_answered_elsewhere(FAKE, key, AnsweredVia::Tui)?;
+            return Ok(json!({ "moved": moved.is_some() }));
+        }
+        let key = request["ask"]
+            .as_str()
+            .ok_or_else(|| CoreError::Invalid("not a fake request".into()))?;
+        let options = serde_json::from_value(request["options"].clone())
+            .map_err(|e| CoreError::Invalid(e.to_string()))?;
+        let recorded = core.record_approval(NewApproval {
+            peer: FAKE,
+            request_key: key.into(),
+            kind: ApprovalKind::Command,
+            detail: request["detail"].clone(),
+            options,
+            expires_ms: None,
+        })?;
+        Ok(match recorded {
+            Recorded::Stored { approval, fresh } => json!({ "id": approval.id, "fresh": fresh }),
+            Recorded::RelayOff => json!({ "relay_off": true }),
+        })
+    }
+
+    fn deliver_verdict(
+        &self,
+        _core: &Core,
+        approval: &Approval,
+        verdict: &Verdict,
+    ) -> Result<(), CoreError> {
+        if approval.detail["fail"] == true {
+            return Err(CoreError::Undelivered("the fake's agent went away".into()));
+        }
+        self.got
+            .lock()
+            .unwrap()
+            .push((approval.id.clone(), verdict.clone()));
+        Ok(())
+    }
+}
+
+fn free_base() -> u16 {
+    let seed = (std::process::id() as u16).wrapping_add(1237);
+    (0..400u16)
+        .map(|k| 30000 + (seed.wrapping_add(k.wrapping_mul(7919)) % 2500) * 10)
+        .find(|base| (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()))
+        .expect("a free port block")
+}
+
+struct Daemon {
+    core: Arc<Core>,
+    fake: Arc<FakePeer>,
+    port: u16,
+    secret: String,
+    server: tokio::task::JoinHandle<()>,
+    _tmp: tempfile::TempDir,
+}
+
+/// An in-process daemon with the real peers and the fake, under `config`.
+async fn daemon(config: Config) -> Daemon {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("proj");
+    std::fs::create_dir_all(&root).expect("root");
+    let root = std::fs::canonicalize(root).expect("canonical root");
+    let registry = Registry::new(&tmp.path().join("state"), free_base());
+    let (pair, _) = registry
+        .find_or_create(&root, &PairName::default())
+        .expect("pair");
+    let secret = pair.secret().expect("secret");
+    let store = Store::open(&pair.store_file()).expect("store");
+    let fake = Arc::new(FakePeer::default());
+    let mut adapters = abg::peers::adapters();
+    adapters.push(Arc::clone(&fake) as Arc<dyn Peer>);
+    let setup = abg::peers::setup_for(Peers::new(adapters));
+    let core = setup.core(pair.clone(), config, store).expect("core");
+    let port = pair.ports.control;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind");
+    let ui = Arc::new(abg::web::auth::UiAuth::new(port, &secret));
+    let app = setup.app(&core, port, &secret, ui);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Daemon {
+        core,
+        fake,
+        port,
+        secret,
+        server,
+        _tmp: tmp,
+    }
+}
+
+async fn ask(link: &ControlLink, key: &str, detail: serde_json::Value) -> serde_json::Value {
+    link.peer(
+        FAKE,
+        json!({ "ask": key, "detail": detail, "options": ["approve", "deny"] }),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the fake asks")
+}
+
+fn answer(decision: Decision) -> AnswerRequest {
+    AnswerRequest {
+        decision,
+        reason: None,
+    }
+}
+
+/// The status and message of a refused call.
+fn refused(r: Result<impl std::fmt::Debug, ClientError>) -> (u16, String) {
+    match r {
+        Err(ClientError::Refused { status, message }) => (status, message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_inbox_first_answer_wins_and_reaches_the_agent_once() {
+    let d = daemon(Config::default()).await;
+    let (link, _) = ControlLink::connect(d.port, &d.secret, Role::Peer(FAKE))
+        .await
+        .expect("the fake attaches");
+    let client = Client::new(d.port, d.secret.clone());
+
+    // Recorded through the port; a replay is the same request.
+    let first = ask(
+        &link,
+        "7:t1",
+        json!({"command": "touch x", "reason": "probe"}),
+    )
+    .await;
+    assert_eq!(first["fresh"], true);
+    let id = first["id"].as_str().unwrap().to_owned();
+    let again = ask(
+        &link,
+        "7:t1",
+        json!({"command": "touch x", "reason": "probe"}),
+    )
+    .await;
+    assert_eq!(
+        (again["id"].as_str(), again["fresh"].as_bool()),
+        (Some(id.as_str()), Some(false))
+    );
+
+    let list = client.approvals(false, 100).await.expect("list");
+    assert_eq!(list.pending, 1);
+    assert_eq!(list.approvals.len(), 1);
+    assert_eq!(list.approvals[0].id, id);
+    assert_eq!(list.approvals[0].peer, FAKE);
+    assert_eq!(list.approvals[0].detail["command"], "touch x");
+    assert_eq!(client.status().await.expect("status").approvals_pending, 1);
+
+    // A decision the request does not offer is refused; nothing moves.
+    let (status, message) = refused(
+        client
+            .answer_approval(&id, &answer(Decision::ApproveForSession))
+            .await,
+    );
+    assert_eq!(status, 400, "{message}");
+    assert!(
+        message.contains("does not offer \"approve_for_session\""),
+        "{message}"
+    );
+    assert!(d.fake.got().is_empty());
+
+    // The first answer: stored, then handed to the fake exactly once.
+    let done = client
+        .answer_approval(&id, &answer(Decision::Approve))
+        .await
+        .expect("approve");
+    assert_eq!(done.approval.state, ApprovalState::Approved);
+    assert_eq!(done.approval.answered_via, Some(AnsweredVia::Cli));
+    let got = d.fake.got();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, id);
+    assert_eq!(got[0].1.decision, Decision::Approve);
+
+    // A second answer is refused, naming the first.
+    let (status, message) = refused(
+        client
+            .answer_approval(
+                &id,
+                &AnswerRequest {
+                    decision: Decision::Deny,
+                    reason: Some("changed my mind".into()),
+                },
+            )
+            .await,
+    );
+    assert_eq!(status, 409, "{message}");
+    assert!(
+        message.contains("already approved via cli by human at"),
+        "{message}"
+    );
+    assert_eq!(d.fake.got().len(), 1);
+
+    // Answered in the agent's own UI: a late approve is refused, the fake
+    // receives nothing.
+    let second = ask(&link, "8:t1", json!({"command": "rm -rf build"})).await;
+    let id2 = second["id"].as_str().unwrap().to_owned();
+    let moved = link
+        .peer(FAKE, json!({ "elsewhere": "8:t1" }), Duration::from_secs(5))
+        .await
+        .expect("elsewhere");
+    assert_eq!(moved["moved"], true);
+    let (status, message) = refused(
+        client
+            .answer_approval(&id2, &answer(Decision::Approve))
+            .await,
+    );
+    assert_eq!(status, 409, "{message}");
+    assert!(message.contains("answered_elsewhere via tui"), "{message}");
+    assert_eq!(d.fake.got().len(), 1);
+
+    // An adapter that cannot deliver: abandoned, nothing approved.
+    let third = ask(&link, "9:t1", json!({"command": "make", "fail": true})).await;
+    let id3 = third["id"].as_str().unwrap().to_owned();
+    let (status, message) = refused(
+        client
+            .answer_approval(&id3, &answer(Decision::Approve))
+            .await,
+    );
+    assert_eq!(status, 502, "{message}");
+    assert!(
+        message.contains("abandoned (nothing was approved)"),
+        "{message}"
+    );
+    assert!(message.contains("the fake's agent went away"), "{message}");
+    let row = d.core.approval(&id3).expect("row");
+    assert_eq!(row.state, ApprovalState::Abandoned);
+    assert_eq!(
+        row.decision.as_ref().unwrap()["error"],
+        "the fake's agent went away"
+    );
+    assert_eq!(d.fake.got().len(), 1);
+
+    // Unknown ids and bad bodies.
+    let (status, message) = refused(
+        client
+            .answer_approval("a_nope", &answer(Decision::Approve))
+            .await,
+    );
+    assert_eq!(status, 404, "{message}");
+    let auth =
+        abg::control::client::open_session(&abg::control::client::http_client(), d.port, &d.secret)
+            .await
+            .expect("session");
+    let (status, body) = crate::control::http(
+        d.port,
+        "POST",
+        &format!("/v1/approvals/{id}"),
+        &[
+            ("Authorization", auth.as_str()),
+            ("abg-protocol", "2"),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"decison":"approve"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("decison") || body.contains("decision"),
+        "{body}"
+    );
+
+    // Everything is in the audit trail, and the inbox lists it all.
+    let events = d
+        .core
+        .with_store(|s| s.events_after(0, 1000))
+        .expect("events");
+    let kinds = |k: &str| events.iter().filter(|e| e.kind == k).count();
+    assert_eq!(kinds("approval.requested"), 3);
+    assert_eq!(kinds("approval.answered"), 3);
+    let all = client.approvals(true, 100).await.expect("all");
+    assert_eq!(all.pending, 0);
+    assert_eq!(all.approvals.len(), 3);
+    assert_eq!(client.status().await.expect("status").approvals_pending, 0);
+    d.server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_relay_off_nothing_is_stored() {
+    let mut config = Config::default();
+    config.settings.approvals_relay = false;
+    let d = daemon(config).await;
+    let (link, _) = ControlLink::connect(d.port, &d.secret, Role::Peer(FAKE))
+        .await
+        .expect("the fake attaches");
+    let r = ask(&link, "1:t", json!({"command": "ls"})).await;
+    assert_eq!(r["relay_off"], true);
+    let (rows, pending) = d.core.approvals(None, 10).expect("list");
+    assert!(rows.is_empty());
+    assert_eq!(pending, 0);
+    d.server.abort();
+}
+
+#[test]
+fn the_binary_lists_and_answers_against_a_real_daemon() {
+    let env = AbgEnv::new();
+    let p = env.project("p");
+    let list = env.json(&p, &["approvals", "--json"]);
+    assert_eq!(list["pending"], 0, "{list}");
+    assert_eq!(list["approvals"], json!([]), "{list}");
+    assert_eq!(
+        env.ok(&p, &["approvals"]).trim(),
+        "no approval requests waiting"
+    );
+    let out = env.run(&p, &["approve", "a_0000000000000000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("(404)") && err.contains("no approval"),
+        "{err}"
+    );
+    let out = env.run(&p, &["deny", "a_0", "--reason", "no"]);
+    assert_eq!(out.status.code(), Some(1));
+    let status = env.json(&p, &["status", "--json"]);
+    assert_eq!(status["approvals_pending"], 0);
+    env.ok(&p, &["kill"]);
+}
