@@ -12,10 +12,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::app::AppState;
 use super::errors::{core_error, error};
 use super::protocol::ErrorCode;
 use super::protocol::approvals::{AnswerRequest, AnswerResult, ApprovalList};
-use super::server::AppState;
 use crate::daemon::approvals::Verdict;
 use crate::store::types::{AnsweredVia, ApprovalState};
 

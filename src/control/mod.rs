@@ -11,6 +11,7 @@
 //! client the CLI and agent-side processes use (`client`).
 
 pub mod accept;
+mod app;
 mod approvals;
 pub mod client;
 pub mod errors;

@@ -21,15 +21,10 @@ use super::guard::{self, Guard};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 
+use super::app::AppState;
 use super::protocol::{Ack, ClientFrame, ErrorCode, PROTOCOL_VERSION, SendRequest, ServerFrame};
 use crate::daemon::core::Core;
 use crate::daemon::peer::Peers;
-
-#[derive(Clone)]
-pub(super) struct AppState {
-    pub(super) core: Arc<Core>,
-    pub(super) peers: Peers,
-}
 
 /// Build the router for `core` and its `peers`, guarded by `guard` (with
 /// the web UI's gate of the `/ui` paths already set, see

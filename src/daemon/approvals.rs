@@ -19,21 +19,12 @@ use super::core::{Core, CoreError};
 use super::peer::Peers;
 use crate::clock::now_ms;
 use crate::control::protocol::approvals::Decision;
+pub use crate::control::protocol::approvals::Verdict;
 use crate::store::types::{AnsweredVia, Approval, ApprovalState, NewApproval, PeerId};
 use crate::store::{Resolution, StoreError};
 
 /// Who answers through abg: the human at the keyboard.
 const HUMAN: &str = "human";
-
-/// A human's answer to an approval request, as handed to the adapter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    pub decision: Decision,
-    /// Why (for agents that take a reason).
-    pub reason: Option<String>,
-    /// Where it was given.
-    pub via: AnsweredVia,
-}
 
 /// What recording a request did.
 #[derive(Debug, Clone, PartialEq)]

@@ -18,9 +18,9 @@ use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::approvals::Verdict;
 use super::core::{Core, CoreError, PeerInfo};
 use crate::control::protocol::ServerFrame;
+use crate::control::protocol::approvals::Verdict;
 use crate::store::types::{Approval, DeliveryModel, PeerId};
 
 /// What a peer's request handler failed with.

@@ -64,3 +64,13 @@ pub struct ApprovalList {
     /// How many wait for an answer in all.
     pub pending: u64,
 }
+
+/// A human's answer to an approval request, as handed to the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub decision: Decision,
+    /// Why (for agents that take a reason).
+    pub reason: Option<String>,
+    /// Where it was given.
+    pub via: AnsweredVia,
+}
