@@ -21,7 +21,7 @@ pub fn registry() -> Peers {
 pub fn adapters() -> Vec<Arc<dyn Peer>> {
     vec![
         Arc::new(crate::claude::peer::ClaudePeer::default()),
-        Arc::new(crate::codex::peer::CodexPeer),
+        Arc::new(crate::codex::peer::CodexPeer::default()),
     ]
 }
 

@@ -384,6 +384,178 @@ async fn codex_safe(s: Scenario) -> Result<()> {
 }
 
 #[test]
+fn codex_safe_mode_approval_is_answered_from_abg() {
+    scenario::run("safe_codex_inbox", Need::Codex, codex_inbox);
+}
+
+/// The JSON of `abg approvals --json [--all]`.
+fn approvals(abg: &AbgCodex, s: &Scenario, all: bool) -> Result<Value> {
+    let mut args = vec!["approvals", "--json"];
+    if all {
+        args.push("--all");
+    }
+    let out = abg.run_cli(&s.env.workdir, &args)?;
+    ensure!(
+        out.status.success(),
+        "abg approvals failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// `--safe` with the inbox: Codex's approval request is recorded while its
+/// overlay is up, `abg approve` answers it (the overlay closes, the command
+/// runs once, the turn completes), and the inbox says who answered how; a
+/// request answered in the TUI first closes as answered there, and a late
+/// `abg approve` is refused.
+async fn codex_inbox(s: Scenario) -> Result<()> {
+    let mock = codex_setup(&s).await?;
+    let abg = AbgCodex::start(&s, &["--safe"]).await?;
+    let result = async {
+        let turn = CodexTurn::new(&s, "inbox");
+        turn.push_script(&mock);
+        abg.tui.type_text(&turn.human).await?;
+        let command = format!("$ touch {}", turn.rel);
+        abg.tui
+            .wait_until("Codex's approval prompt", WAIT, |sc| {
+                sc.contains(CODEX_APPROVAL) && sc.contains(&command)
+            })
+            .await?;
+        // The daemon recorded the request it saw beside the TUI.
+        let start = Instant::now();
+        let id = loop {
+            let list = approvals(&abg, &s, false)?;
+            let found = list["approvals"].as_array().and_then(|a| {
+                a.iter().find(|x| {
+                    x["state"] == "pending"
+                        && x["peer"] == "codex"
+                        && x["detail"]["command"]
+                            .as_str()
+                            .is_some_and(|c| c.contains(&turn.rel))
+                })
+            });
+            if let Some(found) = found {
+                break found["id"].as_str().unwrap_or_default().to_string();
+            }
+            ensure!(
+                start.elapsed() < WAIT,
+                "the approval request never reached the inbox: {list:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        ensure!(
+            !turn.path.exists(),
+            "{} exists before anyone answered",
+            turn.rel
+        );
+        let out = abg.run_cli(&s.env.workdir, &["approve", &id])?;
+        ensure!(
+            out.status.success(),
+            "abg approve failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Codex took the answer: its overlay closes and the command runs.
+        abg.tui
+            .wait_until("the approval prompt closed", WAIT, |sc| {
+                !sc.contains(CODEX_APPROVAL)
+            })
+            .await?;
+        abg.tui.wait_for(&turn.done, WAIT).await?;
+        wait_file(&turn.path, WAIT).await?;
+        let outputs = codex_outputs(&mock, &turn.rel);
+        ensure!(
+            outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
+            "the approved command did not run once, cleanly: {outputs:#?}"
+        );
+        // The inbox's record: approved from the terminal, and a second
+        // answer is refused.
+        let all = approvals(&abg, &s, true)?;
+        let entry = all["approvals"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["id"] == id.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        ensure!(
+            entry["state"] == "approved" && entry["answered_via"] == "cli",
+            "inbox entry after the answer: {entry:#}"
+        );
+        let again = abg.run_cli(&s.env.workdir, &["deny", &id])?;
+        ensure!(
+            !again.status.success()
+                && String::from_utf8_lossy(&again.stderr).contains("already approved"),
+            "a second answer was not refused: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+
+        // Answered in the TUI first: the inbox entry closes as answered
+        // there, and a late answer from abg is refused with that reason.
+        let tui_turn = CodexTurn::new(&s, "tui");
+        tui_turn.push_script(&mock);
+        abg.tui.type_text(&tui_turn.human).await?;
+        let command = format!("$ touch {}", tui_turn.rel);
+        abg.tui
+            .wait_until("Codex's second approval prompt", WAIT, |sc| {
+                sc.contains(CODEX_APPROVAL) && sc.contains(&command)
+            })
+            .await?;
+        let entry_for = |list: &Value| {
+            list["approvals"].as_array().and_then(|a| {
+                a.iter()
+                    .find(|x| {
+                        x["detail"]["command"]
+                            .as_str()
+                            .is_some_and(|c| c.contains(&tui_turn.rel))
+                    })
+                    .cloned()
+            })
+        };
+        let start = Instant::now();
+        let second = loop {
+            if let Some(e) = entry_for(&approvals(&abg, &s, false)?) {
+                break e["id"].as_str().unwrap_or_default().to_string();
+            }
+            ensure!(
+                start.elapsed() < WAIT,
+                "the second request never reached the inbox"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        answer(&abg.tui, "y", CODEX_APPROVAL).await?;
+        abg.tui.wait_for(&tui_turn.done, WAIT).await?;
+        wait_file(&tui_turn.path, WAIT).await?;
+        let start = Instant::now();
+        loop {
+            let entry = entry_for(&approvals(&abg, &s, true)?).unwrap_or_default();
+            if entry["state"] == "answered_elsewhere" {
+                ensure!(entry["answered_via"] == "tui", "{entry:#}");
+                break;
+            }
+            ensure!(
+                start.elapsed() < WAIT,
+                "the TUI's answer did not close the inbox entry: {entry:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let late = abg.run_cli(&s.env.workdir, &["approve", &second])?;
+        ensure!(
+            !late.status.success()
+                && String::from_utf8_lossy(&late.stderr).contains("answered_elsewhere"),
+            "a late answer after the TUI's was not refused: {}",
+            String::from_utf8_lossy(&late.stderr)
+        );
+        let outputs = codex_outputs(&mock, &tui_turn.rel);
+        ensure!(
+            outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
+            "Codex saw one answer, from its TUI: {outputs:#?}"
+        );
+        Ok(())
+    }
+    .await;
+    abg.shutdown().await?;
+    result
+}
+
+#[test]
 fn codex_resume_follows_the_mode_of_each_launch() {
     scenario::run("safe_codex_resume", Need::Codex, codex_resume);
 }

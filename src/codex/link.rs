@@ -8,8 +8,9 @@
 //! resumes the store's queue, so a fault loses and duplicates nothing.
 //! Codex → Claude: every completed `agentMessage` item of a subscribed
 //! thread becomes one stored message to Claude (keyed by the item id);
-//! commands and file changes become pair events. Approval requests are
-//! never answered here (see `transport`).
+//! commands and file changes become pair events. Approval requests go to
+//! the approvals inbox (`approvals`) and are answered only on a person's
+//! verdict.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub struct Link {
     /// `turn/start` goes out, so a daemon that died in between left its
     /// message looking unsent (see `delivery`).
     pub(super) head_checked: bool,
+    /// Where the inbox's verdicts are sent (see `approvals`).
+    answers: Arc<super::approvals::Answers>,
 }
 
 /// How long a running turn may stay silent before thread discovery, paused
@@ -78,7 +81,7 @@ pub struct Link {
 const QUIET_TURN: Duration = Duration::from_secs(10);
 
 /// The daemon's Codex task; returns on shutdown.
-pub async fn run(core: Arc<Core>) {
+pub async fn run(core: Arc<Core>, answers: Arc<super::approvals::Answers>) {
     let pair = core.pair().clone();
     let mut stop = core.shutdown_signal();
     // The app-server starts once the pair is used from the Codex side.
@@ -110,9 +113,10 @@ pub async fn run(core: Arc<Core>) {
         // may wait on Codex for seconds); the supervisor stops the server.
         let mut stopping = core.shutdown_signal();
         let served = tokio::select! {
-            served = serve(&core, &mut ready_rx, &mut stop) => served,
+            served = serve(&core, &answers, &mut ready_rx, &mut stop) => served,
             _ = stopping.wait_for(|s| *s) => Ok(()),
         };
+        answers.connected(None);
         core.publish_view(crate::codex::PEER, None);
         match served {
             Ok(()) => break,
@@ -130,6 +134,7 @@ pub async fn run(core: Arc<Core>) {
 
 async fn serve(
     core: &Arc<Core>,
+    answers: &Arc<super::approvals::Answers>,
     ready_rx: &mut watch::Receiver<u64>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), LinkError> {
@@ -156,7 +161,9 @@ async fn serve(
         retry_after: None,
         announced: None,
         head_checked: false,
+        answers: Arc::clone(answers),
     };
+    answers.connected(Some(link.conn.responder()));
     // Quota relay (issue 7): read the rate limits once per connection.
     let limits = link
         .conn
@@ -261,6 +268,10 @@ impl Link {
     fn inbound_one(&mut self, msg: Option<Inbound>) -> Result<(), LinkError> {
         match msg {
             Some(Inbound::Notification { method, params }) => self.handle(&method, params),
+            Some(Inbound::ServerRequest { id, method, params }) => {
+                super::approvals::on_request(&self.core, &self.answers, &id, &method, &params);
+                Ok(())
+            }
             Some(Inbound::Closed { reason }) => {
                 tracing::warn!("codex app-server connection closed: {reason}");
                 Err(TransportError::Closed.into())
@@ -433,6 +444,9 @@ impl Link {
         // Quota relay (issue 7): sparse rate-limit updates.
         if method == AccountRateLimitsUpdated::METHOD {
             crate::budget::sense::codex_updated(&self.core, &params);
+        }
+        if method == super::approvals::RESOLVED {
+            super::approvals::on_resolved(&self.core, &self.answers, &params);
         }
         let n = Notification::parse(method, params);
         if n.thread_id().is_some_and(|t| self.session.is_current(t)) {

@@ -6,8 +6,10 @@
 //! refuses), correlates responses with requests by id, and hands every
 //! notification to one channel that is read promptly (a slow reader gets the
 //! connection dropped by the server). Server requests (approvals, user
-//! input) are logged and never answered: the first answer wins, and those
-//! belong to the human in the TUI.
+//! input) go to the link, which records them for the approvals inbox;
+//! nothing here answers them: the first answer wins, and it belongs to a
+//! person (in the TUI, or through `abg approve`/`abg deny`, sent with a
+//! [`Responder`]).
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -56,6 +58,13 @@ impl TransportError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
     Notification {
+        method: String,
+        params: Value,
+    },
+    /// A request of the server (an approval): answered only through a
+    /// [`Responder`], and only on a person's verdict.
+    ServerRequest {
+        id: Value,
         method: String,
         params: Value,
     },
@@ -228,6 +237,13 @@ impl Requester {
     }
 
     /// Send notification `N` (e.g. `initialized`).
+    /// A handle that answers the server's requests on this connection.
+    pub fn responder(&self) -> Responder {
+        Responder {
+            out: self.out.clone(),
+        }
+    }
+
     pub fn notify<N: ClientNotification>(&self) -> Result<(), TransportError> {
         let text = serde_json::json!({ "method": N::METHOD }).to_string();
         self.out
@@ -284,6 +300,23 @@ impl<R: DeserializeOwned> Reply<R> {
     }
 }
 
+/// Answers the server's requests on one connection (see
+/// [`Connection::responder`]); it fails once the connection is gone.
+#[derive(Clone)]
+pub struct Responder {
+    out: mpsc::UnboundedSender<Message>,
+}
+
+impl Responder {
+    /// Send `result` as the answer to the server's request `id`.
+    pub fn respond(&self, id: &Value, result: Value) -> Result<(), TransportError> {
+        let text = serde_json::json!({ "id": id, "result": result }).to_string();
+        self.out
+            .send(Message::Text(text.into()))
+            .map_err(|_| TransportError::Closed)
+    }
+}
+
 fn forget(pending: &Pending, id: i64) {
     if let Ok(mut p) = pending.lock() {
         p.remove(&id);
@@ -306,9 +339,10 @@ fn dispatch(text: &str, pending: &Pending, in_tx: &mpsc::UnboundedSender<Inbound
         Some(Incoming::Notification { method, params }) => {
             let _ = in_tx.send(Inbound::Notification { method, params });
         }
-        Some(Incoming::ServerRequest { id, method, .. }) => {
-            // Approvals stay with the human: never answer, not even an error.
-            tracing::debug!(%id, method, "server request left to the TUI");
+        Some(Incoming::ServerRequest { id, method, params }) => {
+            // Approvals stay with the human: the link records them for the
+            // inbox and never answers on its own, not even with an error.
+            let _ = in_tx.send(Inbound::ServerRequest { id, method, params });
         }
         None => tracing::warn!("unparseable frame from the app-server"),
     }

@@ -1,0 +1,167 @@
+//! Codex's approval requests in the inbox. Why it exists: under `--safe`
+//! Codex asks before running a command or changing files, as a server
+//! request on the app-server that every subscribed client receives (the
+//! TUI shows it; so does the daemon's link). The link records each one
+//! through the core's approvals port and never answers on its own; a
+//! person's verdict from `abg approve`/`abg deny` is sent back on the
+//! link's connection ([`Answers::deliver`]); when the TUI answered first,
+//! `serverRequest/resolved` closes the inbox entry. Facts in
+//! `tests/reference/approvals.md` (codex 0.169.0).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use super::transport::Responder;
+use crate::control::protocol::approvals::{Decision, Verdict};
+use crate::daemon::core::{Core, CoreError};
+use crate::store::types::{AnsweredVia, Approval, ApprovalKind, NewApproval};
+
+/// The notification Codex sends every client once a request is answered.
+pub const RESOLVED: &str = "serverRequest/resolved";
+
+/// The live connection's responder and the requests open on it (by their
+/// JSON-RPC id, which `serverRequest/resolved` names), shared by the link
+/// (which sets them) and the Codex peer (which answers through them).
+#[derive(Default)]
+pub struct Answers {
+    inner: Mutex<Open>,
+}
+
+#[derive(Default)]
+struct Open {
+    responder: Option<Responder>,
+    /// JSON-RPC id (as JSON text) → the inbox's request key.
+    keys: HashMap<String, String>,
+}
+
+impl Answers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new connection: its requests start afresh (Codex replays the
+    /// pending ones to it with their ids).
+    pub fn connected(&self, responder: Option<Responder>) {
+        let mut open = self.lock();
+        open.responder = responder;
+        open.keys.clear();
+    }
+
+    /// Send `verdict` for `approval` to Codex: fails (and nothing is
+    /// approved) when the link is down or the request came on another
+    /// connection.
+    pub fn deliver(&self, approval: &Approval, verdict: &Verdict) -> Result<(), CoreError> {
+        let id = approval
+            .detail
+            .get("rpc_id")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let open = self.lock();
+        let on_this_connection = open
+            .keys
+            .get(&id.to_string())
+            .is_some_and(|k| *k == approval.request_key);
+        let (Some(responder), true) = (open.responder.as_ref(), on_this_connection) else {
+            return Err(CoreError::Undelivered(
+                "Codex's app-server connection that asked is gone; answer in the Codex TUI".into(),
+            ));
+        };
+        let decision = match verdict.decision {
+            Decision::Approve => "accept",
+            Decision::ApproveForSession => "acceptForSession",
+            Decision::Deny => "decline",
+        };
+        responder
+            .respond(&id, json!({ "decision": decision }))
+            .map_err(|e| CoreError::Undelivered(format!("cannot answer Codex: {e}")))
+    }
+}
+
+/// The kind of a Codex server request, `None` for one that is not an
+/// approval (left alone).
+fn kind_of(method: &str) -> Option<ApprovalKind> {
+    match method {
+        "item/commandExecution/requestApproval" => Some(ApprovalKind::Command),
+        "item/fileChange/requestApproval" => Some(ApprovalKind::FileChange),
+        "item/permissions/requestApproval" => Some(ApprovalKind::Permissions),
+        "item/tool/requestUserInput" => Some(ApprovalKind::UserInput),
+        "mcpServer/elicitation/request" => Some(ApprovalKind::Elicitation),
+        _ => None,
+    }
+}
+
+/// abg's options for what Codex offers: only command and file-change
+/// requests are answered from abg (the others read-only: answer in the
+/// TUI). `decline` is always possible on the wire, though 0.169.0 offers
+/// `cancel` instead for commands.
+fn options_of(kind: ApprovalKind, params: &Value) -> Vec<String> {
+    match kind {
+        ApprovalKind::Command | ApprovalKind::FileChange => {
+            let offered: Vec<&str> = params
+                .get("availableDecisions")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let mut options = vec!["approve".to_string()];
+            if offered.contains(&"acceptForSession") {
+                options.push("approve_for_session".into());
+            }
+            options.push("deny".into());
+            options
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Record a server request in the inbox (if it is an approval).
+pub fn on_request(core: &Core, answers: &Answers, id: &Value, method: &str, params: &Value) {
+    let Some(kind) = kind_of(method) else {
+        tracing::debug!(%id, method, "server request left to the TUI");
+        return;
+    };
+    let item = params
+        .get("itemId")
+        .or_else(|| params.get("turnId"))
+        .and_then(Value::as_str)
+        .unwrap_or("-");
+    let key = format!("{item}:{id}");
+    let pick = |k: &str| params.get(k).cloned().unwrap_or(Value::Null);
+    let detail = json!({
+        "method": method,
+        "command": pick("command"),
+        "cwd": pick("cwd"),
+        "reason": pick("reason"),
+        "thread_id": pick("threadId"),
+        "turn_id": pick("turnId"),
+        "item_id": pick("itemId"),
+        "rpc_id": id,
+    });
+    answers.lock().keys.insert(id.to_string(), key.clone());
+    let new = NewApproval {
+        peer: super::PEER,
+        request_key: key,
+        kind,
+        detail,
+        options: Some(options_of(kind, params)),
+        expires_ms: None,
+    };
+    if let Err(e) = core.record_approval(new) {
+        tracing::warn!(%id, method, "cannot record Codex's approval request: {e}");
+    }
+}
+
+/// `serverRequest/resolved`: whoever answered first (the TUI, or abg
+/// itself), an entry still pending was answered elsewhere.
+pub fn on_resolved(core: &Core, answers: &Answers, params: &Value) {
+    let Some(id) = params.get("requestId") else {
+        return;
+    };
+    let key = answers.lock().keys.remove(&id.to_string());
+    if let Some(key) = key
+        && let Err(e) = core.approval_answered_elsewhere(super::PEER, &key, AnsweredVia::Tui)
+    {
+        tracing::warn!(%id, "cannot close Codex's approval request: {e}");
+    }
+}
