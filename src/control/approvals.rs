@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::app::AppState;
-use super::errors::{core_error, error};
+use super::errors::{core_error, error, page_query};
 use super::protocol::ErrorCode;
 use super::protocol::approvals::{AnswerRequest, AnswerResult, ApprovalList};
 use crate::daemon::approvals::Verdict;
@@ -37,20 +37,10 @@ pub(super) async fn list(
     State(s): State<AppState>,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Ok(Query(q)) = q else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidArgument,
-            "query must be ?state=<pending|all|STATE>&limit=<1..1000>".into(),
-        );
+    let q = match page_query(q, "?state=<pending|all|STATE>&limit=<1..1000>", |q| q.limit) {
+        Ok(q) => q,
+        Err(answer) => return *answer,
     };
-    if !(1..=1000).contains(&q.limit) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidArgument,
-            "limit must be from 1 to 1000".into(),
-        );
-    }
     let state = match q.state.as_deref() {
         None | Some("pending") => Some(ApprovalState::Pending),
         Some("all") => None,

@@ -30,6 +30,24 @@ pub fn error(status: StatusCode, code: ErrorCode, message: String) -> Response {
         .into_response()
 }
 
+/// A page query read, or the 400 answer naming the shape it must have
+/// (`shape`, e.g. `?after=<seq>&limit=<1..1000>`); the query's `limit`
+/// must be from 1 to 1000.
+pub fn page_query<Q>(
+    q: Result<axum::extract::Query<Q>, axum::extract::rejection::QueryRejection>,
+    shape: &str,
+    limit: impl Fn(&Q) -> u32,
+) -> Result<Q, Box<Response>> {
+    let bad = |message: String| error(StatusCode::BAD_REQUEST, ErrorCode::InvalidArgument, message);
+    let Ok(axum::extract::Query(q)) = q else {
+        return Err(Box::new(bad(format!("query must be {shape}"))));
+    };
+    if !(1..=1000).contains(&limit(&q)) {
+        return Err(Box::new(bad("limit must be from 1 to 1000".into())));
+    }
+    Ok(q)
+}
+
 /// A [`CoreError`] as a JSON error response.
 pub fn core_error(e: CoreError) -> Response {
     let (status, code) = e.status();

@@ -130,20 +130,10 @@ async fn list(
     State(s): State<AppState>,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Ok(Query(q)) = q else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidArgument,
-            "query must be ?after=<seq>&limit=<1..1000>".into(),
-        );
+    let q = match errors::page_query(q, "?after=<seq>&limit=<1..1000>", |q| q.limit) {
+        Ok(q) => q,
+        Err(answer) => return *answer,
     };
-    if !(1..=1000).contains(&q.limit) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidArgument,
-            "limit must be from 1 to 1000".into(),
-        );
-    }
     match s.core.messages_after(q.after, q.limit) {
         Ok(page) => axum::Json(page).into_response(),
         Err(e) => core_error(e),

@@ -18,16 +18,14 @@ use abg::control::protocol::Role;
 use abg::control::protocol::approvals::{AnswerRequest, Decision};
 use abg::daemon::approvals::{Recorded, Verdict};
 use abg::daemon::core::{Core, CoreError};
-use abg::daemon::peer::{Peer, PeerResult, Peers};
-use abg::pair::PairName;
-use abg::pair::registry::Registry;
-use abg::store::Store;
+use abg::daemon::peer::{Peer, PeerResult};
 use abg::store::types::{
     AnsweredVia, Approval, ApprovalKind, ApprovalState, DeliveryModel, NewApproval, PeerId,
 };
 use serde_json::json;
 
 use crate::env::AbgEnv;
+use crate::in_process::{self, InProcess};
 
 const FAKE: PeerId = PeerId::from_static("fake");
 
@@ -103,57 +101,23 @@ impl Peer for FakePeer {
     }
 }
 
-fn free_base() -> u16 {
-    let seed = (std::process::id() as u16).wrapping_add(1237);
-    (0..400u16)
-        .map(|k| 30000 + (seed.wrapping_add(k.wrapping_mul(7919)) % 2500) * 10)
-        .find(|base| (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()))
-        .expect("a free port block")
+struct Daemon {
+    d: InProcess,
+    fake: Arc<FakePeer>,
 }
 
-struct Daemon {
-    core: Arc<Core>,
-    fake: Arc<FakePeer>,
-    port: u16,
-    secret: String,
-    server: tokio::task::JoinHandle<()>,
-    _tmp: tempfile::TempDir,
+impl std::ops::Deref for Daemon {
+    type Target = InProcess;
+    fn deref(&self) -> &InProcess {
+        &self.d
+    }
 }
 
 /// An in-process daemon with the real peers and the fake, under `config`.
 async fn daemon(config: Config) -> Daemon {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let root = tmp.path().join("proj");
-    std::fs::create_dir_all(&root).expect("root");
-    let root = std::fs::canonicalize(root).expect("canonical root");
-    let registry = Registry::new(&tmp.path().join("state"), free_base());
-    let (pair, _) = registry
-        .find_or_create(&root, &PairName::default())
-        .expect("pair");
-    let secret = pair.secret().expect("secret");
-    let store = Store::open(&pair.store_file()).expect("store");
     let fake = Arc::new(FakePeer::default());
-    let mut adapters = abg::peers::adapters();
-    adapters.push(Arc::clone(&fake) as Arc<dyn Peer>);
-    let setup = abg::peers::setup_for(Peers::new(adapters));
-    let core = setup.core(pair.clone(), config, store).expect("core");
-    let port = pair.ports.control;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind");
-    let ui = Arc::new(abg::web::auth::UiAuth::new(port, &secret));
-    let app = setup.app(&core, port, &secret, ui);
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Daemon {
-        core,
-        fake,
-        port,
-        secret,
-        server,
-        _tmp: tmp,
-    }
+    let d = in_process::start(Arc::clone(&fake) as Arc<dyn Peer>, config).await;
+    Daemon { d, fake }
 }
 
 async fn ask(link: &ControlLink, key: &str, detail: serde_json::Value) -> serde_json::Value {
@@ -341,7 +305,6 @@ async fn one_inbox_first_answer_wins_and_reaches_the_agent_once() {
     assert_eq!(all.pending, 0);
     assert_eq!(all.approvals.len(), 3);
     assert_eq!(client.status().await.expect("status").approvals_pending, 0);
-    d.server.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,7 +320,6 @@ async fn with_the_relay_off_nothing_is_stored() {
     let (rows, pending) = d.core.approvals(None, 10).expect("list");
     assert!(rows.is_empty());
     assert_eq!(pending, 0);
-    d.server.abort();
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod conns;
 mod control;
 mod errors;
 mod governor;
+mod in_process;
 mod kickoff;
 mod lifecycle;
 mod orphans;

@@ -12,13 +12,12 @@ use abg::claude::wsclient::ControlLink;
 use abg::config::Config;
 use abg::control::protocol::{OutcomeCode, PeerMessage, Role, SendRequest, ServerFrame};
 use abg::daemon::core::{Core, CoreError};
-use abg::daemon::peer::{Peer, PeerResult, Peers};
-use abg::pair::PairName;
-use abg::pair::registry::Registry;
-use abg::store::Store;
+use abg::daemon::peer::{Peer, PeerResult};
 use abg::store::types::{DeliveryModel, DeliveryState, PeerId};
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
+
+use crate::in_process;
 
 const FAKE: PeerId = PeerId::from_static("fake");
 const CLAUDE: PeerId = PeerId::from_static("claude");
@@ -100,44 +99,12 @@ impl Peer for FakePeer {
     }
 }
 
-fn free_base() -> u16 {
-    let seed = std::process::id() as u16;
-    (0..400u16)
-        .map(|k| 30000 + (seed.wrapping_add(k.wrapping_mul(7919)) % 2500) * 10)
-        .find(|base| (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()))
-        .expect("a free port block")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fake_third_peer_receives_and_sends_through_the_same_port() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let root = tmp.path().join("proj");
-    std::fs::create_dir_all(&root).expect("root");
-    let root = std::fs::canonicalize(root).expect("canonical root");
-    let registry = Registry::new(&tmp.path().join("state"), free_base());
-    let (pair, _) = registry
-        .find_or_create(&root, &PairName::default())
-        .expect("pair");
-    let secret = pair.secret().expect("secret");
-    let store = Store::open(&pair.store_file()).expect("store");
-
-    // The one registration line: the real adapters, plus the fake.
-    let mut adapters = abg::peers::adapters();
-    adapters.push(Arc::new(FakePeer));
-    let setup = abg::peers::setup_for(Peers::new(adapters));
-    let core = setup
-        .core(pair.clone(), Config::default(), store)
-        .expect("core");
-
-    let port = pair.ports.control;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind");
-    let ui = Arc::new(abg::web::auth::UiAuth::new(port, &secret));
-    let app = setup.app(&core, port, &secret, ui);
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    // The one registration line is in `in_process::start`: the real
+    // adapters, plus the fake.
+    let d = in_process::start(Arc::new(FakePeer), Config::default()).await;
+    let (core, port, secret) = (Arc::clone(&d.core), d.port, d.secret.clone());
 
     // The fake attaches as itself on the control port.
     let (fake, mut deliveries) = ControlLink::connect(port, &secret, Role::Peer(FAKE))
@@ -227,6 +194,4 @@ async fn a_fake_third_peer_receives_and_sends_through_the_same_port() {
         .err()
         .expect("an unknown peer cannot attach");
     assert!(err.to_string().contains("no peer \"nobody\""), "{err}");
-
-    server.abort();
 }
