@@ -183,6 +183,20 @@ async fn stray_processes_are_reported_and_killed() -> Result<()> {
         .env("ABG_E2E_MARKER", &root)
         .status()?;
     assert!(status.success());
+    // `sh` has exited, but its child may still be inside execve, when
+    // /proc shows neither its cmdline nor its environment: wait until the
+    // sleep is visible, or the check below would pass on an empty scan.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !procs::referencing(&root)
+        .iter()
+        .any(|p| p.cmdline.contains("sleep 30"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background sleep never appeared in /proc"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let err = procs::assert_no_strays(&root, Duration::from_millis(300))
         .await
         .expect_err("the orphaned sleep must be reported");
