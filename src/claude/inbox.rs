@@ -86,6 +86,18 @@ pub fn handle(
             core.bus().wake(crate::claude::PEER);
             done(core)
         }
+        ClaudeRequest::Permission(req) => {
+            super::approvals::record(core, &req)?;
+            done(core)
+        }
+        ClaudeRequest::PermissionSettled {
+            session,
+            request_id,
+            outcome,
+        } => {
+            super::approvals::settled(core, &session, &request_id, outcome)?;
+            done(core)
+        }
     }
 }
 

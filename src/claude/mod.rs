@@ -6,10 +6,12 @@
 //! (`mcp`), the hooks (`hook`), the daemon's side of them — the peer the
 //! daemon registers (`peer`), the push worker and live state (`link`), the
 //! answers to the side's requests (`inbox`) with its pure delivery rules
-//! (`policy`) and their wire types (`protocol`) — the transcript evidence
+//! (`policy`), Claude's side of the approvals inbox (`approvals`) and
+//! their wire types (`protocol`) — the transcript evidence
 //! of what Claude saw (`transcript`) and the control-plane client they
 //! share (`wsclient`).
 
+pub mod approvals;
 pub mod channel;
 pub mod hook;
 pub mod inbox;

@@ -67,6 +67,69 @@ pub enum ClaudeRequest {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Claude asked `abg mcp` (the channel permission relay) whether a
+    /// tool may run; its dialog is open in the TUI meanwhile.
+    Permission(PermissionRequest),
+    /// Claude's dialog for a relayed request closed without abg's answer
+    /// (read from Claude's debug log by `abg mcp`).
+    PermissionSettled {
+        session: String,
+        request_id: String,
+        outcome: Settled,
+    },
+}
+
+/// A relayed permission request: Claude's four params
+/// (`notifications/claude/channel/permission_request`), and the `abg mcp`
+/// process that got it (`session`: Claude's request ids are only unique
+/// within one Claude session, which is one `abg mcp` process).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionRequest {
+    pub session: String,
+    pub request_id: String,
+    pub tool_name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Display text of the tool's input (may be cut by Claude; never parsed).
+    #[serde(default)]
+    pub input_preview: String,
+}
+
+/// How a dialog closed without abg's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Settled {
+    /// The tool was let run (answered in the TUI).
+    Allowed,
+    /// The tool was refused or the turn interrupted (answered in the TUI).
+    Denied,
+    /// abg's own answer came too late: Claude had no such dialog open
+    /// any more (the TUI answered first).
+    Stale,
+}
+
+/// What the daemon pushes to an attached `abg mcp` unasked
+/// (`ServerFrame::Push`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClaudePush {
+    /// The human's answer to a relayed permission request, for the
+    /// `abg mcp` process `session` to send as
+    /// `notifications/claude/channel/permission`.
+    Permission {
+        session: String,
+        request_id: String,
+        behavior: Behavior,
+    },
+}
+
+/// The relay's answer (Claude's `behavior`): this one call only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behavior {
+    Allow,
+    Deny,
 }
 
 /// Answers to [`ClaudeRequest`]s.

@@ -47,6 +47,8 @@ pub struct ControlLink {
     waiters: Waiters,
     next: Arc<AtomicU64>,
     closed: Arc<AtomicBool>,
+    /// `push` frames (the adapter's own unasked JSON), until taken.
+    pushes: Arc<Mutex<Option<mpsc::UnboundedReceiver<serde_json::Value>>>>,
 }
 
 fn lock(w: &Waiters) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<ServerFrame>>> {
@@ -104,6 +106,7 @@ impl ControlLink {
         }
         let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
         let (deliver_tx, deliver_rx) = mpsc::unbounded_channel();
+        let (push_tx, push_rx) = mpsc::unbounded_channel();
         let waiters: Waiters = Arc::default();
         let closed = Arc::new(AtomicBool::new(false));
         tokio::spawn(async move {
@@ -131,6 +134,10 @@ impl ControlLink {
                     let _ = deliver_tx.send(*message);
                     continue;
                 }
+                if let ServerFrame::Push { push } = frame {
+                    let _ = push_tx.send(push);
+                    continue;
+                }
                 if let Some(id) = frame_id(&frame)
                     && let Some(tx) = lock(&w).remove(&id)
                 {
@@ -146,9 +153,15 @@ impl ControlLink {
                 waiters,
                 next: Arc::new(AtomicU64::new(1)),
                 closed,
+                pushes: Arc::new(Mutex::new(Some(push_rx))),
             },
             deliver_rx,
         ))
+    }
+
+    /// The connection's `push` frames (once; `None` after the first call).
+    pub fn take_pushes(&self) -> Option<mpsc::UnboundedReceiver<serde_json::Value>> {
+        self.pushes.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
     /// Whether the connection has ended.

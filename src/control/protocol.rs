@@ -417,6 +417,12 @@ pub enum ServerFrame {
     Deliver {
         message: Box<PeerMessage>,
     },
+    /// Anything else a peer's adapter sends unasked to its attached
+    /// connection (e.g. a human's answer to an approval), in the
+    /// adapter's own JSON.
+    Push {
+        push: serde_json::Value,
+    },
     Error {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<u64>,

@@ -17,9 +17,11 @@ use rmcp::{Peer, RoleServer};
 use thiserror::Error;
 use tokio::sync::{Notify, mpsc};
 
+use super::permission::{self, Relay};
 use super::push;
 use crate::claude::channel::{self, Activity, Via};
-use crate::claude::protocol::ClaudeRequest;
+use crate::claude::protocol::{ClaudePush, ClaudeRequest, PermissionRequest};
+use crate::config::Settings;
 use crate::claude::wsclient::ControlLink;
 use crate::control::protocol::{PeerMessage, Role};
 use crate::pair::Pair;
@@ -70,11 +72,14 @@ pub struct Shared {
     peer: OnceLock<Peer<RoleServer>>,
     ready: Notify,
     is_ready: AtomicBool,
+    /// Claude's permission relay, when this copy serves it (launched by
+    /// `abg claude`, `approvals.relay` on).
+    relay: Option<Arc<Relay>>,
 }
 
-/// The pair named by `opts` or the environment, with the push cap; the
+/// The pair named by `opts` or the environment, with its settings; the
 /// error says why there is none (the server then stays dormant).
-pub fn resolve(opts: &Options) -> Result<(Pair, usize), String> {
+pub fn resolve(opts: &Options) -> Result<(Pair, Settings), String> {
     let root = opts
         .project
         .clone()
@@ -93,8 +98,9 @@ pub fn resolve(opts: &Options) -> Result<(Pair, usize), String> {
         .find(&root, &name)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no pair {:?} for {}", name.as_str(), root.display()))?;
-    Ok((pair, r.config.settings.claude_push_max_bytes))
+    Ok((pair, r.config.settings))
 }
+
 
 impl Shared {
     /// Resolve the pair and start the connection and push tasks.
@@ -115,12 +121,24 @@ impl Shared {
             idle.source = source;
             return Arc::new(idle);
         }
-        let (pair, dormant, push_max) = match resolve(&opts) {
-            Ok((p, max)) => (Some(p), None, max),
+        let (pair, dormant, push_max, relays) = match resolve(&opts) {
+            Ok((p, settings)) => (
+                Some(p),
+                None,
+                settings.claude_push_max_bytes,
+                settings.approvals_relay,
+            ),
             Err(why) => {
                 tracing::info!("abg mcp is dormant: {why}");
-                (None, Some(why), 16_384)
+                (None, Some(why), 16_384, false)
             }
+        };
+        let relay = match &pair {
+            Some(p) if relays && activity == Activity::Active => Some(Arc::new(Relay::new(
+                hex::encode(rand::random::<[u8; 6]>()),
+                Some(crate::claude::run::Files::for_pair(p).debug),
+            ))),
+            _ => None,
         };
         if pair.is_some() && activity == Activity::ToolsOnly {
             tracing::info!("not launched by `abg claude`: tools only, no channel pushes");
@@ -140,13 +158,39 @@ impl Shared {
             peer: OnceLock::new(),
             ready: Notify::new(),
             is_ready: AtomicBool::new(false),
+            relay,
         });
         if shared.pair.is_some() {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(connect_loop(Arc::clone(&shared), tx));
             tokio::spawn(push_loop(Arc::clone(&shared), rx));
+            if shared.relay.is_some() {
+                tokio::spawn(settle_loop(Arc::clone(&shared)));
+            }
         }
         shared
+    }
+
+    /// Claude's permission relay, when this copy serves it.
+    pub fn relay(&self) -> Option<&Arc<Relay>> {
+        self.relay.as_ref()
+    }
+
+    /// Claude opened a permission dialog: keep it open here and forward
+    /// it to the daemon (again after a reconnect if the daemon is down).
+    pub async fn permission_request(&self, request: PermissionRequest) {
+        let Some(relay) = &self.relay else { return };
+        relay.opened(request.clone());
+        let Ok(link) = self.link() else {
+            tracing::info!("daemon down: the permission request waits for the reconnect");
+            return;
+        };
+        if let Err(e) = link
+            .claude(ClaudeRequest::Permission(request), Duration::from_secs(5))
+            .await
+        {
+            tracing::warn!("cannot forward a permission request: {e}");
+        }
     }
 
     /// The pair this server serves, if resolved (the budget tool reads it).
@@ -171,6 +215,7 @@ impl Shared {
             peer: OnceLock::new(),
             ready: Notify::new(),
             is_ready: AtomicBool::new(false),
+            relay: None,
         }
     }
 
@@ -227,7 +272,17 @@ async fn connect_loop(shared: Arc<Shared>, deliveries: mpsc::UnboundedSender<Pee
             Ok((link, mut rx)) => {
                 tracing::info!(port = pair.ports.control, "connected to the pair's daemon");
                 backoff = Duration::from_millis(200);
-                shared.set_link(Some(link));
+                shared.set_link(Some(link.clone()));
+                if let Some(relay) = shared.relay.clone() {
+                    if let Some(pushes) = link.take_pushes() {
+                        tokio::spawn(verdict_loop(Arc::clone(&shared), relay, pushes));
+                    }
+                    for request in shared.relay.iter().flat_map(|r| r.open_requests()) {
+                        let _ = link
+                            .claude(ClaudeRequest::Permission(request), Duration::from_secs(5))
+                            .await;
+                    }
+                }
                 while let Some(m) = rx.recv().await {
                     if deliveries.send(m).is_err() {
                         return;
@@ -277,5 +332,78 @@ async fn push_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<PeerMess
         {
             tracing::warn!("cannot report pushes to the daemon: {e}");
         }
+    }
+}
+
+/// Hand each verdict the daemon pushes on this connection to Claude.
+/// Verdicts for another `abg mcp` process (an earlier Claude session) are
+/// dropped: their request ids mean nothing to this Claude.
+async fn verdict_loop(
+    shared: Arc<Shared>,
+    relay: Arc<Relay>,
+    mut pushes: mpsc::UnboundedReceiver<serde_json::Value>,
+) {
+    while let Some(push) = pushes.recv().await {
+        let push = match serde_json::from_value::<ClaudePush>(push) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!("unreadable push from the daemon: {e}");
+                continue;
+            }
+        };
+        let ClaudePush::Permission {
+            session,
+            request_id,
+            behavior,
+        } = push;
+        if session != relay.session() {
+            tracing::warn!(%session, "a verdict for another Claude session; not sent");
+            continue;
+        }
+        let Some(peer) = shared.wait_ready().await else {
+            return;
+        };
+        relay.answered(&request_id);
+        let params = serde_json::json!({"request_id": request_id, "behavior": behavior});
+        let note = CustomNotification::new(permission::ANSWER_METHOD, Some(params));
+        if let Err(e) = peer
+            .send_notification(ServerNotification::CustomNotification(note))
+            .await
+        {
+            tracing::warn!("cannot send a verdict to Claude: {e}");
+            return;
+        }
+        tracing::info!(%request_id, ?behavior, "sent the human's verdict to Claude");
+    }
+}
+
+/// Read Claude's debug log while a relayed request is open, and tell the
+/// daemon which dialogs closed without abg's answer.
+async fn settle_loop(shared: Arc<Shared>) {
+    let Some(relay) = shared.relay.clone() else {
+        return;
+    };
+    let mut unsent: Vec<(String, crate::claude::protocol::Settled)> = Vec::new();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if relay.watching() {
+            unsent.extend(relay.poll());
+        }
+        if unsent.is_empty() {
+            continue;
+        }
+        let Ok(link) = shared.link() else { continue };
+        let mut left = Vec::new();
+        for (request_id, outcome) in unsent.drain(..) {
+            let req = ClaudeRequest::PermissionSettled {
+                session: relay.session().to_string(),
+                request_id: request_id.clone(),
+                outcome,
+            };
+            if link.claude(req, Duration::from_secs(5)).await.is_err() {
+                left.push((request_id, outcome));
+            }
+        }
+        unsent = left;
     }
 }

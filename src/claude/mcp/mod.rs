@@ -9,6 +9,7 @@
 //! dormant: tools answer "not launched by abg". stdout carries only MCP.
 
 mod conn;
+pub mod permission;
 pub mod push;
 mod stdio;
 pub mod tools;
@@ -180,6 +181,9 @@ impl ServerHandler for AbgMcp {
         let mut caps = ServerCapabilities::builder().enable_tools().build();
         let mut experimental = rmcp::model::ExperimentalCapabilities::new();
         experimental.insert("claude/channel".into(), Default::default());
+        if self.shared.relay().is_some() {
+            experimental.insert(permission::CAPABILITY.into(), Default::default());
+        }
         caps.experimental = Some(experimental);
         ServerConfig::new(caps)
             .with_protocol_version(PROTOCOL)
@@ -196,6 +200,30 @@ impl ServerHandler for AbgMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<DiscoverResult, ErrorData> {
         Err(ErrorData::method_not_found::<DiscoverRequestMethod>())
+    }
+
+    async fn on_custom_notification(
+        &self,
+        notification: rmcp::model::CustomNotification,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        if notification.method != permission::REQUEST_METHOD {
+            tracing::debug!(method = %notification.method, "ignoring a notification");
+            return;
+        }
+        let Some(relay) = self.shared.relay() else {
+            tracing::info!("a permission request, but this copy does not relay them");
+            return;
+        };
+        match permission::parse_request(relay.session(), notification.params.as_ref()) {
+            Ok(request) => {
+                // Off the session's loop: the daemon may be slow or down.
+                let shared = Arc::clone(&self.shared);
+                tokio::spawn(async move { shared.permission_request(request).await });
+            }
+            // Claude's own dialog stays the place to answer it.
+            Err(e) => tracing::warn!("unusable permission request: {e}"),
+        }
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
