@@ -857,3 +857,172 @@ async fn claude_own_default(s: Scenario) -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn claude_safe_mode_permission_is_answered_from_abg() {
+    scenario::run("safe_claude_inbox", Need::Claude, claude_inbox);
+}
+
+/// The JSON of `abg approvals --json [--all]` for the Claude pair.
+fn claude_approvals(abg: &AbgClaude, all: bool) -> Result<Value> {
+    let mut args = vec!["approvals", "--json"];
+    if all {
+        args.push("--all");
+    }
+    let out = abg.run_cli(&args)?;
+    ensure!(
+        out.status.success(),
+        "abg approvals failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// The inbox entry of Claude's request whose input names `needle`, once it
+/// is in state `state` (bounded by [`WAIT`]).
+async fn claude_entry(abg: &AbgClaude, needle: &str, state: &str) -> Result<Value> {
+    let start = Instant::now();
+    loop {
+        let list = claude_approvals(abg, true)?;
+        let entry = list["approvals"].as_array().and_then(|a| {
+            a.iter()
+                .find(|x| {
+                    x["peer"] == "claude"
+                        && x["detail"]["input_preview"]
+                            .as_str()
+                            .is_some_and(|p| p.contains(needle))
+                })
+                .cloned()
+        });
+        if let Some(e) = &entry
+            && e["state"] == state
+        {
+            return Ok(e.clone());
+        }
+        ensure!(
+            start.elapsed() < WAIT,
+            "no {state} inbox entry for {needle}: {list:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What the model was told about tool call results, in order (the
+/// `tool_result` blocks of every request, once per tool call).
+fn claude_tool_results(mock: &MockAnthropic) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for r in mock.requests() {
+        let Some(msgs) = r.body["messages"].as_array() else {
+            continue;
+        };
+        for m in msgs {
+            for b in m["content"].as_array().into_iter().flatten() {
+                if b["type"] == "tool_result"
+                    && !seen.iter().any(|x: &Value| x["tool_use_id"] == b["tool_use_id"])
+                {
+                    seen.push(b.clone());
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// `--safe` with the inbox, Claude's side (channel permission relay):
+/// Claude's Bash dialog is recorded in the inbox while it is up; `abg
+/// approve` lets the command run once and the turn goes on; `abg deny`
+/// refuses it (the model is told, nothing runs); a dialog answered in
+/// Claude's terminal closes its entry as answered there and a late `abg
+/// approve` is refused.
+async fn claude_inbox(s: Scenario) -> Result<()> {
+    let mock = claude_setup(&s, Some(MANUAL_PROJECT_SETTINGS)).await?;
+    let abg = AbgClaude::start_with_args(&s, &mock, &Launch::default(), &["--safe"]).await?;
+    let dialog_for = |turn: &ClaudeTurn| {
+        let command = turn.command.clone();
+        move |sc: &str| sc.contains(CLAUDE_DIALOG) && sc.contains(&command)
+    };
+
+    // Approved from abg.
+    let turn = ClaudeTurn::new(&s, "relay-allow");
+    turn.push_script(&mock);
+    abg.tui.type_text(&turn.human).await?;
+    abg.tui
+        .wait_until("Claude's permission dialog", WAIT, dialog_for(&turn))
+        .await?;
+    let entry = claude_entry(&abg, &turn.command, "pending").await?;
+    ensure!(
+        entry["kind"] == "command" && entry["detail"]["tool"] == "Bash",
+        "{entry:#}"
+    );
+    ensure!(!turn.path.exists(), "the marker exists before the answer");
+    let id = entry["id"].as_str().unwrap_or_default().to_string();
+    let out = abg.run_cli(&["approve", &id])?;
+    ensure!(
+        out.status.success(),
+        "abg approve failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    abg.tui.wait_for(&turn.done, WAIT).await?;
+    wait_file(&turn.path, WAIT).await?;
+    let entry = claude_entry(&abg, &turn.command, "approved").await?;
+    ensure!(entry["answered_via"] == "cli", "{entry:#}");
+    let results = claude_tool_results(&mock);
+    ensure!(
+        results.len() == 1 && results[0]["is_error"] != true,
+        "the approved command did not run once: {results:#?}"
+    );
+
+    // Denied from abg: nothing runs, the model is told.
+    let turn = ClaudeTurn::new(&s, "relay-deny");
+    turn.push_script(&mock);
+    abg.tui.type_text(&turn.human).await?;
+    abg.tui
+        .wait_until("Claude's second dialog", WAIT, dialog_for(&turn))
+        .await?;
+    let entry = claude_entry(&abg, &turn.command, "pending").await?;
+    let id = entry["id"].as_str().unwrap_or_default().to_string();
+    let out = abg.run_cli(&["deny", &id, "--reason", "not now"])?;
+    ensure!(
+        out.status.success(),
+        "abg deny failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    abg.tui.wait_for(&turn.done, WAIT).await?;
+    let results = claude_tool_results(&mock);
+    ensure!(
+        results.len() == 2
+            && results[1]["is_error"] == true
+            && results[1].to_string().contains("doesn't want to proceed"),
+        "the model was not told of the denial: {results:#?}"
+    );
+    ensure!(!turn.path.exists(), "a denied command ran");
+    claude_entry(&abg, &turn.command, "denied").await?;
+
+    // Answered in Claude's terminal first.
+    let turn = ClaudeTurn::new(&s, "tui-first");
+    turn.push_script(&mock);
+    abg.tui.type_text(&turn.human).await?;
+    abg.tui
+        .wait_until("Claude's third dialog", WAIT, dialog_for(&turn))
+        .await?;
+    let entry = claude_entry(&abg, &turn.command, "pending").await?;
+    let id = entry["id"].as_str().unwrap_or_default().to_string();
+    answer(&abg.tui, "Enter", CLAUDE_DIALOG).await?;
+    abg.tui.wait_for(&turn.done, WAIT).await?;
+    wait_file(&turn.path, WAIT).await?;
+    let entry = claude_entry(&abg, &turn.command, "answered_elsewhere").await?;
+    ensure!(entry["answered_via"] == "tui", "{entry:#}");
+    let late = abg.run_cli(&["approve", &id])?;
+    ensure!(
+        !late.status.success()
+            && String::from_utf8_lossy(&late.stderr).contains("answered_elsewhere"),
+        "a late answer after the TUI's was not refused: {}",
+        String::from_utf8_lossy(&late.stderr)
+    );
+    ensure!(
+        claude_tool_results(&mock).len() == 3,
+        "Claude saw one answer per call: {:#?}",
+        claude_tool_results(&mock)
+    );
+    Ok(())
+}

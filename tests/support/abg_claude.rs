@@ -304,6 +304,18 @@ impl AbgClaude {
         }
     }
 
+    /// Runs `abg <args>` in the project to completion with this pair's
+    /// environment.
+    pub fn run_cli(&self, args: &[&str]) -> Result<std::process::Output> {
+        Ok(std::process::Command::new(abg_bin())
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(&self.workdir)
+            .stdin(std::process::Stdio::null())
+            .output()?)
+    }
+
     /// Store a message from `from` to `to` through the control plane.
     pub async fn inject(&self, from: &str, to: &str, body: &str) -> Result<String> {
         self.control().inject(from, to, body).await

@@ -212,7 +212,10 @@ trust_level = "trusted"
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0);
-            state["cachedGrowthBookFeatures"] = json!({"tengu_harbor": true});
+            // `tengu_harbor_permissions`: the channel permission relay
+            // (the approvals inbox; tests/reference/approvals.md §2.1).
+            state["cachedGrowthBookFeatures"] =
+                json!({"tengu_harbor": true, "tengu_harbor_permissions": true});
             state["cachedGrowthBookFeaturesAt"] = json!(now_ms);
         }
         write(
