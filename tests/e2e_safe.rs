@@ -487,6 +487,31 @@ async fn codex_inbox(s: Scenario) -> Result<()> {
             String::from_utf8_lossy(&again.stderr)
         );
 
+        // Denied from abg: the overlay closes, nothing runs, and the
+        // model is told the user rejected it.
+        let deny_turn = CodexTurn::new(&s, "deny");
+        deny_turn.push_script(&mock);
+        abg.tui.type_text(&deny_turn.human).await?;
+        let deny_id = codex_pending(&abg, &s, &deny_turn).await?;
+        let out = abg.run_cli(&s.env.workdir, &["deny", &deny_id, "--reason", "not now"])?;
+        ensure!(
+            out.status.success(),
+            "abg deny failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        abg.tui
+            .wait_until("the denied prompt closed", WAIT, |sc| {
+                !sc.contains(CODEX_APPROVAL)
+            })
+            .await?;
+        abg.tui.wait_for(&deny_turn.done, WAIT).await?;
+        let outputs = codex_outputs(&mock, &deny_turn.rel);
+        ensure!(
+            outputs.len() == 2 && outputs[1].contains("rejected by user"),
+            "Codex was not told of the denial: {outputs:#?}"
+        );
+        ensure!(!deny_turn.path.exists(), "a denied command ran");
+
         // Answered in the TUI first: the inbox entry closes as answered
         // there, and a late answer from abg is refused with that reason.
         let tui_turn = CodexTurn::new(&s, "tui");
@@ -547,6 +572,161 @@ async fn codex_inbox(s: Scenario) -> Result<()> {
         ensure!(
             outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
             "Codex saw one answer, from its TUI: {outputs:#?}"
+        );
+        Ok(())
+    }
+    .await;
+    abg.shutdown().await?;
+    result
+}
+
+/// Waits for `turn`'s approval overlay and its pending inbox entry; its id.
+async fn codex_pending(abg: &AbgCodex, s: &Scenario, turn: &CodexTurn) -> Result<String> {
+    let command = format!("$ touch {}", turn.rel);
+    abg.tui
+        .wait_until("Codex's approval prompt", WAIT, |sc| {
+            sc.contains(CODEX_APPROVAL) && sc.contains(&command)
+        })
+        .await?;
+    let start = Instant::now();
+    loop {
+        let list = approvals(abg, s, false)?;
+        let found = list["approvals"].as_array().and_then(|a| {
+            a.iter().find(|x| {
+                x["state"] == "pending"
+                    && x["detail"]["command"]
+                        .as_str()
+                        .is_some_and(|c| c.contains(&turn.rel))
+            })
+        });
+        if let Some(found) = found {
+            return Ok(found["id"].as_str().unwrap_or_default().to_string());
+        }
+        ensure!(
+            start.elapsed() < WAIT,
+            "the approval request never reached the inbox: {list:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The inbox entry `id` once it is in `state` (bounded by [`WAIT`]).
+async fn codex_entry_in(abg: &AbgCodex, s: &Scenario, id: &str, state: &str) -> Result<Value> {
+    let start = Instant::now();
+    loop {
+        let all = approvals(abg, s, true)?;
+        let entry = all["approvals"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["id"] == id))
+            .cloned()
+            .unwrap_or_default();
+        if entry["state"] == state {
+            return Ok(entry);
+        }
+        ensure!(
+            start.elapsed() < WAIT,
+            "inbox entry {id} never became {state}: {entry:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Kills the pair's daemon with SIGKILL and waits for `abg codex` to bring
+/// a new one up.
+async fn kill_daemon(abg: &AbgCodex) -> Result<()> {
+    let daemon = abg.pid_in("daemon.json")?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon),
+        nix::sys::signal::Signal::SIGKILL,
+    )?;
+    let start = Instant::now();
+    loop {
+        let status = abg.wait_daemon(WAIT).await?;
+        if status["pid"].as_i64() != Some(i64::from(daemon)) {
+            return Ok(());
+        }
+        ensure!(start.elapsed() < WAIT, "the daemon was not restarted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn codex_approval_survives_a_killed_daemon() {
+    scenario::run("safe_codex_inbox_killed", Need::Codex, codex_inbox_killed);
+}
+
+/// The daemon is killed (SIGKILL) while an approval is pending. Nothing is
+/// approved by it: Codex's overlay stays up and answers from the TUI; the
+/// restarted daemon closes the entry Codex no longer has open, and a late
+/// `abg approve` is refused. A request still open when the new daemon
+/// subscribes is replayed to it and answered from abg once.
+async fn codex_inbox_killed(s: Scenario) -> Result<()> {
+    let mock = codex_setup(&s).await?;
+    let abg = AbgCodex::start(&s, &["--safe"]).await?;
+    let result = async {
+        let turn = CodexTurn::new(&s, "killed");
+        turn.push_script(&mock);
+        abg.tui.type_text(&turn.human).await?;
+        let id = codex_pending(&abg, &s, &turn).await?;
+        let daemon = abg.pid_in("daemon.json")?;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(daemon),
+            nix::sys::signal::Signal::SIGKILL,
+        )?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        ensure!(
+            abg.tui.screen()?.contains(CODEX_APPROVAL),
+            "the overlay closed when the daemon died"
+        );
+        ensure!(!turn.path.exists(), "the command ran without an answer");
+        answer(&abg.tui, "y", CODEX_APPROVAL).await?;
+        abg.tui.wait_for(&turn.done, WAIT).await?;
+        wait_file(&turn.path, WAIT).await?;
+        let outputs = codex_outputs(&mock, &turn.rel);
+        ensure!(
+            outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
+            "the command did not run once, from the TUI's answer: {outputs:#?}"
+        );
+        abg.wait_daemon(WAIT).await?;
+        // `abg codex` restarts the daemon within a second or so: the new
+        // one either saw the TUI's answer (`serverRequest/resolved`, via
+        // tui) or found the request no longer replayed (via agent).
+        let entry = codex_entry_in(&abg, &s, &id, "answered_elsewhere").await?;
+        ensure!(
+            entry["answered_via"] == "tui" || entry["answered_via"] == "agent",
+            "{entry:#}"
+        );
+        let late = abg.run_cli(&s.env.workdir, &["approve", &id])?;
+        ensure!(
+            !late.status.success()
+                && String::from_utf8_lossy(&late.stderr).contains("answered_elsewhere"),
+            "a late answer was not refused: {}",
+            String::from_utf8_lossy(&late.stderr)
+        );
+
+        // Killed and back while the request is still open: the new daemon
+        // gets it replayed and takes abg's answer.
+        let turn = CodexTurn::new(&s, "replayed");
+        turn.push_script(&mock);
+        abg.tui.type_text(&turn.human).await?;
+        let id = codex_pending(&abg, &s, &turn).await?;
+        kill_daemon(&abg).await?;
+        // Let the new daemon subscribe and take the replay.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let entry = codex_entry_in(&abg, &s, &id, "pending").await?;
+        ensure!(entry["peer"] == "codex", "{entry:#}");
+        let out = abg.run_cli(&s.env.workdir, &["approve", &id])?;
+        ensure!(
+            out.status.success(),
+            "abg approve after the restart failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        abg.tui.wait_for(&turn.done, WAIT).await?;
+        wait_file(&turn.path, WAIT).await?;
+        let outputs = codex_outputs(&mock, &turn.rel);
+        ensure!(
+            outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
+            "the replayed request did not run once: {outputs:#?}"
         );
         Ok(())
     }
@@ -918,7 +1098,9 @@ fn claude_tool_results(mock: &MockAnthropic) -> Vec<Value> {
         for m in msgs {
             for b in m["content"].as_array().into_iter().flatten() {
                 if b["type"] == "tool_result"
-                    && !seen.iter().any(|x: &Value| x["tool_use_id"] == b["tool_use_id"])
+                    && !seen
+                        .iter()
+                        .any(|x: &Value| x["tool_use_id"] == b["tool_use_id"])
                 {
                     seen.push(b.clone());
                 }

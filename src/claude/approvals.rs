@@ -115,7 +115,8 @@ pub fn settled(
     let key = request_key(session, request_id);
     match outcome {
         Settled::Allowed | Settled::Denied => {
-            if let Some(row) = core.approval_answered_elsewhere(super::PEER, &key, AnsweredVia::Tui)?
+            if let Some(row) =
+                core.approval_answered_elsewhere(super::PEER, &key, AnsweredVia::Tui)?
             {
                 tracing::info!(id = %row.id, ?outcome, "Claude's dialog was answered in the TUI");
             }

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use super::link::{self, LinkState};
 use super::protocol::ClaudeRequest;
 use crate::control::protocol::ServerFrame;
-use crate::daemon::core::{Core, CoreError};
 use crate::control::protocol::approvals::Verdict;
+use crate::daemon::core::{Core, CoreError};
 use crate::daemon::peer::{Peer, PeerResult};
 use crate::store::types::{Approval, DeliveryModel, PeerId};
 
@@ -90,9 +90,8 @@ impl Peer for ClaudePeer {
                     "Claude's channel server (abg mcp) is not connected to the daemon".into(),
                 )
             })?;
-        out.try_send(ServerFrame::Push { push }).map_err(|e| {
-            CoreError::Undelivered(format!("cannot hand the answer to abg mcp: {e}"))
-        })
+        out.try_send(ServerFrame::Push { push })
+            .map_err(|e| CoreError::Undelivered(format!("cannot hand the answer to abg mcp: {e}")))
     }
 
     fn attached(

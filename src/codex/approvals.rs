@@ -165,3 +165,99 @@ pub fn on_resolved(core: &Core, answers: &Answers, params: &Value) {
         tracing::warn!(%id, "cannot close Codex's approval request: {e}");
     }
 }
+
+/// After subscribing to `thread_id` on a new connection (and the grace in
+/// which Codex replays the requests still open): a pending entry of that
+/// thread that was not replayed is no longer open at Codex. It was
+/// answered (or withdrawn with its turn) while abg was not connected,
+/// e.g. in the TUI while the daemon was down. Its entry closes as answered
+/// elsewhere by the agent's side, so no late answer is taken for it.
+pub fn reconcile(core: &Core, answers: &Answers, thread_id: &str) {
+    let open: std::collections::HashSet<String> = answers.lock().keys.values().cloned().collect();
+    let pending = match core.approvals(Some(crate::store::types::ApprovalState::Pending), 1000) {
+        Ok((rows, _)) => rows,
+        Err(e) => {
+            tracing::warn!("cannot list pending approvals: {e}");
+            return;
+        }
+    };
+    for row in pending {
+        let of_thread = row.detail.get("thread_id").and_then(Value::as_str) == Some(thread_id);
+        if row.peer != super::PEER || !of_thread || open.contains(&row.request_key) {
+            continue;
+        }
+        match core.approval_answered_elsewhere(super::PEER, &row.request_key, AnsweredVia::Agent) {
+            Ok(Some(_)) => {
+                tracing::info!(id = %row.id, "Codex no longer asks: closed a stale inbox entry");
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(id = %row.id, "cannot close a stale inbox entry: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::types::ApprovalState;
+
+    fn request(core: &Core, answers: &Answers, rpc: i64, item: &str, thread: &str) {
+        on_request(
+            core,
+            answers,
+            &json!(rpc),
+            "item/commandExecution/requestApproval",
+            &json!({"threadId": thread, "turnId": "t1", "itemId": item,
+                    "command": "touch x", "cwd": "/w", "reason": "why",
+                    "availableDecisions": ["accept", "cancel"]}),
+        );
+    }
+
+    fn state_of(core: &Core, key: &str) -> ApprovalState {
+        core.with_store(|s| s.approval_by_key("codex", key))
+            .ok()
+            .flatten()
+            .map(|a| a.state)
+            .unwrap_or(ApprovalState::Expired)
+    }
+
+    #[test]
+    fn requests_not_replayed_on_a_new_connection_are_closed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let core = crate::peers::test_core(dir.path());
+        let answers = Answers::default();
+        request(&core, &answers, 0, "call_1", "th1");
+        request(&core, &answers, 1, "call_2", "th1");
+        request(&core, &answers, 2, "call_3", "th2");
+        // A new connection: Codex replays only call_2 (call_1 was answered
+        // in the TUI while abg was away).
+        answers.connected(None);
+        request(&core, &answers, 1, "call_2", "th1");
+        reconcile(&core, &answers, "th1");
+        assert_eq!(
+            state_of(&core, "call_1:0"),
+            ApprovalState::AnsweredElsewhere
+        );
+        assert_eq!(state_of(&core, "call_2:1"), ApprovalState::Pending);
+        // Another thread's entry is not judged by this one's replay.
+        assert_eq!(state_of(&core, "call_3:2"), ApprovalState::Pending);
+        let row = core
+            .with_store(|s| s.approval_by_key("codex", "call_1:0"))
+            .ok()
+            .flatten()
+            .expect("row");
+        assert_eq!(row.answered_via, Some(AnsweredVia::Agent));
+        assert!(row.decision.is_none(), "nothing was approved");
+    }
+
+    #[test]
+    fn options_follow_what_codex_offers() {
+        let p = json!({"availableDecisions": ["accept", "acceptForSession", "cancel"]});
+        assert_eq!(
+            options_of(ApprovalKind::Command, &p),
+            vec!["approve", "approve_for_session", "deny"]
+        );
+        assert!(options_of(ApprovalKind::UserInput, &p).is_empty());
+        assert_eq!(kind_of("item/unknown/request"), None);
+    }
+}

@@ -34,6 +34,10 @@ use crate::store::types::{DeliveryReason, DeliveryState, Note};
 
 const TICK: Duration = Duration::from_millis(500);
 const DEFAULT_STALL: Duration = Duration::from_secs(300);
+/// How long after subscribing to a thread Codex's replay of its open
+/// approval requests has surely arrived (it follows the `thread/resume`
+/// reply at once; tests/reference/approvals.md §1.6).
+const REPLAY_GRACE: Duration = Duration::from_secs(2);
 /// JSON-RPC code of `account/rateLimits/read` under API-key auth (no limits).
 const RATE_LIMITS_AUTH_REQUIRED: i64 = -32600;
 
@@ -72,6 +76,9 @@ pub struct Link {
     /// `turn/start` goes out, so a daemon that died in between left its
     /// message looking unsent (see `delivery`).
     pub(super) head_checked: bool,
+    /// When to close inbox entries Codex did not replay on this
+    /// connection (set on each subscription).
+    pub(super) reconcile_at: Option<(Instant, String)>,
     /// Where the inbox's verdicts are sent (see `approvals`).
     answers: Arc<super::approvals::Answers>,
 }
@@ -161,6 +168,7 @@ async fn serve(
         retry_after: None,
         announced: None,
         head_checked: false,
+        reconcile_at: None,
         answers: Arc::clone(answers),
     };
     answers.connected(Some(link.conn.responder()));
@@ -213,6 +221,13 @@ async fn serve(
                 }
             }
             _ = tick.tick() => {
+                if let Some((at, thread)) = link.reconcile_at.take() {
+                    if at <= Instant::now() {
+                        super::approvals::reconcile(core, answers, &thread);
+                    } else {
+                        link.reconcile_at = Some((at, thread));
+                    }
+                }
                 // Not while a turn runs on the followed thread (the human is
                 // on it): Codex answers `thread/loaded/list` late then, and
                 // holds this connection's notifications until it has (the
@@ -367,6 +382,7 @@ impl Link {
     async fn switch(&mut self, thread: Thread) -> Result<(), LinkError> {
         let id = thread.id.clone();
         self.session.subscribed.insert(id.clone());
+        self.reconcile_at = Some((Instant::now() + REPLAY_GRACE, id.clone()));
         self.session.thread = Some(thread.clone());
         self.session.turn = TurnState::Unknown;
         self.core

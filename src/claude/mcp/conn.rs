@@ -21,8 +21,8 @@ use super::permission::{self, Relay};
 use super::push;
 use crate::claude::channel::{self, Activity, Via};
 use crate::claude::protocol::{ClaudePush, ClaudeRequest, PermissionRequest};
-use crate::config::Settings;
 use crate::claude::wsclient::ControlLink;
+use crate::config::Settings;
 use crate::control::protocol::{PeerMessage, Role};
 use crate::pair::Pair;
 
@@ -100,7 +100,6 @@ pub fn resolve(opts: &Options) -> Result<(Pair, Settings), String> {
         .ok_or_else(|| format!("no pair {:?} for {}", name.as_str(), root.display()))?;
     Ok((pair, r.config.settings))
 }
-
 
 impl Shared {
     /// Resolve the pair and start the connection and push tasks.

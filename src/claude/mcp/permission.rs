@@ -159,7 +159,8 @@ impl Relay {
     pub fn opened(&self, request: PermissionRequest) {
         let since = self.log_len();
         let mut st = self.lock();
-        st.open.retain(|o| o.request.request_id != request.request_id);
+        st.open
+            .retain(|o| o.request.request_id != request.request_id);
         st.open.push_back(Open { request, since });
         while st.open.len() > KEEP {
             st.open.pop_front();
@@ -232,13 +233,7 @@ impl Relay {
 
 /// The oldest open request for `tool` that arrived before the line at
 /// `at` closes as `how`.
-fn settle(
-    st: &mut State,
-    tool: &str,
-    at: u64,
-    how: Settled,
-    out: &mut Vec<(String, Settled)>,
-) {
+fn settle(st: &mut State, tool: &str, at: u64, how: Settled, out: &mut Vec<(String, Settled)>) {
     if let Some(i) = st
         .open
         .iter()

@@ -41,7 +41,10 @@ fn claudes_params_are_checked() {
         (None, "without params"),
         (Some(json!([])), "without params"),
         (Some(json!({"tool_name": "Bash"})), "\"request_id\""),
-        (Some(json!({"request_id": "", "tool_name": "Bash"})), "non-empty"),
+        (
+            Some(json!({"request_id": "", "tool_name": "Bash"})),
+            "non-empty",
+        ),
         (Some(json!({"request_id": 7, "tool_name": "Bash"})), "got 7"),
         (
             Some(json!({"request_id": "a", "tool_name": "Bash", "description": {}})),
@@ -60,12 +63,18 @@ fn the_log_scanner_reads_claudes_lines() {
     assert_eq!(
         events,
         vec![
-            LogEvent::Dispatched { tool: "Bash".into() },
-            LogEvent::Dispatched { tool: "Bash".into() },
+            LogEvent::Dispatched {
+                tool: "Bash".into()
+            },
+            LogEvent::Dispatched {
+                tool: "Bash".into()
+            },
             LogEvent::NoPending {
                 request_id: "nhdpp".into()
             },
-            LogEvent::Denied { tool: "Bash".into() },
+            LogEvent::Denied {
+                tool: "Bash".into()
+            },
         ]
     );
     // Offsets point at each event's own line.
@@ -98,9 +107,15 @@ fn a_dialog_answered_in_the_tui_settles_its_request() {
     relay.opened(req("nhdpp", "Bash"));
     assert!(relay.watching());
     // Half a line is not read yet.
-    append(&log, "2026-12-07T01:45:48.327Z [INFO] [Stall] tool_dispatch_st");
+    append(
+        &log,
+        "2026-12-07T01:45:48.327Z [INFO] [Stall] tool_dispatch_st",
+    );
     assert!(relay.poll().is_empty());
-    append(&log, "art tool=Bash toolUseId=t permissionDecisionMs=1542\n");
+    append(
+        &log,
+        "art tool=Bash toolUseId=t permissionDecisionMs=1542\n",
+    );
     assert_eq!(relay.poll(), vec![("nhdpp".to_string(), Settled::Allowed)]);
     assert!(relay.open_requests().is_empty());
 
