@@ -86,10 +86,35 @@ fn summary(detail: &serde_json::Value) -> String {
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
     };
-    let what = ["command", "path", "tool", "question", "message"]
+    // A file change (Codex): its paths and kinds.
+    let files = detail.get("changes").and_then(|c| c.as_array()).map(|c| {
+        c.iter()
+            .map(|ch| {
+                let path = ch.get("path").and_then(|p| p.as_str()).unwrap_or("?");
+                match ch.pointer("/kind/type").and_then(|k| k.as_str()) {
+                    Some(kind) => format!("{path} ({kind})"),
+                    None => path.to_owned(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    // A tool call (Claude): the tool and a cut of its input's preview.
+    let tool = field("tool").map(|t| match field("input_preview") {
+        Some(p) if p.chars().count() > 200 => {
+            format!("{t} {}…", p.chars().take(200).collect::<String>())
+        }
+        Some(p) => format!("{t} {p}"),
+        None => t.to_owned(),
+    });
+    let reason = field("reason").or_else(|| field("description"));
+    let what = ["command", "path", "question", "message"]
         .iter()
-        .find_map(|k| field(k));
-    match (what, field("reason")) {
+        .find_map(|k| field(k).map(str::to_owned))
+        .or(files.filter(|f| !f.is_empty()))
+        .or(tool);
+    let what = what.as_deref();
+    match (what, reason) {
         (Some(w), Some(r)) => format!("{w} (reason: {r})"),
         (Some(w), None) => w.to_owned(),
         (None, Some(r)) => r.to_owned(),
@@ -135,5 +160,14 @@ mod tests {
             ..a
         };
         assert!(render(&odd, 1_000).ends_with("approve / deny)\n  {\"x\":1}"));
+        let claude = summary(&json!({"tool": "Bash", "description": "Create marker",
+            "input_preview": "{ \"command\": \"touch x\" }"}));
+        assert_eq!(
+            claude,
+            "Bash { \"command\": \"touch x\" } (reason: Create marker)"
+        );
+        let files = summary(&json!({"command": null, "reason": null,
+            "changes": [{"path": "/w/a", "kind": {"type": "add"}, "diff": "x"}]}));
+        assert_eq!(files, "/w/a (add)");
     }
 }

@@ -34,7 +34,14 @@ struct Open {
     responder: Option<Responder>,
     /// JSON-RPC id (as JSON text) → the inbox's request key.
     keys: HashMap<String, String>,
+    /// The newest file-change items' changes, by item id: Codex's
+    /// file-change request carries no path or diff, its `item/started`
+    /// just before does (tests/reference/approvals.md §1.3).
+    changes: std::collections::VecDeque<(String, Value)>,
 }
+
+/// How many file-change items' changes are kept for their requests.
+const KEEP_CHANGES: usize = 16;
 
 impl Answers {
     fn lock(&self) -> std::sync::MutexGuard<'_, Open> {
@@ -47,6 +54,24 @@ impl Answers {
         let mut open = self.lock();
         open.responder = responder;
         open.keys.clear();
+    }
+
+    /// `item/started`: keep a file-change item's changes for the request
+    /// that follows it.
+    pub fn item_started(&self, params: &Value) {
+        let item = &params["item"];
+        if item["type"] != "fileChange" {
+            return;
+        }
+        let (Some(id), Some(changes)) = (item["id"].as_str(), item.get("changes")) else {
+            return;
+        };
+        let mut open = self.lock();
+        open.changes.retain(|(i, _)| i != id);
+        open.changes.push_back((id.to_string(), changes.clone()));
+        while open.changes.len() > KEEP_CHANGES {
+            open.changes.pop_front();
+        }
     }
 
     /// Send `verdict` for `approval` to Codex: fails (and nothing is
@@ -128,7 +153,16 @@ pub fn on_request(core: &Core, answers: &Answers, id: &Value, method: &str, para
         .unwrap_or("-");
     let key = format!("{item}:{id}");
     let pick = |k: &str| params.get(k).cloned().unwrap_or(Value::Null);
+    // The files and diffs of a file change, from its `item/started`.
+    let changes = answers
+        .lock()
+        .changes
+        .iter()
+        .find(|(i, _)| i == item)
+        .map(|(_, c)| c.clone())
+        .unwrap_or(Value::Null);
     let detail = json!({
+        "changes": changes,
         "method": method,
         "command": pick("command"),
         "cwd": pick("cwd"),
@@ -248,6 +282,31 @@ mod tests {
             .expect("row");
         assert_eq!(row.answered_via, Some(AnsweredVia::Agent));
         assert!(row.decision.is_none(), "nothing was approved");
+    }
+
+    #[test]
+    fn a_file_change_request_carries_the_diff_of_its_item() {
+        let dir = tempfile::tempdir().expect("dir");
+        let core = crate::peers::test_core(dir.path());
+        let answers = Answers::default();
+        let changes = json!([{"path": "/w/a.txt", "kind": {"type": "add"}, "diff": "hello\n"}]);
+        answers.item_started(&json!({"threadId": "th1", "turnId": "t1",
+            "item": {"type": "fileChange", "id": "call_p", "changes": changes, "status": "inProgress"}}));
+        answers.item_started(&json!({"item": {"type": "commandExecution", "id": "call_c"}}));
+        on_request(
+            &core,
+            &answers,
+            &json!(5),
+            "item/fileChange/requestApproval",
+            &json!({"threadId": "th1", "turnId": "t1", "itemId": "call_p", "reason": null, "grantRoot": null}),
+        );
+        let row = core
+            .with_store(|s| s.approval_by_key("codex", "call_p:5"))
+            .ok()
+            .flatten()
+            .expect("row");
+        assert_eq!(row.kind, ApprovalKind::FileChange);
+        assert_eq!(row.detail["changes"], changes);
     }
 
     #[test]

@@ -464,6 +464,9 @@ impl Link {
         if method == super::approvals::RESOLVED {
             super::approvals::on_resolved(&self.core, &self.answers, &params);
         }
+        if method == "item/started" {
+            self.answers.item_started(&params);
+        }
         let n = Notification::parse(method, params);
         if n.thread_id().is_some_and(|t| self.session.is_current(t)) {
             self.session.touch();
