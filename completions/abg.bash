@@ -251,7 +251,7 @@ _abg() {
             return 0
             ;;
         abg__subcmd__approvals)
-            opts="-h -V --all --limit --json --pair --help --version"
+            opts="-f -h -V --all --limit --json --follow --pair --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

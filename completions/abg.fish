@@ -127,7 +127,8 @@ complete -c abg -n "__fish_abg_using_subcommand send" -s V -l version -d 'Print 
 complete -c abg -n "__fish_abg_using_subcommand approvals" -l limit -d 'Most requests listed' -r
 complete -c abg -n "__fish_abg_using_subcommand approvals" -l pair -d 'Target the pair NAME of this project (default: main)' -r
 complete -c abg -n "__fish_abg_using_subcommand approvals" -l all -d 'Also list answered, expired and abandoned requests'
-complete -c abg -n "__fish_abg_using_subcommand approvals" -l json -d 'Print JSON instead of text'
+complete -c abg -n "__fish_abg_using_subcommand approvals" -l json -d 'Print JSON instead of text (with `-f`, one object per line)'
+complete -c abg -n "__fish_abg_using_subcommand approvals" -s f -l follow -d 'Keep printing new requests and every change of state (answered here, in the web UI or in the agent\'s terminal) until interrupted'
 complete -c abg -n "__fish_abg_using_subcommand approvals" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand approvals" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand approve" -l pair -d 'Target the pair NAME of this project (default: main)' -r

@@ -1,12 +1,15 @@
 //! `abg approvals`: the approvals inbox — what the agents asked the human to
 //! allow (run a command, change files, …), pending ones first. Answer one
-//! with `abg approve` or `abg deny`.
+//! with `abg approve` or `abg deny`. `-f` keeps printing requests as they
+//! arrive and as they are answered (anywhere), like `abg log -f`.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use super::{Context, output};
 use crate::control::client::Client;
-use crate::control::protocol::approvals::Approval;
+use crate::control::protocol::approvals::{Approval, ApprovalState};
 use crate::daemon::ensure;
 
 /// List the agents' approval requests waiting for an answer.
@@ -18,15 +21,22 @@ pub struct Args {
     /// Most requests listed.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (with `-f`, one object per line).
     #[arg(long)]
     pub json: bool,
+    /// Keep printing new requests and every change of state (answered
+    /// here, in the web UI or in the agent's terminal) until interrupted.
+    #[arg(short, long)]
+    pub follow: bool,
 }
 
 pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     let pair = ctx.pair()?;
     ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
     let client = Client::for_pair(&pair)?;
+    if args.follow {
+        return follow(&client, &args).await;
+    }
     let list = client.approvals(args.all, args.limit).await?;
     if args.json {
         output::json(&list)?;
@@ -67,6 +77,49 @@ pub(super) fn render(a: &Approval, now: i64) -> String {
         state,
         summary(&a.detail)
     )
+}
+
+/// Print `first`, then every new request and state change, polling the
+/// daemon (it may restart meanwhile: errors are reported and retried).
+async fn follow(client: &Client, args: &Args) -> anyhow::Result<ExitCode> {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut first = client.approvals(true, args.limit).await?.approvals;
+    // Without --all, what was already closed is history: not shown.
+    for a in first
+        .iter()
+        .filter(|a| !args.all && a.state != ApprovalState::Pending)
+    {
+        seen.insert(a.id.clone(), a.state.as_str().to_string());
+    }
+    first.retain(|a| args.all || a.state == ApprovalState::Pending);
+    let print = |a: &Approval| -> anyhow::Result<()> {
+        if args.json {
+            output::line(output::json_text(a, false)?)
+        } else {
+            output::agent_line(render(a, crate::clock::now_ms()), false)
+        }
+    };
+    // Oldest first, so a follower reads them in the order they came.
+    let mut batch = first;
+    loop {
+        batch.sort_by_key(|a| (a.answered_ms.unwrap_or(a.created_ms), a.created_ms));
+        for a in &batch {
+            let state = a.state.as_str().to_string();
+            if seen.get(&a.id) != Some(&state) {
+                print(a)?;
+                seen.insert(a.id.clone(), state);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        batch = match client.approvals(true, args.limit).await {
+            Ok(list) => list.approvals,
+            Err(e) => {
+                eprintln!("abg: {e}; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Vec::new()
+            }
+        };
+    }
 }
 
 /// The decisions a request offers, as `abg approve`/`abg deny` read them.

@@ -346,3 +346,118 @@ fn the_binary_lists_and_answers_against_a_real_daemon() {
     assert_eq!(status["approvals_pending"], 0);
     env.ok(&p, &["kill"]);
 }
+
+/// Claude's relay against the real binary's daemon: `abg mcp`'s frames (a
+/// permission request, then the verdict it is pushed) over a control
+/// connection that says hello as `claude`, with `abg approvals -f --json`
+/// following along: the request appears, `abg deny` reaches the
+/// connection as a push for that session, and the follower prints the
+/// change. A second request settled in the TUI closes as answered there.
+#[test]
+fn claudes_relay_and_a_follower_against_a_real_daemon() {
+    use abg::claude::protocol::{Behavior, ClaudePush, ClaudeRequest, PermissionRequest, Settled};
+    use std::io::{BufRead, BufReader};
+
+    let env = AbgEnv::new();
+    let p = env.project("p");
+    env.ok(&p, &["status"]);
+    let secret = std::fs::read_to_string(env.pair_dirs()[0].join("secret"))
+        .expect("secret")
+        .trim()
+        .to_string();
+    let port = env.base_port + 2;
+    let mut follower = env
+        .cmd(&p)
+        .args(["approvals", "-f", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("abg approvals -f");
+    let mut lines = BufReader::new(follower.stdout.take().expect("stdout")).lines();
+    // Ends the follower however the test ends (it would poll forever).
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _follower = Reap(follower);
+    let mut next = move || -> serde_json::Value {
+        let line = lines.next().expect("a line").expect("utf-8");
+        serde_json::from_str(&line).expect("json line")
+    };
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let (link, _) = rt
+        .block_on(ControlLink::connect(
+            port,
+            &secret,
+            Role::Peer(abg::claude::PEER),
+        ))
+        .expect("connect as claude");
+    let mut pushes = link.take_pushes().expect("pushes");
+    let ask = |id: &str| {
+        let req = ClaudeRequest::Permission(PermissionRequest {
+            session: "sess1".into(),
+            request_id: id.into(),
+            tool_name: "Bash".into(),
+            description: "Create marker".into(),
+            input_preview: "{ \"command\": \"touch x\" }".into(),
+        });
+        rt.block_on(link.claude(req, Duration::from_secs(5)))
+            .expect("recorded");
+    };
+    ask("uhssg");
+    let first = next();
+    assert_eq!(first["state"], "pending", "{first}");
+    assert_eq!(first["peer"], "claude");
+    assert_eq!(first["kind"], "command");
+    assert_eq!(first["request_key"], "sess1:uhssg");
+    let id = first["id"].as_str().expect("id").to_string();
+    // abg approve --for-session is refused: Claude's relay answers one call.
+    let out = env.run(&p, &["approve", &id, "--for-session"]);
+    assert_eq!(out.status.code(), Some(1));
+    env.ok(&p, &["deny", &id, "--reason", "not now"]);
+    let push = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(5), pushes.recv()).await })
+        .expect("a push in time")
+        .expect("a push");
+    assert_eq!(
+        serde_json::from_value::<ClaudePush>(push).expect("a Claude push"),
+        ClaudePush::Permission {
+            session: "sess1".into(),
+            request_id: "uhssg".into(),
+            behavior: Behavior::Deny,
+        }
+    );
+    let denied = next();
+    assert_eq!(
+        (
+            denied["id"].as_str(),
+            denied["state"].as_str(),
+            denied["answered_via"].as_str()
+        ),
+        (Some(id.as_str()), Some("denied"), Some("cli")),
+        "{denied}"
+    );
+
+    ask("nhdpp");
+    let second = next();
+    assert_eq!(second["state"], "pending", "{second}");
+    let req = ClaudeRequest::PermissionSettled {
+        session: "sess1".into(),
+        request_id: "nhdpp".into(),
+        outcome: Settled::Allowed,
+    };
+    rt.block_on(link.claude(req, Duration::from_secs(5)))
+        .expect("settled");
+    let closed = next();
+    assert_eq!(
+        (closed["state"].as_str(), closed["answered_via"].as_str()),
+        (Some("answered_elsewhere"), Some("tui")),
+        "{closed}"
+    );
+    let out = env.run(&p, &["approve", second["id"].as_str().expect("id")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("answered_elsewhere"));
+    env.ok(&p, &["kill"]);
+}
