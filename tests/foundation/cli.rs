@@ -153,7 +153,7 @@ fn send_stores_for_both_and_log_shows_them() {
     assert_eq!(sent[1]["state"], "queued");
     let out = env.run(&p, &["send", "--to", "claude", "--on-busy", "steer", "x"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--on-busy applies to messages for codex"));
+    assert!(stderr(&out).contains("--on-busy applies to agents that run turns"));
     let out = env.run(&p, &["send", "--to", "codex", "   "]);
     assert_eq!(out.status.code(), Some(1));
     let log = env.ok(&p, &["log", "--json"]);
