@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use super::{Context, output};
 use crate::control::client::Client;
 use crate::control::protocol::PeerStatus;
-use crate::control::protocol::{OnBusy, SendRequest};
+use crate::control::protocol::{OnBusy, SendRequest, SendResult};
 use crate::daemon::ensure;
 use crate::store::types::{DeliveryModel, PeerId};
 use std::collections::BTreeMap;
@@ -53,36 +53,17 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     let pair = ctx.pair()?;
     ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
     let client = Client::for_pair(&pair)?;
-    let status = client.status().await?;
-    let targets = targets(&status.peers, &args.to)?;
-    let takes_on_busy = |id: &PeerId| {
-        status
-            .peers
-            .get(id.as_str())
-            .is_some_and(|p| p.model == Some(DeliveryModel::Turn))
-    };
-    if args.on_busy.is_some() && !targets.iter().any(takes_on_busy) {
-        anyhow::bail!(
-            "--on-busy applies to agents that run turns (codex); drop it or send to one of them"
-        );
-    }
     let on_busy = args.on_busy.map(|b| match b {
         Busy::Queue => OnBusy::Queue,
         Busy::Steer => OnBusy::Steer,
         Busy::Interrupt => OnBusy::Interrupt,
     });
-    let mut results = Vec::new();
-    for to in &targets {
-        let req = SendRequest {
-            from: PeerId::HUMAN,
-            to: *to,
-            body: body.clone(),
-            on_busy: on_busy.filter(|_| takes_on_busy(to)),
-            in_reply_to: None,
-            idempotency_key: None,
-        };
-        let r = client.send(&req).await?;
-        if !args.json {
+    let sent = send_to(&client, &args.to, &body, on_busy).await?;
+    if args.json {
+        let results: Vec<&SendResult> = sent.iter().map(|(_, r)| r).collect();
+        output::json(&results)?;
+    } else {
+        for (to, r) in &sent {
             output::line(format!(
                 "{} → {}: {} ({})",
                 r.message_id,
@@ -91,12 +72,45 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
                 if r.duplicate { "duplicate" } else { "stored" }
             ))?;
         }
-        results.push(r);
-    }
-    if args.json {
-        output::json(&results)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Store `body` from the human for each peer `to` names (a peer of the
+/// pair, or `all`), `on_busy` going to the peers that run turns; each
+/// recipient with its send result (its delivery state), in order.
+pub async fn send_to(
+    client: &Client,
+    to: &str,
+    body: &str,
+    on_busy: Option<OnBusy>,
+) -> anyhow::Result<Vec<(PeerId, SendResult)>> {
+    let status = client.status().await?;
+    let targets = targets(&status.peers, to)?;
+    let takes_on_busy = |id: &PeerId| {
+        status
+            .peers
+            .get(id.as_str())
+            .is_some_and(|p| p.model == Some(DeliveryModel::Turn))
+    };
+    if on_busy.is_some() && !targets.iter().any(takes_on_busy) {
+        anyhow::bail!(
+            "--on-busy applies to agents that run turns (codex); drop it or send to one of them"
+        );
+    }
+    let mut results = Vec::new();
+    for to in targets {
+        let req = SendRequest {
+            from: PeerId::HUMAN,
+            to,
+            body: body.to_string(),
+            on_busy: on_busy.filter(|_| takes_on_busy(&to)),
+            in_reply_to: None,
+            idempotency_key: None,
+        };
+        results.push((to, client.send(&req).await?));
+    }
+    Ok(results)
 }
 
 /// The peers `to` names among the pair's `peers` (`all`/`both`: every
