@@ -127,7 +127,9 @@ pub fn parse_address(text: &str) -> Option<Address> {
             pos += 1;
         }
         let at = bytes.get(pos) == Some(&b'@');
-        if !at && !(after_comma && !names.is_empty()) {
+        // A name needs its `@`, except right after a comma.
+        let bare_ok = after_comma && !names.is_empty();
+        if !at && !bare_ok {
             pos = sep_start;
             break;
         }
