@@ -138,7 +138,7 @@ impl Kickoff {
             }
             let id = late.as_str();
             let text = format!(
-                "{} ({id}) has joined this pair through abg. To write to it, start a message with the line @{id} (or pass to=\"{id}\" to abg's reply tool); @all reaches every other agent. Answers to its messages go back to it.",
+                "{} ({id}) has joined this pair through abg. To write to it, pass to=\"{id}\" to abg's reply tool if you have one, or else begin your answer with the line @{id}; @all (or to=\"all\") reaches every other agent. Answers to its messages go back to it.",
                 info.name
             );
             for other in attached.iter().filter(|o| *o != late && o.is_agent()) {

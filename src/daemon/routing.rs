@@ -243,6 +243,12 @@ pub fn recipients(core: &Core, from: PeerId, answered: Option<PeerId>, text: &st
             unknown.push(name.clone());
         }
     }
+    // An address with nothing after it: send what was written.
+    let rest = if address.rest.trim().is_empty() {
+        text.to_string()
+    } else {
+        address.rest
+    };
     let mut seen = Vec::new();
     to.retain(|p| {
         let first = !seen.contains(p);
@@ -252,7 +258,7 @@ pub fn recipients(core: &Core, from: PeerId, answered: Option<PeerId>, text: &st
     match (to.is_empty(), unknown.is_empty()) {
         (false, true) => Route::Relay {
             to,
-            text: address.rest,
+            text: rest,
             why: Why::Addressed,
             unknown,
         },
@@ -265,7 +271,7 @@ pub fn recipients(core: &Core, from: PeerId, answered: Option<PeerId>, text: &st
         // Only unknown names: not dropped, routed as if unaddressed.
         (true, false) => fallback(text.to_string(), unknown, true),
         // Only itself: the address says nothing.
-        (true, true) => fallback(address.rest, unknown, false),
+        (true, true) => fallback(rest, unknown, false),
     }
 }
 

@@ -347,6 +347,22 @@ mod tests {
     }
 
     #[test]
+    fn a_fanned_out_answer_is_no_repeat_but_each_copy_counts() {
+        let third = PeerId::from_static("third");
+        let got = run(
+            3,
+            &[
+                (CODEX, CLAUDE, Chat, "ship it"),
+                (CODEX, third, Chat, "ship it"),
+                (CODEX, third, Chat, "ship it"),
+                (third, CLAUDE, Chat, "shipped"),
+                (CLAUDE, CODEX, Chat, "thanks, next: docs"),
+            ],
+        );
+        assert_eq!(got, ["relay", "relay", "damp", "relay", "pause"]);
+    }
+
+    #[test]
     fn notices_and_human_messages_never_count() {
         let mut st = GovernorState::default();
         for _ in 0..10 {

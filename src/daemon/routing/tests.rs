@@ -135,6 +135,12 @@ fn an_address_overrides_and_is_stripped_never_to_self() {
     );
     let r = recipients(&core, CODEX, None, "@codex @third hi");
     assert_eq!(relay_to(&r).0, vec![THIRD]);
+    // Nothing after the address: what was written is sent.
+    let r = recipients(&core, CODEX, None, "@third\n  ");
+    assert_eq!(
+        relay_to(&r),
+        (vec![THIRD], "@third\n  ", Some(Why::Addressed))
+    );
     // Only itself: the address says nothing; the usual rules apply.
     let r = recipients(&core, CODEX, Some(THIRD), "@codex\nhi");
     assert_eq!(relay_to(&r), (vec![THIRD], "hi", Some(Why::Answers)));
