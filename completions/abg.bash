@@ -1344,7 +1344,7 @@ _abg() {
             fi
             case "${prev}" in
                 --to)
-                    COMPREPLY=($(compgen -W "claude codex both" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --on-busy)

@@ -35,7 +35,7 @@ complete -c abg -n "__fish_abg_needs_command" -f -a "resume" -d 'Print the comma
 complete -c abg -n "__fish_abg_needs_command" -f -a "pair" -d 'Manage pairs: list them (default), remove one, or prune dead ones'
 complete -c abg -n "__fish_abg_needs_command" -f -a "status" -d 'Show this pair\'s daemon health, ports, pids, state dir and versions'
 complete -c abg -n "__fish_abg_needs_command" -f -a "logs" -d 'Show the pair daemon\'s log'
-complete -c abg -n "__fish_abg_needs_command" -f -a "send" -d 'Send a message to Claude, Codex or both as the human'
+complete -c abg -n "__fish_abg_needs_command" -f -a "send" -d 'Send a message to an agent of the pair (or all of them) as the human'
 complete -c abg -n "__fish_abg_needs_command" -f -a "approvals" -d 'List the agents\' approval requests waiting for an answer'
 complete -c abg -n "__fish_abg_needs_command" -f -a "approve" -d 'Allow an agent\'s pending approval request'
 complete -c abg -n "__fish_abg_needs_command" -f -a "deny" -d 'Refuse an agent\'s pending approval request'
@@ -114,10 +114,8 @@ complete -c abg -n "__fish_abg_using_subcommand logs" -l pair -d 'Target the pai
 complete -c abg -n "__fish_abg_using_subcommand logs" -s f -l follow -d 'Keep printing new lines as they are written'
 complete -c abg -n "__fish_abg_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand logs" -s V -l version -d 'Print version'
-complete -c abg -n "__fish_abg_using_subcommand send" -l to -d 'Who receives it' -r -f -a "claude\t''
-codex\t''
-both\t''"
-complete -c abg -n "__fish_abg_using_subcommand send" -l on-busy -d 'What Codex does with it while a turn runs (queue, steer, interrupt)' -r -f -a "queue\t''
+complete -c abg -n "__fish_abg_using_subcommand send" -l to -d 'Who receives it: a peer of the pair (claude, codex, …) or `all` (`both` is the older spelling of `all`)' -r
+complete -c abg -n "__fish_abg_using_subcommand send" -l on-busy -d 'What a turn-running agent (Codex) does with it while a turn runs (queue, steer, interrupt)' -r -f -a "queue\t''
 steer\t''
 interrupt\t''"
 complete -c abg -n "__fish_abg_using_subcommand send" -l pair -d 'Target the pair NAME of this project (default: main)' -r
@@ -223,7 +221,7 @@ complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcom
 complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help" -f -a "pair" -d 'Manage pairs: list them (default), remove one, or prune dead ones'
 complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help" -f -a "status" -d 'Show this pair\'s daemon health, ports, pids, state dir and versions'
 complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help" -f -a "logs" -d 'Show the pair daemon\'s log'
-complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help" -f -a "send" -d 'Send a message to Claude, Codex or both as the human'
+complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help" -f -a "send" -d 'Send a message to an agent of the pair (or all of them) as the human'
 complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help" -f -a "approvals" -d 'List the agents\' approval requests waiting for an answer'
 complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help" -f -a "approve" -d 'Allow an agent\'s pending approval request'
 complete -c abg -n "__fish_abg_using_subcommand help; and not __fish_seen_subcommand_from claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help" -f -a "deny" -d 'Refuse an agent\'s pending approval request'

@@ -98,6 +98,10 @@ fn run_inner(pair: Pair, config: Config, setup: Setup) -> anyhow::Result<()> {
     if pair.killed_file().exists() {
         anyhow::bail!(KILLED);
     }
+    // A default recipient the pair does not have is a config error the
+    // spawner reports, not a daemon that relays to nobody.
+    crate::daemon::routing::check_default(&config.settings.routing_default_to, &setup.peers.ids())
+        .map_err(anyhow::Error::msg)?;
     // Before binding anything: a daemon never serves with a malformed
     // secret (an empty one would accept requests without credentials).
     let secret = pair.secret().context("cannot read the pair secret")?;

@@ -1,13 +1,14 @@
 //! The daemon's answers to Claude-side requests: push reports, acks, the
 //! pull path, hook reports (busy/idle, evidence of what Claude saw, the Stop
-//! hook's block decision), the doorbell question and channel registration.
+//! hook's block decision), the doorbell question, channel registration and
+//! whom a `reply` goes to (the core's routing decides).
 //! Every state change goes through `Core::transition` (store + live stream).
 
 use std::path::Path;
 
 use super::link::{self, ChannelStatus, LinkState};
 use super::policy::{self, DoorbellInput, Unacked};
-use super::protocol::{ClaudeAnswer, ClaudeRequest, HookReply, HookReport};
+use super::protocol::{ClaudeAnswer, ClaudeRequest, HookReply, HookReport, Recipient};
 use super::transcript;
 use crate::daemon::core::{Core, CoreError};
 use crate::store::types::{DeliveryReason, DeliveryState, Note, Pending};
@@ -61,6 +62,24 @@ pub fn handle(
             }
             let unread = unread(core)?;
             Ok(ClaudeAnswer::Unread { messages, unread })
+        }
+        ClaudeRequest::Recipients { to, in_reply_to } => {
+            let ids = crate::daemon::routing::reply_recipients(
+                core,
+                crate::claude::PEER,
+                to.as_deref(),
+                in_reply_to.as_deref(),
+            )?;
+            let to = ids
+                .into_iter()
+                .filter_map(|id| core.peer(id))
+                .map(|p| Recipient {
+                    id: p.id,
+                    name: p.name.to_string(),
+                    takes_on_busy: p.takes_on_busy(),
+                })
+                .collect();
+            Ok(ClaudeAnswer::Recipients { to })
         }
         ClaudeRequest::Hook { report } => hook(core, state, &report),
         ClaudeRequest::Doorbell => doorbell(core, state),

@@ -61,6 +61,14 @@ pub enum ClaudeRequest {
     Doorbell,
     /// `abg claude` typed the doorbell for these messages.
     Rang { ids: Vec<String> },
+    /// `reply` asks whom it goes to: `to` (a peer id or `all`) or, without
+    /// it, the default (`daemon::routing::reply_recipients`).
+    Recipients {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_reply_to: Option<String>,
+    },
     /// `abg claude` read the channel registration from Claude's debug log.
     Channel {
         registered: bool,
@@ -145,6 +153,8 @@ pub enum ClaudeAnswer {
     },
     /// What the hook should output.
     Hook { reply: HookReply, unread: u64 },
+    /// Whom a reply goes to, in order.
+    Recipients { to: Vec<Recipient> },
     /// Ring the doorbell for these messages (empty: don't); `from` names
     /// their senders for the text typed into Claude's prompt.
     Doorbell {
@@ -152,4 +162,14 @@ pub enum ClaudeAnswer {
         #[serde(default)]
         from: Vec<PeerId>,
     },
+}
+
+/// One recipient of a `reply`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    pub id: PeerId,
+    /// The name people read ("Codex").
+    pub name: String,
+    /// Whether it runs turns (so `on_busy` applies).
+    pub takes_on_busy: bool,
 }

@@ -27,7 +27,7 @@ mod output;
 mod pair;
 mod resume;
 mod resume_relay;
-mod send;
+pub mod send;
 mod status;
 mod statusline;
 mod ui;

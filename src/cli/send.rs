@@ -1,22 +1,27 @@
-//! `abg send`: the human's voice in the pair — store a message for Claude,
-//! Codex or both through the daemon, with Codex's delivery policy.
+//! `abg send`: the human's voice in the pair — store a message for one
+//! agent of the pair or all of them (one stored message each) through the
+//! daemon, with the turn-running agents' delivery policy (`--on-busy`).
 
 use std::io::Read;
 use std::process::ExitCode;
 
 use super::{Context, output};
 use crate::control::client::Client;
-use crate::control::protocol::{OnBusy, SendRequest};
+use crate::control::protocol::PeerStatus;
+use crate::control::protocol::{OnBusy, SendRequest, SendResult};
 use crate::daemon::ensure;
-use crate::store::types::PeerId;
+use crate::store::types::{DeliveryModel, PeerId};
+use std::collections::BTreeMap;
 
-/// Send a message to Claude, Codex or both as the human.
+/// Send a message to an agent of the pair (or all of them) as the human.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Who receives it.
-    #[arg(long, value_enum)]
-    pub to: To,
-    /// What Codex does with it while a turn runs (queue, steer, interrupt).
+    /// Who receives it: a peer of the pair (claude, codex, …) or `all`
+    /// (`both` is the older spelling of `all`).
+    #[arg(long, value_name = "PEER|all")]
+    pub to: String,
+    /// What a turn-running agent (Codex) does with it while a turn runs
+    /// (queue, steer, interrupt).
     #[arg(long, value_enum)]
     pub on_busy: Option<Busy>,
     /// The message text; `-` reads it from stdin.
@@ -25,13 +30,6 @@ pub struct Args {
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum To {
-    Claude,
-    Codex,
-    Both,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -52,38 +50,20 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     if body.trim().is_empty() {
         anyhow::bail!("the message is empty; pass TEXT, or `-` with text on stdin");
     }
-    if args.on_busy.is_some() && matches!(args.to, To::Claude) {
-        anyhow::bail!("--on-busy applies to messages for codex; drop it or use --to codex|both");
-    }
     let pair = ctx.pair()?;
     ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
     let client = Client::for_pair(&pair)?;
-    let targets: &[PeerId] = match args.to {
-        To::Claude => &[crate::claude::PEER],
-        To::Codex => &[crate::codex::PEER],
-        To::Both => &[crate::claude::PEER, crate::codex::PEER],
-    };
     let on_busy = args.on_busy.map(|b| match b {
         Busy::Queue => OnBusy::Queue,
         Busy::Steer => OnBusy::Steer,
         Busy::Interrupt => OnBusy::Interrupt,
     });
-    let mut results = Vec::new();
-    for to in targets {
-        let req = SendRequest {
-            from: PeerId::HUMAN,
-            to: *to,
-            body: body.clone(),
-            on_busy: if *to == crate::codex::PEER {
-                on_busy
-            } else {
-                None
-            },
-            in_reply_to: None,
-            idempotency_key: None,
-        };
-        let r = client.send(&req).await?;
-        if !args.json {
+    let sent = send_to(&client, &args.to, &body, on_busy).await?;
+    if args.json {
+        let results: Vec<&SendResult> = sent.iter().map(|(_, r)| r).collect();
+        output::json(&results)?;
+    } else {
+        for (to, r) in &sent {
             output::line(format!(
                 "{} → {}: {} ({})",
                 r.message_id,
@@ -92,10 +72,63 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
                 if r.duplicate { "duplicate" } else { "stored" }
             ))?;
         }
-        results.push(r);
-    }
-    if args.json {
-        output::json(&results)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Store `body` from the human for each peer `to` names (a peer of the
+/// pair, or `all`), `on_busy` going to the peers that run turns; each
+/// recipient with its send result (its delivery state), in order.
+pub async fn send_to(
+    client: &Client,
+    to: &str,
+    body: &str,
+    on_busy: Option<OnBusy>,
+) -> anyhow::Result<Vec<(PeerId, SendResult)>> {
+    let status = client.status().await?;
+    let targets = targets(&status.peers, to)?;
+    let takes_on_busy = |id: &PeerId| {
+        status
+            .peers
+            .get(id.as_str())
+            .is_some_and(|p| p.model == Some(DeliveryModel::Turn))
+    };
+    if on_busy.is_some() && !targets.iter().any(takes_on_busy) {
+        anyhow::bail!(
+            "--on-busy applies to agents that run turns (codex); drop it or send to one of them"
+        );
+    }
+    let mut results = Vec::new();
+    for to in targets {
+        let req = SendRequest {
+            from: PeerId::HUMAN,
+            to,
+            body: body.to_string(),
+            on_busy: on_busy.filter(|_| takes_on_busy(&to)),
+            in_reply_to: None,
+            idempotency_key: None,
+        };
+        results.push((to, client.send(&req).await?));
+    }
+    Ok(results)
+}
+
+/// The peers `to` names among the pair's `peers` (`all`/`both`: every
+/// one); an unknown name is an error listing them.
+fn targets(peers: &BTreeMap<String, PeerStatus>, to: &str) -> anyhow::Result<Vec<PeerId>> {
+    let to = to.trim().to_ascii_lowercase();
+    let ids: Vec<PeerId> = peers.keys().filter_map(|k| k.parse().ok()).collect();
+    if to == "all" || to == "both" {
+        return Ok(ids);
+    }
+    match ids.iter().find(|p| p.as_str() == to) {
+        Some(p) => Ok(vec![*p]),
+        None => {
+            let names: Vec<&str> = ids.iter().map(|p| p.as_str()).collect();
+            anyhow::bail!(
+                "--to must name a peer of this pair ({}) or all, not {to:?}",
+                names.join(", ")
+            )
+        }
+    }
 }

@@ -1,13 +1,19 @@
-//! Codex → Claude: what Codex says becomes stored messages, what it does
-//! becomes pair events. Why it exists: every completed `agentMessage` item
-//! must reach Claude exactly once (the item id is the message's source key),
-//! including items that completed while abg was not subscribed yet (the
-//! TUI's first turn) or not running (a killed daemon).
+//! Codex → the other agents: what Codex says becomes stored messages, what
+//! it does becomes pair events. Why it exists: every completed
+//! `agentMessage` item must reach its recipients exactly once (the item id
+//! is the message's source key, per recipient as `daemon::routing` keys
+//! it), including items that completed while abg was not subscribed yet
+//! (the TUI's first turn) or not running (a killed daemon). Who receives
+//! it is the core's routing decision (`daemon::routing::relay`): an `@peer`
+//! address line, else the sender of the message that started the turn
+//! (the first message delivered into it, from memory or from the
+//! deliveries' recorded turn ids), else `routing.default_to`.
 
 use serde_json::json;
 
 use super::link::{Link, LinkError};
 use super::protocol::{Thread, ThreadItem};
+use crate::daemon::routing;
 use crate::store::types::NewMessage;
 
 /// How far before adopting a thread its turns are still relayed.
@@ -49,7 +55,8 @@ impl Link {
         Ok(())
     }
 
-    /// A completed item: agent text goes to Claude, tool use to events.
+    /// A completed item: agent text goes where routing says, tool use to
+    /// events.
     pub(super) fn ingest(
         &mut self,
         thread_id: &str,
@@ -68,20 +75,32 @@ impl Link {
                     )?;
                     return Ok(());
                 }
-                let in_reply_to = self
-                    .turn_messages
-                    .get(turn_id)
-                    .and_then(|v| v.last().cloned());
+                let delivered = self.turn_messages.get(turn_id);
+                let in_reply_to = delivered.and_then(|v| v.last().cloned());
+                // Who started this turn: the first message delivered into
+                // it (the store remembers it across a restart).
+                let starter = match delivered.and_then(|v| v.first()) {
+                    Some(first) => self.core.with_store(|s| s.get_message(first))?,
+                    None => self
+                        .core
+                        .with_store(|s| s.first_of_turn(crate::codex::PEER, turn_id))?,
+                };
                 let new = NewMessage {
                     thread_id: Some(thread_id.to_string()),
                     turn_id: Some(turn_id.to_string()),
                     source_item_id: Some(id),
                     in_reply_to,
+                    // `to` is routing's to decide.
                     ..NewMessage::new(crate::codex::PEER, crate::claude::PEER, text)
                 };
-                let (m, fresh) = self.core.insert(&new)?;
-                if fresh {
-                    tracing::info!(message = %m.id, turn = %turn_id, "codex message stored for claude");
+                let relayed = routing::relay(&self.core, starter.map(|m| m.from), new)?;
+                for (m, fresh) in &relayed.stored {
+                    if *fresh {
+                        tracing::info!(message = %m.id, to = m.to.as_str(), turn = %turn_id, "codex message stored");
+                    }
+                }
+                if let Some(why) = relayed.not_relayed {
+                    tracing::info!(turn = %turn_id, "codex message not relayed: {why}");
                 }
             }
             ThreadItem::CommandExecution {

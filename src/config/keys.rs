@@ -225,6 +225,12 @@ fn narrow<T: TryFrom<i64> + Default>(v: i64) -> T {
     T::try_from(v).unwrap_or_default()
 }
 
+fn check_peer_id(s: &str) -> Result<(), String> {
+    s.parse::<crate::store::types::PeerId>()
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 fn check_log_filter(s: &str) -> Result<(), String> {
     log_filter(s).map(|_| ()).map_err(|e| e.to_string())
 }
@@ -422,6 +428,25 @@ pub static KEYS: &[KeyDef] = &[
         "Collect the agents' approval requests in one inbox (`abg approvals`, the web UI); false leaves each agent's own terminal as the only place to answer them.",
         |s, v| s.approvals_relay = v,
     ),
+    checked_string(
+        "routing.default_to",
+        "ABG_ROUTING_DEFAULT_TO",
+        "claude",
+        "The agent that gets an agent's answer to a turn the human started when it addresses nobody (with routing.relay = \"all\"); must be a peer of the pair.",
+        (
+            "a peer id (a-z, 0-9 and '-', starting with a letter, at most 24 characters)",
+            check_peer_id,
+        ),
+        |s, v| s.routing_default_to = v.to_owned(),
+    ),
+    choice(
+        "routing.relay",
+        "ABG_ROUTING_RELAY",
+        &["all", "addressed"],
+        "all",
+        "Which agent answers are relayed: \"all\" (an answer to a turn the human started goes to routing.default_to) or \"addressed\" (only answers to another agent, or with a leading @peer line).",
+        |s, v| s.routing_relay = v.to_owned(),
+    ),
     boolean(
         "safe",
         "ABG_SAFE",
@@ -487,6 +512,11 @@ pub struct Settings {
     pub budget_stale_secs: u64,
     /// `approvals.relay`.
     pub approvals_relay: bool,
+    /// `routing.default_to`: a peer id (checked against the pair's peers
+    /// when the daemon starts).
+    pub routing_default_to: String,
+    /// `routing.relay`: `all` or `addressed`.
+    pub routing_relay: String,
     /// `safe`.
     pub safe: bool,
 }
@@ -517,6 +547,8 @@ impl Settings {
             budget_resume_below: 0,
             budget_stale_secs: 0,
             approvals_relay: false,
+            routing_default_to: String::new(),
+            routing_relay: String::new(),
             safe: false,
         }
     }

@@ -346,6 +346,33 @@ fn the_approvals_relay_can_be_turned_off_from_the_environment() {
 }
 
 #[test]
+fn routing_keys_default_and_come_from_the_environment() {
+    let d = Config::default();
+    assert_eq!(d.settings.routing_default_to, "claude");
+    assert_eq!(d.settings.routing_relay, "all");
+    let env = env_of(&[
+        ("ABG_ROUTING_DEFAULT_TO", "codex"),
+        ("ABG_ROUTING_RELAY", "addressed"),
+    ]);
+    let cfg = Config::load(None, None, &env).unwrap();
+    assert_eq!(cfg.settings.routing_default_to, "codex");
+    assert_eq!(cfg.settings.routing_relay, "addressed");
+    assert_eq!(
+        cfg.source("routing.relay"),
+        Some(&Source::Env("ABG_ROUTING_RELAY"))
+    );
+    for (var, value, want) in [
+        ("ABG_ROUTING_RELAY", "some", "one of \"all\", \"addressed\""),
+        ("ABG_ROUTING_DEFAULT_TO", "Not A Peer", "a peer id"),
+    ] {
+        let err = Config::load(None, None, &env_of(&[(var, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(var) && err.contains(want), "{err}");
+    }
+}
+
+#[test]
 fn bad_env_values_name_the_variable() {
     let env = env_of(&[("ABG_BASE_PORT", "abc")]);
     let err = Config::load(None, None, &env).unwrap_err().to_string();

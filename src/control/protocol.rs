@@ -261,6 +261,9 @@ pub struct DaemonStatus {
 pub struct PeerStatus {
     /// The name people read ("Claude").
     pub name: String,
+    /// How it takes messages (`turn` peers take `on_busy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<crate::store::types::DeliveryModel>,
     pub attached: bool,
     /// Undelivered messages for it.
     pub queued: u64,

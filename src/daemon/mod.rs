@@ -2,7 +2,7 @@
 //! (`core`, with its error in `error`, its batched commits in
 //! `group_commit`, its in-process wake-ups and live stream in `bus`), the
 //! seam the agent adapters implement (`peer`), the approvals inbox's port
-//! (`approvals`), what a send does and answers
+//! (`approvals`), who gets an agent's answer (`routing`), what a send does and answers
 //! (`send`, `outcome`), what `abg status` reads (`status`), the components
 //! registered at start (the loop governor `governor`, the `kickoff`), its
 //! pidfile (`pidfile`) and logs (`logging`), and the client-side logic
@@ -21,5 +21,6 @@ pub mod logging;
 pub mod outcome;
 pub mod peer;
 pub mod pidfile;
+pub mod routing;
 pub mod send;
 pub mod status;

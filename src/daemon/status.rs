@@ -29,6 +29,7 @@ impl Core {
                 id,
                 PeerStatus {
                     name: p.name.to_string(),
+                    model: Some(p.model),
                     attached: on,
                     queued,
                     view: self.view(p.id),

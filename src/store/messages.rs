@@ -7,7 +7,7 @@ use super::batch::write_tx;
 use super::error::{Result, StoreError};
 use super::peers::Peers;
 use super::rows::{self, MESSAGE_COLUMNS};
-use super::types::{Inserted, Message, NewMessage};
+use super::types::{Inserted, Message, NewMessage, PeerId};
 use super::{Store, new_message_id, now_ms, sql_limit};
 
 /// Search terms beyond this many are ignored.
@@ -85,6 +85,38 @@ impl Store {
             .prepare_cached(&sql)?
             .query_map(params![after_seq, sql_limit(limit)], rows::message)?
             .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The first message (by seq) whose delivery to `recipient` became, or was steered
+    /// into, turn `turn_id`: the message that started that turn (routing asks who it
+    /// answers). Scans `recipient`'s deliveries; called once per answer.
+    pub fn first_of_turn(&self, recipient: PeerId, turn_id: &str) -> Result<Option<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM deliveries d JOIN messages m ON m.id = d.message_id \
+             WHERE d.recipient = ?1 AND d.turn_id = ?2 ORDER BY m.seq LIMIT 1"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![recipient, turn_id], rows::message)
+            .optional()?)
+    }
+
+    /// The newest chat message to `recipient` from another agent (not the human, not
+    /// abg): whom a reply without an address answers by default.
+    pub fn latest_from_agent(&self, recipient: PeerId) -> Result<Option<Message>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.to_agent = ?1 \
+             AND m.from_agent NOT IN (?2, ?3, ?1) AND m.kind = 'chat' ORDER BY m.seq DESC LIMIT 1"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(
+                params![recipient, PeerId::HUMAN, PeerId::ABG],
+                rows::message,
+            )
+            .optional()?)
     }
 
     /// Full-text search over message bodies, best match first. Every whitespace-separated

@@ -153,7 +153,7 @@ fn send_stores_for_both_and_log_shows_them() {
     assert_eq!(sent[1]["state"], "queued");
     let out = env.run(&p, &["send", "--to", "claude", "--on-busy", "steer", "x"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--on-busy applies to messages for codex"));
+    assert!(stderr(&out).contains("--on-busy applies to agents that run turns"));
     let out = env.run(&p, &["send", "--to", "codex", "   "]);
     assert_eq!(out.status.code(), Some(1));
     let log = env.ok(&p, &["log", "--json"]);
@@ -180,6 +180,16 @@ fn send_stores_for_both_and_log_shows_them() {
     );
     let text = env.ok(&p, &["status"]);
     assert!(text.contains("human → codex queued"), "{text}");
+    // `all` is every agent of the pair; an unknown peer is refused by name.
+    let all = env.json(&p, &["send", "--to", "all", "--json", "and the lexer"]);
+    assert_eq!(all.as_array().map(Vec::len), Some(2));
+    let out = env.run(&p, &["send", "--to", "nobody", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("(claude, codex) or all"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -194,4 +204,22 @@ fn logs_show_the_daemon_log() {
     assert!(log.contains("daemon ready"), "{log}");
     let one = env.ok(&p, &["logs", "-n", "1"]);
     assert_eq!(one.lines().count(), 1, "{one}");
+}
+
+#[test]
+fn a_default_recipient_the_pair_lacks_stops_the_daemon_with_a_clear_error() {
+    let env = AbgEnv::new();
+    let p = env.project("p");
+    let out = env
+        .cmd(&p)
+        .args(["status"])
+        .env("ABG_ROUTING_DEFAULT_TO", "opencode")
+        .output()
+        .expect("status");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("routing.default_to is \"opencode\"") && err.contains("claude, codex"),
+        "{err}"
+    );
 }

@@ -19,6 +19,7 @@ mod kickoff;
 mod lifecycle;
 mod orphans;
 mod peer_seam;
+mod routing;
 mod security;
 mod terminal;
 mod ui_sessions;

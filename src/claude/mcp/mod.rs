@@ -72,35 +72,60 @@ impl AbgMcp {
         match call {
             Call::Reply {
                 text,
+                to,
                 on_busy,
                 in_reply_to,
                 idempotency_key,
             } => {
                 let key = idempotency_key.or_else(|| tool_use_id.map(|id| format!("claude-{id}")));
-                let req = SendRequest {
-                    from: crate::claude::PEER,
-                    to: crate::codex::PEER,
-                    body: text,
-                    on_busy: (on_busy != OnBusy::Queue).then_some(on_busy),
+                // Whom it goes to is the daemon's routing decision.
+                let ask = ClaudeRequest::Recipients {
+                    to,
                     in_reply_to: in_reply_to.clone(),
-                    idempotency_key: key.filter(|k| k.len() <= 128),
                 };
-                let sent = link.send(req, 2_000, t).await.map_err(|e| {
-                    format!(
-                        "abg: reply NOT accepted, nothing was sent to Codex: {e}. abg reconnects by itself; retry in a few seconds."
-                    )
-                })?;
+                let recipients = match link.claude(ask, t).await.map_err(failed)? {
+                    ClaudeAnswer::Recipients { to } if !to.is_empty() => to,
+                    _ => return Err("abg: unexpected answer from the daemon".into()),
+                };
+                let mut lines = Vec::new();
+                for (n, r) in recipients.iter().enumerate() {
+                    let req = SendRequest {
+                        from: crate::claude::PEER,
+                        to: r.id,
+                        body: text.clone(),
+                        on_busy: (on_busy != OnBusy::Queue && r.takes_on_busy).then_some(on_busy),
+                        in_reply_to: in_reply_to.clone(),
+                        idempotency_key: crate::daemon::routing::key_for(&key, n, r.id)
+                            .filter(|k| k.len() <= 128),
+                    };
+                    let sent = link.send(req, 2_000, t).await.map_err(|e| {
+                        format!(
+                            "abg: reply NOT accepted, nothing was sent to {}: {e}. abg reconnects by itself; retry in a few seconds.",
+                            r.name
+                        )
+                    })?;
+                    let (code, note) = outcome_text(&sent);
+                    let dup = if sent.duplicate {
+                        " (duplicate of an earlier call; sent once)"
+                    } else {
+                        ""
+                    };
+                    let to = if recipients.len() > 1 {
+                        format!("to {}: ", r.name)
+                    } else {
+                        String::new()
+                    };
+                    lines.push(format!(
+                        "{to}result: {code}{dup} — {} (message {})",
+                        note.replace("Codex", &r.name),
+                        sent.message_id
+                    ));
+                }
                 let ack = in_reply_to.into_iter().collect();
                 let unread = unread_of(link.claude(ClaudeRequest::Ack { ids: ack }, t).await.ok());
-                let (code, note) = outcome_text(&sent);
-                let dup = if sent.duplicate {
-                    " (duplicate of an earlier call; sent once)"
-                } else {
-                    ""
-                };
                 Ok(format!(
-                    "result: {code}{dup} — {note} (message {}){}",
-                    sent.message_id,
+                    "{}{}",
+                    lines.join("\n"),
                     tools::unread_suffix(unread)
                 ))
             }

@@ -37,6 +37,8 @@ pub const MAX_REPLY_BYTES: usize = 256 * 1024;
 pub enum Call {
     Reply {
         text: String,
+        /// A peer id or `all`; `None`: the daemon's default.
+        to: Option<String>,
         on_busy: OnBusy,
         in_reply_to: Option<String>,
         idempotency_key: Option<String>,
@@ -56,14 +58,16 @@ pub fn list() -> Vec<Tool> {
     vec![
         Tool::new(
             "reply",
-            "Send a message to Codex (the peer agent). Codex reads only what you send here; your transcript output never reaches it. Returns the delivery result and your unread count.",
+            "Send a message to a peer agent (Codex unless you say otherwise). It reads only what you send here; your transcript output never reaches it. Returns the delivery result and your unread count.",
             schema(json!({
                 "type": "object",
                 "properties": {
-                    "text": {"type": "string", "description": "The message for Codex."},
+                    "text": {"type": "string", "description": "The message."},
+                    "to": {"type": "string", "minLength": 1, "maxLength": 24,
+                        "description": "Who gets it: a peer's id as it appears in from=\"…\" (e.g. \"codex\"), or \"all\" for every other agent. Default: the sender of in_reply_to, else whoever last wrote to you, else the only other agent."},
                     "on_busy": {"type": "string", "enum": ["queue", "steer", "interrupt"], "default": "queue",
-                        "description": "If Codex is mid-turn: queue for its next turn (default), steer into the running turn, or interrupt it."},
-                    "in_reply_to": {"type": "string", "description": "msg_id of the Codex message you answer (acknowledges it)."},
+                        "description": "If the recipient (Codex) is mid-turn: queue for its next turn (default), steer into the running turn, or interrupt it."},
+                    "in_reply_to": {"type": "string", "description": "msg_id of the message you answer (acknowledges it)."},
                     "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 128,
                         "description": "Optional key; a retried call with the same key is sent once."}
                 },
@@ -142,7 +146,7 @@ pub fn parse(name: &str, args: Option<&JsonObject>) -> Result<Call, ArgError> {
     };
     match name {
         "reply" => {
-            check_keys("reply", "text, on_busy, in_reply_to, idempotency_key")?;
+            check_keys("reply", "text, to, on_busy, in_reply_to, idempotency_key")?;
             let text = match args.get("text") {
                 Some(v) => string_arg("reply", "text", v, MAX_REPLY_BYTES)?,
                 None => {
@@ -175,6 +179,7 @@ pub fn parse(name: &str, args: Option<&JsonObject>) -> Result<Call, ArgError> {
             };
             Ok(Call::Reply {
                 text,
+                to: opt("to", 24)?,
                 on_busy,
                 in_reply_to: opt("in_reply_to", 128)?,
                 idempotency_key: opt("idempotency_key", 128)?,
@@ -265,9 +270,12 @@ mod tests {
             ok,
             Call::Reply {
                 on_busy: OnBusy::Steer,
+                to: None,
                 ..
             }
         ));
+        let to = parse("reply", Some(&obj(json!({"text": "hi", "to": "all"})))).expect("to");
+        assert!(matches!(to, Call::Reply { to: Some(t), .. } if t == "all"));
         let rows: [(&str, Value, &str); 10] = [
             ("reply", json!({}), "`text` is required"),
             (
@@ -283,8 +291,8 @@ mod tests {
             ),
             (
                 "reply",
-                json!({"text": "x", "to": "codex"}),
-                "unknown argument \"to\"",
+                json!({"text": "x", "from": "codex"}),
+                "unknown argument \"from\"",
             ),
             (
                 "reply",

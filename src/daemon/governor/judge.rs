@@ -1,6 +1,8 @@
-//! The loop governor's judgement, apart from any daemon task: two agents
-//! can talk forever and burn both quotas, so it counts consecutive
-//! agent-to-agent messages since the last human input and, at
+//! The loop governor's judgement, apart from any daemon task: agents can
+//! talk forever and burn their quotas, so it counts consecutive
+//! agent-to-agent messages among all the pair's agents (every stored
+//! message counts, so an answer fanned out to two agents counts twice)
+//! since the last human input and, at
 //! `governor.max_exchanges`, pauses the automatic relay in every direction
 //! until the human writes again (or `abg resume-relay`). It also damps
 //! trivial ping-pong — bare acknowledgements and verbatim repeats — which
@@ -34,8 +36,9 @@ pub struct GovernorState {
     pub exchanges: u32,
     /// Why the relay is paused, when it is.
     pub paused: Option<String>,
-    /// Normalised text of the last relayed message of each agent, by
-    /// peer id.
+    /// Normalised text of the last relayed message of each agent to each
+    /// other agent, by `from>to` (an answer fanned out to several agents
+    /// is not a repeat of itself).
     #[serde(default)]
     pub last: BTreeMap<String, String>,
 }
@@ -142,7 +145,8 @@ pub fn judge(
             reason: format!("a bare acknowledgement ({norm:?}) is not relayed"),
         };
     }
-    if state.last.get(from.as_str()) == Some(&norm) {
+    let lane = format!("{}>{}", from.as_str(), to.as_str());
+    if state.last.get(&lane) == Some(&norm) {
         return Verdict::Damp {
             reason: "a verbatim repeat of the previous message is not relayed".into(),
         };
@@ -151,12 +155,12 @@ pub fn judge(
         && state.exchanges >= limit
     {
         let reason = format!(
-            "{limit} agent-to-agent messages in a row without human input; the relay resumes when you write to either agent (or run `abg resume-relay`)"
+            "{limit} agent-to-agent messages in a row without human input; the relay resumes when you write to any agent (or run `abg resume-relay`)"
         );
         state.paused = Some(reason.clone());
         return Verdict::Pause { reason };
     }
-    state.last.insert(from.as_str().to_string(), norm);
+    state.last.insert(lane, norm);
     state.exchanges += 1;
     Verdict::Relay
 }
@@ -340,6 +344,22 @@ mod tests {
             ],
         );
         assert_eq!(got, ["damp", "damp", "relay", "damp", "damp", "relay"]);
+    }
+
+    #[test]
+    fn a_fanned_out_answer_is_no_repeat_but_each_copy_counts() {
+        let third = PeerId::from_static("third");
+        let got = run(
+            3,
+            &[
+                (CODEX, CLAUDE, Chat, "ship it"),
+                (CODEX, third, Chat, "ship it"),
+                (CODEX, third, Chat, "ship it"),
+                (third, CLAUDE, Chat, "shipped"),
+                (CLAUDE, CODEX, Chat, "thanks, next: docs"),
+            ],
+        );
+        assert_eq!(got, ["relay", "relay", "damp", "relay", "pause"]);
     }
 
     #[test]
