@@ -22,3 +22,4 @@ mod peer_seam;
 mod security;
 mod terminal;
 mod ui_sessions;
+mod web_approvals;
