@@ -4,14 +4,21 @@
 //! plane appear live with the right sides and delivery states, sending from
 //! the composer, rendering hostile agent text inert, and catching up after
 //! a daemon restart without duplicates. Saves `target/ui-screenshot.png`.
+//! The approvals panel has its own scenario (`web_ui/approvals.rs`).
 // Test/bench code: a failed unwrap is a failed test or an aborted run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Its report (or a screenshot path) on stdout is what it is run for.
 #![allow(clippy::print_stdout)]
 
+#[path = "web_ui/approvals.rs"]
+mod approvals;
 #[path = "foundation/env.rs"]
 #[allow(dead_code)]
 mod env;
+#[path = "web_ui/fake_approver.rs"]
+mod fake_approver;
+#[path = "foundation/in_process.rs"]
+mod in_process;
 #[path = "web_ui/webdriver.rs"]
 mod webdriver;
 

@@ -71,7 +71,14 @@ pub(super) async fn answer(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    answer_as(Arc::clone(&s.core), s.peers.clone(), id, &body, AnsweredVia::Cli).await
+    answer_as(
+        Arc::clone(&s.core),
+        s.peers.clone(),
+        id,
+        &body,
+        AnsweredVia::Cli,
+    )
+    .await
 }
 
 /// Answer approval `id` with the JSON [`AnswerRequest`] in `body`, given

@@ -14,8 +14,8 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
 use axum::response::sse::Event as SseEvent;
+use axum::response::{IntoResponse, Response};
 
 use super::{WebError, WebState};
 use crate::clock::now_ms;
@@ -43,7 +43,9 @@ pub async fn list(
         )));
     };
     let answered = q.answered.min(MAX_ANSWERED);
-    let (mut approvals, pending) = w.core.approvals(Some(ApprovalState::Pending), MAX_PENDING)?;
+    let (mut approvals, pending) = w
+        .core
+        .approvals(Some(ApprovalState::Pending), MAX_PENDING)?;
     if answered > 0 {
         // Pending rows sort first: skip past them to the closed ones.
         let (all, _) = w.core.approvals(None, approvals.len() + answered)?;

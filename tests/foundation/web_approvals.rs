@@ -23,10 +23,7 @@ use fake_approver::{FakeApprover, ask, login_url};
 async fn web_approvals_routes_need_the_session_and_answer_as_web() {
     let fake = Arc::new(FakeApprover::default());
     let d = in_process::start(fake.as_peer(), Config::default()).await;
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("http");
+    let http = reqwest::Client::builder().no_proxy().build().expect("http");
     let url = |p: &str| format!("http://127.0.0.1:{}{p}", d.port);
     let origin = url("");
     let id = ask(
@@ -42,7 +39,11 @@ async fn web_approvals_routes_need_the_session_and_answer_as_web() {
     let control = abg::control::client::open_session(&http, d.port, &d.secret)
         .await
         .expect("control session");
-    for auth in [None, Some(control.clone()), Some(format!("Bearer {}", d.secret))] {
+    for auth in [
+        None,
+        Some(control.clone()),
+        Some(format!("Bearer {}", d.secret)),
+    ] {
         let mut get = http.get(url("/ui/api/approvals"));
         let mut post = http
             .post(url(&format!("/ui/api/approvals/{id}")))
@@ -54,7 +55,11 @@ async fn web_approvals_routes_need_the_session_and_answer_as_web() {
             post = post.header("authorization", a);
         }
         assert_eq!(get.send().await.unwrap().status().as_u16(), 401, "{auth:?}");
-        assert_eq!(post.send().await.unwrap().status().as_u16(), 401, "{auth:?}");
+        assert_eq!(
+            post.send().await.unwrap().status().as_u16(),
+            401,
+            "{auth:?}"
+        );
     }
 
     // Log in like a browser.
@@ -138,12 +143,7 @@ async fn web_approvals_routes_need_the_session_and_answer_as_web() {
     assert_eq!(status, 400, "{v}");
 
     // An unknown id is a 404.
-    let (status, v) = post(
-        "/ui/api/approvals/a_nope".into(),
-        body.clone(),
-        Some(&csrf),
-    )
-    .await;
+    let (status, v) = post("/ui/api/approvals/a_nope".into(), body.clone(), Some(&csrf)).await;
     assert_eq!(status, 404, "{v}");
     assert!(fake.got().is_empty());
 
@@ -170,7 +170,10 @@ async fn web_approvals_routes_need_the_session_and_answer_as_web() {
     let (status, v) = post(answer.clone(), body.clone(), Some(&csrf)).await;
     assert_eq!(status, 409, "{v}");
     assert!(
-        v["message"].as_str().unwrap_or("").contains("approved via web"),
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("approved via web"),
         "{v}"
     );
     assert_eq!(fake.got().len(), 1, "exactly once");
