@@ -125,12 +125,14 @@ async fn check_auth(d: &Daemon) {
         "/ui/",
         "/ui/assets/app.js",
         "/ui/assets/render.js",
+        "/ui/assets/approvals.js",
         "/ui/assets/app.css",
         "/ui/api/session",
         "/ui/api/status",
         "/ui/api/messages",
         "/ui/api/events",
         "/ui/api/search?q=x",
+        "/ui/api/approvals",
         "/ui/api/export?format=md",
         "/ui/api/stream",
         "/ui/login?token=forged",
@@ -143,7 +145,7 @@ async fn check_auth(d: &Daemon) {
             "GET {path}"
         );
     }
-    for path in ["/ui/api/send", "/ui/api/logout"] {
+    for path in ["/ui/api/send", "/ui/api/logout", "/ui/api/approvals/a_x"] {
         let req = d.http.post(d.url(path)).body("{}");
         assert_eq!(d.status_of(req).await, 401, "POST {path}");
     }

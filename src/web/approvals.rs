@@ -89,3 +89,50 @@ pub(super) fn stream_event(core: &Core, ev: &Event, id: &str) -> Option<SseEvent
         .json_data(&row)
         .ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::daemon::approvals::Recorded;
+    use crate::store::types::{ApprovalKind, NewApproval, PeerId};
+
+    #[test]
+    fn the_stream_sends_an_approvals_current_row_after_its_events() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let core = crate::peers::test_core(tmp.path());
+        let recorded = core
+            .record_approval(NewApproval {
+                peer: PeerId::from_static("codex"),
+                request_key: "1:t".into(),
+                kind: ApprovalKind::Command,
+                detail: json!({"command": "ls"}),
+                options: None,
+                expires_ms: None,
+            })
+            .expect("recorded");
+        let Recorded::Stored { approval, .. } = recorded else {
+            panic!("stored")
+        };
+        let events = core.with_store(|s| s.events_after(0, 100)).expect("events");
+        let requested = events
+            .iter()
+            .find(|e| e.kind == "approval.requested")
+            .expect("approval.requested");
+        assert!(stream_event(&core, requested, "0.0.1").is_some());
+        let other = Event {
+            seq: 99,
+            ts_ms: 0,
+            kind: "turn.started".into(),
+            data: json!({"id": approval.id}),
+        };
+        assert!(stream_event(&core, &other, "0.0.2").is_none());
+        let unknown = Event {
+            kind: "approval.answered".into(),
+            data: json!({"id": "a_nope"}),
+            ..other
+        };
+        assert!(stream_event(&core, &unknown, "0.0.3").is_none());
+    }
+}

@@ -138,7 +138,8 @@
         if (d.cwd) what.appendChild(el('span', 'ap-cwd', 'in ' + str(d.cwd)));
       } else if (a.kind === 'file_change') {
         const f = files(d);
-        what.appendChild(el('span', 'ap-files', f.list.length ? f.list.join(', ') : '(files not named)'));
+        what.appendChild(el('span', 'ap-files', f.list.length ? f.list.join(', ')
+          : '(' + who(a) + ' names no files here: its terminal shows the change)'));
       } else {
         const tool = d.tool || d.tool_name || d.server || d.method;
         if (tool) what.appendChild(el('code', 'ap-tool', str(tool)));
@@ -262,7 +263,9 @@
         note(rec, how(a), 'done');
       }
       clearTimeout(rec.timer);
-      const left = SHOW_ANSWERED_MS - Math.max(0, Date.now() + skew - (a.answered_ms || Date.now() + skew));
+      // A refusal stays its full time from now; another answer from when it was given.
+      const since = rec.refusal ? 0 : Date.now() + skew - (a.answered_ms || Date.now() + skew);
+      const left = SHOW_ANSWERED_MS - Math.max(0, since);
       rec.timer = setTimeout(() => { rec.el.remove(); rows.delete(a.id); refresh(); }, Math.max(left, 1500));
     }
 
