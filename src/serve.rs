@@ -55,7 +55,8 @@ impl Setup {
     /// `secret`, the UI's paths by `ui`.
     pub fn app(&self, core: &Arc<Core>, port: u16, secret: &str, ui: Arc<UiAuth>) -> axum::Router {
         let guard = Guard::new(port, secret).with_gate(Arc::clone(&ui) as _);
-        let extra = crate::web::router(Arc::clone(core), ui).merge((self.routes)(Arc::clone(core)));
+        let extra = crate::web::router(Arc::clone(core), self.peers.clone(), ui)
+            .merge((self.routes)(Arc::clone(core)));
         server::router(Arc::clone(core), self.peers.clone(), guard, extra)
     }
 

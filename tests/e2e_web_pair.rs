@@ -9,6 +9,11 @@
 //! - a message sent from the page's composer to Codex shows as the human's,
 //!   reaches `completed`, and its text reached Codex's model.
 //!
+//! And the approvals panel with real Codex under `--safe` (issue 17): the
+//! command Codex asks to run appears in the page's panel and the tab title,
+//! Approve clicked in Chromium closes Codex's overlay, the command runs
+//! once and the turn completes; the inbox records it as answered on the web.
+//!
 //! Saves `target/ui-pair-screenshot.png`. Skipped (one line) when Chromium,
 //! chromedriver or a pinned CLI is absent; a hard failure with
 //! `ABG_E2E_REQUIRED=1`.
@@ -26,10 +31,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 
+use support::abg_codex::AbgCodex;
 use support::clis::Need;
 use support::mock_anthropic::{self, MockAnthropic};
 use support::mock_openai::{self, MockOpenAi};
 use support::pair::AbgPair;
+use support::safe_codex;
 use support::scenario::{self, Scenario};
 use support::{WAIT, announce};
 
@@ -257,5 +264,148 @@ async fn steps(
         t_ui.as_secs_f64(),
         shot.display()
     ));
+    Ok(())
+}
+
+#[test]
+fn web_ui_approves_a_safe_codex_command() {
+    let required = std::env::var("ABG_E2E_REQUIRED").is_ok_and(|v| v == "1");
+    let Some((chromium, chromedriver)) = webdriver::find_browser() else {
+        assert!(
+            !required,
+            "chromium and chromedriver are required (ABG_E2E_REQUIRED=1)"
+        );
+        announce("skipping e2e_web_pair approvals: chromium/chromedriver not installed");
+        return;
+    };
+    scenario::run("web_safe_codex", Need::Codex, move |s| {
+        web_approve(s, chromium, chromedriver)
+    });
+}
+
+async fn web_approve(s: Scenario, chromium: PathBuf, chromedriver: PathBuf) -> Result<()> {
+    let mock = safe_codex::setup(&s).await?;
+    let abg = AbgCodex::start(&s, &["--safe"]).await?;
+    let log = s.env.log_path("chromedriver.log");
+    s.diag.add_file("chromedriver log", &log, 30);
+    let driver = webdriver::Driver::spawn(&chromedriver, &log);
+    let browser =
+        webdriver::Session::start(driver.port, &chromium, &s.env.root.join("chromium-profile"))
+            .await;
+    let result = approve_steps(&s, &mock, &abg, &browser).await;
+    browser.quit().await;
+    drop(driver);
+    abg.shutdown().await?;
+    result
+}
+
+async fn approve_steps(
+    s: &Scenario,
+    mock: &MockOpenAi,
+    abg: &AbgCodex,
+    b: &webdriver::Session,
+) -> Result<()> {
+    let out = abg.run_cli(&s.env.workdir, &["ui"])?;
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    ensure!(
+        url.contains("/ui/login?token="),
+        "abg ui printed no login link: {url:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    b.goto(&url).await;
+    b.wait_js(
+        "the stream to connect",
+        PAGE_WAIT,
+        "return document.body.dataset.ready === 'true' && \
+         document.getElementById('st-conn').dataset.state === 'live'",
+        json!([]),
+    )
+    .await;
+
+    // Codex asks to run a command: its overlay in the TUI, a row in the page.
+    let turn = safe_codex::Turn::new(s, "web");
+    turn.push_script(mock);
+    abg.tui.type_text(&turn.human).await?;
+    abg.tui
+        .wait_until("Codex's approval prompt", WAIT, |sc| {
+            sc.contains(safe_codex::CODEX_APPROVAL) && sc.contains(&turn.rel)
+        })
+        .await?;
+    let row = "const r = [...document.querySelectorAll('#ap-list article.ap')] \
+        .find(e => e.dataset.state === 'pending' && \
+                   e.querySelector('.ap-cmd') && e.querySelector('.ap-cmd').textContent.includes(arguments[0])); \
+        return r ? [r.dataset.id, r.querySelector('.ap-who').textContent, document.title, \
+                    [...r.querySelectorAll('button[data-decision]')].map(b => b.dataset.decision)] : null;";
+    let end = Instant::now() + PAGE_WAIT;
+    let shown = loop {
+        let v = b.js(row, json!([turn.rel])).await;
+        if v.is_array() {
+            break v;
+        }
+        ensure!(
+            Instant::now() < end,
+            "{}",
+            s.diag
+                .with_report("the approval never showed in the web panel")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let id = shown[0].as_str().unwrap_or_default().to_string();
+    ensure!(
+        shown[1] == "Codex"
+            && shown[2]
+                .as_str()
+                .is_some_and(|t| t.starts_with("(1) abg — "))
+            && shown[3]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|x| x == "approve")),
+        "the panel shows {shown}"
+    );
+    ensure!(
+        !turn.path.exists(),
+        "{} exists before anyone answered",
+        turn.rel
+    );
+
+    // Approve in the page: the overlay closes, the command runs once.
+    b.click(&format!("#ap-{id} .ap-approve")).await;
+    abg.tui
+        .wait_until("the approval prompt closed", WAIT, |sc| {
+            !sc.contains(safe_codex::CODEX_APPROVAL)
+        })
+        .await?;
+    abg.tui.wait_for(&turn.done, WAIT).await?;
+    safe_codex::wait_file(&turn.path, WAIT).await?;
+    let outputs = safe_codex::outputs(mock, &turn.rel);
+    ensure!(
+        outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
+        "the approved command did not run once, cleanly: {outputs:#?}"
+    );
+    b.wait_js(
+        "the row to say it was approved here",
+        PAGE_WAIT,
+        "const e = document.getElementById('ap-' + arguments[0]); \
+         return !e || e.querySelector('.ap-note').textContent === 'approved in the web UI'",
+        json!([id]),
+    )
+    .await;
+    b.wait_js(
+        "the title without a count",
+        PAGE_WAIT,
+        "return !document.title.startsWith('(')",
+        json!([]),
+    )
+    .await;
+    let out = abg.run_cli(&s.env.workdir, &["approvals", "--json", "--all"])?;
+    let all: Value = serde_json::from_slice(&out.stdout)?;
+    let entry = all["approvals"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["id"] == id.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    ensure!(
+        entry["state"] == "approved" && entry["answered_via"] == "web",
+        "inbox entry after the web answer: {entry:#}"
+    );
     Ok(())
 }

@@ -4,14 +4,21 @@
 //! plane appear live with the right sides and delivery states, sending from
 //! the composer, rendering hostile agent text inert, and catching up after
 //! a daemon restart without duplicates. Saves `target/ui-screenshot.png`.
+//! The approvals panel has its own scenario (`web_ui/approvals.rs`).
 // Test/bench code: a failed unwrap is a failed test or an aborted run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Its report (or a screenshot path) on stdout is what it is run for.
 #![allow(clippy::print_stdout)]
 
+#[path = "web_ui/approvals.rs"]
+mod approvals;
 #[path = "foundation/env.rs"]
 #[allow(dead_code)]
 mod env;
+#[path = "web_ui/fake_approver.rs"]
+mod fake_approver;
+#[path = "foundation/in_process.rs"]
+mod in_process;
 #[path = "web_ui/webdriver.rs"]
 mod webdriver;
 
@@ -118,12 +125,14 @@ async fn check_auth(d: &Daemon) {
         "/ui/",
         "/ui/assets/app.js",
         "/ui/assets/render.js",
+        "/ui/assets/approvals.js",
         "/ui/assets/app.css",
         "/ui/api/session",
         "/ui/api/status",
         "/ui/api/messages",
         "/ui/api/events",
         "/ui/api/search?q=x",
+        "/ui/api/approvals",
         "/ui/api/export?format=md",
         "/ui/api/stream",
         "/ui/login?token=forged",
@@ -136,7 +145,7 @@ async fn check_auth(d: &Daemon) {
             "GET {path}"
         );
     }
-    for path in ["/ui/api/send", "/ui/api/logout"] {
+    for path in ["/ui/api/send", "/ui/api/logout", "/ui/api/approvals/a_x"] {
         let req = d.http.post(d.url(path)).body("{}");
         assert_eq!(d.status_of(req).await, 401, "POST {path}");
     }

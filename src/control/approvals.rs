@@ -1,5 +1,6 @@
 //! The approvals inbox's routes: `GET /v1/approvals` lists requests,
 //! `POST /v1/approvals/{id}` answers one (see [`super::protocol::approvals`]).
+//! The web UI answers through the same [`answer_as`], as `web`.
 //! Answering runs off the async workers: the owning peer's adapter may talk
 //! to its agent. The adapter is found through the registry the server holds;
 //! this file names no agent.
@@ -17,6 +18,8 @@ use super::errors::{core_error, error, page_query};
 use super::protocol::ErrorCode;
 use super::protocol::approvals::{AnswerRequest, AnswerResult, ApprovalList};
 use crate::daemon::approvals::Verdict;
+use crate::daemon::core::Core;
+use crate::daemon::peer::Peers;
 use crate::store::types::{AnsweredVia, ApprovalState};
 
 /// `GET /v1/approvals?state=pending|all&limit=N`.
@@ -68,7 +71,30 @@ pub(super) async fn answer(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let req: AnswerRequest = match serde_json::from_slice(&body) {
+    answer_as(
+        Arc::clone(&s.core),
+        s.peers.clone(),
+        id,
+        &body,
+        AnsweredVia::Cli,
+    )
+    .await
+}
+
+/// Answer approval `id` with the JSON [`AnswerRequest`] in `body`, given
+/// through `via`: the handler behind `POST /v1/approvals/{id}` (`cli`) and
+/// the web UI's `POST /ui/api/approvals/{id}` (`web`). A body that is not
+/// an answer is a 400 naming the decisions; an unknown id a 404; an
+/// approval already answered a 409 saying how; a decision the request
+/// does not offer a 400 naming those it does.
+pub(crate) async fn answer_as(
+    core: Arc<Core>,
+    peers: Peers,
+    id: String,
+    body: &[u8],
+    via: AnsweredVia,
+) -> Response {
+    let req: AnswerRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
             return error(
@@ -83,10 +109,8 @@ pub(super) async fn answer(
     let verdict = Verdict {
         decision: req.decision,
         reason: req.reason,
-        via: AnsweredVia::Cli,
+        via,
     };
-    let core = Arc::clone(&s.core);
-    let peers = s.peers.clone();
     match tokio::task::spawn_blocking(move || core.answer_approval(&peers, &id, &verdict)).await {
         Ok(Ok(approval)) => axum::Json(AnswerResult { approval }).into_response(),
         Ok(Err(e)) => core_error(e),

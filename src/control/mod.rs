@@ -12,7 +12,7 @@
 
 pub mod accept;
 mod app;
-mod approvals;
+pub(crate) mod approvals;
 pub mod client;
 pub mod errors;
 pub mod guard;

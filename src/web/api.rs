@@ -245,6 +245,7 @@ mod tests {
     fn state(dir: &std::path::Path) -> WebState {
         WebState {
             core: crate::peers::test_core(dir),
+            peers: crate::daemon::peer::Peers::default(),
             ui: Arc::new(crate::web::auth::UiAuth::new(40002, "s3cret")),
             delivery_head: Arc::new(AtomicI64::new(0)),
         }

@@ -7,21 +7,24 @@
 //! | POST   | `/v1/ui/login-token`       | session: mint a one-time login token       |
 //! | POST   | `/v1/ui/revoke-all`        | session: void every session and login token |
 //! | GET    | `/ui/login?token=T`        | swap T for the session cookie              |
-//! | GET    | `/ui/`, `/ui/assets/*`     | the page and its script and style          |
+//! | GET    | `/ui/`, `/ui/assets/*`     | the page, its scripts and style            |
 //! | GET    | `/ui/api/session`          | the CSRF token and pair identity           |
 //! | GET    | `/ui/api/status`           | pair status bar ([`stream::StatusView`])   |
 //! | GET    | `/ui/api/messages?before=&limit=` | a page of history and the stream cursor |
 //! | GET    | `/ui/api/events?before=&limit=`   | a page of pair events               |
 //! | GET    | `/ui/api/search?q=`        | full-text search (FTS5)                    |
 //! | GET    | `/ui/api/export?format=md\|jsonl` | the transcript as a download        |
-//! | GET    | `/ui/api/stream?after=m.d.e` | SSE: `message`, `delivery`, `event`, `status` |
+//! | GET    | `/ui/api/approvals?answered=N` | pending approvals and the N last answered |
+//! | GET    | `/ui/api/stream?after=m.d.e` | SSE: `message`, `delivery`, `event`, `approval`, `status` |
 //! | POST   | `/ui/api/send`, `/ui/api/logout` | state-changing: CSRF header required (logout revokes the session) |
+//! | POST   | `/ui/api/approvals/{id}`   | answer an approval (as `web`; CSRF header required) |
 //!
 //! Authentication ([`auth`]) is enforced by the control plane's guard, with
 //! which [`auth::UiAuth`] is registered as the gate of every `/ui` path; the
 //! handlers here assume an authorized request.
 
 pub mod api;
+pub mod approvals;
 pub mod auth;
 pub mod revocation;
 pub mod stream;
@@ -40,6 +43,7 @@ use self::auth::UiAuth;
 use crate::control::errors;
 use crate::control::protocol::ErrorCode;
 use crate::daemon::core::{Core, CoreError};
+use crate::daemon::peer::Peers;
 use crate::store::StoreError;
 
 /// Whether `path` belongs to the UI (cookie-authenticated, not by control session).
@@ -51,6 +55,8 @@ pub fn is_ui_path(path: &str) -> bool {
 #[derive(Clone)]
 pub struct WebState {
     pub core: Arc<Core>,
+    /// The peers, whose adapters take answers to approvals.
+    pub peers: Peers,
     /// The UI's login tokens and session cookies.
     pub ui: Arc<UiAuth>,
     /// A lower bound of the delivery log's last seq (it only grows).
@@ -84,6 +90,7 @@ impl IntoResponse for WebError {
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const RENDER_JS: &str = include_str!("assets/render.js");
+const APPROVALS_JS: &str = include_str!("assets/approvals.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
 /// Content-Security-Policy of every UI response: only our own script and
@@ -92,9 +99,14 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 /// The UI's routes, to merge into the control plane's router (whose guard
 /// layer authenticates them, with `ui` as its gate).
-pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>, ui: Arc<UiAuth>) -> Router<S> {
+pub fn router<S: Clone + Send + Sync + 'static>(
+    core: Arc<Core>,
+    peers: Peers,
+    ui: Arc<UiAuth>,
+) -> Router<S> {
     let state = WebState {
         core,
+        peers,
         ui,
         delivery_head: Arc::new(AtomicI64::new(0)),
     };
@@ -112,6 +124,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>, ui: Arc<UiAuth>
             "/ui/assets/render.js",
             get(|| asset(RENDER_JS, "text/javascript")),
         )
+        .route(
+            "/ui/assets/approvals.js",
+            get(|| asset(APPROVALS_JS, "text/javascript")),
+        )
         .route("/ui/assets/app.css", get(|| asset(APP_CSS, "text/css")))
         .route("/ui/api/session", get(api::session))
         .route("/ui/api/logout", post(api::logout))
@@ -121,6 +137,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(core: Arc<Core>, ui: Arc<UiAuth>
         .route("/ui/api/search", get(api::search))
         .route("/ui/api/export", get(api::export))
         .route("/ui/api/send", post(api::send))
+        .route("/ui/api/approvals", get(approvals::list))
+        .route("/ui/api/approvals/{id}", post(approvals::answer))
         .route("/ui/api/stream", get(stream::stream))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

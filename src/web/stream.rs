@@ -6,7 +6,8 @@
 //! and no gaps; it ends when its session is logged out or revoked (checked
 //! on every wake-up, at least every few seconds). Event types: `message`
 //! ([`UiMessage`]), `delivery` (a delivery-log row), `event` (a pair event),
-//! `status` ([`StatusView`]).
+//! `approval` (after each `approval.*` event: that approval's row as it
+//! stands, see [`super::approvals`]), `status` ([`StatusView`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -240,12 +241,14 @@ fn catch_up(core: &Core, cursor: &mut Cursor) -> Result<Vec<SseEvent>, WebError>
     }
     for ev in events {
         cursor.e = ev.seq;
+        let id = cursor.to_string();
         out.push(
             SseEvent::default()
                 .event("event")
-                .id(cursor.to_string())
+                .id(&id)
                 .data(serde_json::to_string(&ev)?),
         );
+        out.extend(super::approvals::stream_event(core, &ev, &id));
     }
     Ok(out)
 }

@@ -23,3 +23,4 @@ mod routing;
 mod security;
 mod terminal;
 mod ui_sessions;
+mod web_approvals;

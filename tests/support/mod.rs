@@ -20,6 +20,7 @@
 //! - [`mcp_channel`]: a test MCP server that is a Claude Code channel;
 //! - [`pair`]: `abg codex` and `abg claude` as one pair, in two terminals;
 //! - [`governor`]: reads and checks of the loop-governor e2e test;
+//! - [`safe_codex`]: a Codex approval under `--safe` (seed, scripted turn);
 //! - [`budget`]: quota-relay helpers (rate-limit headers, `abg budget
 //!   --json`, `abg claude` under the test-only token auth).
 //!
@@ -49,6 +50,7 @@ pub mod mock_openai;
 pub mod pair;
 pub mod procs;
 pub mod recorder;
+pub mod safe_codex;
 pub mod scenario;
 pub mod sse;
 pub mod tui;

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::{Attached, OnBusy, Phase, Queues, SendResult};
-use crate::store::types::Event;
+use crate::store::types::{Approval, Event};
 
 /// `GET /ui/login?token=…`: the one-time login token from `abg ui`.
 #[derive(Deserialize)]
@@ -171,4 +171,29 @@ pub struct PeerBar {
     pub queued: u64,
     /// What the peer publishes (Claude: `channel`, `busy`; Codex: `turn`).
     pub view: Option<serde_json::Value>,
+}
+
+/// `GET /ui/api/approvals?answered=N`: the approvals inbox as the page's
+/// panel shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UiApprovals {
+    /// Every pending approval (oldest first), then the `answered` most
+    /// recently closed ones (newest first).
+    pub approvals: Vec<Approval>,
+    /// How many wait for an answer in all.
+    pub pending: u64,
+    /// The daemon's clock, to show ages against.
+    pub now_ms: i64,
+}
+
+/// `?answered=N` of [`UiApprovals`]: how many closed approvals to include.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiApprovalsQuery {
+    #[serde(default = "default_answered")]
+    pub answered: usize,
+}
+
+fn default_answered() -> usize {
+    20
 }

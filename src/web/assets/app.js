@@ -1,4 +1,5 @@
-// abg web UI: the live transcript, status bar, composer, history, search.
+// abg web UI: the live transcript, status bar, composer, history, search
+// (the approvals panel is approvals.js, fed from here).
 //
 // Data flow: GET /ui/api/messages gives the newest page and the stream
 // cursor; /ui/api/stream (SSE) sends everything after it. The browser's
@@ -29,6 +30,7 @@
   };
 
   const $ = (id) => document.getElementById(id);
+  const approvals = window.AbgApprovals((path, opts) => api(path, opts));
   const list = $('items');
   const scroller = $('transcript');
 
@@ -69,7 +71,9 @@
     if (!r.ok) {
       let msg = r.statusText;
       try { msg = (await r.json()).message || msg; } catch (_) { /* not JSON */ }
-      throw new Error(msg);
+      const err = new Error(msg);
+      err.status = r.status;
+      throw err;
     }
     return r.json();
   }
@@ -232,6 +236,7 @@
   function setStatus(s) {
     const box = $('st-peers');
     const peers = s.peers || [];
+    approvals.setNames(peers);
     for (const p of peers) {
       let pill = document.getElementById('st-' + p.id);
       if (!pill) {
@@ -265,6 +270,7 @@
     es.addEventListener('message', (e) => { track(e); addMessage(JSON.parse(e.data)); });
     es.addEventListener('delivery', (e) => { track(e); applyDelivery(JSON.parse(e.data)); });
     es.addEventListener('event', (e) => { track(e); addEvent(JSON.parse(e.data)); });
+    es.addEventListener('approval', (e) => { track(e); approvals.apply(JSON.parse(e.data), true); });
     es.addEventListener('status', (e) => setStatus(JSON.parse(e.data)));
     es.onopen = () => { setConn('live'); banner(''); };
     es.onerror = () => {
@@ -272,7 +278,11 @@
       if (es.readyState === EventSource.CLOSED && S.es === es) {
         clearTimeout(S.retry);
         S.retry = setTimeout(() => {
-          api('/ui/api/session').then((s) => { S.csrf = s.csrf; connect(); }, () => {
+          api('/ui/api/session').then((s) => {
+            S.csrf = s.csrf;
+            connect();
+            approvals.load().catch(() => {});
+          }, () => {
             S.retry = setTimeout(connect, 3000);
           });
         }, 1500);
@@ -397,6 +407,7 @@
       const s = await api('/ui/api/session');
       S.csrf = s.csrf;
       $('pair').textContent = 'abg · ' + s.pair_name;
+      approvals.setPair(s.pair_name);
       const page = await api('/ui/api/messages?limit=50');
       S.cursor = page.cursor.m + '.' + page.cursor.d + '.' + page.cursor.e;
       page.messages.forEach(addMessage);
@@ -408,6 +419,7 @@
       $('older').textContent = S.hasMore ? 'Scroll up for older messages' : 'Start of the conversation';
       toBottom();
       setStatus(await api('/ui/api/status'));
+      await approvals.load();
       connect();
       new IntersectionObserver((entries) => {
         if (entries.some((x) => x.isIntersecting)) loadOlder();
