@@ -2,7 +2,7 @@
 //! into a file, read from the daemon through the control plane. Markdown on
 //! a terminal shows the agents' control characters (`^[`) instead of
 //! running them unless `--raw`; JSONL escapes them; a file gets the text
-//! as stored.
+//! as stored. The approvals audit follows the messages.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -52,6 +52,21 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         if page.messages.len() < 1000 {
             break;
         }
+    }
+    // The approvals audit: every request and how it was answered.
+    let approvals = client.approvals(true, 1000).await?.approvals;
+    let approvals = crate::web::api::oldest_first(approvals);
+    match args.format {
+        Format::Jsonl => {
+            for a in &approvals {
+                let mut v = serde_json::to_value(a)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("record".into(), "approval".into());
+                }
+                out.push_str(&(output::json_text(&v, false)? + "\n"));
+            }
+        }
+        Format::Md => out.push_str(&args.format.approvals(&approvals)?),
     }
     match &args.output {
         Some(path) => {

@@ -164,6 +164,14 @@ pub struct ExportQuery {
     format: Format,
 }
 
+/// Approvals in the order they were asked (the list puts pending first).
+pub fn oldest_first(
+    mut rows: Vec<crate::store::types::Approval>,
+) -> Vec<crate::store::types::Approval> {
+    rows.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
+    rows
+}
+
 /// The whole transcript as a Markdown or JSONL download.
 pub async fn export(
     State(w): State<WebState>,
@@ -181,6 +189,8 @@ pub async fn export(
             break;
         }
     }
+    let (approvals, _) = w.core.approvals(None, 10_000)?;
+    out.push_str(&q.format.approvals(&oldest_first(approvals))?);
     let file = format!(
         "attachment; filename=\"abg-{}.{}\"",
         w.core.pair().name,

@@ -1,7 +1,8 @@
 //! What the UI and the exports see of the store: a stored message with its
 //! current delivery state as a `UiMessage` (the wire type is in
 //! `control::protocol::web`), and the Markdown / JSONL exports shared by the
-//! UI download and `abg export`.
+//! UI download and `abg export`: the messages, then the approvals audit
+//! (every request an agent put to the human and how it was answered).
 
 use std::fmt::Write as _;
 
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use crate::clock::utc;
 use crate::control::protocol::MessageView;
 use crate::control::protocol::web::UiMessage;
-use crate::store::types::{Delivery, Message};
+use crate::store::types::{Approval, Delivery, Message};
 
 impl UiMessage {
     /// `m` with its (first) delivery row.
@@ -73,6 +74,47 @@ pub fn jsonl_message(m: &MessageView) -> Result<String, serde_json::Error> {
     Ok(serde_json::to_string(m)? + "\n")
 }
 
+/// One approval request and its answer, for the audit after the messages.
+pub fn markdown_approval(a: &Approval) -> String {
+    let detail = serde_json::to_string_pretty(&a.detail).unwrap_or_default();
+    let mut fence = String::from("````");
+    while detail.contains(fence.as_str()) {
+        fence.push('`');
+    }
+    let answered = match (a.answered_ms, a.answered_via) {
+        (Some(ms), Some(via)) => {
+            let by = a.answered_by.as_deref().unwrap_or("-");
+            let decision = a
+                .decision
+                .as_ref()
+                .and_then(|d| d.get("decision"))
+                .and_then(|d| d.as_str())
+                .unwrap_or("-");
+            format!(
+                "{} at {} via {via} by {by} (decision: {decision})",
+                a.state,
+                utc(ms)
+            )
+        }
+        _ => a.state.as_str().to_string(),
+    };
+    format!(
+        "### approval {} · {} · {} · asked {}
+
+{answered}
+
+{fence}json
+{detail}
+{fence}
+
+",
+        a.id,
+        a.peer,
+        a.kind.as_str(),
+        utc(a.created_ms),
+    )
+}
+
 /// The export format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -102,6 +144,32 @@ impl Format {
             Format::Md => Ok(markdown_message(m)),
             Format::Jsonl => jsonl_message(m),
         }
+    }
+
+    /// The approvals audit that follows the messages (nothing when none).
+    pub fn approvals(self, rows: &[Approval]) -> Result<String, serde_json::Error> {
+        if rows.is_empty() {
+            return Ok(String::new());
+        }
+        let mut out = String::new();
+        match self {
+            Format::Md => {
+                out.push_str("## Approvals\n\n");
+                for a in rows {
+                    out.push_str(&markdown_approval(a));
+                }
+            }
+            Format::Jsonl => {
+                for a in rows {
+                    let mut v = serde_json::to_value(a)?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("record".into(), "approval".into());
+                    }
+                    out.push_str(&(serde_json::to_string(&v)? + "\n"));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// What precedes the messages.
@@ -150,5 +218,47 @@ mod tests {
         );
         let line = jsonl_message(&view("x\ny")).expect("json");
         assert!(line.ends_with("}\n") && !line.trim_end().contains('\n'));
+    }
+
+    #[test]
+    fn the_approvals_audit_says_who_answered_how_and_when() {
+        use crate::store::types::{AnsweredVia, ApprovalKind, ApprovalState, PeerId};
+        let a = Approval {
+            id: "a_1".into(),
+            peer: PeerId::from_static("codex"),
+            request_key: "call_1:0".into(),
+            kind: ApprovalKind::Command,
+            detail: serde_json::json!({"command": "touch x ````"}),
+            options: None,
+            state: ApprovalState::Approved,
+            created_ms: 1_700_000_000_000,
+            expires_ms: None,
+            answered_ms: Some(1_700_000_005_000),
+            answered_by: Some("human".into()),
+            answered_via: Some(AnsweredVia::Web),
+            decision: Some(serde_json::json!({"decision": "approve"})),
+        };
+        let md = Format::Md.approvals(std::slice::from_ref(&a)).expect("md");
+        assert!(
+            md.starts_with(
+                "## Approvals\n\n### approval a_1 · codex · command · asked 2023-11-14 22:13:20Z"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("approved at 2023-11-14 22:13:25Z via web by human (decision: approve)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("`````json\n"),
+            "the fence outlasts the detail: {md}"
+        );
+        let jl = Format::Jsonl.approvals(&[a]).expect("jsonl");
+        let v: serde_json::Value = serde_json::from_str(jl.trim_end()).expect("one line");
+        assert_eq!(
+            (v["record"].as_str(), v["answered_via"].as_str()),
+            (Some("approval"), Some("web"))
+        );
+        assert!(Format::Md.approvals(&[]).expect("none").is_empty());
     }
 }

@@ -459,5 +459,24 @@ fn claudes_relay_and_a_follower_against_a_real_daemon() {
     let out = env.run(&p, &["approve", second["id"].as_str().expect("id")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("answered_elsewhere"));
+    // The audit: both requests and their answers are in the export.
+    let md = env.ok(&p, &["export"]);
+    assert!(md.contains("## Approvals"), "{md}");
+    assert!(
+        md.contains("denied at ") && md.contains("via cli by human (decision: deny)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("answered_elsewhere at ") && md.contains("via tui"),
+        "{md}"
+    );
+    let jl = env.ok(&p, &["export", "--format", "jsonl"]);
+    let audit: Vec<serde_json::Value> = jl
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["record"] == "approval")
+        .collect();
+    assert_eq!(audit.len(), 2, "{jl}");
+    assert_eq!(audit[0]["request_key"], "sess1:uhssg");
     env.ok(&p, &["kill"]);
 }
