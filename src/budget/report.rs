@@ -50,6 +50,18 @@ pub struct Report {
     pub thresholds: ThresholdsView,
     pub claude: SideReport,
     pub codex: SideReport,
+    /// The pair's other agents, which expose no quota windows abg can
+    /// read (shown as such; the relay never pauses them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub without_windows: Vec<NoWindows>,
+}
+
+/// An agent of the pair with no quota windows abg can read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoWindows {
+    pub peer: String,
+    pub name: String,
+    pub note: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +116,8 @@ pub struct Inputs<'a> {
     pub history: &'a [(Side, Window, Vec<Reading>)],
     /// Why a side has no data, when known (e.g. API-key auth).
     pub unavailable: &'a [(Side, String)],
+    /// The pair's other agents (id, name): no windows to show.
+    pub others: &'a [(String, String)],
 }
 
 fn round1(x: f64) -> f64 {
@@ -250,6 +264,15 @@ pub fn build(i: &Inputs<'_>) -> Report {
         },
         claude: side(Side::Claude),
         codex: side(Side::Codex),
+        without_windows: i
+            .others
+            .iter()
+            .map(|(peer, name)| NoWindows {
+                peer: peer.clone(),
+                name: name.clone(),
+                note: format!("{name} exposes no quota windows abg can read; it is never paused by the quota relay"),
+            })
+            .collect(),
     }
 }
 

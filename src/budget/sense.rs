@@ -194,6 +194,12 @@ pub fn report(core: &Core) -> Result<Report, CoreError> {
         .filter_map(|(k, v)| Some((Side::parse(&k)?, v)))
         .collect();
     let state = load_state(core)?;
+    let others: Vec<(String, String)> = core
+        .peers()
+        .iter()
+        .filter(|p| p.id.is_agent() && Side::parse(p.id.as_str()).is_none())
+        .map(|p| (p.id.as_str().to_string(), p.name.to_string()))
+        .collect();
     Ok(report::build(&report::Inputs {
         pair_id: core.pair_id(),
         now_ms: now_ms(),
@@ -201,5 +207,6 @@ pub fn report(core: &Core) -> Result<Report, CoreError> {
         state: &state,
         history: &hist,
         unavailable: &unavailable,
+        others: &others,
     }))
 }

@@ -125,6 +125,9 @@ pub fn render(report: &Report, title: &str, now_ms: i64) -> String {
     )];
     out.extend(side_lines(Side::Claude, &report.claude, now_ms));
     out.extend(side_lines(Side::Codex, &report.codex, now_ms));
+    for o in &report.without_windows {
+        out.push(format!("{}: no quota windows — {}", o.name, o.note));
+    }
     out.join("\n")
 }
 

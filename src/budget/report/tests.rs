@@ -106,6 +106,7 @@ pub(crate) fn sample_report() -> Report {
         state: &state,
         history: &history,
         unavailable: &[(Side::Codex, "unavailable (API-key auth)".into())],
+        others: &[],
     })
 }
 
@@ -137,6 +138,7 @@ fn sides_without_data_say_why() {
         state: &State::default(),
         history: &[],
         unavailable: &[(Side::Codex, "unavailable (API-key auth)".into())],
+        others: &[("third".into(), "Third".into())],
     });
     assert_eq!(report.codex.status, "unavailable");
     assert_eq!(
@@ -145,6 +147,14 @@ fn sides_without_data_say_why() {
     );
     assert_eq!(report.claude.status, "no_data");
     assert!(report.claude.five_hour.is_none());
+    // An agent with no windows to read is listed as such, in text too.
+    assert_eq!(report.without_windows.len(), 1);
+    assert_eq!(report.without_windows[0].peer, "third");
+    let text = super::super::text::render(&report, "t", NOW);
+    assert!(
+        text.contains("Third: no quota windows — Third exposes no quota windows"),
+        "{text}"
+    );
     // Stale readings are shown as such.
     let history = vec![(
         Side::Claude,
@@ -158,6 +168,7 @@ fn sides_without_data_say_why() {
         state: &State::default(),
         history: &history,
         unavailable: &[],
+        others: &[],
     });
     let w = report.claude.five_hour.expect("window");
     assert!(w.stale);
@@ -198,6 +209,7 @@ fn far_future_reset_times_never_print_as_1969() {
             state: &state,
             history: &history,
             unavailable: &[],
+            others: &[],
         });
         let reason = &report.codex.paused.as_ref().expect("paused").reason;
         assert!(
