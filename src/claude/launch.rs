@@ -6,11 +6,30 @@
 //! statusline either way), and the user's own arguments passed through.
 //! Pure functions, table-tested.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
 use super::channel::Via;
+use crate::pair::Pair;
+
+/// The files of one launch, under the pair's state dir (`abg mcp` reads
+/// Claude's debug log too).
+pub struct Files {
+    pub mcp: PathBuf,
+    pub settings: PathBuf,
+    pub debug: PathBuf,
+}
+
+impl Files {
+    pub fn for_pair(pair: &Pair) -> Self {
+        Self {
+            mcp: pair.dir.join("claude-mcp.json"),
+            settings: pair.dir.join("claude-settings.json"),
+            debug: pair.log_dir().join("claude-debug.log"),
+        }
+    }
+}
 
 /// Name of abg's MCP server in the generated config (`mcp__abg__reply`,
 /// `source="abg"`); the plugin's is `plugin:abg:abg` ([`Via::server_name`]).

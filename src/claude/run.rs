@@ -33,22 +33,7 @@ pub struct Request<'a> {
     pub via: Via,
 }
 
-/// The files of one launch, under the pair's state dir.
-pub struct Files {
-    pub mcp: PathBuf,
-    pub settings: PathBuf,
-    pub debug: PathBuf,
-}
-
-impl Files {
-    pub fn for_pair(pair: &Pair) -> Self {
-        Self {
-            mcp: pair.dir.join("claude-mcp.json"),
-            settings: pair.dir.join("claude-settings.json"),
-            debug: pair.log_dir().join("claude-debug.log"),
-        }
-    }
-}
+pub use super::launch::Files;
 
 /// The launch plan (also printed by `--dry-run`-style callers).
 pub fn plan(req: &Request<'_>, files: &Files) -> anyhow::Result<launch::Launch> {

@@ -135,7 +135,7 @@ impl Shared {
         let relay = match &pair {
             Some(p) if relays && activity == Activity::Active => Some(Arc::new(Relay::new(
                 hex::encode(rand::random::<[u8; 6]>()),
-                Some(crate::claude::run::Files::for_pair(p).debug),
+                Some(crate::claude::launch::Files::for_pair(p).debug),
             ))),
             _ => None,
         };
