@@ -1,6 +1,6 @@
 //! The daemon's Codex link: keeps the app-server running, stays connected
 //! to it as a second client beside the human's TUI, follows the TUI's
-//! thread, ingests what Codex says and delivers what Claude sends.
+//! thread (`follow`), ingests what Codex says and delivers what Claude sends.
 //!
 //! Why it exists: this is the one task that owns the Codex side of a pair.
 //! It reconnects after any drop (app-server crash, restart, mode change),
@@ -24,8 +24,8 @@ use super::appserver;
 use super::protocol::methods::{
     AccountRateLimitsRead, AccountRateLimitsUpdated, Initialize, Initialized, ServerNotification,
 };
-use super::protocol::{InitializeParams, Notification, Thread};
-use super::session::{self, CurrentThread, Session, THREAD_SETTING, TurnState};
+use super::protocol::{InitializeParams, Notification};
+use super::session::{self, Session, THREAD_SETTING, TurnState};
 use super::transport::{Connection, Inbound, TransportError};
 use crate::budget::sense::ReadFailure;
 use crate::daemon::core::{Core, CoreError};
@@ -37,7 +37,7 @@ const DEFAULT_STALL: Duration = Duration::from_secs(300);
 /// How long after subscribing to a thread Codex's replay of its open
 /// approval requests has surely arrived (it follows the `thread/resume`
 /// reply at once; tests/reference/approvals.md §1.6).
-const REPLAY_GRACE: Duration = Duration::from_secs(2);
+pub(super) const REPLAY_GRACE: Duration = Duration::from_secs(2);
 /// JSON-RPC code of `account/rateLimits/read` under API-key auth (no limits).
 const RATE_LIMITS_AUTH_REQUIRED: i64 = -32600;
 
@@ -70,7 +70,7 @@ pub struct Link {
     pub(super) retry_after: Option<Instant>,
     /// The thread last announced as the one to follow (a thread without a
     /// rollout yet is retried every tick: announced once, not every tick).
-    announced: Option<String>,
+    pub(super) announced: Option<String>,
     /// Whether the head of the queue was checked against the thread since
     /// this connection opened: the crash marker is written after
     /// `turn/start` goes out, so a daemon that died in between left its
@@ -317,104 +317,6 @@ impl Link {
                 Err(_) => continue,
             }
         }
-    }
-
-    /// Re-subscribe to the pair's thread after a (re)connect.
-    async fn restore(&mut self) -> Result<(), LinkError> {
-        let saved: Option<String> = self.core.with_store(|s| s.get_setting(THREAD_SETTING))?;
-        let Some(id) = saved else { return Ok(()) };
-        let mode = appserver::read_mode(self.core.pair());
-        if let Some(started) = self.saved_mode(&id)
-            && started != mode
-        {
-            // It keeps the other mode's permissions: `abg codex` starts a
-            // new thread instead, which `discover` follows.
-            tracing::info!(thread = %id, ?started, ?mode, "not resuming a thread of the other permission mode");
-            return Ok(());
-        }
-        match session::subscribe(&self.conn, &id).await {
-            Ok(thread) => self.switch(thread).await,
-            Err(TransportError::Rpc { error, .. }) => {
-                tracing::warn!(thread = %id, "cannot resume the pair's thread: {}", error.message);
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Follow the thread the human is on.
-    pub(super) async fn discover(&mut self) -> Result<(), LinkError> {
-        let current = self.session.thread_id().map(str::to_owned);
-        let threads = session::loaded_threads(&self.conn, current.as_deref()).await?;
-        self.follow(threads).await
-    }
-
-    /// Follow the best of the app-server's loaded `threads` (the TUI's).
-    async fn follow(&mut self, threads: Vec<Thread>) -> Result<(), LinkError> {
-        let current = self.session.thread_id().map(str::to_owned);
-        let Some(best) = session::select_thread(&threads, current.as_deref()) else {
-            return Ok(());
-        };
-        if Some(best.id.as_str()) == current.as_deref() {
-            return Ok(());
-        }
-        if self.announced.as_deref() != Some(best.id.as_str()) {
-            self.announced = Some(best.id.clone());
-            tracing::info!(
-                thread = %best.id, previous = ?current, preview = %best.preview,
-                loaded = ?threads.iter().map(|t| (&t.id, t.ephemeral, &t.source, t.updated_at)).collect::<Vec<_>>(),
-                "following the TUI's thread"
-            );
-        }
-        let best = best.clone();
-        match session::subscribe(&self.conn, &best.id).await {
-            Ok(thread) => self.switch(thread).await,
-            Err(TransportError::Rpc { error, .. }) => {
-                // A thread the TUI just created has no rollout until its
-                // first turn: try again on the next tick.
-                tracing::debug!(thread = %best.id, "cannot subscribe yet: {}", error.message);
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn switch(&mut self, thread: Thread) -> Result<(), LinkError> {
-        let id = thread.id.clone();
-        self.session.subscribed.insert(id.clone());
-        self.reconcile_at = Some((Instant::now() + REPLAY_GRACE, id.clone()));
-        self.session.thread = Some(thread.clone());
-        self.session.turn = TurnState::Unknown;
-        self.core
-            .with_store(|s| s.set_setting(THREAD_SETTING, &id))?;
-        let mode = self
-            .saved_mode(&id)
-            .unwrap_or_else(|| appserver::read_mode(self.core.pair()));
-        let current = CurrentThread {
-            thread_id: id.clone(),
-            path: thread.path.clone(),
-            mode: Some(mode),
-        };
-        let file = self.core.pair().dir.join("codex-thread.json");
-        let json = serde_json::to_string(&current).unwrap_or_default();
-        if let Err(e) = crate::paths::write_private_file(&file, json.as_bytes()) {
-            tracing::warn!("cannot write {}: {e}", file.display());
-        }
-        self.core.record_event(
-            "codex.thread",
-            json!({"thread_id": id, "path": thread.path}),
-        )?;
-        self.resync().await
-    }
-
-    /// The mode `thread_id` was started in, as `codex-thread.json` says.
-    fn saved_mode(&self, thread_id: &str) -> Option<appserver::Mode> {
-        let file = self.core.pair().dir.join("codex-thread.json");
-        let text = std::fs::read_to_string(file).ok()?;
-        let current: CurrentThread = serde_json::from_str(&text).ok()?;
-        (current.thread_id == thread_id)
-            .then_some(current.mode)
-            .flatten()
     }
 
     /// Re-read the current thread's turn state from the server, and settle

@@ -4,13 +4,15 @@
 //! client (`transport`), the daemon-owned app-server
 //! (`appserver`) and what it records (`appstate`), thread and turn tracking (`session`), delivery of queued
 //! messages (`delivery`), ingestion of what Codex says (`ingest`), the
-//! daemon task tying them together (`link`), its approval requests in the
+//! daemon task tying them together (`link`), which thread it follows
+//! (`follow`), its approval requests in the
 //! inbox (`approvals`), and the peer the daemon registers (`peer`).
 
 pub mod approvals;
 pub mod appserver;
 pub mod appstate;
 pub mod delivery;
+mod follow;
 pub mod guard;
 mod ingest;
 pub mod launch;
