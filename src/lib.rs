@@ -13,6 +13,7 @@ pub mod claude;
 pub mod cli;
 pub mod clock;
 pub mod codex;
+pub mod opencode;
 pub mod config;
 pub mod control;
 pub mod daemon;

@@ -10,7 +10,7 @@ use crate::control::protocol::{OnBusy, SendRequest};
 use crate::daemon::ensure;
 use crate::store::types::PeerId;
 
-/// Send a message to Claude, Codex or both as the human.
+/// Send a message to Claude, Codex, OpenCode, or Claude and Codex (both) as the human.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Who receives it.
@@ -31,6 +31,7 @@ pub struct Args {
 pub enum To {
     Claude,
     Codex,
+    Opencode,
     Both,
 }
 
@@ -61,6 +62,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     let targets: &[PeerId] = match args.to {
         To::Claude => &[crate::claude::PEER],
         To::Codex => &[crate::codex::PEER],
+        To::Opencode => &[crate::opencode::PEER],
         To::Both => &[crate::claude::PEER, crate::codex::PEER],
     };
     let on_busy = args.on_busy.map(|b| match b {
@@ -74,7 +76,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
             from: PeerId::HUMAN,
             to: *to,
             body: body.clone(),
-            on_busy: if *to == crate::codex::PEER {
+            on_busy: if *to != crate::claude::PEER {
                 on_busy
             } else {
                 None

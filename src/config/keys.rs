@@ -344,6 +344,13 @@ pub static KEYS: &[KeyDef] = &[
         "The Claude Code executable: a name looked up on PATH, or a path.",
         |s, v| s.claude_binary = v.to_owned(),
     ),
+    string(
+        "opencode.binary",
+        "ABG_OPENCODE_BINARY",
+        "opencode",
+        "The OpenCode executable (optional third peer): a name looked up on PATH, or a path.",
+        |s, v| s.opencode_binary = v.to_owned(),
+    ),
     int(
         "codex.turn_stall_secs",
         "ABG_CODEX_TURN_STALL_SECS",
@@ -467,6 +474,8 @@ pub struct Settings {
     pub codex_binary: String,
     /// `claude.binary`.
     pub claude_binary: String,
+    /// `opencode.binary`.
+    pub opencode_binary: String,
     /// `codex.turn_stall_secs`.
     pub codex_turn_stall_secs: u64,
     /// `claude.channel`: `auto`, `generated` or `plugin`.
@@ -507,6 +516,7 @@ impl Settings {
             ports_base: 0,
             codex_binary: String::new(),
             claude_binary: String::new(),
+            opencode_binary: String::new(),
             codex_turn_stall_secs: 0,
             claude_channel: String::new(),
             claude_doorbell_secs: 0,
