@@ -84,7 +84,10 @@ const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 /// among the session's own ids by time; `random` supplies the suffix.
 pub fn prompt_id(now_ms: i64, counter: u16, random: [u8; 14]) -> String {
     let ms = u64::try_from(now_ms).unwrap_or(0);
-    let stamp = (ms.wrapping_mul(4096).wrapping_add(u64::from(counter & 0x0fff))) & 0xffff_ffff_ffff;
+    let stamp = (ms
+        .wrapping_mul(4096)
+        .wrapping_add(u64::from(counter & 0x0fff)))
+        & 0xffff_ffff_ffff;
     let suffix: String = random
         .iter()
         .map(|b| char::from(BASE62[usize::from(*b) % BASE62.len()]))
@@ -150,7 +153,10 @@ impl Link {
         {
             // Posted before a crash or a lost answer: it is in the session.
             self.in_flight = Some(InFlight::posted(&m.id, prompt));
-            return self.mark_seen(DeliveryReason::TurnFound, "found in the session after a restart");
+            return self.mark_seen(
+                DeliveryReason::TurnFound,
+                "found in the session after a restart",
+            );
         }
         let prompt = known.unwrap_or_else(|| {
             self.counter = self.counter.wrapping_add(1);
@@ -216,7 +222,10 @@ impl Link {
             return Ok(());
         }
         if self.api.message_exists(&self.sid, &f.prompt_id).await? {
-            return self.mark_seen(DeliveryReason::TurnStarted, "seen in the session's messages");
+            return self.mark_seen(
+                DeliveryReason::TurnStarted,
+                "seen in the session's messages",
+            );
         }
         if f.posted.elapsed() >= LOST_AFTER {
             tracing::warn!(message = %f.message_id, prompt = %f.prompt_id, "prompt never reached the session; posting it again");
@@ -225,7 +234,10 @@ impl Link {
                 &f.message_id,
                 super::PEER,
                 DeliveryState::Queued,
-                Note::new(DeliveryReason::StartRefused, "the prompt never reached the session"),
+                Note::new(
+                    DeliveryReason::StartRefused,
+                    "the prompt never reached the session",
+                ),
                 None,
             )?;
         }

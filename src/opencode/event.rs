@@ -83,7 +83,11 @@ impl Event {
                 .unwrap_or_default()
                 .to_owned()
         };
-        match frame.get("type").and_then(Value::as_str).unwrap_or_default() {
+        match frame
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
             "server.connected" => Event::Connected,
             "message.updated" => {
                 let info = props.get("info").cloned().unwrap_or(Value::Null);

@@ -20,9 +20,7 @@ use serde_json::json;
 use super::api::SessionMessage;
 use super::delivery::origin_key;
 use super::link::{Link, LinkError};
-use crate::store::types::{
-    DeliveryReason, DeliveryState, MessageKind, NewMessage, Note, PeerId,
-};
+use crate::store::types::{DeliveryReason, DeliveryState, MessageKind, NewMessage, Note, PeerId};
 
 /// The final answers among `messages` not in `ingested`, oldest first.
 pub fn answers<'a>(
@@ -69,9 +67,9 @@ impl Link {
             self.ingest(a)?;
         }
         self.note_human(&messages)?;
-        let started = self.core.with_store(|s| {
-            s.pending_in_states(super::PEER, &[DeliveryState::Started], 1000)
-        })?;
+        let started = self
+            .core
+            .with_store(|s| s.pending_in_states(super::PEER, &[DeliveryState::Started], 1000))?;
         for p in started {
             let Some(prompt) = p.delivery.turn_id.as_deref() else {
                 continue;
@@ -119,7 +117,10 @@ impl Link {
             Some(o) => self.core.with_store(|s| s.get_message(o))?,
             None => None,
         };
-        if origin.as_ref().is_some_and(|m| m.kind == MessageKind::Notice) {
+        if origin
+            .as_ref()
+            .is_some_and(|m| m.kind == MessageKind::Notice)
+        {
             self.core.record_event(
                 "opencode.reply_to_notice",
                 json!({"session_id": self.sid, "message_id": id}),
@@ -158,7 +159,10 @@ impl Link {
                 .core
                 .with_store(|s| s.get_setting(&origin_key(&m.info.id)))?;
             if ours.is_none() {
-                crate::daemon::governor::human_input(&self.core, "human typed in the OpenCode TUI")?;
+                crate::daemon::governor::human_input(
+                    &self.core,
+                    "human typed in the OpenCode TUI",
+                )?;
             }
         }
         Ok(())

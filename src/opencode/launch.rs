@@ -96,8 +96,5 @@ pub fn listening_port(log: &str) -> Option<u16> {
         .find(|l| l.contains("server listening on http://"))?;
     let rest = line.rsplit("http://").next()?;
     let port = rest.rsplit(':').next()?;
-    port.trim()
-        .trim_end_matches('/')
-        .parse()
-        .ok()
+    port.trim().trim_end_matches('/').parse().ok()
 }

@@ -167,7 +167,10 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
     if let Some(old) = read_state(&pair)
         && running(old.pid, old.start_time)
     {
-        tracing::info!(pid = old.pid, "stopping the opencode server a previous daemon left");
+        tracing::info!(
+            pid = old.pid,
+            "stopping the opencode server a previous daemon left"
+        );
         stop_group(old.pid, old.start_time, None).await;
     }
     let _ = std::fs::remove_file(state_file(&pair));

@@ -21,7 +21,8 @@ fn user(id: &str) -> SessionMessage {
 }
 
 fn assistant(id: &str, parent: &str, finish: Option<&str>, text: &str) -> SessionMessage {
-    let mut info = json!({"id": id, "role": "assistant", "parentID": parent, "time": {"created": 2}});
+    let mut info =
+        json!({"id": id, "role": "assistant", "parentID": parent, "time": {"created": 2}});
     if let Some(f) = finish {
         info["finish"] = json!(f);
         info["time"]["completed"] = json!(3);
@@ -50,29 +51,64 @@ fn events_parse_as_recorded() {
     let Event::Message { session, info } = &events[1] else {
         panic!("{:?}", events[1])
     };
-    assert_eq!((session.as_str(), info.id.as_str(), info.role.as_str()), ("ses_1", "msg_U", "user"));
+    assert_eq!(
+        (session.as_str(), info.id.as_str(), info.role.as_str()),
+        ("ses_1", "msg_U", "user")
+    );
     assert_eq!(info.created_ms, 5);
     assert!(!info.is_final_answer());
     assert_eq!(
         events[2],
-        Event::Part { session: "ses_1".into(), message_id: "msg_U".into() }
+        Event::Part {
+            session: "ses_1".into(),
+            message_id: "msg_U".into()
+        }
     );
-    assert_eq!(events[3], Event::Status { session: "ses_1".into(), busy: true });
-    let Event::Message { info, .. } = &events[4] else { panic!() };
+    assert_eq!(
+        events[3],
+        Event::Status {
+            session: "ses_1".into(),
+            busy: true
+        }
+    );
+    let Event::Message { info, .. } = &events[4] else {
+        panic!()
+    };
     assert!(info.is_final_answer());
     assert_eq!(info.parent_id.as_deref(), Some("msg_U"));
-    assert_eq!(events[5], Event::Status { session: "ses_1".into(), busy: false });
-    assert_eq!(events[6], Event::Idle { session: "ses_1".into() });
+    assert_eq!(
+        events[5],
+        Event::Status {
+            session: "ses_1".into(),
+            busy: false
+        }
+    );
+    assert_eq!(
+        events[6],
+        Event::Idle {
+            session: "ses_1".into()
+        }
+    );
     assert_eq!(events[7], Event::Other);
     // A retry (429) keeps the session busy.
-    assert_eq!(events[8], Event::Status { session: "ses_1".into(), busy: true });
+    assert_eq!(
+        events[8],
+        Event::Status {
+            session: "ses_1".into(),
+            busy: true
+        }
+    );
 }
 
 #[test]
 fn an_aborted_or_intermediate_answer_is_not_final() {
-    let aborted = MessageInfo::parse(&json!({"id":"msg_A","role":"assistant","time":{"created":1},"error":{"name":"MessageAbortedError"}}));
+    let aborted = MessageInfo::parse(
+        &json!({"id":"msg_A","role":"assistant","time":{"created":1},"error":{"name":"MessageAbortedError"}}),
+    );
     assert!(!aborted.is_final_answer() && aborted.error);
-    let tool = MessageInfo::parse(&json!({"id":"msg_A","role":"assistant","finish":"tool-calls","time":{"created":1,"completed":2}}));
+    let tool = MessageInfo::parse(
+        &json!({"id":"msg_A","role":"assistant","finish":"tool-calls","time":{"created":1,"completed":2}}),
+    );
     assert!(!tool.is_final_answer());
 }
 
@@ -80,10 +116,13 @@ fn an_aborted_or_intermediate_answer_is_not_final() {
 fn splitter_joins_frames_across_chunks() {
     let mut s = Splitter::default();
     assert!(s.feed(b"data: {\"type\":\"server.con").is_empty());
-    assert_eq!(s.feed(b"nected\"}\n\ndata: {\"a\":1}\r\n\r\ndata: x"), vec![
-        "{\"type\":\"server.connected\"}".to_string(),
-        "{\"a\":1}".to_string()
-    ]);
+    assert_eq!(
+        s.feed(b"nected\"}\n\ndata: {\"a\":1}\r\n\r\ndata: x"),
+        vec![
+            "{\"type\":\"server.connected\"}".to_string(),
+            "{\"a\":1}".to_string()
+        ]
+    );
     assert_eq!(s.feed(b"\n\n"), vec!["x".to_string()]);
 }
 
@@ -120,9 +159,27 @@ fn prompt_ids_have_opencodes_shape_and_sort_by_time() {
 
 #[test]
 fn delivery_waits_for_an_idle_session_and_one_prompt_at_a_time() {
-    assert!(matches!(decide(None, false), Action::Wait { cause: DeliveryReason::TurnStateUnknown, .. }));
-    assert!(matches!(decide(Some(true), false), Action::Wait { cause: DeliveryReason::BehindTurn, .. }));
-    assert!(matches!(decide(Some(false), true), Action::Wait { cause: DeliveryReason::BehindTurn, .. }));
+    assert!(matches!(
+        decide(None, false),
+        Action::Wait {
+            cause: DeliveryReason::TurnStateUnknown,
+            ..
+        }
+    ));
+    assert!(matches!(
+        decide(Some(true), false),
+        Action::Wait {
+            cause: DeliveryReason::BehindTurn,
+            ..
+        }
+    ));
+    assert!(matches!(
+        decide(Some(false), true),
+        Action::Wait {
+            cause: DeliveryReason::BehindTurn,
+            ..
+        }
+    ));
     assert_eq!(decide(Some(false), false), Action::Post);
 }
 
@@ -136,7 +193,10 @@ fn answers_are_final_and_new_once() {
         assistant("msg_A2", "msg_U2", None, "still running"),
     ];
     let mut ingested = HashSet::new();
-    let got: Vec<&str> = answers(&msgs, &ingested).iter().map(|m| m.info.id.as_str()).collect();
+    let got: Vec<&str> = answers(&msgs, &ingested)
+        .iter()
+        .map(|m| m.info.id.as_str())
+        .collect();
     assert_eq!(got, ["msg_A1"]);
     assert_eq!(answers(&msgs, &ingested)[0].text, "one");
     ingested.insert("msg_A1".to_string());
@@ -174,13 +234,23 @@ fn answers_go_back_to_the_agent_that_asked_else_to_claude() {
 #[test]
 fn yolo_allows_everything_and_safe_keeps_the_users_config() {
     let yolo = launch::config_content(Mode::Yolo, None).expect("config");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&yolo).expect("json"), json!({"permission": {"*": "allow"}}));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&yolo).expect("json"),
+        json!({"permission": {"*": "allow"}})
+    );
     assert_eq!(launch::config_content(Mode::Safe, None), None);
     let user = r#"{"model":"x/y"}"#;
-    assert_eq!(launch::config_content(Mode::Safe, Some(user)).as_deref(), Some(user));
+    assert_eq!(
+        launch::config_content(Mode::Safe, Some(user)).as_deref(),
+        Some(user)
+    );
     let merged: serde_json::Value =
-        serde_json::from_str(&launch::config_content(Mode::Yolo, Some(user)).expect("config")).expect("json");
-    assert_eq!(merged, json!({"model": "x/y", "permission": {"*": "allow"}}));
+        serde_json::from_str(&launch::config_content(Mode::Yolo, Some(user)).expect("config"))
+            .expect("json");
+    assert_eq!(
+        merged,
+        json!({"model": "x/y", "permission": {"*": "allow"}})
+    );
     let env = launch::server_env(Mode::Safe, "pw", None);
     assert!(env.contains(&("OPENCODE_DISABLE_CLAUDE_CODE".into(), "1".into())));
     assert!(env.contains(&("OPENCODE_SERVER_PASSWORD".into(), "pw".into())));
@@ -195,7 +265,21 @@ fn the_listening_line_names_the_port() {
     );
     assert_eq!(launch::listening_port("starting"), None);
     assert_eq!(
-        launch::attach_args("http://127.0.0.1:4501", "/w", "ses_1", &["--model".into(), "m".into()]),
-        ["attach", "http://127.0.0.1:4501", "--dir", "/w", "--session", "ses_1", "--model", "m"]
+        launch::attach_args(
+            "http://127.0.0.1:4501",
+            "/w",
+            "ses_1",
+            &["--model".into(), "m".into()]
+        ),
+        [
+            "attach",
+            "http://127.0.0.1:4501",
+            "--dir",
+            "/w",
+            "--session",
+            "ses_1",
+            "--model",
+            "m"
+        ]
     );
 }
