@@ -469,7 +469,7 @@ fn doctor_checks_a_running_daemon_without_disturbing_it() {
     );
     assert_eq!(
         check(&report, "agents")["summary"],
-        "claude not attached · codex not attached"
+        "claude not attached · codex not attached · opencode not attached"
     );
     assert_eq!(check(&report, "store.integrity")["status"], "ok");
 

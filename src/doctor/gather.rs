@@ -122,6 +122,7 @@ pub async fn diagnose(p: &dyn Probes, inputs: &Inputs) -> Result<Report, PairErr
         &settings.claude_binary,
         &settings.codex_binary,
     ));
+    checks.extend(tools::optional_checks(p, &settings.opencode_binary));
 
     let found: Result<Option<Pair>, String> = crate::paths::state_base()
         .map_err(|e| e.to_string())

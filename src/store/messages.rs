@@ -7,7 +7,7 @@ use super::batch::write_tx;
 use super::error::{Result, StoreError};
 use super::peers::Peers;
 use super::rows::{self, MESSAGE_COLUMNS};
-use super::types::{Inserted, Message, NewMessage};
+use super::types::{Inserted, Message, NewMessage, PeerId};
 use super::{Store, new_message_id, now_ms, sql_limit};
 
 /// Search terms beyond this many are ignored.
@@ -45,6 +45,18 @@ impl Store {
         }
         tx.commit()?;
         Ok(inserted)
+    }
+
+    /// Whether `peer` has sent a message, or been sent one other than abg's
+    /// notices: it takes part in this pair's conversation.
+    pub fn has_conversed(&self, peer: PeerId) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM messages WHERE from_agent = ?1 \
+                 OR (to_agent = ?1 AND kind != 'notice'))",
+            )?
+            .query_row([peer.as_str()], |r| r.get(0))?)
     }
 
     pub fn get_message(&self, id: &str) -> Result<Option<Message>> {
