@@ -327,7 +327,7 @@ pub static KEYS: &[KeyDef] = &[
         "ABG_BASE_PORT",
         (1024, 65_000),
         4500,
-        "Base port: pair slot N uses base + 10*N (+0 Codex app-server, +1 reserved, +2 control plane and web UI).",
+        "Base port: pair slot N uses base + 10*N (+0 Codex app-server, +1 OpenCode server, +2 control plane and web UI).",
         |s, v| s.ports_base = narrow(v),
     ),
     string(

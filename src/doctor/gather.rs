@@ -160,6 +160,12 @@ pub async fn diagnose(p: &dyn Probes, inputs: &Inputs) -> Result<Report, PairErr
     if let Some(s) = app.state.as_ref().filter(|_| app.alive) {
         ours.push(s.pid);
     }
+    // The OpenCode server (optional peer) holds the block's +1 port.
+    if let Some(s) = crate::opencode::server::read_state(&the_pair)
+        && crate::daemon::pidfile::process_start_time(s.pid) == s.start_time
+    {
+        ours.push(s.pid);
+    }
     checks.push(pair::ports(p, &the_pair, &ours, daemon_up));
     checks.push(pair::state_dir(&the_pair));
     checks.push(pair::secret(&the_pair));
