@@ -248,18 +248,18 @@ impl Link {
         }
         let prompt = self.in_flight.as_ref().map(|f| f.prompt_id.clone());
         match ev {
-            Event::Message { info, .. } if info.role == "user" => {
-                if prompt.as_deref() == Some(info.id.as_str()) {
-                    self.mark_seen(DeliveryReason::TurnStarted, "its user message appeared")?;
-                }
+            Event::Message { info, .. }
+                if info.role == "user" && prompt.as_deref() == Some(info.id.as_str()) =>
+            {
+                self.mark_seen(DeliveryReason::TurnStarted, "its user message appeared")?;
             }
             Event::Part { message_id, .. } if prompt.as_deref() == Some(message_id.as_str()) => {
                 self.mark_seen(DeliveryReason::TurnStarted, "its user message appeared")?;
             }
-            Event::Message { info, .. } if info.is_final_answer() => {
-                if !self.ingested.contains(&info.id) {
-                    self.sync(false).await?;
-                }
+            Event::Message { info, .. }
+                if info.is_final_answer() && !self.ingested.contains(&info.id) =>
+            {
+                self.sync(false).await?;
             }
             Event::Status { busy, .. } => self.busy = Some(busy),
             Event::Idle { .. } => {

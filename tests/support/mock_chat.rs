@@ -104,7 +104,7 @@ impl MockChat {
     pub fn turns_with(&self, needle: &str) -> Vec<Value> {
         self.requests()
             .into_iter()
-            .filter(|r| is_turn(r))
+            .filter(is_turn)
             .filter(|r| last_user_text(&r.body).is_some_and(|t| t.contains(needle)))
             .map(|r| r.body)
             .collect()
