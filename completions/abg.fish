@@ -170,7 +170,7 @@ complete -c abg -n "__fish_abg_using_subcommand export" -l raw -d 'Write message
 complete -c abg -n "__fish_abg_using_subcommand export" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand export" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand kill" -l pair -d 'Target the pair NAME of this project (default: main)' -r
-complete -c abg -n "__fish_abg_using_subcommand kill" -l all -d 'Stop the daemons (and orphaned Codex app-servers) of every pair of every project'
+complete -c abg -n "__fish_abg_using_subcommand kill" -l all -d 'Stop the daemons (and orphaned Codex app-servers and OpenCode servers) of every pair of every project'
 complete -c abg -n "__fish_abg_using_subcommand kill" -s h -l help -d 'Print help'
 complete -c abg -n "__fish_abg_using_subcommand kill" -s V -l version -d 'Print version'
 complete -c abg -n "__fish_abg_using_subcommand budget; and not __fish_seen_subcommand_from pause resume help" -l interval -d 'Seconds between refreshes with --watch' -r

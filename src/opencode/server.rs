@@ -156,6 +156,17 @@ async fn stop_group(pid: u32, start_time: Option<u64>, child: Option<&mut tokio:
     signal_group(pid, nix::sys::signal::Signal::SIGKILL);
 }
 
+/// Stop a server a killed daemon left running (recorded in the state file,
+/// same process start time) and remove its state file; whether one ran.
+pub async fn stop_left(pair: &Pair) -> bool {
+    let old = read_state(pair).filter(|s| running(s.pid, s.start_time));
+    if let Some(old) = &old {
+        stop_group(old.pid, old.start_time, None).await;
+    }
+    let _ = std::fs::remove_file(state_file(pair));
+    old.is_some()
+}
+
 /// Keep the server running until shutdown. `ready_tx` carries a generation
 /// number bumped every time a (new) server is ready.
 pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
@@ -164,16 +175,9 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
     let mut stop = core.shutdown_signal();
     let mut backoff = Duration::from_millis(250);
     let mut generation = 0u64;
-    if let Some(old) = read_state(&pair)
-        && running(old.pid, old.start_time)
-    {
-        tracing::info!(
-            pid = old.pid,
-            "stopping the opencode server a previous daemon left"
-        );
-        stop_group(old.pid, old.start_time, None).await;
+    if stop_left(&pair).await {
+        tracing::info!("stopped the opencode server a previous daemon left");
     }
-    let _ = std::fs::remove_file(state_file(&pair));
     loop {
         if *stop.borrow() {
             break;
