@@ -7,7 +7,10 @@
 //! message sent with `abg send --to opencode` while the human's turn runs
 //! is delivered once, after that turn, and its answer stored once; and
 //! that an idle OpenCode given five messages in a row runs each exactly
-//! once and each answer is stored once, for its sender. Skipped (one
+//! once and each answer is stored once, for its sender; and that the
+//! server is on the pair's port behind its password, allowing every tool
+//! unless `--safe`, with the TUI attached to the pair's session and no
+//! password on any command line. Skipped (one
 //! line) when the pinned CLI is absent; a hard failure with
 //! `ABG_E2E_REQUIRED=1`.
 // Test/bench code: a failed unwrap is a failed test or an aborted run.
@@ -43,6 +46,10 @@ struct AbgOpenCode {
 
 impl AbgOpenCode {
     async fn start(s: &Scenario, mock: &MockChat) -> Result<Self> {
+        Self::start_with(s, mock, &[]).await
+    }
+
+    async fn start_with(s: &Scenario, mock: &MockChat, args: &[&str]) -> Result<Self> {
         let home = &s.env.home;
         let config = home.join(".config/opencode");
         std::fs::create_dir_all(&config)?;
@@ -74,7 +81,9 @@ impl AbgOpenCode {
             set_var(&mut env, k, "1");
         }
         let abg = Path::new(env!("CARGO_BIN_EXE_abg"));
-        let tui = s.tui("abg-opencode", abg, &["opencode"], &env)?;
+        let mut argv = vec!["opencode"];
+        argv.extend_from_slice(args);
+        let tui = s.tui("abg-opencode", abg, &argv, &env)?;
         let me = Self {
             tui,
             env,
@@ -116,6 +125,34 @@ impl AbgOpenCode {
             port: self.base_port + 2,
             secret: secret.trim().to_string(),
         })
+    }
+
+    /// `GET /config` of the pair's OpenCode server, with its password.
+    async fn server_config(&self) -> Result<Value> {
+        let dir = self.pair_dir()?;
+        let state: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("opencode-server.json"))?)?;
+        let password = std::fs::read_to_string(dir.join("opencode.password"))?;
+        let port = state["port"].as_u64().context("port")?;
+        ensure!(
+            port == u64::from(self.base_port) + 1,
+            "the server is not on the pair's +1 port: {state}"
+        );
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        let url = format!("http://127.0.0.1:{port}/config");
+        let anon = http.get(&url).send().await?.status();
+        ensure!(
+            anon == 401,
+            "the server answered {anon} without the password"
+        );
+        Ok(http
+            .get(&url)
+            .basic_auth("opencode", Some(password.trim()))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
     }
 
     fn run_cli(&self, cwd: &Path, args: &[&str]) -> Result<std::process::Output> {
@@ -188,6 +225,9 @@ async fn mid_turn(s: Scenario) -> Result<()> {
     s.diag
         .add_source("chat mock requests", move || log.summary(40));
     let abg = AbgOpenCode::start(&s, &mock).await?;
+    // Without --safe the server allows every tool.
+    let config = abg.server_config().await?;
+    ensure!(config["permission"] == json!({"*": "allow"}), "{config}");
     // The human's turn stalls in the model, so the message arrives mid-turn.
     mock.push(ChatStep::text("the human's slow answer").delay(Duration::from_secs(5)));
     abg.tui.type_text("hello from the human").await?;
@@ -332,5 +372,40 @@ async fn five_in_a_row(s: Scenario) -> Result<()> {
         let n = answers_with(&msgs, &format!("burst message {i}")).len();
         ensure!(n == 1, "answer {i} stored {n} times");
     }
+    abg.shutdown(&s).await
+}
+
+#[test]
+fn abg_opencode_safe_keeps_opencodes_permission_prompts() {
+    scenario::run("abg_opencode_safe", Need::OpenCode, safe);
+}
+
+async fn safe(s: Scenario) -> Result<()> {
+    let mock = MockChat::start().await?;
+    let abg = AbgOpenCode::start_with(&s, &mock, &["--safe"]).await?;
+    let config = abg.server_config().await?;
+    ensure!(
+        config
+            .get("permission")
+            .is_none_or(|p| p.get("*").is_none()),
+        "--safe must add no permission: {config}"
+    );
+    // The TUI is the real one, attached to the pair's session.
+    let dir = abg.pair_dir()?;
+    let session = std::fs::read_to_string(dir.join("opencode-session"))?;
+    let argv = support::procs::referencing(&s.env.root)
+        .into_iter()
+        .map(|p| p.cmdline)
+        .find(|c| c.contains(" attach "))
+        .context("no opencode attach process")?;
+    ensure!(
+        argv.contains(&format!("--session {}", session.trim())),
+        "{argv}"
+    );
+    let password = std::fs::read_to_string(dir.join("opencode.password"))?;
+    ensure!(
+        !argv.contains(password.trim()),
+        "the password is on the command line: {argv}"
+    );
     abg.shutdown(&s).await
 }
