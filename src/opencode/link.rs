@@ -173,17 +173,26 @@ async fn serve(
     let pair = core.pair();
     let state = server::read_state(pair).ok_or(LinkError::NotRunning)?;
     let api = server::api(pair, &state)?;
+    // `abg opencode` runs a TUI already (its pid file is written once the
+    // server and session are up): it was attached to a server now gone.
+    let adopted_tui = pair.dir.join("opencode-tui.pid").exists();
     // The stream first: whatever happens while the state is read is queued.
     let mut events = api.events().await?;
     let sid = ensure_session(core, &api).await?;
     tracing::info!(session = %sid, port = state.port, "connected to the opencode server");
-    if restarted && core.is_attached(super::PEER) {
-        // An attached TUI comes back on its home screen after a restart.
-        let (api, sid) = (api.clone(), sid.clone());
+    if restarted || adopted_tui {
+        // A TUI attached to the server before it was replaced (a server
+        // restart, or a daemon that died and left its server, replaced by
+        // this one) comes back on its home screen: send it back to the
+        // session once it is there (reference §9).
+        let (api, sid, core) = (api.clone(), sid.clone(), Arc::clone(core));
         tokio::spawn(async move {
-            for secs in [3, 6, 12] {
+            for secs in [3, 3, 6, 12] {
                 tokio::time::sleep(Duration::from_secs(secs)).await;
-                let _ = api.select_session(&sid).await;
+                if core.is_attached(super::PEER) {
+                    let r = api.select_session(&sid).await;
+                    tracing::debug!(session = %sid, ok = r.is_ok(), "tui/select-session");
+                }
             }
         });
     }
