@@ -70,6 +70,9 @@ _abg() {
             abg,mcp)
                 cmd="abg__subcmd__mcp"
                 ;;
+            abg,opencode)
+                cmd="abg__subcmd__opencode"
+                ;;
             abg,pair)
                 cmd="abg__subcmd__pair"
                 ;;
@@ -163,6 +166,9 @@ _abg() {
             abg__subcmd__help,mcp)
                 cmd="abg__subcmd__help__subcmd__mcp"
                 ;;
+            abg__subcmd__help,opencode)
+                cmd="abg__subcmd__help__subcmd__opencode"
+                ;;
             abg__subcmd__help,pair)
                 cmd="abg__subcmd__help__subcmd__pair"
                 ;;
@@ -233,7 +239,7 @@ _abg() {
 
     case "${cmd}" in
         abg)
-            opts="-h -V --pair --help --version claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help"
+            opts="-h -V --pair --help --version claude codex opencode init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -581,7 +587,7 @@ _abg() {
             return 0
             ;;
         abg__subcmd__help)
-            opts="claude codex init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help"
+            opts="claude codex opencode init doctor resume pair status logs send approvals approve deny resume-relay log ui export kill budget completions daemon mcp hook statusline appserver-guard help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -874,6 +880,20 @@ _abg() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        abg__subcmd__help__subcmd__opencode)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         abg__subcmd__help__subcmd__pair)
             opts="list rm prune"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1147,6 +1167,24 @@ _abg() {
                     COMPREPLY=($(compgen -W "generated plugin" -- "${cur}"))
                     return 0
                     ;;
+                --pair)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        abg__subcmd__opencode)
+            opts="-h -V --safe --pair --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --pair)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

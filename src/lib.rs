@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod doctor;
 pub mod init;
 pub mod lockfile;
+pub mod opencode;
 pub mod pair;
 pub mod paths;
 pub mod peers;

@@ -22,6 +22,7 @@ pub fn adapters() -> Vec<Arc<dyn Peer>> {
     vec![
         Arc::new(crate::claude::peer::ClaudePeer::default()),
         Arc::new(crate::codex::peer::CodexPeer::default()),
+        Arc::new(crate::opencode::peer::OpenCodePeer),
     ]
 }
 

@@ -290,6 +290,10 @@ fn init_writes_contract_idempotently_and_dry_run_writes_nothing() {
         said.contains(".abg/config.toml: created with commented defaults"),
         "{said}"
     );
+    assert!(
+        said.contains("AGENTS.md is read by Codex and by OpenCode"),
+        "{said}"
+    );
     let written = std::fs::read_to_string(&agents).expect("agents");
     assert!(written.starts_with("# House rules\n\nNo force pushes.\n\n<!-- abg:start -->\n"));
     assert_eq!(
@@ -469,7 +473,7 @@ fn doctor_checks_a_running_daemon_without_disturbing_it() {
     );
     assert_eq!(
         check(&report, "agents")["summary"],
-        "claude not attached · codex not attached"
+        "claude not attached · codex not attached · opencode not attached"
     );
     assert_eq!(check(&report, "store.integrity")["status"], "ok");
 

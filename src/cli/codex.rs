@@ -26,6 +26,7 @@ use crate::control::protocol::{ClientFrame, PROTOCOL_VERSION, Role};
 use crate::daemon::{ensure, pidfile};
 use crate::pair::Pair;
 use crate::pty::{LaunchSpec, RealTerminal};
+use crate::store::types::PeerId;
 
 /// Run Codex as this pair's Codex peer (starts the pair's daemon).
 #[derive(Debug, clap::Args)]
@@ -129,7 +130,11 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         super::output::shell_words(&plan.args)
     );
     write_pid(&tui_pid)?;
-    let holder = tokio::spawn(hold_attached(pair.clone(), ctx.ready_timeout()));
+    let holder = tokio::spawn(hold_attached(
+        pair.clone(),
+        ctx.ready_timeout(),
+        crate::codex::PEER,
+    ));
     let outcome = tokio::task::spawn_blocking(move || crate::pty::run(spec, RealTerminal::new()))
         .await
         .context("the PTY supervisor thread failed")?;
@@ -139,7 +144,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(exit_byte(status.code())))
 }
 
-fn exit_byte(code: i32) -> u8 {
+pub(super) fn exit_byte(code: i32) -> u8 {
     u8::try_from(code.clamp(0, 255)).unwrap_or(1)
 }
 
@@ -149,7 +154,7 @@ fn tui_pid_file(pair: &Pair) -> PathBuf {
 
 /// The pid of a live `abg codex` of this pair, from its pid file
 /// (`<pid> <start time>`, so a recycled pid is not mistaken for it).
-fn live_tui(path: &std::path::Path) -> Option<u32> {
+pub(super) fn live_tui(path: &std::path::Path) -> Option<u32> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut parts = text.split_whitespace();
     let pid: u32 = parts.next()?.parse().ok()?;
@@ -161,7 +166,7 @@ fn live_tui(path: &std::path::Path) -> Option<u32> {
     (running && (start.is_none() || start == Some(now))).then_some(pid)
 }
 
-fn write_pid(path: &std::path::Path) -> anyhow::Result<()> {
+pub(super) fn write_pid(path: &std::path::Path) -> anyhow::Result<()> {
     let pid = std::process::id();
     let start = pidfile::process_start_time(pid).unwrap_or(0);
     crate::paths::write_private_file(path, format!("{pid} {start}\n").as_bytes())?;
@@ -298,12 +303,12 @@ async fn wait_app_server(pair: &Pair, mode: Mode, within: Duration) -> anyhow::R
     }
 }
 
-/// Stay attached as `codex` on the control plane while the TUI runs;
+/// Stay attached as `peer` on the control plane while the TUI runs;
 /// when the daemon goes away, bring it back (it resumes thread and queue).
-async fn hold_attached(pair: Pair, ready_timeout: Duration) {
+pub(super) async fn hold_attached(pair: Pair, ready_timeout: Duration, peer: PeerId) {
     let mut delay = Duration::from_millis(200);
     loop {
-        match attach_once(&pair).await {
+        match attach_once(&pair, peer).await {
             Ok(()) => delay = Duration::from_millis(200),
             Err(e) => tracing::debug!("control connection: {e:#}"),
         }
@@ -318,7 +323,7 @@ async fn hold_attached(pair: Pair, ready_timeout: Duration) {
     }
 }
 
-async fn attach_once(pair: &Pair) -> anyhow::Result<()> {
+async fn attach_once(pair: &Pair, peer: PeerId) -> anyhow::Result<()> {
     let port = pair.ports.control;
     let http = crate::control::client::http_client();
     let session = crate::control::client::open_session(&http, port, &pair.secret()?).await?;
@@ -334,7 +339,7 @@ async fn attach_once(pair: &Pair) -> anyhow::Result<()> {
     let hello = ClientFrame::Hello {
         protocol: PROTOCOL_VERSION,
         version: crate::version().to_string(),
-        role: Role::Peer(crate::codex::PEER),
+        role: Role::Peer(peer),
     };
     ws.send(Message::Text(serde_json::to_string(&hello)?.into()))
         .await?;

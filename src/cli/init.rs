@@ -63,6 +63,13 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
             };
             output::line(format!("{}: {what}{backup}", item.label))?;
         }
+        let agents_written = done.iter().any(|i| {
+            i.label.starts_with("AGENTS.md")
+                && matches!(i.kind, Kind::Contract(c) if c != Change::Unchanged)
+        });
+        if agents_written {
+            output::line(crate::init::contract::SHARED_NOTE)?;
+        }
     }
     if args.plugin {
         return install_plugin(&ctx, args.plugin_dir, args.dry_run);

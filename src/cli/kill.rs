@@ -1,5 +1,5 @@
 //! `abg kill`: stop a pair's daemon and everything it runs, including a
-//! Codex app-server left running without its daemon. A `killed` sentinel
+//! Codex app-server or an OpenCode server left running without its daemon. A `killed` sentinel
 //! keeps the daemon from being respawned until the next `abg claude` or
 //! `abg codex`.
 
@@ -13,7 +13,7 @@ use crate::pair::Pair;
 /// Stop this pair's daemon and its children; no auto-respawn until the next `abg claude|codex`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Stop the daemons (and orphaned Codex app-servers) of every pair of every project.
+    /// Stop the daemons (and orphaned Codex app-servers and OpenCode servers) of every pair of every project.
     #[arg(long)]
     pub all: bool,
 }
@@ -43,7 +43,16 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
             orphan::Stopped::NotRunning => String::new(),
             how => format!("; orphaned codex app-server {}", how.as_str()),
         };
-        output::line(format!("{} ({}): daemon {what}{app}", pair.name, pair.id))?;
+        // Likewise the OpenCode server, the optional peer's.
+        let opencode = if crate::opencode::server::stop_left(&pair).await {
+            "; orphaned opencode server stopped"
+        } else {
+            ""
+        };
+        output::line(format!(
+            "{} ({}): daemon {what}{app}{opencode}",
+            pair.name, pair.id
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

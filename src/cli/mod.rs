@@ -23,6 +23,7 @@ mod kill;
 mod log;
 mod logs;
 mod mcp;
+mod opencode;
 mod output;
 mod pair;
 mod resume;
@@ -65,6 +66,7 @@ pub struct Cli {
 pub enum Command {
     Claude(claude::Args),
     Codex(codex::Args),
+    Opencode(opencode::Args),
     Init(init::Args),
     Doctor(doctor::Args),
     Resume(resume::Args),
@@ -136,6 +138,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Claude(args) => block_on(claude::run(Context::load(pair)?, args)),
         Command::Codex(args) => block_on(codex::run(Context::load(pair)?, args)),
+        Command::Opencode(args) => block_on(opencode::run(Context::load(pair)?, args)),
         Command::Init(args) => block_on(init::run(Context::load(pair)?, args)),
         Command::Doctor(args) => block_on(doctor::run(pair, args)),
         Command::Resume(args) => block_on(resume::run(Context::load(pair)?, pair, args)),

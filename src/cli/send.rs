@@ -119,7 +119,16 @@ fn targets(peers: &BTreeMap<String, PeerStatus>, to: &str) -> anyhow::Result<Vec
     let to = to.trim().to_ascii_lowercase();
     let ids: Vec<PeerId> = peers.keys().filter_map(|k| k.parse().ok()).collect();
     if to == "all" || to == "both" {
-        return Ok(ids);
+        // The agents taking part: an optional agent this pair never ran
+        // is left out (an older daemon does not say: everyone).
+        return Ok(ids
+            .into_iter()
+            .filter(|id| {
+                peers
+                    .get(id.as_str())
+                    .is_none_or(|p| p.takes_part != Some(false))
+            })
+            .collect());
     }
     match ids.iter().find(|p| p.as_str() == to) {
         Some(p) => Ok(vec![*p]),

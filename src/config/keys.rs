@@ -333,7 +333,7 @@ pub static KEYS: &[KeyDef] = &[
         "ABG_BASE_PORT",
         (1024, 65_000),
         4500,
-        "Base port: pair slot N uses base + 10*N (+0 Codex app-server, +1 reserved, +2 control plane and web UI).",
+        "Base port: pair slot N uses base + 10*N (+0 Codex app-server, +1 OpenCode server, +2 control plane and web UI).",
         |s, v| s.ports_base = narrow(v),
     ),
     string(
@@ -349,6 +349,13 @@ pub static KEYS: &[KeyDef] = &[
         "claude",
         "The Claude Code executable: a name looked up on PATH, or a path.",
         |s, v| s.claude_binary = v.to_owned(),
+    ),
+    string(
+        "opencode.binary",
+        "ABG_OPENCODE_BINARY",
+        "opencode",
+        "The OpenCode executable (optional third peer): a name looked up on PATH, or a path.",
+        |s, v| s.opencode_binary = v.to_owned(),
     ),
     int(
         "codex.turn_stall_secs",
@@ -492,6 +499,8 @@ pub struct Settings {
     pub codex_binary: String,
     /// `claude.binary`.
     pub claude_binary: String,
+    /// `opencode.binary`.
+    pub opencode_binary: String,
     /// `codex.turn_stall_secs`.
     pub codex_turn_stall_secs: u64,
     /// `claude.channel`: `auto`, `generated` or `plugin`.
@@ -537,6 +546,7 @@ impl Settings {
             ports_base: 0,
             codex_binary: String::new(),
             claude_binary: String::new(),
+            opencode_binary: String::new(),
             codex_turn_stall_secs: 0,
             claude_channel: String::new(),
             claude_doorbell_secs: 0,

@@ -271,6 +271,10 @@ pub struct PeerStatus {
     /// Claude: channel and busy), absent until it has said anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<serde_json::Value>,
+    /// Whether it takes part in this pair (an optional agent once it
+    /// attached or exchanged messages); `all` reaches only these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub takes_part: Option<bool>,
 }
 
 /// One undelivered message in `abg status`.

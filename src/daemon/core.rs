@@ -38,6 +38,9 @@ pub struct PeerInfo {
     pub name: &'static str,
     /// How it takes messages (which delivery state machine).
     pub model: DeliveryModel,
+    /// A peer a pair may never use (a third agent): it takes part only
+    /// once it attached or exchanged messages (see [`Core::takes_part`]).
+    pub optional: bool,
 }
 
 impl PeerInfo {
@@ -185,9 +188,15 @@ impl Core {
         self.peers.iter().find(|p| p.id == id)
     }
 
-    /// The peers' names for a sentence: "Claude and Codex", "A, B and C".
+    /// The names of the agents taking part, for a sentence: "Claude and
+    /// Codex", "A, B and C".
     pub fn peer_names(&self) -> String {
-        let names: Vec<&str> = self.peers.iter().map(|p| p.name).collect();
+        let names: Vec<&str> = self
+            .peers
+            .iter()
+            .filter(|p| self.takes_part(p.id))
+            .map(|p| p.name)
+            .collect();
         match names.split_last() {
             None => String::new(),
             Some((last, [])) => (*last).to_string(),
@@ -429,6 +438,21 @@ impl Core {
     }
 
     /// Whether peer `id` has a live connection.
+    /// Whether agent peer `id` takes part in this pair: a peer every pair
+    /// has, or an optional one that attached or exchanged messages. `all`,
+    /// `@all` and the governor's notices reach only these, so a pair that
+    /// never runs its optional peer behaves as if it had none.
+    pub fn takes_part(&self, id: PeerId) -> bool {
+        match self.peer(id) {
+            Some(p) if p.id.is_agent() => {
+                !p.optional
+                    || self.is_attached(id)
+                    || self.with_store(|s| s.has_conversed(id)).unwrap_or(true)
+            }
+            _ => false,
+        }
+    }
+
     pub fn is_attached(&self, id: PeerId) -> bool {
         self.attached
             .lock()

@@ -41,12 +41,20 @@ pub trait Peer: Send + Sync + 'static {
     /// or made (or steered) into turns.
     fn model(&self) -> DeliveryModel;
 
+    /// Whether a pair may never use this peer (a third agent, started only
+    /// by its own verb): it takes part once it attached or exchanged
+    /// messages (`Core::takes_part`).
+    fn optional(&self) -> bool {
+        false
+    }
+
     /// What the core keeps of this peer.
     fn info(&self) -> PeerInfo {
         PeerInfo {
             id: self.id(),
             name: self.name(),
             model: self.model(),
+            optional: self.optional(),
         }
     }
 

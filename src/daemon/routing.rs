@@ -172,7 +172,7 @@ pub fn others(core: &Core, from: PeerId) -> Vec<PeerId> {
     core.peers()
         .iter()
         .map(|p| p.id)
-        .filter(|id| *id != from && id.is_agent())
+        .filter(|id| *id != from && core.takes_part(*id))
         .collect()
 }
 

@@ -33,6 +33,7 @@ impl Core {
                     attached: on,
                     queued,
                     view: self.view(p.id),
+                    takes_part: Some(self.takes_part(p.id)),
                 },
             );
         }

@@ -122,6 +122,7 @@ pub async fn diagnose(p: &dyn Probes, inputs: &Inputs) -> Result<Report, PairErr
         &settings.claude_binary,
         &settings.codex_binary,
     ));
+    checks.extend(tools::optional_checks(p, &settings.opencode_binary));
 
     let found: Result<Option<Pair>, String> = crate::paths::state_base()
         .map_err(|e| e.to_string())
@@ -157,6 +158,12 @@ pub async fn diagnose(p: &dyn Probes, inputs: &Inputs) -> Result<Report, PairErr
     let daemon_up = daemon.state != DaemonState::Stopped;
     let mut ours: Vec<u32> = daemon.file.iter().map(|f| f.pid).collect();
     if let Some(s) = app.state.as_ref().filter(|_| app.alive) {
+        ours.push(s.pid);
+    }
+    // The OpenCode server (optional peer) holds the block's +1 port.
+    if let Some(s) = crate::opencode::server::read_state(&the_pair)
+        && crate::daemon::pidfile::process_start_time(s.pid) == s.start_time
+    {
         ours.push(s.pid);
     }
     checks.push(pair::ports(p, &the_pair, &ours, daemon_up));

@@ -51,7 +51,7 @@ pub fn ports(p: &dyn Probes, pair: &Pair, ours: &[u32], daemon_up: bool) -> Chec
     let mut foreign = Vec::new();
     for (port, role) in [
         (pair.ports.app, "codex app-server"),
-        (pair.ports.reserved, "reserved"),
+        (pair.ports.reserved, "opencode server"),
         (pair.ports.control, "control"),
     ] {
         if p.port_free(port) {
@@ -62,7 +62,7 @@ pub fn ports(p: &dyn Probes, pair: &Pair, ours: &[u32], daemon_up: bool) -> Chec
             Some((pid, _)) if ours.contains(&pid) => {
                 parts.push(format!("{port} {role}: this pair (pid {pid})"));
             }
-            None if daemon_up && role != "reserved" => {
+            None if daemon_up => {
                 parts.push(format!(
                     "{port} {role}: in use (owner not visible; this pair's daemon is up)"
                 ));

@@ -540,3 +540,31 @@ fn an_app_server_without_its_daemon_warns() {
     assert_eq!(c.status, Status::Warn);
     assert!(c.summary.contains("without its daemon"), "{}", c.summary);
 }
+
+#[test]
+fn opencode_is_optional_missing_is_a_notice() {
+    let missing = tools::optional_checks(&Fake::default(), "opencode");
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].status, Status::Ok);
+    assert!(
+        missing[0].summary.contains("optional")
+            && missing[0].summary.contains("opencode-ai@1.18.33")
+    );
+    let found = Fake::default()
+        .var("PATH", "/bin")
+        .bin("/bin/opencode", "--version", "1.18.33\n");
+    let checks = tools::optional_checks(&found, "opencode");
+    assert_eq!(by_id(&checks, "opencode.version").status, Status::Ok);
+    assert!(
+        by_id(&checks, "opencode.version")
+            .summary
+            .contains("tested version")
+    );
+    let old = Fake::default()
+        .var("PATH", "/bin")
+        .bin("/bin/opencode", "--version", "1.0.0\n");
+    assert_eq!(
+        tools::optional_checks(&old, "opencode")[0].status,
+        Status::Fail
+    );
+}

@@ -2,6 +2,8 @@
 //! versions against the pins abg is tested with (newer: warn; older or
 //! unreadable: fail; missing: fail with the install command), and whether
 //! Codex supports the flags abg relies on, read from its own `--help`.
+//! OpenCode is optional: missing, it is a notice (`ok`, saying only
+//! `abg opencode` needs it), never a failure.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,15 @@ pub const CODEX: Tool = Tool {
     key: "codex.binary",
     package: "@openai/codex",
     pin: (0, 169, 0),
+};
+
+/// OpenCode, the optional third peer, pinned at 1.18.33.
+pub const OPENCODE: Tool = Tool {
+    id: "opencode.version",
+    name: "OpenCode",
+    key: "opencode.binary",
+    package: "opencode-ai",
+    pin: (1, 18, 33),
 };
 
 impl Tool {
@@ -241,4 +252,19 @@ pub fn checks(p: &dyn Probes, claude_binary: &str, codex_binary: &str) -> Vec<Ch
         flag_check(p, &APP_SERVER, codex_path.as_deref()),
         flag_check(p, &REMOTE_AUTH, codex_path.as_deref()),
     ]
+}
+
+/// Checks of the optional agents: OpenCode's version when it is installed,
+/// a notice when it is not.
+pub fn optional_checks(p: &dyn Probes, opencode_binary: &str) -> Vec<Check> {
+    if which(p, opencode_binary).is_none() {
+        return vec![Check::ok(
+            OPENCODE.id,
+            format!(
+                "OpenCode (`{opencode_binary}`) not installed; optional, only `abg opencode` needs it ({})",
+                OPENCODE.install_hint()
+            ),
+        )];
+    }
+    vec![version(p, &OPENCODE, opencode_binary).0]
 }

@@ -1,5 +1,7 @@
 //! The port block of a pair: `base + 10 × slot`, with +0 for the Codex
-//! app-server, +1 reserved and +2 for the daemon's control plane and web UI.
+//! app-server, +1 for the OpenCode server (the optional third peer; bound
+//! only once `abg opencode` runs) and +2 for the daemon's control plane and
+//! web UI.
 //! New slots are probed before they are handed out so a foreign listener is
 //! named in an error instead of being silently stepped around.
 
@@ -17,7 +19,7 @@ pub const DEFAULT_BASE: u16 = 4500;
 pub struct Ports {
     /// Codex app-server websocket listener.
     pub app: u16,
-    /// Reserved for a future listener.
+    /// The OpenCode server (`opencode serve`), once `abg opencode` ran.
     pub reserved: u16,
     /// Daemon control plane and web UI.
     pub control: u16,
@@ -41,7 +43,7 @@ impl Ports {
     fn roles(&self) -> [(u16, &'static str); 3] {
         [
             (self.app, "codex app-server"),
-            (self.reserved, "reserved"),
+            (self.reserved, "opencode server"),
             (self.control, "control plane"),
         ]
     }

@@ -47,6 +47,18 @@ impl Store {
         Ok(inserted)
     }
 
+    /// Whether `peer` has sent a message, or been sent one other than abg's
+    /// notices: it takes part in this pair's conversation.
+    pub fn has_conversed(&self, peer: PeerId) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM messages WHERE from_agent = ?1 \
+                 OR (to_agent = ?1 AND kind != 'notice'))",
+            )?
+            .query_row([peer.as_str()], |r| r.get(0))?)
+    }
+
     pub fn get_message(&self, id: &str) -> Result<Option<Message>> {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?1");
         Ok(self

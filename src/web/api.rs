@@ -211,7 +211,12 @@ pub async fn send(
 ) -> WebResult<Json<ComposeResult>> {
     let peers = w.core.peers();
     let targets: Vec<PeerId> = match req.to.as_str() {
-        "all" | "both" => peers.iter().map(|p| p.id).collect(),
+        // The agents taking part (not an optional one never run here).
+        "all" | "both" => peers
+            .iter()
+            .map(|p| p.id)
+            .filter(|id| w.core.takes_part(*id))
+            .collect(),
         one => match peers.iter().find(|p| p.id.as_str() == one) {
             Some(p) => vec![p.id],
             None => {

@@ -180,13 +180,14 @@ fn send_stores_for_both_and_log_shows_them() {
     );
     let text = env.ok(&p, &["status"]);
     assert!(text.contains("human → codex queued"), "{text}");
-    // `all` is every agent of the pair; an unknown peer is refused by name.
+    // `all` is every agent taking part (not OpenCode, which this pair never
+    // ran); an unknown peer is refused by name.
     let all = env.json(&p, &["send", "--to", "all", "--json", "and the lexer"]);
     assert_eq!(all.as_array().map(Vec::len), Some(2));
     let out = env.run(&p, &["send", "--to", "nobody", "x"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("(claude, codex) or all"),
+        stderr(&out).contains("(claude, codex, opencode) or all"),
         "{}",
         stderr(&out)
     );
@@ -213,13 +214,13 @@ fn a_default_recipient_the_pair_lacks_stops_the_daemon_with_a_clear_error() {
     let out = env
         .cmd(&p)
         .args(["status"])
-        .env("ABG_ROUTING_DEFAULT_TO", "opencode")
+        .env("ABG_ROUTING_DEFAULT_TO", "gemini")
         .output()
         .expect("status");
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains("routing.default_to is \"opencode\"") && err.contains("claude, codex"),
+        err.contains("routing.default_to is \"gemini\"") && err.contains("claude, codex, opencode"),
         "{err}"
     );
 }

@@ -2,8 +2,9 @@
 //!
 //! Why it exists: the e2e tests must run against exactly the versions the
 //! reference facts were verified on (`codex-cli 0.169.0`, Claude Code
-//! `2.1.330`). `tests/e2e/setup.sh` installs them; the tests find the native
-//! binaries through `ABG_E2E_CODEX` / `ABG_E2E_CLAUDE`, or by globbing the
+//! `2.1.330`, OpenCode `1.18.33`). `tests/e2e/setup.sh` installs them; the
+//! tests find the native binaries through `ABG_E2E_CODEX` / `ABG_E2E_CLAUDE`
+//! / `ABG_E2E_OPENCODE`, or by globbing the
 //! default npm cache dir. Without them a test is skipped with one line, unless
 //! `ABG_E2E_REQUIRED=1` (CI), where absence is a hard failure.
 
@@ -17,6 +18,8 @@ use anyhow::{Context, Result, bail};
 pub const CODEX_VERSION_LINE: &str = "codex-cli 0.169.0";
 /// Pinned Claude Code version, as printed by `claude --version`.
 pub const CLAUDE_VERSION_LINE: &str = "2.1.330 (Claude Code)";
+/// Pinned OpenCode version, as printed by `opencode --version`.
+pub const OPENCODE_VERSION_LINE: &str = "1.18.33";
 /// The Claude Code version written into the onboarding seed.
 pub const CLAUDE_VERSION: &str = "2.1.330";
 
@@ -28,6 +31,7 @@ const SKIP_LINE: &str =
 pub struct Clis {
     pub codex: Option<PathBuf>,
     pub claude: Option<PathBuf>,
+    pub opencode: Option<PathBuf>,
 }
 
 /// Which CLIs a test needs.
@@ -36,6 +40,8 @@ pub enum Need {
     Codex,
     Claude,
     Both,
+    /// The pinned OpenCode (`ABG_E2E_OPENCODE`).
+    OpenCode,
 }
 
 impl Clis {
@@ -70,6 +76,7 @@ pub fn require(need: Need) -> Option<&'static Clis> {
     let missing: Vec<&str> = [
         (matches!(need, Need::Codex | Need::Both) && clis.codex.is_none()).then_some("codex"),
         (matches!(need, Need::Claude | Need::Both) && clis.claude.is_none()).then_some("claude"),
+        (need == Need::OpenCode && clis.opencode.is_none()).then_some("opencode"),
     ]
     .into_iter()
     .flatten()
@@ -80,7 +87,7 @@ pub fn require(need: Need) -> Option<&'static Clis> {
     if std::env::var("ABG_E2E_REQUIRED").is_ok_and(|v| v == "1") {
         panic!(
             "ABG_E2E_REQUIRED=1 but the pinned {} binary is missing: \
-             run tests/e2e/setup.sh or set ABG_E2E_CODEX/ABG_E2E_CLAUDE",
+             run tests/e2e/setup.sh or set ABG_E2E_CODEX/ABG_E2E_CLAUDE/ABG_E2E_OPENCODE",
             missing.join(" and ")
         );
     }
@@ -119,13 +126,31 @@ fn discover_uncached() -> Result<Clis> {
             .map(|pkg| pkg.join("claude"))
             .find(|p| p.is_file())
     });
+    let opencode = from_env("ABG_E2E_OPENCODE")?.or_else(|| {
+        // node_modules/opencode-<os>-<arch>[-baseline|-musl]/bin/opencode:
+        // the shortest name (the plain build) first, as the setup picks it.
+        let mut found: Vec<PathBuf> = glob_dirs(modules.as_ref()?, "opencode-")
+            .into_iter()
+            .map(|pkg| pkg.join("bin/opencode"))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort_by_key(|p| p.as_os_str().len());
+        found.into_iter().next()
+    });
     if let Some(codex) = &codex {
         check_version(codex, CODEX_VERSION_LINE)?;
+    }
+    if let Some(opencode) = &opencode {
+        check_version(opencode, OPENCODE_VERSION_LINE)?;
     }
     if let Some(claude) = &claude {
         check_version(claude, CLAUDE_VERSION_LINE)?;
     }
-    Ok(Clis { codex, claude })
+    Ok(Clis {
+        codex,
+        claude,
+        opencode,
+    })
 }
 
 fn from_env(var: &str) -> Result<Option<PathBuf>> {

@@ -115,7 +115,11 @@ impl TestEnv {
         ] {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
-        for (name, target) in [("codex", &clis.codex), ("claude", &clis.claude)] {
+        for (name, target) in [
+            ("codex", &clis.codex),
+            ("claude", &clis.claude),
+            ("opencode", &clis.opencode),
+        ] {
             if let Some(target) = target {
                 std::os::unix::fs::symlink(target, env.bin_dir.join(name))?;
             }

@@ -12,7 +12,9 @@
 //! - [`scenario`]: per-scenario thread, network namespace, runtime, timing,
 //!   teardown and the stray-process check;
 //! - [`env`]: hermetic homes and the environment each CLI gets;
-//! - [`mock_openai`] / [`mock_anthropic`]: scripted model APIs;
+//! - [`mock_openai`] / [`mock_anthropic`] / [`mock_chat`]: scripted model
+//!   APIs (Responses for Codex, Messages for Claude, Chat Completions for
+//!   OpenCode);
 //! - [`tui`]: the tmux-based terminal driver;
 //! - [`procs`]: child processes killed by process group, `/proc` scans;
 //! - [`diag`]: what gets printed when a scenario fails;
@@ -46,6 +48,7 @@ pub mod env;
 pub mod governor;
 pub mod mcp_channel;
 pub mod mock_anthropic;
+pub mod mock_chat;
 pub mod mock_openai;
 pub mod pair;
 pub mod procs;

@@ -22,6 +22,9 @@ pub enum Frame {
     Event(&'static str, Value),
     /// Wait before the next frame.
     Pause(Duration),
+    /// `data: <text>\n\n` with no event name (Chat Completions streams,
+    /// whose last frame is `data: [DONE]`).
+    Data(String),
 }
 
 /// The parts of a request that get recorded.
@@ -76,6 +79,15 @@ pub fn sse_response(frames: Vec<Frame>, extra_headers: &[(String, String)]) -> R
                 Frame::Event(name, data) => {
                     let chunk = format!("event: {name}\ndata: {data}\n\n");
                     if tx.send(Bytes::from(chunk)).await.is_err() {
+                        return;
+                    }
+                }
+                Frame::Data(data) => {
+                    if tx
+                        .send(Bytes::from(format!("data: {data}\n\n")))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

@@ -51,7 +51,14 @@ fn follow_up(core: &Core, message: &Message, judged: &Judged) -> Result<(), Core
                 "abg paused the automatic relay between {}: {reason}. Messages you send meanwhile are kept and delivered when the relay resumes.",
                 core.peer_names()
             );
-            for to in core.peers().iter().map(|p| p.id) {
+            // Peers that take part (an optional peer never used in this
+            // pair gets nothing).
+            for to in core
+                .peers()
+                .iter()
+                .map(|p| p.id)
+                .filter(|id| core.takes_part(*id))
+            {
                 core.insert(&NewMessage {
                     kind: MessageKind::Notice,
                     ..NewMessage::new(PeerId::ABG, to, text.clone())

@@ -34,6 +34,7 @@ fn core_with(dir: &std::path::Path, ids: &[PeerId], relay: &str, default_to: &st
             } else {
                 DeliveryModel::Push
             },
+            optional: false,
         })
         .collect();
     for p in &infos {

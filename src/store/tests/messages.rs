@@ -464,3 +464,29 @@ fn message_ids_sort_by_time_and_keep_their_shape() {
     );
     assert!(first < second, "{first} !< {second}");
 }
+
+#[test]
+fn a_peer_has_conversed_once_it_sent_or_got_a_message_that_is_not_a_notice() {
+    let (_dir, mut store) = temp_store();
+    let third = PeerId::from_static("fake-3");
+    store
+        .register_peer(third, Some(super::super::DeliveryModel::Turn))
+        .expect("register");
+    assert!(!store.has_conversed(third).expect("query"));
+    store
+        .insert_message(&NewMessage {
+            kind: MessageKind::Notice,
+            ..chat(PeerId::ABG, third, "paused")
+        })
+        .expect("notice");
+    assert!(
+        !store.has_conversed(third).expect("query"),
+        "a notice does not count"
+    );
+    insert(&mut store, PeerId::HUMAN, third, "hello");
+    assert!(store.has_conversed(third).expect("query"));
+    let codex = PeerId::from_static("codex");
+    assert!(!store.has_conversed(codex).expect("query"));
+    insert(&mut store, codex, PeerId::from_static("claude"), "done");
+    assert!(store.has_conversed(codex).expect("query"));
+}
