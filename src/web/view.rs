@@ -243,7 +243,15 @@ mod tests {
             };
             fanout_of(&m)
         };
-        let table: &[(&str, &str, Option<&str>, Option<&str>, Option<&str>)] = &[
+        // (from, to, idempotency key, source item, fanout)
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let table: &[Row] = &[
             (
                 "claude",
                 "codex",
