@@ -4,10 +4,11 @@
 //! offers every peer and "all" (the busy policy only where a peer runs
 //! turns), a send to "all" from the page stores one message per peer and
 //! shows as one bubble with each recipient's state (kept live per
-//! recipient), copies the daemon cannot tell are one send stay separate
+//! recipient), so does an agent's `@all` (on the agent's side), copies
+//! the daemon cannot tell are one send stay separate
 //! bubbles naming their recipient, the approvals panel names the third
 //! peer as the daemon does, and the pair's events fold into one activity
-//! line per run that opens on click. Saves `target/ui-three.png`.
+//! line per run that opens on click or Enter. Saves `target/ui-three.png`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +17,9 @@ use abg::config::Config;
 use abg::control::protocol::SendRequest;
 use abg::daemon::core::{Core, CoreError};
 use abg::daemon::peer::{Peer, PeerResult};
-use abg::store::types::{ApprovalKind, DeliveryModel, DeliveryState, NewApproval, PeerId};
+use abg::store::types::{
+    ApprovalKind, DeliveryModel, DeliveryState, NewApproval, NewMessage, PeerId,
+};
 use serde_json::{Value, json};
 
 use crate::fake_approver::login_url;
@@ -229,6 +232,20 @@ async fn three_peers_in_headless_chromium() {
     )
     .await;
 
+    // The keyboard opens a line too (Enter on the focused button).
+    b.type_into("#items div.activity:last-of-type button", "\u{E007}")
+        .await;
+    b.wait_js(
+        "the last run opened by keyboard",
+        t,
+        "const a = [...document.querySelectorAll('#items .activity')].pop(); \
+         const r = a.nextElementSibling; \
+         return a.querySelector('button').getAttribute('aria-expanded') === 'true' && !r.hidden \
+             && !r.nextElementSibling.hidden",
+        json!([]),
+    )
+    .await;
+
     // Send to all from the page: one message per peer, one bubble.
     b.js(
         "const to = document.getElementById('to'); to.value = 'all'; \
@@ -312,6 +329,44 @@ async fn three_peers_in_headless_chromium() {
             ["claude", "Claude", "stored"],
             ["codex", "Codex", "queued"],
             ["third", "Third", "pushed"]
+        ])
+    );
+
+    // An agent's `@all`: routed to every other agent, one bubble on the
+    // sender's side.
+    let relayed = abg::daemon::routing::relay(
+        core,
+        None,
+        NewMessage {
+            idempotency_key: Some("codex-item-1".into()),
+            ..NewMessage::new(
+                PeerId::from_static("codex"),
+                PeerId::HUMAN,
+                "@all the build is green",
+            )
+        },
+    )
+    .expect("relayed");
+    let ids: Vec<&str> = relayed.stored.iter().map(|(m, _)| m.id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "{relayed:?}");
+    b.wait_js(
+        "the @all bubble",
+        t,
+        "const e = document.getElementById('m-' + arguments[0]); return !!e && e.dataset.fanout === '2'",
+        json!([ids[0]]),
+    )
+    .await;
+    let relay_look = "const e = document.getElementById('m-' + arguments[0]); \
+        return [e.dataset.side, e.className, e.dataset.to, e.querySelector('.who').textContent, \
+                e.querySelector('.body').textContent]";
+    assert_eq!(
+        b.js(relay_look, json!([ids[0]])).await,
+        json!([
+            "right",
+            "msg side-right pal-1",
+            "claude,third",
+            "Codex → Claude, Third",
+            "the build is green"
         ])
     );
 
