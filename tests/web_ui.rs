@@ -4,7 +4,8 @@
 //! plane appear live with the right sides and delivery states, sending from
 //! the composer, rendering hostile agent text inert, and catching up after
 //! a daemon restart without duplicates. Saves `target/ui-screenshot.png`.
-//! The approvals panel has its own scenario (`web_ui/approvals.rs`).
+//! The approvals panel has its own scenario (`web_ui/approvals.rs`), and
+//! so has a pair with a third peer (`web_ui/three.rs`).
 // Test/bench code: a failed unwrap is a failed test or an aborted run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Its report (or a screenshot path) on stdout is what it is run for.
@@ -19,6 +20,8 @@ mod env;
 mod fake_approver;
 #[path = "foundation/in_process.rs"]
 mod in_process;
+#[path = "web_ui/three.rs"]
+mod three;
 #[path = "web_ui/webdriver.rs"]
 mod webdriver;
 
@@ -126,6 +129,8 @@ async fn check_auth(d: &Daemon) {
         "/ui/assets/app.js",
         "/ui/assets/render.js",
         "/ui/assets/approvals.js",
+        "/ui/assets/peers.js",
+        "/ui/assets/activity.js",
         "/ui/assets/app.css",
         "/ui/api/session",
         "/ui/api/status",

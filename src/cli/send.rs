@@ -98,15 +98,19 @@ pub async fn send_to(
             "--on-busy applies to agents that run turns (codex); drop it or send to one of them"
         );
     }
+    // The copies of one fan-out share a key (the first the key, further
+    // ones `#<peer>` appended), so a view can tell they are one send.
+    let key =
+        (targets.len() > 1).then(|| format!("cli-{}", hex::encode(rand::random::<[u8; 8]>())));
     let mut results = Vec::new();
-    for to in targets {
+    for (n, to) in targets.into_iter().enumerate() {
         let req = SendRequest {
             from: PeerId::HUMAN,
             to,
             body: body.to_string(),
             on_busy: on_busy.filter(|_| takes_on_busy(&to)),
             in_reply_to: None,
-            idempotency_key: None,
+            idempotency_key: crate::daemon::routing::key_for(&key, n, to),
         };
         results.push((to, client.send(&req).await?));
     }

@@ -91,6 +91,8 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const RENDER_JS: &str = include_str!("assets/render.js");
 const APPROVALS_JS: &str = include_str!("assets/approvals.js");
+const PEERS_JS: &str = include_str!("assets/peers.js");
+const ACTIVITY_JS: &str = include_str!("assets/activity.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
 /// Content-Security-Policy of every UI response: only our own script and
@@ -127,6 +129,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .route(
             "/ui/assets/approvals.js",
             get(|| asset(APPROVALS_JS, "text/javascript")),
+        )
+        .route(
+            "/ui/assets/peers.js",
+            get(|| asset(PEERS_JS, "text/javascript")),
+        )
+        .route(
+            "/ui/assets/activity.js",
+            get(|| asset(ACTIVITY_JS, "text/javascript")),
         )
         .route("/ui/assets/app.css", get(|| asset(APP_CSS, "text/css")))
         .route("/ui/api/session", get(api::session))

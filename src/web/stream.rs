@@ -44,6 +44,7 @@ impl StatusView {
                     name: st.name,
                     attached: st.attached,
                     queued: st.queued,
+                    model: st.model,
                     view: st.view,
                 })
             })

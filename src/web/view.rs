@@ -13,9 +13,30 @@ use crate::control::protocol::MessageView;
 use crate::control::protocol::web::UiMessage;
 use crate::store::types::{Approval, Delivery, Message};
 
+/// The fan-out `m` belongs to (see [`UiMessage::fanout`]): the copies of
+/// one send carry one key each, the first the send's own and the others
+/// with `#<recipient>` appended (`K`, `K#codex`, as
+/// [`crate::daemon::routing::key_for`] makes them), or, from the composer,
+/// `ui-K-<recipient>` every one. The sender is part of it, so two senders'
+/// keys never meet.
+pub fn fanout_of(m: &Message) -> Option<String> {
+    let key = m
+        .idempotency_key
+        .as_deref()
+        .or(m.source_item_id.as_deref())?;
+    let to = m.to.as_str();
+    let base = match key.strip_suffix(to) {
+        Some(k) if k.ends_with('#') => &k[..k.len() - 1],
+        Some(k) if k.starts_with("ui-") && k.ends_with('-') => &k[..k.len() - 1],
+        _ => key,
+    };
+    Some(format!("{} {base}", m.from.as_str()))
+}
+
 impl UiMessage {
     /// `m` with its (first) delivery row.
     pub fn new(m: Message, delivery: Option<Delivery>) -> Self {
+        let fanout = fanout_of(&m);
         let (state, reason, detail, turn_id) = match delivery {
             Some(d) => (
                 Some(d.state.as_str().to_string()),
@@ -39,6 +60,7 @@ impl UiMessage {
             reason,
             detail,
             turn_id: turn_id.or(m.turn_id),
+            fanout,
         }
     }
 }
@@ -195,6 +217,113 @@ mod tests {
             body: body.into(),
             created_ms: 1_700_000_000_000,
             state: Some("completed".into()),
+        }
+    }
+
+    #[test]
+    fn the_copies_of_one_send_share_a_fanout_key() {
+        use crate::store::types::NewMessage;
+        let at = |from: &str, to: &str, key: Option<&str>, item: Option<&str>| {
+            let new = NewMessage::new(from.parse().expect("from"), to.parse().expect("to"), "hi");
+            let m = Message {
+                seq: 1,
+                id: "m_1".into(),
+                from: new.from,
+                to: new.to,
+                body: new.body,
+                kind: new.kind,
+                created_ms: 0,
+                thread_id: None,
+                turn_id: None,
+                source_item_id: item.map(str::to_string),
+                in_reply_to: None,
+                idempotency_key: key.map(str::to_string),
+                on_busy: None,
+                meta: serde_json::Value::Null,
+            };
+            fanout_of(&m)
+        };
+        // (from, to, idempotency key, source item, fanout)
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let table: &[Row] = &[
+            (
+                "claude",
+                "codex",
+                Some("claude-t1"),
+                None,
+                Some("claude claude-t1"),
+            ),
+            (
+                "claude",
+                "third",
+                Some("claude-t1#third"),
+                None,
+                Some("claude claude-t1"),
+            ),
+            (
+                "codex",
+                "claude",
+                None,
+                Some("item_7"),
+                Some("codex item_7"),
+            ),
+            (
+                "codex",
+                "third",
+                None,
+                Some("item_7#third"),
+                Some("codex item_7"),
+            ),
+            (
+                "human",
+                "codex",
+                Some("ui-abc-codex"),
+                None,
+                Some("human ui-abc"),
+            ),
+            (
+                "human",
+                "claude",
+                Some("ui-abc-claude"),
+                None,
+                Some("human ui-abc"),
+            ),
+            (
+                "human",
+                "codex",
+                Some("cli-9f#codex"),
+                None,
+                Some("human cli-9f"),
+            ),
+            // Not a recipient suffix: the key as it is.
+            (
+                "human",
+                "codex",
+                Some("ui-abc-claude"),
+                None,
+                Some("human ui-abc-claude"),
+            ),
+            (
+                "human",
+                "codex",
+                Some("abc-codex"),
+                None,
+                Some("human abc-codex"),
+            ),
+            ("human", "codex", None, None, None),
+        ];
+        for (from, to, key, item, want) in table {
+            assert_eq!(
+                at(from, to, *key, *item).as_deref(),
+                *want,
+                "{from}→{to} {key:?} {item:?}"
+            );
         }
     }
 

@@ -184,6 +184,14 @@ fn send_stores_for_both_and_log_shows_them() {
     // ran); an unknown peer is refused by name.
     let all = env.json(&p, &["send", "--to", "all", "--json", "and the lexer"]);
     assert_eq!(all.as_array().map(Vec::len), Some(2));
+    // Its copies share one send key (the UI joins them), each one new.
+    let new: Vec<Option<bool>> = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["duplicate"].as_bool())
+        .collect();
+    assert_eq!(new, [Some(false), Some(false)], "{all}");
     let out = env.run(&p, &["send", "--to", "nobody", "x"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -74,7 +74,8 @@ pub struct SearchResults {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComposeRequest {
-    /// `claude`, `codex` or `both`.
+    /// A peer id of the pair, or `all` (every peer; `both` is its older
+    /// name).
     pub to: String,
     pub body: String,
     #[serde(default)]
@@ -114,6 +115,13 @@ pub struct UiMessage {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_id: Option<String>,
+    /// The fan-out this message belongs to, when it is one of several
+    /// copies of one send (`--to all`, `@all`, a reply to several peers):
+    /// the sender and the send's key with the recipient's suffix removed,
+    /// equal for every copy (see [`UiMessage::new`]). Absent when the
+    /// message carries no key to tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<String>,
 }
 
 /// Where a live stream stands: the last message, delivery-log and event seq
@@ -169,6 +177,8 @@ pub struct PeerBar {
     pub name: String,
     pub attached: bool,
     pub queued: u64,
+    /// How it takes messages (`turn` peers take `on_busy`).
+    pub model: Option<crate::store::types::DeliveryModel>,
     /// What the peer publishes (Claude: `channel`, `busy`; Codex: `turn`).
     pub view: Option<serde_json::Value>,
 }

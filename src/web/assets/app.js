@@ -1,5 +1,12 @@
-// abg web UI: the live transcript, status bar, composer, history, search
-// (the approvals panel is approvals.js, fed from here).
+// abg web UI: the live transcript, composer, history, search. The peers
+// (names, sides, colours, status chips, the composer's recipients) come
+// from the daemon through peers.js; events are folded by activity.js; the
+// approvals panel is approvals.js; all three are fed from here.
+//
+// A fan-out (one send to several peers, stored as one message each) is
+// one bubble with a state chip per recipient when the daemon says the
+// copies are one send (`fanout`); otherwise each copy is its own bubble,
+// naming its recipient.
 //
 // Data flow: GET /ui/api/messages gives the newest page and the stream
 // cursor; /ui/api/stream (SSE) sends everything after it. The browser's
@@ -13,16 +20,16 @@
   const COLLAPSE_CHARS = 1000;
   const COLLAPSE_LINES = 16;
   const PLAIN_OVER = 200000;
-  const NAMES = { claude: 'Claude', codex: 'Codex', human: 'You', abg: 'abg' };
+  const FANOUT_MS = 60000; // copies of one send are stored together
+  const P = window.AbgPeers;
 
   const S = {
     csrf: null,
     cursor: null,
-    msgs: new Map(), // id -> { el, data, logSeq }
+    msgs: new Map(), // id -> { el, chip, group, data, logSeq }
+    groups: new Map(), // fanout -> { el, from, body, kind, ts, members }
     pending: new Map(), // message id -> newest delivery entry not yet placed
-    events: new Set(),
     oldestSeq: null,
-    oldestEventSeq: null,
     hasMore: true,
     loadingOlder: false,
     es: null,
@@ -33,6 +40,7 @@
   const approvals = window.AbgApprovals((path, opts) => api(path, opts));
   const list = $('items');
   const scroller = $('transcript');
+  const activity = window.AbgActivity(list, place);
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -78,7 +86,8 @@
     return r.json();
   }
 
-  // ---- placing items in order (time, then kind, then seq) ----
+  // ---- placing items in order (time, then kind, then seq; activity
+  // lines are activity.js's and are passed over) ----
   function keyOf(n) {
     return [Number(n.dataset.ts), Number(n.dataset.rank), Number(n.dataset.seq)];
   }
@@ -89,7 +98,7 @@
   function place(node) {
     const k = keyOf(node);
     let n = list.lastElementChild;
-    while (n && before(k, keyOf(n))) n = n.previousElementSibling;
+    while (n && (n.classList.contains('activity') || before(k, keyOf(n)))) n = n.previousElementSibling;
     list.insertBefore(node, n ? n.nextSibling : list.firstChild);
   }
 
@@ -121,30 +130,43 @@
   }
 
   // Why a delivery is where it is: the typed reason, said in words; the
-  // free-text detail follows it in the badge's tooltip.
+  // free-text detail follows it in the badge's tooltip. The chip is the
+  // recipient's; a bubble of one recipient carries its state too.
   function setState(rec, state, detail, reason) {
-    const badge = rec.el.querySelector('.state');
-    rec.el.dataset.state = state || '';
-    rec.el.dataset.reason = reason || '';
+    const badge = rec.chip.querySelector('.state');
+    Object.assign(rec.chip.dataset, { state: state || '', reason: reason || '' });
+    if (rec.group.members.length === 1) Object.assign(rec.el.dataset, { state: state || '', reason: reason || '' });
     badge.textContent = state || '—';
     badge.className = 'state st-' + (state || 'none');
     const why = reason ? reason.replace(/_/g, ' ') : '';
     badge.title = why && detail ? why + ' — ' + detail : why || detail || '';
   }
 
+  // One recipient's chip: (in a fan-out) its name, its busy policy, its
+  // delivery state.
+  function chipNode(m) {
+    const c = el('span', ['rcpt', P.palette(m.to)].join(' ').trim());
+    Object.assign(c.dataset, { to: m.to, id: m.id });
+    if (m.on_busy) c.appendChild(el('span', 'policy', m.on_busy));
+    c.appendChild(el('span', 'state'));
+    return c;
+  }
+
   function messageNode(m) {
-    const side = m.from === 'claude' ? 'left' : m.from === 'codex' ? 'right' : m.from === 'human' ? 'human' : 'notice';
-    const art = el('article', 'msg side-' + side + (m.kind === 'notice' ? ' notice' : ''));
+    const side = P.side(m.from);
+    const cls = ['msg', 'side-' + side, P.palette(m.from), m.kind === 'notice' ? 'notice' : ''];
+    const art = el('article', cls.filter(Boolean).join(' '));
     art.id = 'm-' + m.id;
     Object.assign(art.dataset, { id: m.id, from: m.from, to: m.to, side, ts: m.created_ms, rank: 1, seq: m.seq });
     const head = el('header');
-    head.appendChild(el('span', 'who', (NAMES[m.from] || m.from) + ' → ' + (NAMES[m.to] || m.to)));
-    if (m.on_busy) head.appendChild(el('span', 'policy', m.on_busy));
+    head.appendChild(el('span', 'who', P.name(m.from) + ' → ' + P.name(m.to)));
     const t = el('time', null, time(m.created_ms));
     t.dateTime = new Date(m.created_ms).toISOString();
     head.appendChild(t);
     head.appendChild(el('span', 'seq', '#' + m.seq));
-    head.appendChild(el('span', 'state'));
+    const rcpts = el('span', 'rcpts');
+    rcpts.appendChild(chipNode(m));
+    head.appendChild(rcpts);
     art.appendChild(head);
     const box = el('div', 'body');
     art.appendChild(box);
@@ -165,17 +187,68 @@
     return art;
   }
 
+  // The bubble a copy of a fan-out joins: the one of the same send (the
+  // daemon's `fanout`), from the same sender with the same body, close in
+  // time, not yet holding that recipient. Anything less stays its own.
+  function joinable(m) {
+    const g = m.fanout ? S.groups.get(m.fanout) : null;
+    if (!g || g.from !== m.from || g.body !== m.body || g.kind !== m.kind) return null;
+    if (Math.abs(g.ts - m.created_ms) > FANOUT_MS) return null;
+    return g.members.some((r) => r.data.to === m.to) ? null : g;
+  }
+
+  // Say a bubble's recipients: in the header, and a named chip each
+  // (registration order) once there is more than one.
+  function recipients(g) {
+    g.members.sort((a, b) => P.order(a.data.to) - P.order(b.data.to) || a.data.seq - b.data.seq);
+    const many = g.members.length > 1;
+    const box = g.el.querySelector('.rcpts');
+    for (const r of g.members) {
+      box.appendChild(r.chip);
+      const named = r.chip.querySelector('.rcpt-name');
+      if (many && !named) r.chip.insertBefore(el('span', 'rcpt-name', P.name(r.data.to)), r.chip.firstChild);
+      else if (!many && named) named.remove();
+    }
+    const tos = g.members.map((r) => r.data.to);
+    g.el.querySelector('.who').textContent = P.name(g.from) + ' → ' + tos.map(P.name).join(', ');
+    Object.assign(g.el.dataset, { to: tos.join(','), ids: g.members.map((r) => r.data.id).join(',') });
+    if (many) {
+      g.el.dataset.fanout = String(g.members.length);
+      Object.assign(g.el.dataset, { state: '', reason: '' });
+    }
+  }
+
   function addMessage(m) {
     const known = S.msgs.get(m.id);
     if (known) {
       if (m.state && known.logSeq === 0) setState(known, m.state, m.detail, m.reason);
       return;
     }
-    const rec = { el: messageNode(m), data: m, logSeq: 0 };
-    S.msgs.set(m.id, rec);
-    setState(rec, m.state, m.detail, m.reason);
     const stick = nearBottom();
-    place(rec.el);
+    const rec = { data: m, logSeq: 0, el: null, chip: null, group: null };
+    let g = joinable(m);
+    if (g) {
+      rec.chip = chipNode(m);
+      g.members.push(rec);
+      if (m.seq < Number(g.el.dataset.seq)) {
+        // An older copy (history loaded later): the bubble is its first.
+        Object.assign(g.el.dataset, { id: m.id, ts: m.created_ms, seq: m.seq });
+        g.el.id = 'm-' + m.id;
+        g.el.remove();
+        place(g.el);
+      }
+    } else {
+      g = { el: messageNode(m), from: m.from, body: m.body, kind: m.kind, ts: m.created_ms, members: [rec] };
+      rec.chip = g.el.querySelector('.rcpt');
+      if (m.fanout && !S.groups.has(m.fanout)) S.groups.set(m.fanout, g);
+      place(g.el);
+    }
+    rec.el = g.el;
+    rec.group = g;
+    S.msgs.set(m.id, rec);
+    recipients(g);
+    setState(rec, m.state, m.detail, m.reason);
+    activity.fold();
     if (S.oldestSeq === null || m.seq < S.oldestSeq) S.oldestSeq = m.seq;
     const p = S.pending.get(m.id);
     if (p) {
@@ -197,58 +270,15 @@
     setState(rec, d.state, d.detail, d.reason);
   }
 
-  // ---- events ----
-  function eventSummary(ev) {
-    const d = ev.data || {};
-    const bits = ['command', 'path', 'file', 'reason', 'turn_id', 'status', 'message']
-      .filter((k) => typeof d[k] === 'string' || typeof d[k] === 'number')
-      .map((k) => String(d[k]).slice(0, 120));
-    return ev.kind + (bits.length ? ' · ' + bits.join(' · ') : '');
-  }
-
+  // ---- events (folded, see activity.js) ----
   function addEvent(ev) {
-    if (S.events.has(ev.seq)) return;
-    S.events.add(ev.seq);
-    if (S.oldestEventSeq === null || ev.seq < S.oldestEventSeq) S.oldestEventSeq = ev.seq;
-    const det = el('details', 'event');
-    Object.assign(det.dataset, { ts: ev.ts_ms, rank: 0, seq: ev.seq, kind: ev.kind });
-    const sum = el('summary');
-    sum.appendChild(el('span', 'ev-kind', eventSummary(ev)));
-    sum.appendChild(el('time', null, time(ev.ts_ms)));
-    det.appendChild(sum);
-    det.appendChild(el('pre', 'ev-data', JSON.stringify(ev.data, null, 2).slice(0, 20000)));
     const stick = nearBottom();
-    place(det);
-    if (stick) toBottom();
+    if (activity.add(ev) && stick) toBottom();
   }
 
   // ---- status bar ----
-  // One pill per peer, in the daemon's order; what each shows beyond
-  // attached/detached comes from what the peer publishes (its `view`).
-  function peerWords(p) {
-    const words = [p.attached ? 'attached' : 'detached'];
-    const v = p.view || {};
-    if (p.attached && typeof v.busy === 'boolean') words.push(v.busy ? 'busy' : 'idle');
-    if (typeof v.channel === 'boolean') words.push(v.channel ? 'channel live' : 'fallback');
-    return words.join(' · ');
-  }
-
   function setStatus(s) {
-    const box = $('st-peers');
-    const peers = s.peers || [];
-    approvals.setNames(peers);
-    for (const p of peers) {
-      let pill = document.getElementById('st-' + p.id);
-      if (!pill) {
-        pill = el('span', 'pill who-' + p.id);
-        pill.id = 'st-' + p.id;
-        box.appendChild(pill);
-      }
-      pill.textContent = p.name + ': ' + peerWords(p);
-      pill.dataset.on = String(p.attached);
-    }
-    $('st-queues').textContent = 'queued ' +
-      peers.map((p) => '→ ' + p.name + ' ' + p.queued).join(' · ');
+    P.set(s.peers || []);
     $('pair').textContent = 'abg · ' + s.pair_name;
   }
 
@@ -300,8 +330,9 @@
       const page = await api('/ui/api/messages?limit=50&before=' + S.oldestSeq);
       page.messages.forEach(addMessage);
       S.hasMore = page.has_more;
-      if (S.oldestEventSeq !== null && S.oldestEventSeq > 1) {
-        const evs = await api('/ui/api/events?limit=100&before=' + S.oldestEventSeq);
+      const oldestEvent = activity.oldest();
+      if (oldestEvent !== null && oldestEvent > 1) {
+        const evs = await api('/ui/api/events?limit=100&before=' + oldestEvent);
         evs.events.forEach(addEvent);
       }
       scroller.scrollTop = top + (scroller.scrollHeight - h);
@@ -326,23 +357,19 @@
     if (!body.trim()) return;
     const to = $('to').value;
     const req = { to, body, key: randomKey() };
-    if (to !== 'claude') req.on_busy = $('on-busy').value;
+    if (P.takesOnBusy(to)) req.on_busy = $('on-busy').value;
     $('send').disabled = true;
     $('compose-note').textContent = 'sending…';
     try {
       const r = await api('/ui/api/send', { method: 'POST', body: JSON.stringify(req) });
       $('body').value = '';
-      $('compose-note').textContent = r.results.map((x) => 'stored ' + x.message_id + ' (' + x.state + ')').join(', ');
+      $('compose-note').textContent = 'stored ' + r.results.map((x) => x.message_id + ' (' + x.state + ')').join(', ');
     } catch (e) {
       $('compose-note').textContent = 'not sent: ' + e.message;
     } finally {
       $('send').disabled = false;
       $('body').focus();
     }
-  }
-
-  function syncPolicy() {
-    $('on-busy').disabled = $('to').value === 'claude';
   }
 
   // ---- search ----
@@ -361,7 +388,7 @@
       for (const m of r.messages) {
         const node = messageNode(m);
         node.id = '';
-        node.querySelector('.state').remove();
+        node.querySelector('.rcpts').remove();
         const jump = el('button', 'jump', 'Show in transcript');
         jump.type = 'button';
         jump.addEventListener('click', () => jumpTo(m.id));
@@ -394,7 +421,7 @@
 
   async function start() {
     $('composer').addEventListener('submit', send);
-    $('to').addEventListener('change', syncPolicy);
+    $('to').addEventListener('change', P.syncPolicy);
     $('search').addEventListener('submit', search);
     $('close-results').addEventListener('click', () => { $('results').hidden = true; });
     $('logout').addEventListener('click', async () => {
@@ -402,12 +429,12 @@
       if (S.es) S.es.close();
       banner('Logged out. Run `abg ui` to log in again.');
     });
-    syncPolicy();
     try {
       const s = await api('/ui/api/session');
       S.csrf = s.csrf;
       $('pair').textContent = 'abg · ' + s.pair_name;
       approvals.setPair(s.pair_name);
+      setStatus(await api('/ui/api/status')); // the peers, before any message
       const page = await api('/ui/api/messages?limit=50');
       S.cursor = page.cursor.m + '.' + page.cursor.d + '.' + page.cursor.e;
       page.messages.forEach(addMessage);
@@ -418,7 +445,6 @@
       evs.events.filter((e) => e.ts_ms >= since).forEach(addEvent);
       $('older').textContent = S.hasMore ? 'Scroll up for older messages' : 'Start of the conversation';
       toBottom();
-      setStatus(await api('/ui/api/status'));
       await approvals.load();
       connect();
       new IntersectionObserver((entries) => {

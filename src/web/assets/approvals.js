@@ -96,7 +96,6 @@
 
   window.AbgApprovals = function (api) {
     const rows = new Map(); // id -> { el, data }
-    const names = { claude: 'Claude', codex: 'Codex' };
     const panel = document.getElementById('approvals');
     const box = document.getElementById('ap-list');
     const notifyBtn = document.getElementById('notify');
@@ -105,7 +104,7 @@
     let notify = false;
 
     function who(a) {
-      return names[a.peer] || a.peer;
+      return window.AbgPeers.name(a.peer);
     }
 
     function offered(a) {
@@ -358,7 +357,6 @@
       load,
       apply,
       setPair(name) { base = 'abg — ' + visible(name); refresh(); },
-      setNames(peers) { for (const p of peers) names[p.id] = p.name; },
     };
   };
 })();
