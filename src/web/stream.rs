@@ -39,6 +39,10 @@ impl StatusView {
             .iter()
             .filter_map(|p| {
                 let st = s.peers.remove(p.id.as_str())?;
+                // An optional agent this pair never ran is not shown.
+                if st.takes_part == Some(false) {
+                    return None;
+                }
                 Some(PeerBar {
                     id: p.id.as_str().to_string(),
                     name: st.name,
