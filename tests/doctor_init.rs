@@ -67,6 +67,8 @@ impl Env {
         for d in ["home", "bin", "proj/.git"] {
             std::fs::create_dir_all(tmp.path().join(d)).expect("dir");
         }
+        // A checkout, as `git init` leaves it (an empty `.git` is none).
+        std::fs::write(tmp.path().join("proj/.git/HEAD"), "ref: refs/heads/main\n").expect("HEAD");
         Self {
             tmp,
             base_port: free_base(),

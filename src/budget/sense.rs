@@ -197,7 +197,7 @@ pub fn report(core: &Core) -> Result<Report, CoreError> {
     let others: Vec<(String, String)> = core
         .peers()
         .iter()
-        .filter(|p| p.id.is_agent() && Side::parse(p.id.as_str()).is_none())
+        .filter(|p| core.takes_part(p.id) && Side::parse(p.id.as_str()).is_none())
         .map(|p| (p.id.as_str().to_string(), p.name.to_string()))
         .collect();
     Ok(report::build(&report::Inputs {

@@ -136,11 +136,13 @@ fn render_head(s: &DaemonStatus, pair: &crate::pair::Pair) -> String {
         s.state_dir,
         s.peers
             .iter()
+            .filter(|(_, p)| p.takes_part != Some(false))
             .map(|(id, p)| format!("{id} {}", yes_no(p.attached)))
             .collect::<Vec<_>>()
             .join(" · "),
         s.peers
             .iter()
+            .filter(|(_, p)| p.takes_part != Some(false))
             .map(|(id, p)| format!("to {id} {}", p.queued))
             .collect::<Vec<_>>()
             .join(" · "),

@@ -121,9 +121,26 @@ impl std::fmt::Display for PairName {
     }
 }
 
-/// The project root for `cwd`: the nearest ancestor holding `.git` (a git
-/// top level, worktree or submodule), else `cwd` itself, resolved with
-/// realpath so symlinks and subdirectories map to one pair.
+/// Whether `dir` holds a real git checkout: a `.git` directory with a
+/// `HEAD`, or a `.git` file naming its `gitdir:` (worktree, submodule). An
+/// empty `.git` is not one: Codex's sandbox creates such placeholders
+/// (bubblewrap mount targets) in writable roots like `/tmp` while a
+/// command runs.
+fn is_checkout(dir: &Path) -> bool {
+    let git = dir.join(".git");
+    match std::fs::metadata(&git) {
+        Ok(m) if m.is_dir() => git.join("HEAD").is_file(),
+        Ok(m) if m.is_file() => std::fs::read(&git)
+            .map(|b| b.starts_with(b"gitdir:"))
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+/// The project root for `cwd`: the nearest ancestor holding a git checkout
+/// (a top level, worktree or submodule; see [`is_checkout`]), else `cwd`
+/// itself, resolved with realpath so symlinks and subdirectories map to
+/// one pair.
 pub fn project_root(cwd: &Path) -> Result<PathBuf, PairError> {
     let real = std::fs::canonicalize(cwd).map_err(|source| PairError::Root {
         path: cwd.to_path_buf(),
@@ -131,7 +148,7 @@ pub fn project_root(cwd: &Path) -> Result<PathBuf, PairError> {
     })?;
     let mut dir = real.as_path();
     loop {
-        if dir.join(".git").exists() {
+        if is_checkout(dir) {
             return Ok(dir.to_path_buf());
         }
         match dir.parent() {
@@ -266,6 +283,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let repo = tmp.path().join("repo");
         std::fs::create_dir_all(repo.join(".git")).expect("git");
+        std::fs::write(repo.join(".git/HEAD"), "ref: refs/heads/main\n").expect("HEAD");
         std::fs::create_dir_all(repo.join("src/deep")).expect("sub");
         let link = tmp.path().join("link");
         std::os::unix::fs::symlink(&repo, &link).expect("symlink");
@@ -276,5 +294,36 @@ mod tests {
         std::fs::create_dir(&plain).expect("plain");
         let root = project_root(&plain).expect("root");
         assert_eq!(root, std::fs::canonicalize(&plain).expect("canon"));
+        // A worktree's `.git` file counts too.
+        let wt = tmp.path().join("wt");
+        std::fs::create_dir_all(wt.join("a")).expect("wt");
+        std::fs::write(wt.join(".git"), "gitdir: /elsewhere/.git/worktrees/wt\n").expect("gitfile");
+        let real_wt = std::fs::canonicalize(&wt).expect("canon");
+        assert_eq!(project_root(&wt.join("a")).expect("root"), real_wt);
+    }
+
+    #[test]
+    fn an_empty_git_placeholder_is_not_a_checkout() {
+        // Codex's sandbox leaves empty `.git` mount targets in writable
+        // roots (`/tmp`) while a command runs: a project below one must
+        // not resolve to it.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let project = tmp.path().join("work");
+        std::fs::create_dir_all(&project).expect("work");
+        for placeholder in ["dir", "file"] {
+            let git = tmp.path().join(".git");
+            let _ = std::fs::remove_dir(&git);
+            let _ = std::fs::remove_file(&git);
+            if placeholder == "dir" {
+                std::fs::create_dir(&git).expect("empty dir");
+            } else {
+                std::fs::write(&git, "").expect("empty file");
+            }
+            assert_eq!(
+                project_root(&project).expect("root"),
+                std::fs::canonicalize(&project).expect("canon"),
+                "an empty .git {placeholder}"
+            );
+        }
     }
 }
