@@ -47,21 +47,23 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 
 use support::abg_claude::{AbgClaude, Launch};
 use support::abg_codex::AbgCodex;
 use support::clis::Need;
-use support::env::CodexSeed;
 use support::mock_anthropic::{MockAnthropic, Step as ClaudeStep, has_tools};
 use support::mock_openai::{MockOpenAi, Step, is_title_request, user_texts};
+use support::safe_codex::{
+    CODEX_APPROVAL, Turn as CodexTurn, outputs as codex_outputs, setup as codex_setup, wait_file,
+};
 use support::scenario::{self, Scenario};
 use support::tui::Tui;
 use support::{WAIT, announce};
 
-/// Codex 0.169.0's command approval overlay, and its approve option.
-const CODEX_APPROVAL: &str = "Would you like to run the following command?";
+/// Codex 0.169.0's command approval overlay (see `support::safe_codex`),
+/// and its approve option.
 const CODEX_APPROVE: &str = "Yes, proceed (y)";
 /// Codex's header under `--yolo`.
 const CODEX_YOLO_HEADER: &str = "permissions: YOLO mode";
@@ -74,100 +76,6 @@ const CLAUDE_DIALOG: &str = "Do you want to proceed?";
 const CLAUDE_DIALOG_TITLE: &str = "Bash command";
 
 // ---------------------------------------------------------------- Codex
-
-/// The user's own Codex config: approvals on request, Codex's default
-/// sandbox (no `sandbox_mode`; the harness marks the project trusted).
-fn user_codex_seed() -> CodexSeed {
-    CodexSeed {
-        approval_policy: "on-request".into(),
-        sandbox_mode: String::new(),
-        extra_toml: String::new(),
-    }
-}
-
-async fn codex_setup(s: &Scenario) -> Result<MockOpenAi> {
-    let mock = MockOpenAi::start().await?;
-    let log = mock.log().clone();
-    s.diag
-        .add_source("openai mock requests", move || log.summary(40));
-    s.env.seed_codex(&mock.base_url(), &user_codex_seed())?;
-    // The project has a `.codex/` dir, which the workspace sandbox keeps
-    // read-only.
-    std::fs::create_dir_all(s.env.workdir.join(".codex"))?;
-    Ok(mock)
-}
-
-/// One scripted Codex turn that wants `.codex/<name>` to exist.
-struct CodexTurn {
-    human: String,
-    /// The marker, relative to the project (as the command names it).
-    rel: String,
-    path: PathBuf,
-    done: String,
-}
-
-impl CodexTurn {
-    fn new(s: &Scenario, tag: &str) -> Self {
-        let rel = format!(".codex/abg-safe-{tag}");
-        Self {
-            human: format!("please create the {tag} marker"),
-            path: s.env.workdir.join(&rel),
-            rel,
-            done: format!("the {tag} marker is handled"),
-        }
-    }
-
-    /// The same three model steps in every mode.
-    fn push_script(&self, mock: &MockOpenAi) {
-        let cmd = format!("touch {}", self.rel);
-        mock.push(Step::exec_command(&cmd));
-        mock.push(Step::function_call(
-            "exec_command",
-            &json!({
-                "cmd": cmd,
-                "sandbox_permissions": "require_escalated",
-                "justification": "Do you want me to create the marker file in .codex?",
-            }),
-        ));
-        mock.push(Step::text(&self.done));
-    }
-}
-
-/// The outputs Codex sent back for the function calls whose arguments name
-/// `needle`, in call order (calls without an output yet are left out).
-fn codex_outputs(mock: &MockOpenAi, needle: &str) -> Vec<String> {
-    let requests = mock.requests();
-    let Some(items) = requests
-        .iter()
-        .rev()
-        .filter(|r| r.path == "/v1/responses" && !is_title_request(&r.body))
-        .filter_map(|r| r.body["input"].as_array())
-        .find(|items| {
-            items.iter().any(|i| {
-                i["type"] == "function_call"
-                    && i["arguments"].as_str().is_some_and(|a| a.contains(needle))
-            })
-        })
-    else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter(|i| {
-            i["type"] == "function_call"
-                && i["arguments"].as_str().is_some_and(|a| a.contains(needle))
-        })
-        .filter_map(|call| {
-            items
-                .iter()
-                .find(|o| o["type"] == "function_call_output" && o["call_id"] == call["call_id"])
-                .map(|o| match &o["output"] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-        })
-        .collect()
-}
 
 /// The first model request of the turn that carries `human`.
 fn codex_turn_request(mock: &MockOpenAi, human: &str) -> Result<Value> {
@@ -322,17 +230,6 @@ async fn answer(tui: &Tui, key: &str, dialog: &str) -> Result<()> {
             return gone.map(|_| ());
         }
     }
-}
-
-async fn wait_file(path: &Path, timeout: Duration) -> Result<()> {
-    let start = Instant::now();
-    while !path.exists() {
-        if start.elapsed() > timeout {
-            bail!("{} did not appear within {timeout:?}", path.display());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! A Codex approval under `--safe`, for the scenarios that answer one
-//! (the web UI's approvals panel): the user's own Codex config asking for
+//! (`tests/e2e_safe.rs`, the web UI's approvals panel): the user's own
+//! Codex config asking for
 //! approvals on request, and a scripted turn whose escalated command raises
 //! Codex's approval overlay (the recipe `tests/e2e_safe.rs` explains: the
 //! workspace sandbox keeps `.codex/` read-only, so the plain `touch` fails
