@@ -2,11 +2,12 @@
 //!
 //! One binary plays every role: the CLI (`cli`), the per-pair daemon
 //! (`daemon`) with its control plane (`control`) and durable store
-//! (`store`), the agent adapters (`claude`, `codex`) with `pty`, the
+//! (`store`), the agent adapters (`claude`, `codex`, `opencode`) with `pty`, the
 //! composition root that registers them with the daemon (`peers`), the
 //! daemon process that wires core, control server and web UI together
-//! (`serve`), and the web UI (`web`); `clock` (time as epoch ms and UTC text) and `lockfile`
-//! (private `flock` lock files) are shared by all of them.
+//! (`serve`), and the web UI (`web`); `clock` (time as epoch ms and UTC text), `lockfile`
+//! (private `flock` lock files) and `restarts` (the backoff of a supervised
+//! server) are shared by all of them.
 
 pub mod budget;
 pub mod claude;
@@ -24,6 +25,7 @@ pub mod pair;
 pub mod paths;
 pub mod peers;
 pub mod pty;
+pub mod restarts;
 pub mod serve;
 pub mod store;
 pub mod terminal_text;

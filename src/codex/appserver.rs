@@ -34,7 +34,6 @@ use crate::pair::Pair;
 /// Oldest Codex whose app-server protocol abg was verified against.
 pub const MIN_VERSION: (u64, u64, u64) = (0, 169, 0);
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// App-server lifecycle errors.
 #[derive(Debug, Error)]
@@ -229,7 +228,7 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
     let binary = core.config().settings.codex_binary.clone();
     let grace = core.config().settings.daemon_orphan_grace();
     let mut stop = core.shutdown_signal();
-    let mut backoff = Duration::from_millis(250);
+    let mut restarts = crate::restarts::Restarts::default();
     let mut generation = 0u64;
     let mut child: Option<tokio::process::Child> = None;
     loop {
@@ -246,11 +245,9 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
                     "codex.appserver.error",
                     serde_json::json!({ "error": e.to_string() }),
                 );
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => break,
+                if !restarts.pause(None, &mut stop).await {
+                    break;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
@@ -299,21 +296,16 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
             "mode" => {
                 tracing::info!("permission mode changed; restarting the codex app-server");
                 stop_server(&pair, &state, &mut child).await;
-                backoff = Duration::from_millis(250);
+                restarts.reset();
             }
             _ => {
                 let _ = core.record_event(
                     "codex.appserver.exited",
                     serde_json::json!({ "pid": state.pid }),
                 );
-                if started.elapsed() > Duration::from_secs(60) {
-                    backoff = Duration::from_millis(250);
+                if !restarts.pause(Some(started.elapsed()), &mut stop).await {
+                    break;
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => break,
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }

@@ -34,7 +34,6 @@ use crate::pair::Pair;
 /// The OpenCode version abg was verified against.
 pub const VERIFIED_VERSION: &str = "1.18.33";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Server lifecycle errors.
 #[derive(Debug, Error)]
@@ -173,7 +172,7 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
     let pair = core.pair().clone();
     let binary = core.config().settings.opencode_binary.clone();
     let mut stop = core.shutdown_signal();
-    let mut backoff = Duration::from_millis(250);
+    let mut restarts = crate::restarts::Restarts::default();
     let mut generation = 0u64;
     if stop_left(&pair).await {
         tracing::info!("stopped the opencode server a previous daemon left");
@@ -191,11 +190,9 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
                     "opencode.server.error",
                     serde_json::json!({ "error": e.to_string() }),
                 );
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => break,
+                if !restarts.pause(None, &mut stop).await {
+                    break;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
         };
@@ -226,21 +223,16 @@ pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
             "shutdown" => break,
             "mode" => {
                 tracing::info!("permission mode changed; restarting the opencode server");
-                backoff = Duration::from_millis(250);
+                restarts.reset();
             }
             _ => {
                 let _ = core.record_event(
                     "opencode.server.exited",
                     serde_json::json!({ "pid": state.pid }),
                 );
-                if started.elapsed() > Duration::from_secs(60) {
-                    backoff = Duration::from_millis(250);
+                if !restarts.pause(Some(started.elapsed()), &mut stop).await {
+                    break;
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => break,
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
