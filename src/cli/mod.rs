@@ -8,6 +8,7 @@
 mod approvals;
 mod approve;
 mod appserver_guard;
+mod attached;
 mod budget;
 mod claude;
 mod codex;

@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use super::Context;
-use super::codex::{exit_byte, hold_attached, live_tui, write_pid};
+use super::attached::{self, exit_byte, live_tui};
 use crate::daemon::ensure;
 use crate::opencode::launch::{self, Mode};
 use crate::opencode::server;
 use crate::pair::Pair;
-use crate::pty::{LaunchSpec, RealTerminal};
+use crate::pty::LaunchSpec;
 
 /// Run OpenCode as this pair's OpenCode peer (starts the pair's daemon).
 #[derive(Debug, clap::Args)]
@@ -84,19 +84,14 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         launch::PASSWORD_ENV,
         super::output::shell_words(&launch::attach_args(&url, &dir, &session, &args.args))
     );
-    write_pid(&tui_pid)?;
-    let holder = tokio::spawn(hold_attached(
-        pair.clone(),
+    attached::run(
+        &pair,
         ctx.ready_timeout(),
         crate::opencode::PEER,
-    ));
-    let outcome = tokio::task::spawn_blocking(move || crate::pty::run(spec, RealTerminal::new()))
-        .await
-        .context("the PTY supervisor thread failed")?;
-    holder.abort();
-    let _ = std::fs::remove_file(&tui_pid);
-    let status = outcome?;
-    Ok(ExitCode::from(exit_byte(status.code())))
+        spec,
+        &tui_pid,
+    )
+    .await
 }
 
 /// Whether `binary` names an executable (a path, or a name on `PATH`).

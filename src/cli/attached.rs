@@ -1,0 +1,130 @@
+//! What `abg codex` and `abg opencode` share around the agent's TUI: its
+//! pid file (so a second launch in the same pair is refused while one
+//! runs), running it under the PTY supervisor while this process stays
+//! attached to the daemon as that agent's peer (bringing a daemon that
+//! went away back up), and the TUI's exit code as ours.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use crate::control::protocol::{ClientFrame, PROTOCOL_VERSION, Role};
+use crate::daemon::{ensure, pidfile};
+use crate::pair::Pair;
+use crate::pty::{LaunchSpec, RealTerminal};
+use crate::store::types::PeerId;
+
+/// Run the TUI `spec` under the PTY supervisor as peer `peer` of `pair`:
+/// its pid in `tui_pid` meanwhile, attached to the daemon throughout.
+pub async fn run(
+    pair: &Pair,
+    ready_timeout: Duration,
+    peer: PeerId,
+    spec: LaunchSpec,
+    tui_pid: &Path,
+) -> anyhow::Result<ExitCode> {
+    write_pid(tui_pid)?;
+    let holder = tokio::spawn(hold_attached(pair.clone(), ready_timeout, peer));
+    let outcome = tokio::task::spawn_blocking(move || crate::pty::run(spec, RealTerminal::new()))
+        .await
+        .context("the PTY supervisor thread failed")?;
+    holder.abort();
+    let _ = std::fs::remove_file(tui_pid);
+    let status = outcome?;
+    Ok(ExitCode::from(exit_byte(status.code())))
+}
+
+pub fn exit_byte(code: i32) -> u8 {
+    u8::try_from(code.clamp(0, 255)).unwrap_or(1)
+}
+
+/// The pid of a live `abg codex` / `abg opencode` of this pair, from its pid file
+/// (`<pid> <start time>`, so a recycled pid is not mistaken for it).
+pub fn live_tui(path: &std::path::Path) -> Option<u32> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut parts = text.split_whitespace();
+    let pid: u32 = parts.next()?.parse().ok()?;
+    let start: Option<u64> = parts.next().and_then(|s| s.parse().ok());
+    let now = pidfile::process_start_time(pid)?;
+    // An `abg codex` (or `abg opencode`) that was killed but not reaped yet (its terminal went
+    // away first) still has its /proc entry and start time: it runs no more.
+    let running = !pidfile::is_zombie(pid);
+    (running && (start.is_none() || start == Some(now))).then_some(pid)
+}
+
+fn write_pid(path: &std::path::Path) -> anyhow::Result<()> {
+    let pid = std::process::id();
+    let start = pidfile::process_start_time(pid).unwrap_or(0);
+    crate::paths::write_private_file(path, format!("{pid} {start}\n").as_bytes())?;
+    Ok(())
+}
+
+/// Stay attached as `peer` on the control plane while the TUI runs;
+/// when the daemon goes away, bring it back (it resumes thread and queue).
+async fn hold_attached(pair: Pair, ready_timeout: Duration, peer: PeerId) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match attach_once(&pair, peer).await {
+            Ok(()) => delay = Duration::from_millis(200),
+            Err(e) => tracing::debug!("control connection: {e:#}"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+        if pair.killed_file().exists() {
+            return;
+        }
+        if let Err(e) = ensure::ensure_running_with(&pair, ready_timeout, false).await {
+            tracing::debug!("cannot restart the daemon: {e:#}");
+        }
+    }
+}
+
+async fn attach_once(pair: &Pair, peer: PeerId) -> anyhow::Result<()> {
+    let port = pair.ports.control;
+    let http = crate::control::client::http_client();
+    let session = crate::control::client::open_session(&http, port, &pair.secret()?).await?;
+    let mut req = format!("ws://127.0.0.1:{port}/v1/ws").into_client_request()?;
+    req.headers_mut()
+        .insert("authorization", HeaderValue::from_str(&session)?);
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio_tungstenite::connect_async(req),
+    )
+    .await
+    .context("timed out connecting to the daemon")??;
+    let hello = ClientFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        version: crate::version().to_string(),
+        role: Role::Peer(peer),
+    };
+    ws.send(Message::Text(serde_json::to_string(&hello)?.into()))
+        .await?;
+    // Hold the socket; ping the daemon so a dead one is noticed quickly.
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut last_answer = Instant::now();
+    let mut id = 0u64;
+    loop {
+        tokio::select! {
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Close(_))) | None => return Ok(()),
+                Some(Ok(Message::Ping(p))) => ws.send(Message::Pong(p)).await?,
+                Some(Ok(_)) => last_answer = Instant::now(),
+                Some(Err(e)) => return Err(e.into()),
+            },
+            _ = tick.tick() => {
+                if last_answer.elapsed() > Duration::from_secs(6) {
+                    bail!("the daemon stopped answering");
+                }
+                id += 1;
+                let ping = serde_json::to_string(&ClientFrame::Ping { id })?;
+                ws.send(Message::Text(ping.into())).await?;
+            }
+        }
+    }
+}
