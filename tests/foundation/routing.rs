@@ -215,7 +215,10 @@ async fn send_to_all_fans_out_one_message_per_agent() {
     let err = abg::cli::send::send_to(&client, "nobody", "x", None)
         .await
         .expect_err("unknown");
-    assert!(err.to_string().contains("claude, codex, opencode, third"), "{err}");
+    assert!(
+        err.to_string().contains("claude, codex, opencode, third"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
