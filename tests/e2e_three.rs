@@ -16,8 +16,9 @@
 //!   (Codex `@opencode`, OpenCode `@claude`, Claude `reply to: "codex"`, …)
 //!   until the governor pauses the relay: 4 agent-to-agent messages
 //!   relayed, the 5th held, a pause notice to each of the three, nothing
-//!   moving; a human message (`abg send`) resumes it and the held message
-//!   reaches its recipient's model.
+//!   moving; a human message (`abg send`) resumes it, the held message
+//!   reaches its recipient's model once, and the circle runs on until the
+//!   governor pauses it again.
 //!
 //! Every mock answers by the text it is shown (`respond_with`), not by
 //! arrival order, so notices (kickoff, OpenCode joining, pauses) arriving
@@ -576,6 +577,24 @@ async fn governor_steps(m: &Mocks, trio: &AbgTrio) -> Result<()> {
         .await?;
     let n = claude_got(m, "opencode", &trigger_body).len();
     ensure!(n == 1, "the held message reached Claude {n} times");
+    // The circle runs on, and the governor stops it again.
+    let second = poll(
+        "governor_paused event #2",
+        Duration::from_secs(60),
+        async || {
+            Ok(events(&pair.pair_dir, "governor_paused")?
+                .into_iter()
+                .nth(1))
+        },
+    )
+    .await?;
+    let msgs = pair.messages().await?;
+    let id2 = second["data"]["message_id"].as_str().unwrap_or_default();
+    ensure!(
+        msgs.iter()
+            .any(|v| v["id"] == id2 && is_held(v) && is_agent_to_agent(v)),
+        "the second pause names no held agent-to-agent message: {second:#}"
+    );
     announce(&format!(
         "e2e three: governor: limit {LIMIT}, paused with {} held, held message delivered {:.2} s after the human message",
         held.len(),
