@@ -23,6 +23,8 @@
 //! Every mock answers by the text it is shown (`respond_with`), not by
 //! arrival order, so notices (kickoff, OpenCode joining, pauses) arriving
 //! in any order get the mocks' echo replies and never shift the script.
+//! Peer prompts are keyed by their start (`[from Claude] …`): the kickoff
+//! notices quote that framing in their text.
 //! Skipped (one line) when a pinned CLI is absent; a hard failure with
 //! `ABG_E2E_REQUIRED=1`.
 // Test/bench code: a failed unwrap is a failed test or an aborted run.
@@ -41,10 +43,12 @@ use support::clis::Need;
 use support::governor::{cli_json, events, is_held, poll};
 use support::mock_anthropic::{self, MockAnthropic};
 use support::mock_chat::{self, ChatStep, MockChat};
-use support::mock_openai::{self, MockOpenAi, is_title_request, last_user_text};
-use support::recorder::RecordedRequest;
+use support::mock_openai::{self, MockOpenAi, last_user_text};
 use support::scenario::{self, Scenario};
-use support::trio::AbgTrio;
+use support::trio::{
+    AGENTS, AbgTrio, anywhere, claude_got, claude_new_channels, codex_turns_with,
+    is_agent_to_agent, shape, stored_once, stored_with,
+};
 use support::{WAIT, announce};
 
 const HUMAN_A: &str = "human to codex: ask opencode about the lexer";
@@ -94,98 +98,6 @@ impl Mocks {
     }
 }
 
-/// Every string under a `text` or `content` key, recursively (text blocks,
-/// string contents, tool results).
-fn texts_in(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(o) => {
-            for (k, x) in o {
-                match x {
-                    Value::String(s) if k == "text" || k == "content" => out.push(s.clone()),
-                    _ => texts_in(x, out),
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| texts_in(x, out)),
-        _ => {}
-    }
-}
-
-/// The `<channel source="abg" …>` blocks in a Claude request's new content
-/// (the messages after the last assistant message): `(from, block)`.
-fn claude_new_channels(body: &Value) -> Vec<(String, String)> {
-    let messages = body["messages"].as_array().cloned().unwrap_or_default();
-    let first_new = messages
-        .iter()
-        .rposition(|m| m["role"] == "assistant")
-        .map_or(0, |i| i + 1);
-    let mut texts = Vec::new();
-    texts_in(&Value::Array(messages[first_new..].to_vec()), &mut texts);
-    texts
-        .iter()
-        .flat_map(|t| t.split("<channel ").skip(1).map(str::to_string))
-        .filter(|c| c.starts_with("source=\"abg\""))
-        .filter_map(|c| {
-            let from = c.split("from=\"").nth(1)?.split('"').next()?.to_string();
-            Some((from, c))
-        })
-        .collect()
-}
-
-/// Claude model requests whose new content has a block from `from`
-/// containing `needle`.
-fn claude_got(m: &Mocks, from: &str, needle: &str) -> Vec<RecordedRequest> {
-    m.anthropic
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/v1/messages")
-        .filter(|r| {
-            claude_new_channels(&r.body)
-                .iter()
-                .any(|(f, c)| f == from && c.contains(needle))
-        })
-        .collect()
-}
-
-/// Codex model turns whose last user text contains `needle`.
-fn codex_turns_with(m: &Mocks, needle: &str) -> Vec<RecordedRequest> {
-    m.openai
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/v1/responses" && !is_title_request(&r.body))
-        .filter(|r| last_user_text(&r.body).is_some_and(|t| t.contains(needle)))
-        .collect()
-}
-
-/// Whether any request a mock received carries `needle` anywhere.
-fn anywhere(reqs: &[RecordedRequest], needle: &str) -> bool {
-    reqs.iter().any(|r| r.body.to_string().contains(needle))
-}
-
-/// The stored messages whose body contains `needle`.
-fn stored_with<'a>(msgs: &'a [Value], needle: &str) -> Vec<&'a Value> {
-    msgs.iter()
-        .filter(|m| m["body"].as_str().is_some_and(|b| b.contains(needle)))
-        .collect()
-}
-
-/// Exactly one stored message carries `needle`: from `from` to `to`, its
-/// body exactly `needle` (an address removed).
-fn stored_once(msgs: &[Value], needle: &str, from: &str, to: &str) -> Result<()> {
-    let found = stored_with(msgs, needle);
-    ensure!(
-        found.len() == 1,
-        "{} stored messages carry {needle:?}: {found:#?}",
-        found.len()
-    );
-    let m = found[0];
-    ensure!(
-        m["from"] == from && m["to"] == to && m["body"] == needle,
-        "{needle:?} is stored as {m:#}, want from {from} to {to}"
-    );
-    Ok(())
-}
-
 #[test]
 fn three_way_addressed() {
     scenario::run("three_way_addressed", Need::All, addressed);
@@ -197,7 +109,7 @@ async fn addressed(s: Scenario) -> Result<()> {
         let last = last_user_text(body)?;
         if last.contains(HUMAN_A) {
             Some(mock_openai::Step::text(format!("@opencode\n{CODEX_TO_OC}")).chunks(2))
-        } else if last.contains("[from OpenCode]") {
+        } else if last.starts_with("[from OpenCode]") {
             // A bare acknowledgement: stored, never relayed (no ping-pong).
             Some(mock_openai::Step::text("thanks"))
         } else {
@@ -289,9 +201,9 @@ async fn addressed_steps(m: &Mocks, trio: &AbgTrio) -> Result<()> {
 
     // Nothing more arrives: each message once, to its one recipient.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let n = codex_turns_with(m, OC_TO_CODEX).len();
+    let n = codex_turns_with(&m.openai.requests(), OC_TO_CODEX);
     ensure!(n == 1, "OpenCode's answer reached Codex in {n} turns");
-    let n = claude_got(m, "opencode", OC_TO_CLAUDE).len();
+    let n = claude_got(&m.anthropic.requests(), "opencode", OC_TO_CLAUDE);
     ensure!(n == 1, "OpenCode's answer reached Claude {n} times");
     let claude = m.anthropic.requests();
     let codex = m.openai.requests();
@@ -332,12 +244,6 @@ const SETTLE: Duration = Duration::from_secs(4);
 const PAUSE_NOTICE: &str = "abg paused the automatic relay";
 const HUMAN_START: &str = "human to codex: start the round with opencode and claude";
 const HUMAN_RESUME: &str = "human to codex: carry on, one more round";
-const AGENTS: [&str; 3] = ["claude", "codex", "opencode"];
-
-fn is_agent_to_agent(v: &Value) -> bool {
-    let (from, to) = (v["from"].as_str(), v["to"].as_str());
-    from != to && AGENTS.iter().any(|a| from == Some(a)) && AGENTS.iter().any(|a| to == Some(a))
-}
 
 #[test]
 fn three_way_loop_is_paused_by_the_governor() {
@@ -353,7 +259,7 @@ async fn governor(s: Scenario) -> Result<()> {
         let last = last_user_text(body)?;
         (last.contains(HUMAN_START)
             || last.contains(HUMAN_RESUME)
-            || last.contains("[from Claude]"))
+            || last.starts_with("[from Claude]"))
         .then(|| {
             let n = kc.fetch_add(1, Ordering::SeqCst) + 1;
             mock_openai::Step::text(format!("@opencode\ncodex loop {n}: next idea")).chunks(2)
@@ -362,7 +268,7 @@ async fn governor(s: Scenario) -> Result<()> {
     let ko = k.clone();
     m.chat.respond_with(move |body| {
         let last = mock_chat::last_user_text(body)?;
-        last.contains("[from Codex]").then(|| {
+        last.starts_with("[from Codex]").then(|| {
             let n = ko.fetch_add(1, Ordering::SeqCst) + 1;
             ChatStep::text(format!("@claude\nopencode loop {n}: a review point"))
         })
@@ -522,7 +428,7 @@ async fn governor_steps(m: &Mocks, trio: &AbgTrio) -> Result<()> {
     );
     let trigger_body = trigger["body"].as_str().unwrap_or_default().to_string();
     ensure!(
-        claude_got(m, "opencode", &trigger_body).is_empty(),
+        claude_got(&m.anthropic.requests(), "opencode", &trigger_body) == 0,
         "the held message reached Claude while paused"
     );
     let msgs = pair.messages().await?;
@@ -563,7 +469,9 @@ async fn governor_steps(m: &Mocks, trio: &AbgTrio) -> Result<()> {
     poll(
         "the held message to reach Claude's model",
         WAIT,
-        async || Ok((!claude_got(m, "opencode", &trigger_body).is_empty()).then_some(())),
+        async || {
+            Ok((claude_got(&m.anthropic.requests(), "opencode", &trigger_body) > 0).then_some(()))
+        },
     )
     .await?;
     let id = trigger["id"].as_str().unwrap_or_default().to_string();
@@ -575,7 +483,7 @@ async fn governor_steps(m: &Mocks, trio: &AbgTrio) -> Result<()> {
     m.openai
         .wait_for_user_text(&format!("[from the human, via abg] {HUMAN_RESUME}"), WAIT)
         .await?;
-    let n = claude_got(m, "opencode", &trigger_body).len();
+    let n = claude_got(&m.anthropic.requests(), "opencode", &trigger_body);
     ensure!(n == 1, "the held message reached Claude {n} times");
     // The circle runs on, and the governor stops it again.
     let second = poll(
@@ -601,13 +509,6 @@ async fn governor_steps(m: &Mocks, trio: &AbgTrio) -> Result<()> {
         t_resume.elapsed().as_secs_f64()
     ));
     Ok(())
-}
-
-/// Each message's id and whether it is held.
-fn shape(run: &[Value]) -> Vec<(String, bool)> {
-    run.iter()
-        .map(|v| (v["id"].as_str().unwrap_or_default().to_string(), is_held(v)))
-        .collect()
 }
 
 /// The agent-to-agent messages stored after `since` (a seq), in order.

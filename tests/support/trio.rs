@@ -9,18 +9,24 @@
 //! ([`super::opencode`]), and the trio is ready once the daemon reports it
 //! attached. Teardown stops OpenCode's terminal, then the pair (its
 //! terminals, `abg kill`, leftovers by pid, the OpenCode server included).
+//! Also the reads a three-way test makes of the mocks' requests (who saw
+//! which peer text) and of the store (each message once, with its `from`
+//! and `to`).
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
+use serde_json::Value;
 
 use super::WAIT;
 use super::diag::tail_file;
 use super::env::set_var;
 use super::env::{ClaudeSeed, CodexSeed};
-use super::governor::poll;
+use super::governor::{is_held, poll};
+use super::mock_openai::{is_title_request, last_user_text};
 use super::opencode::{opencode_env, seed_opencode, wait_composer};
 use super::pair::{AbgPair, pair_env};
+use super::recorder::RecordedRequest;
 use super::scenario::Scenario;
 use super::tui::Tui;
 
@@ -85,4 +91,108 @@ impl AbgTrio {
         self.opencode.stop();
         self.pair.shutdown();
     }
+}
+
+/// Every string under a `text` or `content` key, recursively (text blocks,
+/// string contents, tool results).
+pub fn texts_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                match x {
+                    Value::String(s) if k == "text" || k == "content" => out.push(s.clone()),
+                    _ => texts_in(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| texts_in(x, out)),
+        _ => {}
+    }
+}
+
+/// The `<channel source="abg" …>` blocks in a Claude request's new content
+/// (the messages after the last assistant message): `(from, block)`.
+pub fn claude_new_channels(body: &Value) -> Vec<(String, String)> {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let first_new = messages
+        .iter()
+        .rposition(|m| m["role"] == "assistant")
+        .map_or(0, |i| i + 1);
+    let mut texts = Vec::new();
+    texts_in(&Value::Array(messages[first_new..].to_vec()), &mut texts);
+    texts
+        .iter()
+        .flat_map(|t| t.split("<channel ").skip(1).map(str::to_string))
+        .filter(|c| c.starts_with("source=\"abg\""))
+        .filter_map(|c| {
+            let from = c.split("from=\"").nth(1)?.split('"').next()?.to_string();
+            Some((from, c))
+        })
+        .collect()
+}
+
+/// Claude model requests whose new content has a block from `from`
+/// containing `needle`.
+pub fn claude_got(reqs: &[RecordedRequest], from: &str, needle: &str) -> usize {
+    reqs.iter()
+        .filter(|r| r.path == "/v1/messages")
+        .filter(|r| {
+            claude_new_channels(&r.body)
+                .iter()
+                .any(|(f, c)| f == from && c.contains(needle))
+        })
+        .count()
+}
+
+/// Codex model turns whose last user text contains `needle`.
+pub fn codex_turns_with(reqs: &[RecordedRequest], needle: &str) -> usize {
+    reqs.iter()
+        .filter(|r| r.path == "/v1/responses" && !is_title_request(&r.body))
+        .filter(|r| last_user_text(&r.body).is_some_and(|t| t.contains(needle)))
+        .count()
+}
+
+/// Whether any request a mock received carries `needle` anywhere.
+pub fn anywhere(reqs: &[RecordedRequest], needle: &str) -> bool {
+    reqs.iter().any(|r| r.body.to_string().contains(needle))
+}
+
+/// The stored messages whose body contains `needle`.
+pub fn stored_with<'a>(msgs: &'a [Value], needle: &str) -> Vec<&'a Value> {
+    msgs.iter()
+        .filter(|m| m["body"].as_str().is_some_and(|b| b.contains(needle)))
+        .collect()
+}
+
+/// Exactly one stored message carries `needle`: from `from` to `to`, its
+/// body exactly `needle` (an address removed).
+pub fn stored_once(msgs: &[Value], needle: &str, from: &str, to: &str) -> Result<()> {
+    let found = stored_with(msgs, needle);
+    ensure!(
+        found.len() == 1,
+        "{} stored messages carry {needle:?}: {found:#?}",
+        found.len()
+    );
+    let m = found[0];
+    ensure!(
+        m["from"] == from && m["to"] == to && m["body"] == needle,
+        "{needle:?} is stored as {m:#}, want from {from} to {to}"
+    );
+    Ok(())
+}
+
+/// The agents of a pair of three.
+pub const AGENTS: [&str; 3] = ["claude", "codex", "opencode"];
+
+/// Whether a stored message goes from one agent to another.
+pub fn is_agent_to_agent(v: &Value) -> bool {
+    let (from, to) = (v["from"].as_str(), v["to"].as_str());
+    from != to && AGENTS.iter().any(|a| from == Some(a)) && AGENTS.iter().any(|a| to == Some(a))
+}
+
+/// Each message's id and whether it is held.
+pub fn shape(run: &[Value]) -> Vec<(String, bool)> {
+    run.iter()
+        .map(|v| (v["id"].as_str().unwrap_or_default().to_string(), is_held(v)))
+        .collect()
 }
