@@ -27,13 +27,12 @@ use serde_json::{Value, json};
 use support::abg_codex::{abg_env, alive};
 use support::clis::Need;
 use support::control::Control;
-use support::env::{Vars, set_var};
+use support::env::Vars;
 use support::mock_chat::{ChatStep, MockChat};
+use support::opencode::{BOOT, opencode_env, pair_dir_in, seed_opencode, wait_composer};
 use support::scenario::{self, Scenario};
 use support::tui::Tui;
 
-/// OpenCode boots slowly on a loaded machine (reference §9: up to 16 s).
-const BOOT: Duration = Duration::from_secs(120);
 const WAIT: Duration = Duration::from_secs(60);
 
 /// `abg opencode` in tmux, and its pair.
@@ -50,36 +49,9 @@ impl AbgOpenCode {
     }
 
     async fn start_with(s: &Scenario, mock: &MockChat, args: &[&str]) -> Result<Self> {
-        let home = &s.env.home;
-        let config = home.join(".config/opencode");
-        std::fs::create_dir_all(&config)?;
-        let cfg = json!({
-            "model": "mock/mock-model", "small_model": "mock/mock-model",
-            "autoupdate": false, "share": "disabled",
-            "provider": {"mock": {"npm": "@ai-sdk/openai-compatible", "name": "Mock",
-                "options": {"baseURL": mock.base_url(), "apiKey": "dummy"},
-                "models": {"mock-model": {"name": "Mock Model"}}}}
-        });
-        std::fs::write(config.join("opencode.json"), cfg.to_string())?;
+        seed_opencode(s, &mock.base_url())?;
         let (mut env, state_dir, base_port) = abg_env(s)?;
-        let binary = s.clis.opencode.as_ref().context("no opencode")?;
-        set_var(&mut env, "ABG_OPENCODE_BINARY", &binary.to_string_lossy());
-        for (k, sub) in [
-            ("XDG_CONFIG_HOME", ".config"),
-            ("XDG_DATA_HOME", ".local/share"),
-            ("XDG_CACHE_HOME", ".cache"),
-            ("XDG_STATE_HOME", ".local/state"),
-        ] {
-            set_var(&mut env, k, &home.join(sub).to_string_lossy());
-        }
-        for k in [
-            "OPENCODE_DISABLE_AUTOUPDATE",
-            "OPENCODE_DISABLE_MODELS_FETCH",
-            "OPENCODE_DISABLE_LSP_DOWNLOAD",
-            "OPENCODE_DISABLE_SHARE",
-        ] {
-            set_var(&mut env, k, "1");
-        }
+        opencode_env(s, &mut env)?;
         let abg = Path::new(env!("CARGO_BIN_EXE_abg"));
         let mut argv = vec!["opencode"];
         argv.extend_from_slice(args);
@@ -102,12 +74,7 @@ impl AbgOpenCode {
             }
             out
         });
-        // The composer's footer names the model once it is ready.
-        me.tui
-            .wait_until("the OpenCode composer", BOOT, |screen| {
-                screen.contains("Mock Model")
-            })
-            .await?;
+        wait_composer(&me.tui).await?;
         Ok(me)
     }
 
@@ -195,14 +162,6 @@ impl AbgOpenCode {
         }
         Ok(())
     }
-}
-
-fn pair_dir_in(state: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(state.join("pairs"))
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.join("secret").exists())
 }
 
 /// Stored messages from OpenCode whose body contains `needle`.

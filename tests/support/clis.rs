@@ -42,6 +42,8 @@ pub enum Need {
     Both,
     /// The pinned OpenCode (`ABG_E2E_OPENCODE`).
     OpenCode,
+    /// All three: Codex, Claude and OpenCode.
+    All,
 }
 
 impl Clis {
@@ -74,9 +76,12 @@ pub fn require(need: Need) -> Option<&'static Clis> {
         Err(e) => panic!("real-CLI e2e: {e}"),
     };
     let missing: Vec<&str> = [
-        (matches!(need, Need::Codex | Need::Both) && clis.codex.is_none()).then_some("codex"),
-        (matches!(need, Need::Claude | Need::Both) && clis.claude.is_none()).then_some("claude"),
-        (need == Need::OpenCode && clis.opencode.is_none()).then_some("opencode"),
+        (matches!(need, Need::Codex | Need::Both | Need::All) && clis.codex.is_none())
+            .then_some("codex"),
+        (matches!(need, Need::Claude | Need::Both | Need::All) && clis.claude.is_none())
+            .then_some("claude"),
+        (matches!(need, Need::OpenCode | Need::All) && clis.opencode.is_none())
+            .then_some("opencode"),
     ]
     .into_iter()
     .flatten()

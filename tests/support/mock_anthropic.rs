@@ -110,9 +110,14 @@ pub fn rate_limit_headers(five_hour: f64, seven_day: f64) -> Vec<(String, String
     ]
 }
 
+/// Decides a step from a request body (see `respond_with`).
+pub type Responder = Arc<dyn Fn(&Value) -> Option<Step> + Send + Sync>;
+
 #[derive(Default)]
 struct Script {
     steps: VecDeque<Step>,
+    /// Asked first for every scripted request; `None` falls back to `steps`.
+    responder: Option<Responder>,
     /// Tool-carrying message requests served so far.
     served: usize,
     default_headers: Vec<(String, String)>,
@@ -156,6 +161,13 @@ impl MockAnthropic {
     /// The value for `ANTHROPIC_BASE_URL`.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Answers each tool-carrying request with what `f` makes of its body,
+    /// when it returns a step (steps keyed to the text they answer); `None`
+    /// falls back to the FIFO script, then to the echo reply.
+    pub fn respond_with(&self, f: impl Fn(&Value) -> Option<Step> + Send + Sync + 'static) {
+        self.script().responder = Some(Arc::new(f));
     }
 
     pub fn push(&self, step: Step) {
@@ -301,7 +313,8 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
         if has_tools(body) {
             s.served += 1;
             let n = s.served;
-            let step = s.steps.pop_front().unwrap_or_else(|| {
+            let keyed = s.responder.as_ref().and_then(|f| f(body));
+            let step = keyed.or_else(|| s.steps.pop_front()).unwrap_or_else(|| {
                 let last = last_user_text(body).unwrap_or_default();
                 Step::text(format!("mock reply {n}: {last}")).chunks(2)
             });

@@ -46,10 +46,15 @@ impl ChatStep {
     }
 }
 
+/// Decides a step from a request body (see [`MockChat::respond_with`]).
+pub type ChatResponder = Arc<dyn Fn(&Value) -> Option<ChatStep> + Send + Sync>;
+
 #[derive(Clone)]
 struct Shared {
     log: RequestLog,
     script: Arc<Mutex<(VecDeque<ChatStep>, usize)>>,
+    /// Asked first for every model turn; `None` falls back to the script.
+    responder: Arc<Mutex<Option<ChatResponder>>>,
 }
 
 /// A running mock. Dropping it stops the server.
@@ -71,6 +76,7 @@ impl MockChat {
         let shared = Shared {
             log: RequestLog::new(describe),
             script: Arc::default(),
+            responder: Arc::default(),
         };
         let router = Router::new().fallback(handle).with_state(shared.clone());
         let (port, task) = sse::serve(router).await?;
@@ -80,6 +86,17 @@ impl MockChat {
     /// The provider `baseURL`: `http://127.0.0.1:P/v1`.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// Answers each model turn with what `f` makes of its body, when it
+    /// returns a step (steps keyed to the text they answer); `None` falls
+    /// back to the FIFO script, then to the echo reply.
+    pub fn respond_with(&self, f: impl Fn(&Value) -> Option<ChatStep> + Send + Sync + 'static) {
+        *self
+            .shared
+            .responder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(f));
     }
 
     /// Queues a step (FIFO).
@@ -191,7 +208,13 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
         let mut s = shared.script.lock().unwrap_or_else(|p| p.into_inner());
         s.1 += 1;
         let n = s.1;
-        let step = s.0.pop_front().unwrap_or_else(|| {
+        let responder = shared
+            .responder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let keyed = responder.and_then(|f| f(&recorded.body));
+        let step = keyed.or_else(|| s.0.pop_front()).unwrap_or_else(|| {
             let last = last_user_text(&recorded.body).unwrap_or_default();
             ChatStep::text(format!("mock reply {n}: {last}"))
         });

@@ -127,9 +127,14 @@ pub fn rate_limit_headers(
     .collect()
 }
 
+/// Decides a step from a request body (see `respond_with`).
+pub type Responder = Arc<dyn Fn(&Value) -> Option<Step> + Send + Sync>;
+
 #[derive(Default)]
 struct Script {
     steps: VecDeque<Step>,
+    /// Asked first for every scripted request; `None` falls back to `steps`.
+    responder: Option<Responder>,
     /// Non-title responses served so far.
     served: usize,
     default_headers: Vec<(String, String)>,
@@ -173,6 +178,13 @@ impl MockOpenAi {
     /// The provider `base_url` for Codex's config: `http://127.0.0.1:P/v1`.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// Answers each scripted request with what `f` makes of its body, when
+    /// it returns a step (steps keyed to the text they answer); `None`
+    /// falls back to the FIFO script, then to the echo reply.
+    pub fn respond_with(&self, f: impl Fn(&Value) -> Option<Step> + Send + Sync + 'static) {
+        self.script().responder = Some(Arc::new(f));
     }
 
     /// Queues a step (FIFO).
@@ -313,7 +325,8 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
         let mut s = shared.script.lock().unwrap_or_else(|p| p.into_inner());
         s.served += 1;
         let n = s.served;
-        let step = s.steps.pop_front().unwrap_or_else(|| {
+        let keyed = s.responder.as_ref().and_then(|f| f(&recorded.body));
+        let step = keyed.or_else(|| s.steps.pop_front()).unwrap_or_else(|| {
             let last = last_user_text(&recorded.body).unwrap_or_default();
             Step::text(format!("mock reply {n}: {last}")).chunks(2)
         });

@@ -21,6 +21,8 @@
 //! - [`app_server`]: a WebSocket JSON-RPC client for `codex app-server`;
 //! - [`mcp_channel`]: a test MCP server that is a Claude Code channel;
 //! - [`pair`]: `abg codex` and `abg claude` as one pair, in two terminals;
+//! - [`opencode`]: seeding and environment of `abg opencode`;
+//! - [`trio`]: all three agents (Codex, Claude, OpenCode) as one pair;
 //! - [`governor`]: reads and checks of the loop-governor e2e test;
 //! - [`safe_codex`]: a Codex approval under `--safe` (seed, scripted turn);
 //! - [`budget`]: quota-relay helpers (rate-limit headers, `abg budget
@@ -50,12 +52,14 @@ pub mod mcp_channel;
 pub mod mock_anthropic;
 pub mod mock_chat;
 pub mod mock_openai;
+pub mod opencode;
 pub mod pair;
 pub mod procs;
 pub mod recorder;
 pub mod safe_codex;
 pub mod scenario;
 pub mod sse;
+pub mod trio;
 pub mod tui;
 
 use std::time::Duration;

@@ -40,6 +40,14 @@ pub fn received_ms(mock_started_ms: i64, r: &RecordedRequest) -> i64 {
     mock_started_ms + i64::try_from(r.at.as_millis()).unwrap_or(0)
 }
 
+/// The environment of a full pair's terminals (both CLIs seeded first):
+/// the scenario's abg env with the default loop governor.
+pub fn pair_env(s: &Scenario) -> Result<Vars> {
+    let (mut env, _state, _base) = abg_env(s)?;
+    env.retain(|(k, _)| k != "ABG_GOVERNOR_MAX_EXCHANGES");
+    Ok(env)
+}
+
 /// Both agents of one pair, each in its own terminal.
 pub struct AbgPair {
     pub codex: Tui,
@@ -94,9 +102,13 @@ impl AbgPair {
         s.env
             .seed_claude(anthropic_base, &ClaudeSeed { channels: true })?;
         // After both seeds, so the environment carries both CLIs' variables.
-        let (mut env, _state, _base) = abg_env(s)?;
-        // The full pair runs with the default loop governor.
-        env.retain(|(k, _)| k != "ABG_GOVERNOR_MAX_EXCHANGES");
+        let env = pair_env(s)?;
+        Self::start_in(s, env).await
+    }
+
+    /// Starts `abg codex`, then `abg claude` (as [`AbgPair::start`] does)
+    /// with `env`, both CLIs already seeded: for a pair with more agents.
+    pub async fn start_in(s: &Scenario, env: Vars) -> Result<Self> {
         let workdir = s.env.workdir.clone();
         let guard = KillGuard {
             env: &env,
@@ -202,17 +214,22 @@ impl AbgPair {
         self.claude.stop();
     }
 
-    /// Stops both terminals, then the daemon and its app-server. Idempotent.
+    /// Stops both terminals, then the daemon and its app-server (and an
+    /// OpenCode server, if the pair has one). Idempotent.
     pub fn shutdown(&mut self) {
         if self.stopped {
             return;
         }
         self.stopped = true;
         self.stop_terminals();
-        let pids: Vec<i32> = ["daemon.json", "codex-appserver.json"]
-            .iter()
-            .filter_map(|f| pid_in(&self.pair_dir.join(f)))
-            .collect();
+        let pids: Vec<i32> = [
+            "daemon.json",
+            "codex-appserver.json",
+            "opencode-server.json",
+        ]
+        .iter()
+        .filter_map(|f| pid_in(&self.pair_dir.join(f)))
+        .collect();
         let _ = self.run_cli(&["kill"]);
         let end = Instant::now() + Duration::from_secs(10);
         while Instant::now() < end && pids.iter().any(|p| alive(*p)) {
