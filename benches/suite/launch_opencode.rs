@@ -28,6 +28,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use super::launch::{Pairing, Side, TARGET_RATIO, Timed, free_base, measured, settle, time_within};
+use super::stats::Samples;
 use super::support::clis::Need;
 use super::support::env::{Vars, set_var};
 use super::support::mock_chat::MockChat;
@@ -61,10 +62,11 @@ pub fn rows(runs: usize, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
         Need::OpenCode,
         move |s| async move { run_all(&s, runs).await },
     ) {
-        Ok(p) => {
+        Ok((p, spawn)) => {
             rows.push(row(&p));
             notes.push(format!(
-                "launch, OpenCode: {runs} interleaved runs per side after a warm-up, screens polled every {} ms; a ratio median below 1 (abg faster than the bare CLI it runs) says the run-to-run noise exceeds abg's cost: no verdict, never a pass",
+                "launch, OpenCode: `abg opencode` start → its `opencode attach` started {} (process start times, 10 ms ticks): the rest of the difference is the TUI's own start under abg's PTY; {runs} interleaved runs per side after a warm-up, screens polled every {} ms; a ratio median below 1 (abg faster than the bare CLI it runs) says the run-to-run noise exceeds abg's cost: no verdict, never a pass",
+                spawn.summary(0, "ms"),
                 super::launch::POLL.as_millis()
             ));
         }
@@ -192,7 +194,7 @@ async fn setup(s: &Scenario) -> Result<Setup> {
     })
 }
 
-async fn run_all(s: &Scenario, runs: usize) -> Result<Pairing> {
+async fn run_all(s: &Scenario, runs: usize) -> Result<(Pairing, Samples)> {
     let mut set = setup(s).await?;
     let result = run_pairs(s, &set, runs).await;
     // Stop the daemon (and its server).
@@ -206,13 +208,15 @@ async fn run_all(s: &Scenario, runs: usize) -> Result<Pairing> {
     result
 }
 
-async fn run_pairs(s: &Scenario, set: &Setup, runs: usize) -> Result<Pairing> {
+/// The pairs, and for abg's runs the time from its start to its child's.
+async fn run_pairs(s: &Scenario, set: &Setup, runs: usize) -> Result<(Pairing, Samples)> {
     let mut p = Pairing::default();
+    let mut spawn = Samples::new();
     let mut n = 0;
     // Warm-up (uncounted): starts the pair's daemon, its server and the
     // pair's session, fills the page cache.
     for side in [Side::Abg, Side::Bare] {
-        once(s, set, side, &mut n, WARM_LIMIT).await?;
+        once(s, set, side, &mut n, WARM_LIMIT, &mut Samples::new()).await?;
     }
     for i in 0..runs {
         let order = if i % 2 == 0 {
@@ -223,7 +227,7 @@ async fn run_pairs(s: &Scenario, set: &Setup, runs: usize) -> Result<Pairing> {
         let mut abg = None;
         let mut bare = None;
         for side in order {
-            let t = once(s, set, side, &mut n, LIMIT).await?;
+            let t = once(s, set, side, &mut n, LIMIT, &mut spawn).await?;
             match side {
                 Side::Abg => abg = Some(t),
                 Side::Bare => bare = Some(t),
@@ -231,7 +235,7 @@ async fn run_pairs(s: &Scenario, set: &Setup, runs: usize) -> Result<Pairing> {
         }
         p.push(abg.context("no abg run")?, bare.context("no bare run")?);
     }
-    Ok(p)
+    Ok((p, spawn))
 }
 
 fn composer(screen: &str) -> bool {
@@ -244,6 +248,7 @@ async fn once(
     side: Side,
     n: &mut usize,
     limit: Duration,
+    spawn: &mut Samples,
 ) -> Result<Timed> {
     *n += 1;
     let abg = Path::new(super::henv::ABG);
@@ -262,6 +267,11 @@ async fn once(
         ),
     };
     let (timed, tui) = time_within(s, &name, program, &args, env, composer, limit).await?;
+    if side == Side::Abg {
+        if let Some(d) = spawn_delay(&set.root) {
+            spawn.push(d);
+        }
+    }
     settle(&set.root, tui, || long_lived(set)).await;
     Ok(timed)
 }
@@ -297,9 +307,40 @@ fn long_lived(set: &Setup) -> Vec<i32> {
     keep
 }
 
-/// The process group of `pid`.
-fn pgrp(pid: i32) -> Option<i32> {
+/// Milliseconds from `abg opencode`'s start to its `opencode attach`'s,
+/// from their start times in `/proc` (clock ticks).
+fn spawn_delay(root: &Path) -> Option<f64> {
+    let live = procs::referencing(root);
+    let abg = live
+        .iter()
+        .find(|p| p.cmdline.starts_with(super::henv::ABG) && p.cmdline.ends_with(" opencode"))?;
+    let child = live
+        .iter()
+        .find(|p| p.cmdline.contains(" attach ") && ppid(p.pid) == Some(abg.pid))?;
+    let ticks = start_ticks(child.pid)?.checked_sub(start_ticks(abg.pid)?)?;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100);
+    Some(ticks as f64 * 1000.0 / hz as f64)
+}
+
+/// Field `n` (1-based, as in proc(5)) of `/proc/<pid>/stat`, for n ≥ 3.
+fn stat_field(pid: i32, n: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(2)?.parse().ok()
+    rest.split_whitespace().nth(n - 3).map(str::to_owned)
+}
+
+fn start_ticks(pid: i32) -> Option<u64> {
+    stat_field(pid, 22)?.parse().ok()
+}
+
+fn ppid(pid: i32) -> Option<i32> {
+    stat_field(pid, 4)?.parse().ok()
+}
+
+/// The process group of `pid`.
+fn pgrp(pid: i32) -> Option<i32> {
+    stat_field(pid, 5)?.parse().ok()
 }
