@@ -267,10 +267,10 @@ async fn once(
         ),
     };
     let (timed, tui) = time_within(s, &name, program, &args, env, composer, limit).await?;
-    if side == Side::Abg {
-        if let Some(d) = spawn_delay(&set.root) {
-            spawn.push(d);
-        }
+    if side == Side::Abg
+        && let Some(d) = spawn_delay(&set.root)
+    {
+        spawn.push(d);
     }
     settle(&set.root, tui, || long_lived(set)).await;
     Ok(timed)
