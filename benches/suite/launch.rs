@@ -43,11 +43,11 @@ const CLAUDE_PROMPT: &str = "bypass permissions on";
 const CODEX_COMPOSER: &str = "Ask Codex to do anything";
 const CODEX_CONNECTED: &str = "permissions:";
 /// Screen polling period (each poll is one `tmux capture-pane`).
-const POLL: Duration = Duration::from_millis(5);
+pub const POLL: Duration = Duration::from_millis(5);
 const LIMIT: Duration = Duration::from_secs(30);
 /// A dialog still on screen this long after Enter gets Enter again.
 const REPRESS: Duration = Duration::from_secs(1);
-const TARGET_RATIO: f64 = 1.1;
+pub const TARGET_RATIO: f64 = 1.1;
 
 /// One agent's launches: abg's and the bare CLI's, paired by run.
 #[derive(Debug, Default, Clone)]
@@ -62,7 +62,7 @@ pub struct Pairing {
 }
 
 impl Pairing {
-    fn push(&mut self, abg: Timed, bare: Timed) {
+    pub fn push(&mut self, abg: Timed, bare: Timed) {
         self.abg.push(abg.prompt);
         self.bare.push(bare.prompt);
         self.ratio.push(abg.prompt / bare.prompt);
@@ -80,9 +80,9 @@ pub struct Launches {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Timed {
-    dialog: Option<f64>,
-    prompt: f64,
+pub struct Timed {
+    pub dialog: Option<f64>,
+    pub prompt: f64,
 }
 
 /// The two launch rows (or why they were not measured), and notes.
@@ -136,11 +136,24 @@ pub fn measure(runs: usize) -> Result<Launches, String> {
     if clis.codex.is_none() || clis.claude.is_none() {
         return Err("needs the pinned `codex` and `claude` (`bash tests/e2e/setup.sh`)".into());
     }
-    let out: Arc<Mutex<Option<Launches>>> = Arc::default();
+    measured("bench_launch", Need::Both, move |s| async move {
+        run_all(&s, runs).await
+    })
+}
+
+/// Runs `body` in an e2e scenario named `name` and returns what it
+/// measured; `Err` says why it could not.
+pub fn measured<T, F, Fut>(name: &str, need: Need, body: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(Scenario) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let out: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
     let slot = Arc::clone(&out);
     let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        scenario::run("bench_launch", Need::Both, move |s| async move {
-            let l = run_all(&s, runs).await?;
+        scenario::run(name, need, move |s| async move {
+            let l = body(s).await?;
             if let Ok(mut o) = slot.lock() {
                 *o = Some(l);
             }
@@ -229,7 +242,7 @@ async fn setup(s: &Scenario) -> Result<Setup> {
 }
 
 /// A base port whose block of ten is free now.
-fn free_base() -> Result<u16> {
+pub fn free_base() -> Result<u16> {
     for _ in 0..50 {
         let p = procs::free_port()?;
         let base = (p - p % 10).clamp(20_000, 60_000);
@@ -241,7 +254,7 @@ fn free_base() -> Result<u16> {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Side {
+pub enum Side {
     Abg,
     Bare,
 }
@@ -352,6 +365,19 @@ async fn time_to_prompt(
     env: &Vars,
     done: fn(&str) -> bool,
 ) -> Result<(Timed, Tui)> {
+    time_within(s, name, program, args, env, done, LIMIT).await
+}
+
+/// [`time_to_prompt`] with its own limit.
+pub async fn time_within(
+    s: &Scenario,
+    name: &str,
+    program: &Path,
+    args: &[&str],
+    env: &Vars,
+    done: fn(&str) -> bool,
+    limit: Duration,
+) -> Result<(Timed, Tui)> {
     let start = Instant::now();
     let tui = s.tui(name, program, args, env)?;
     let mut dialog = None;
@@ -368,8 +394,8 @@ async fn time_to_prompt(
             let prompt = ms(start.elapsed());
             return Ok((Timed { dialog, prompt }, tui));
         }
-        if screen.contains(EXIT_MARKER) || start.elapsed() > LIMIT {
-            bail!("[{name}] no prompt within {LIMIT:?}; last screen:\n{screen}");
+        if screen.contains(EXIT_MARKER) || start.elapsed() > limit {
+            bail!("[{name}] no prompt within {limit:?}; last screen:\n{screen}");
         }
         tokio::time::sleep(POLL).await;
     }
@@ -406,12 +432,18 @@ fn long_lived(set: &Setup) -> Vec<i32> {
 
 /// Stops the pane and waits (bounded) until everything the run started is
 /// gone, so runs never overlap; leftovers are killed.
-async fn finish(set: &Setup, mut tui: Tui) {
+async fn finish(set: &Setup, tui: Tui) {
+    settle(&set.root, tui, || long_lived(set)).await;
+}
+
+/// Stops the pane and waits (bounded) until every process referencing
+/// `root` but those `keep` names is gone; leftovers are killed.
+pub async fn settle(root: &Path, mut tui: Tui, keep: impl Fn() -> Vec<i32>) {
     tui.stop();
     let end = Instant::now() + Duration::from_secs(10);
     loop {
-        let keep = long_lived(set);
-        let left: Vec<_> = procs::referencing(&set.root)
+        let keep = keep();
+        let left: Vec<_> = procs::referencing(root)
             .into_iter()
             .filter(|p| !keep.contains(&p.pid))
             .collect();

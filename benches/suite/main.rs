@@ -8,11 +8,11 @@
 //! RSS, the 10,000-message burst, transcript search, the two hops with
 //! in-process fakes and with the pinned real codex (when installed), the
 //! daemon's app-server start vs a bare `codex app-server`, `abg claude` /
-//! `abg codex` to the agent's prompt vs the bare CLIs. Criterion runs
+//! `abg codex` / `abg opencode` to the agent's prompt vs the bare CLIs. Criterion runs
 //! the in-process micro-benches separately (`benches/relay.rs`,
 //! `benches/search.rs`). A first argument runs only the sections whose
 //! name contains it (processes, appserver, hops, real-hops, burst, search,
-//! launch).
+//! launch, launch-opencode; `launch` runs both launch sections).
 // Test/bench code: a failed unwrap is a failed test or an aborted run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Its report (or a screenshot path) on stdout is what it is run for.
@@ -25,6 +25,7 @@ mod fake_app;
 mod henv;
 mod hops;
 mod launch;
+mod launch_opencode;
 mod procs;
 mod real;
 mod stats;
@@ -278,6 +279,12 @@ fn main() {
             "suite: `abg claude` / `abg codex` to the prompt vs the bare CLIs ({LAUNCH_RUNS} runs each)…"
         );
         launch::rows(LAUNCH_RUNS, &mut rows, &mut notes);
+    }
+    if wanted("launch-opencode") {
+        eprintln!(
+            "suite: `abg opencode` to the composer vs the bare CLI ({LAUNCH_RUNS} runs each)…"
+        );
+        launch_opencode::rows(LAUNCH_RUNS, &mut rows, &mut notes);
     }
 
     println!("\n{}", table::render(&rows, &notes));
