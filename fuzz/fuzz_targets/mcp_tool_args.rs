@@ -5,7 +5,7 @@
 #![no_main]
 
 use abg::claude::mcp::tools::{Call, MAX_REPLY_BYTES, format_messages, parse};
-use abg::control::protocol::{PeerId, OnBusy, PeerMessage};
+use abg::control::protocol::{OnBusy, PeerMessage};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 
@@ -29,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let rebuilt: Map<String, Value> = match &parsed {
         Call::Reply {
             text,
+            to,
             on_busy: b,
             in_reply_to,
             idempotency_key,
@@ -36,8 +37,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(!text.trim().is_empty() && text.len() <= MAX_REPLY_BYTES);
             assert!(idempotency_key.as_ref().is_none_or(|k| k.len() <= 128));
             assert!(in_reply_to.as_ref().is_none_or(|k| k.len() <= 128));
+            assert!(to.as_ref().is_none_or(|t| !t.is_empty() && t.len() <= 24));
             let mut m = Map::new();
             m.insert("text".into(), json!(text));
+            if let Some(t) = to {
+                m.insert("to".into(), json!(t));
+            }
             m.insert("on_busy".into(), json!(on_busy(*b)));
             if let Some(r) = in_reply_to {
                 m.insert("in_reply_to".into(), json!(r));
