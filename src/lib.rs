@@ -35,3 +35,10 @@ pub mod web;
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+
+/// Free loopback port blocks for unit tests (the same file the integration
+/// tests use).
+#[cfg(test)]
+#[path = "../tests/support/ports.rs"]
+#[allow(clippy::expect_used, clippy::unwrap_used, dead_code)]
+pub(crate) mod test_ports;

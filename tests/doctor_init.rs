@@ -41,26 +41,6 @@ case "$*" in
 esac
 "#;
 
-/// A base port whose block of ten is free, distinct for every test of
-/// this process (they run in parallel and a daemon test holds its ports).
-fn free_base() -> u16 {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let start = std::process::id().wrapping_mul(2_654_435_761) ^ nanos;
-    for _ in 0..400 {
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let slot = start.wrapping_add(n.wrapping_mul(7919)) % 2500;
-        let base = 30000 + u16::try_from(slot).unwrap_or(0) * 10;
-        if (0..10).all(|p| std::net::TcpListener::bind(("127.0.0.1", base + p)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no free port range");
-}
-
 impl Env {
     fn new() -> Self {
         let tmp = tempfile::tempdir().expect("tmp");
@@ -71,7 +51,7 @@ impl Env {
         std::fs::write(tmp.path().join("proj/.git/HEAD"), "ref: refs/heads/main\n").expect("HEAD");
         Self {
             tmp,
-            base_port: free_base(),
+            base_port: support::ports::free_block(30),
         }
     }
     fn path(&self) -> PathBuf {

@@ -6,6 +6,9 @@
 // Test/bench code: a failed unwrap is a failed test or an aborted run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/ports.rs"]
+mod ports;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -106,23 +109,6 @@ fn marketplace_and_plugin_are_valid() {
     }
 }
 
-/// A base port whose block of three is free right now.
-fn free_base() -> u16 {
-    for _ in 0..50 {
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or(0);
-        let base = port.saturating_sub(port % 10).max(20_000);
-        if base <= 60_000
-            && (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
-        {
-            return base;
-        }
-    }
-    panic!("no free port block");
-}
-
 /// `abg claude` with `claude.channel = "plugin"` and a plugin that cannot
 /// serve: exit 1 before anything starts, saying how to fix it. Read from
 /// Claude's own state files in a temp home; no Claude runs.
@@ -142,7 +128,7 @@ fn plugin_way_is_refused_clearly_when_the_plugin_cannot_serve() {
             .env("PATH", "/usr/bin:/bin")
             .env("ABG_STATE_DIR", root.join("state"))
             .env("ABG_CONFIG_DIR", root.join("cfg"))
-            .env("ABG_BASE_PORT", free_base().to_string())
+            .env("ABG_BASE_PORT", ports::free_block(30).to_string())
             .env("ABG_CLAUDE_CHANNEL", "plugin")
             .current_dir(&proj)
             .output()

@@ -381,21 +381,10 @@ fn ensure_pair_dir(pair: &Pair) -> Result<(), PairError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_ports::free_block;
 
     fn free_base() -> u16 {
-        // A base whose first slots are free right now: pick an ephemeral
-        // port, round down to a multiple of ten, and check that the first
-        // two slots' ports bind (other tests bind ephemeral ports too).
-        for _ in 0..50 {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            let p = l.local_addr().expect("addr").port();
-            drop(l);
-            let base = (p / 10) * 10 - 100;
-            if (0..20).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-                return base;
-            }
-        }
-        panic!("no free block of ports");
+        free_block(40)
     }
 
     #[test]

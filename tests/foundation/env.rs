@@ -2,35 +2,16 @@
 //! state and config dirs, a free port range, and cleanup that stops every
 //! daemon the test started.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+#[path = "../support/ports.rs"]
+pub mod ports;
+
 pub struct AbgEnv {
     pub tmp: tempfile::TempDir,
     pub base_port: u16,
-}
-
-/// A base port whose first `slots` blocks of ten are free right now.
-fn free_base(slots: u16) -> u16 {
-    for _ in 0..200 {
-        let candidate = 20000 + (rand_u16() % 4000) * 10;
-        let all_free =
-            (0..slots * 10).all(|i| TcpListener::bind(("127.0.0.1", candidate + i)).is_ok());
-        if all_free {
-            return candidate;
-        }
-    }
-    panic!("no free port range found");
-}
-
-fn rand_u16() -> u16 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    (nanos ^ std::process::id().wrapping_mul(2654435761)) as u16
 }
 
 impl AbgEnv {
@@ -40,7 +21,7 @@ impl AbgEnv {
         std::fs::create_dir_all(tmp.path().join("proj")).expect("proj");
         Self {
             tmp,
-            base_port: free_base(4),
+            base_port: ports::free_block(40),
         }
     }
 

@@ -26,22 +26,13 @@ impl Drop for InProcess {
     }
 }
 
-/// A base port whose block of three is free now.
-fn free_base() -> u16 {
-    let seed = std::process::id() as u16 ^ (rand::random::<u16>() % 2500);
-    (0..400u16)
-        .map(|k| 30000 + (seed.wrapping_add(k.wrapping_mul(7919)) % 2500) * 10)
-        .find(|base| (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()))
-        .expect("a free port block")
-}
-
 /// A daemon serving the real peers plus `extra`, under `config`.
 pub async fn start(extra: Arc<dyn Peer>, config: Config) -> InProcess {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().join("proj");
     std::fs::create_dir_all(&root).expect("root");
     let root = std::fs::canonicalize(root).expect("canonical root");
-    let registry = Registry::new(&tmp.path().join("state"), free_base());
+    let registry = Registry::new(&tmp.path().join("state"), crate::env::ports::free_block(30));
     let (pair, _) = registry
         .find_or_create(&root, &PairName::default())
         .expect("pair");

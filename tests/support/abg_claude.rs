@@ -151,20 +151,6 @@ fn prompt_ready(screen: &str, args: &[&str]) -> bool {
         || (args.contains(&"--safe") && screen.contains(" mode on"))
 }
 
-fn free_base() -> Result<u16> {
-    for _ in 0..50 {
-        let p = super::procs::free_port()?;
-        let base = p.saturating_sub(p % 10).max(20_000);
-        if base > 60_000 {
-            continue;
-        }
-        if (0..3).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return Ok(base);
-        }
-    }
-    bail!("no free port block")
-}
-
 fn abg_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_abg"))
 }
@@ -200,7 +186,7 @@ impl AbgClaude {
         for (k, v) in [
             ("ABG_STATE_DIR", state_dir.display().to_string()),
             ("ABG_CONFIG_DIR", config_dir.display().to_string()),
-            ("ABG_BASE_PORT", free_base()?.to_string()),
+            ("ABG_BASE_PORT", super::ports::free_block(30).to_string()),
             ("ABG_CLAUDE_DOORBELL_SECS", launch.doorbell_secs.to_string()),
             ("ABG_DAEMON_IDLE_SHUTDOWN_MINUTES", "5".to_string()),
             ("ABG_LOG", "debug".to_string()),

@@ -30,25 +30,13 @@ pub struct AbgCodex {
     http: reqwest::Client,
 }
 
-/// A base port whose first block of ten is free now.
-fn free_base() -> Result<u16> {
-    for i in 0..400u32 {
-        let seed = (std::process::id() ^ i.wrapping_mul(2_654_435_761)) % 3000;
-        let base = 20_000 + (seed as u16) * 10;
-        if (0..10).all(|p| std::net::TcpListener::bind(("127.0.0.1", base + p)).is_ok()) {
-            return Ok(base);
-        }
-    }
-    bail!("no free port block found")
-}
-
 /// The environment `abg` runs with in a scenario.
 pub fn abg_env(s: &Scenario) -> Result<(Vars, PathBuf, u16)> {
     let state = s.env.root.join("abg-state");
     let config = s.env.root.join("abg-config");
     std::fs::create_dir_all(&state)?;
     std::fs::create_dir_all(&config)?;
-    let base = free_base()?;
+    let base = super::ports::free_block(30);
     let mut env = s.env.launcher_env();
     set_var(&mut env, "ABG_STATE_DIR", &state.to_string_lossy());
     set_var(&mut env, "ABG_CONFIG_DIR", &config.to_string_lossy());

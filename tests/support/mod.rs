@@ -54,6 +54,7 @@ pub mod mock_chat;
 pub mod mock_openai;
 pub mod opencode;
 pub mod pair;
+pub mod ports;
 pub mod procs;
 pub mod recorder;
 pub mod safe_codex;

@@ -7,9 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use super::*;
 
 fn free_base() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let p = l.local_addr().expect("addr").port();
-    (p / 10) * 10 - 100
+    crate::test_ports::free_block(40)
 }
 
 fn entry(id: &str) -> Entry {
