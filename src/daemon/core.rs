@@ -10,7 +10,7 @@
 //! ([`CoreEvent`]) synchronously and in order, so the core never imports
 //! them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -25,7 +25,8 @@ use crate::control::protocol::{Phase, Role};
 use crate::pair::Pair;
 use crate::store::Store;
 use crate::store::types::{
-    DeliveryModel, DeliveryState, Event, Message, NewMessage, Note, PeerId, Transitioned,
+    DeliveryModel, DeliveryState, Event, Message, MessageKind, NewMessage, Note, PeerId,
+    Transitioned,
 };
 
 pub use super::error::CoreError;
@@ -118,6 +119,10 @@ pub struct Core {
     components: Vec<Arc<dyn Component>>,
     /// What each peer last published about itself (`abg status`, the UI).
     views: Mutex<BTreeMap<PeerId, serde_json::Value>>,
+    /// Optional peers known to take part (see [`Core::takes_part`]): read
+    /// from the store once at boot, then kept up to date by attaching and
+    /// by inserts, so asking never scans the messages.
+    took_part: Mutex<BTreeSet<PeerId>>,
 }
 
 /// Keeps a peer counted as attached until dropped.
@@ -151,6 +156,13 @@ impl Core {
     ) -> Arc<Self> {
         let (shutdown_tx, _) = watch::channel(false);
         let ids: Vec<PeerId> = peers.iter().map(|p| p.id).collect();
+        // A store that cannot be read here counts the peer in: better an
+        // extra notice than a peer silently left out.
+        let took_part = peers
+            .iter()
+            .filter(|p| p.optional && store.has_conversed(p.id).unwrap_or(true))
+            .map(|p| p.id)
+            .collect();
         Arc::new(Self {
             pair,
             config,
@@ -167,6 +179,7 @@ impl Core {
             peers,
             components,
             views: Mutex::new(BTreeMap::new()),
+            took_part: Mutex::new(took_part),
         })
     }
 
@@ -270,6 +283,7 @@ impl Core {
             .submit(new, limit, |f| self.with_store(|s| f(s)))?;
         let fresh = inserted.is_new();
         let message = inserted.into_message();
+        self.note_conversed(&message);
         let mut state = None;
         if let Some(judged) = judged {
             state = judged
@@ -285,6 +299,18 @@ impl Core {
             self.bus.wake(message.to);
         }
         Ok((message, fresh, state))
+    }
+
+    /// Keep [`Core::takes_part`] in step with the store's rule
+    /// (`Store::has_conversed`): the sender of any message, and the
+    /// recipient of one that is not a notice, take part.
+    fn note_conversed(&self, message: &Message) {
+        if let Ok(mut set) = self.took_part.lock() {
+            set.insert(message.from);
+            if message.kind != MessageKind::Notice {
+                set.insert(message.to);
+            }
+        }
     }
 
     /// The state a fresh delivery to `peer` starts in (its model's first;
@@ -404,6 +430,9 @@ impl Core {
         let now = self.attached.lock().ok().and_then(|mut a| {
             let peer = role.peer()?;
             *a.count.entry(peer).or_insert(0) += 1;
+            if let Ok(mut set) = self.took_part.lock() {
+                set.insert(peer);
+            }
             Some((peer, a.attached()))
         });
         tracing::info!(?role, "attached");
@@ -437,7 +466,6 @@ impl Core {
         a.attached().is_empty().then(|| a.idle_since.elapsed())
     }
 
-    /// Whether peer `id` has a live connection.
     /// Whether agent peer `id` takes part in this pair: a peer every pair
     /// has, or an optional one that attached or exchanged messages. `all`,
     /// `@all` and the governor's notices reach only these, so a pair that
@@ -445,14 +473,13 @@ impl Core {
     pub fn takes_part(&self, id: PeerId) -> bool {
         match self.peer(id) {
             Some(p) if p.id.is_agent() => {
-                !p.optional
-                    || self.is_attached(id)
-                    || self.with_store(|s| s.has_conversed(id)).unwrap_or(true)
+                !p.optional || self.took_part.lock().map_or(true, |set| set.contains(&id))
             }
             _ => false,
         }
     }
 
+    /// Whether peer `id` has a live connection.
     pub fn is_attached(&self, id: PeerId) -> bool {
         self.attached
             .lock()

@@ -3,7 +3,8 @@
 //! Codex's side reaches the third, an answer to the third's message goes
 //! back to it, `routing.relay = addressed` drops a human-started answer and
 //! records why, `abg send --to all` fans out, the loop governor pauses a
-//! three-way loop, and the kickoff introduces the late third exactly once.
+//! three-way loop, the kickoff introduces the late third exactly once, and an
+//! optional peer takes part once it converses (and after a restart).
 
 use std::sync::Arc;
 
@@ -297,4 +298,37 @@ async fn the_kickoff_introduces_a_late_third_once() {
     assert_eq!(notices(CODEX).len(), 2);
     assert_eq!(notices(THIRD).len(), 1);
     assert_eq!(events(&core, "kickoff.joined").len(), 2);
+}
+
+/// An optional peer (OpenCode) takes part once it is in the conversation,
+/// not for abg's notices to it, and a daemon started over the same store
+/// knows it from the start (the answer is kept in memory, never a scan).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_optional_peer_takes_part_once_it_converses_and_after_a_restart() {
+    let d = in_process::start(Arc::new(Third), Config::default()).await;
+    let opencode = PeerId::from_static("opencode");
+    assert!(!d.core.takes_part(opencode), "never ran");
+    assert!(d.core.takes_part(CLAUDE) && d.core.takes_part(CODEX));
+    let notice = NewMessage {
+        kind: MessageKind::Notice,
+        ..NewMessage::new(PeerId::ABG, opencode, "a notice")
+    };
+    d.core.insert(&notice).expect("notice");
+    assert!(!d.core.takes_part(opencode), "a notice does not count");
+    let restarted = |core: &Core| {
+        let store = abg::store::Store::open(&core.pair().store_file()).expect("store");
+        Core::new(
+            core.pair().clone(),
+            Config::default(),
+            store,
+            core.peers().to_vec(),
+            Vec::new(),
+        )
+    };
+    assert!(!restarted(&d.core).takes_part(opencode));
+    d.core
+        .insert(&NewMessage::new(CLAUDE, opencode, "a review, please"))
+        .expect("message");
+    assert!(d.core.takes_part(opencode), "addressed by a peer");
+    assert!(restarted(&d.core).takes_part(opencode), "known at boot");
 }
