@@ -16,11 +16,13 @@ use std::net::TcpListener;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use nix::fcntl::{Flock, FlockArg};
+
 /// Lowest base handed out.
 const FLOOR: u16 = 20_000;
 
 /// Reservations held for the life of the test process.
-static HELD: Mutex<Vec<File>> = Mutex::new(Vec::new());
+static HELD: Mutex<Vec<Flock<File>>> = Mutex::new(Vec::new());
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// The first port of the kernel's ephemeral range (where outgoing
@@ -51,9 +53,9 @@ pub fn free_block(width: u16) -> u16 {
         let Ok(file) = File::create(dir.join(format!("{base}.lock"))) else {
             continue;
         };
-        if file.try_lock().is_err() {
+        let Ok(file) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
             continue;
-        }
+        };
         if (0..width).all(|p| TcpListener::bind(("127.0.0.1", base + p)).is_ok()) {
             if let Ok(mut held) = HELD.lock() {
                 held.push(file);
