@@ -208,26 +208,9 @@ pub fn on_resolved(core: &Core, answers: &Answers, params: &Value) {
 /// elsewhere by the agent's side, so no late answer is taken for it.
 pub fn reconcile(core: &Core, answers: &Answers, thread_id: &str) {
     let open: std::collections::HashSet<String> = answers.lock().keys.values().cloned().collect();
-    let pending = match core.approvals(Some(crate::store::types::ApprovalState::Pending), 1000) {
-        Ok((rows, _)) => rows,
-        Err(e) => {
-            tracing::warn!("cannot list pending approvals: {e}");
-            return;
-        }
-    };
-    for row in pending {
-        let of_thread = row.detail.get("thread_id").and_then(Value::as_str) == Some(thread_id);
-        if row.peer != super::PEER || !of_thread || open.contains(&row.request_key) {
-            continue;
-        }
-        match core.approval_answered_elsewhere(super::PEER, &row.request_key, AnsweredVia::Agent) {
-            Ok(Some(_)) => {
-                tracing::info!(id = %row.id, "Codex no longer asks: closed a stale inbox entry");
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(id = %row.id, "cannot close a stale inbox entry: {e}"),
-        }
-    }
+    let of_thread =
+        |row: &Approval| row.detail.get("thread_id").and_then(Value::as_str) == Some(thread_id);
+    core.close_approvals_gone(super::PEER, of_thread, &open);
 }
 
 #[cfg(test)]

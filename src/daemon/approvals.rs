@@ -195,6 +195,41 @@ impl Core {
         }
     }
 
+    /// The agent has just told abg every request of `peer` it still waits
+    /// on (a replay after a (re)connect): each pending row of `peer` that
+    /// `in_scope` selects and whose request key is not in `open` was
+    /// answered while abg was not listening (or withdrawn), so it closes as
+    /// `answered_elsewhere` via the agent. Returns how many closed.
+    pub fn close_approvals_gone(
+        &self,
+        peer: PeerId,
+        in_scope: impl Fn(&Approval) -> bool,
+        open: &std::collections::HashSet<String>,
+    ) -> usize {
+        let pending = match self.approvals(Some(ApprovalState::Pending), 1000) {
+            Ok((rows, _)) => rows,
+            Err(e) => {
+                tracing::warn!("cannot list pending approvals: {e}");
+                return 0;
+            }
+        };
+        let mut closed = 0;
+        for row in pending {
+            if row.peer != peer || !in_scope(&row) || open.contains(&row.request_key) {
+                continue;
+            }
+            match self.approval_answered_elsewhere(peer, &row.request_key, AnsweredVia::Agent) {
+                Ok(Some(_)) => {
+                    closed += 1;
+                    tracing::info!(id = %row.id, %peer, "the agent no longer asks: closed a stale inbox entry");
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(id = %row.id, "cannot close a stale inbox entry: {e}"),
+            }
+        }
+        closed
+    }
+
     /// Stream a resolved approval and record `approval.answered`.
     fn answered(&self, approval: &Approval, reason: Option<&str>, error: Option<&str>) {
         self.bus().publish(LiveEvent::Approval {

@@ -6,7 +6,8 @@
 //! prompts with a client-chosen `messageID`, look one up (the delivery
 //! recipe: a prompt is re-posted only after a 404, since posting the same
 //! id twice appends a second text part), read the session's messages to
-//! ingest answers, and follow the session's status. Every request has a
+//! ingest answers, follow the session's status, and list and answer
+//! permission requests (the approvals inbox). Every request has a
 //! timeout: a request sent while the server boots can otherwise hang for
 //! minutes (reference §3).
 
@@ -211,6 +212,43 @@ impl Api {
                 .take(300)
                 .collect(),
         })
+    }
+
+    /// `GET /permission`: every permission request still waiting for an
+    /// answer, in any session (reference §8).
+    pub async fn permissions(&self) -> Result<Vec<Value>, ApiError> {
+        let v = self
+            .json(
+                "GET /permission",
+                self.req(reqwest::Method::GET, "/permission"),
+            )
+            .await?
+            .unwrap_or(Value::Null);
+        Ok(v.as_array().cloned().unwrap_or_default())
+    }
+
+    /// `POST /permission/{id}/reply`: `once`, `always` or `reject` (with
+    /// the human's `message`, which the model is told). `false` when the
+    /// server has no such open request (404: answered already, or another
+    /// server's).
+    pub async fn reply_permission(
+        &self,
+        id: &str,
+        reply: &str,
+        message: Option<&str>,
+    ) -> Result<bool, ApiError> {
+        let mut body = json!({ "reply": reply });
+        if let Some(m) = message {
+            body["message"] = json!(m);
+        }
+        let path = format!("/permission/{id}/reply");
+        Ok(self
+            .json(
+                "POST /permission/{id}/reply",
+                self.req(reqwest::Method::POST, &path).json(&body),
+            )
+            .await?
+            .is_some())
     }
 
     /// `POST /tui/select-session`: bring an attached TUI back to `sid`

@@ -5,7 +5,8 @@
 //! SSE frame, `data: {"id","type","properties"}` followed by a blank line,
 //! with no `id:` or `event:` lines (reference §5). abg needs only a few of
 //! them: a user message appearing (a prompt was seen), an assistant message
-//! finishing, and the session's busy/idle status. Everything else (parts,
+//! finishing, the session's busy/idle status, and permission requests being
+//! asked and answered (reference §8). Everything else (parts,
 //! deltas, plugin and catalog bursts, heartbeats) is `Other`. Parsing is
 //! pure, so the tests feed it the recorded frames.
 
@@ -25,6 +26,13 @@ pub enum Event {
     /// The session went idle: one idle may cover several prompts, and an
     /// abort gives two.
     Idle { session: String },
+    /// OpenCode asks the human to allow a tool call: the request as sent
+    /// (`id`, `sessionID`, `permission`, `patterns`, `metadata`, `always`,
+    /// `tool`). Any session of the pair's server, so a subagent's too.
+    PermissionAsked { request: Value },
+    /// Permission request `request_id` was answered (`once`, `always` or
+    /// `reject`), by whoever answered first.
+    PermissionReplied { request_id: String, reply: String },
     /// Anything else.
     Other,
 }
@@ -118,18 +126,36 @@ impl Event {
             "session.idle" => Event::Idle {
                 session: session(&props),
             },
+            "permission.asked" if props.get("id").and_then(Value::as_str).is_some() => {
+                Event::PermissionAsked { request: props }
+            }
+            "permission.replied" => match props.get("requestID").and_then(Value::as_str) {
+                Some(id) => Event::PermissionReplied {
+                    request_id: id.to_owned(),
+                    reply: props
+                        .get("reply")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                },
+                None => Event::Other,
+            },
             _ => Event::Other,
         }
     }
 
-    /// The session the event is about, if any.
+    /// The session the event is about, if any (none for permission
+    /// events: every session of the pair's server asks the same human).
     pub fn session(&self) -> Option<&str> {
         match self {
             Event::Message { session, .. }
             | Event::Part { session, .. }
             | Event::Status { session, .. }
             | Event::Idle { session } => Some(session),
-            Event::Connected | Event::Other => None,
+            Event::Connected
+            | Event::PermissionAsked { .. }
+            | Event::PermissionReplied { .. }
+            | Event::Other => None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The daemon's OpenCode link: keeps the pair's `opencode serve` running
 //! (`server`), keeps the pair's session, follows its `/event` stream,
-//! delivers queued messages as prompts (`delivery`) and ingests final
-//! answers (`ingest`).
+//! delivers queued messages as prompts (`delivery`), ingests final
+//! answers (`ingest`) and keeps the approvals inbox in step with the
+//! server's permission requests (`approvals`).
 //!
 //! Why it exists: this is the one task that owns the OpenCode side of a
 //! pair. It waits, doing nothing, until `abg opencode` first asks for the
@@ -208,6 +209,9 @@ async fn serve(
         retry_after: None,
         counter: 0,
     };
+    // The stream is open: requests asked from here on arrive as events, so
+    // the replay misses none.
+    super::approvals::replay(core, &link.api).await?;
     let busy = link.api.busy(&link.sid).await?;
     link.busy = Some(busy);
     link.sync(!busy).await?;
@@ -252,6 +256,13 @@ async fn serve(
 
 impl Link {
     async fn handle(&mut self, ev: Event) -> Result<(), LinkError> {
+        match &ev {
+            Event::PermissionAsked { request } => super::approvals::asked(&self.core, request),
+            Event::PermissionReplied { request_id, .. } => {
+                super::approvals::replied(&self.core, request_id);
+            }
+            _ => {}
+        }
         if ev.session().is_some_and(|s| s != self.sid) {
             return Ok(());
         }

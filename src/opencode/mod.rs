@@ -3,8 +3,9 @@
 //! with the events abg reads typed in `event`), what `abg opencode` and the
 //! server are started with (`launch`), delivery of queued messages as
 //! prompts (`delivery`), ingestion of OpenCode's final answers (`ingest`),
-//! the daemon task tying them together (`link`), and the peer the daemon
-//! registers (`peer`).
+//! its permission requests in the approvals inbox (`approvals`), the daemon
+//! task tying them together (`link`), and the peer the daemon registers
+//! (`peer`).
 //!
 //! Nothing starts until `abg opencode` asks for it (it writes the mode
 //! file, see `server`), so a pair that never uses OpenCode runs no OpenCode
@@ -12,6 +13,7 @@
 //! `tests/reference/opencode.md`.
 
 pub mod api;
+pub mod approvals;
 pub mod delivery;
 pub mod event;
 mod ingest;

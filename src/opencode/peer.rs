@@ -2,16 +2,17 @@
 //! and its own task, the server link (`link`), which starts nothing until
 //! `abg opencode` asks for the server. `abg opencode` attaches as this
 //! peer and pushes nothing over its connection; it has no requests of its
-//! own, and takes no verdicts from abg yet (its permission prompts are
-//! answered in its TUI).
+//! own. The human's verdicts on its permission requests go straight to its
+//! server (`approvals::deliver`).
 
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
+use crate::control::protocol::approvals::Verdict;
 use crate::daemon::core::{Core, CoreError};
 use crate::daemon::peer::{Peer, PeerResult};
-use crate::store::types::{DeliveryModel, PeerId};
+use crate::store::types::{Approval, DeliveryModel, PeerId};
 
 /// OpenCode's kickoff notice.
 const KICKOFF: &str = "You are paired with other coding agents (Claude Code, and Codex when it runs), working in this same project through abg. \
@@ -45,6 +46,15 @@ impl Peer for OpenCodePeer {
 
     fn start(self: Arc<Self>, core: Arc<Core>) -> Option<JoinHandle<()>> {
         Some(tokio::spawn(super::link::run(core)))
+    }
+
+    fn deliver_verdict(
+        &self,
+        core: &Core,
+        approval: &Approval,
+        verdict: &Verdict,
+    ) -> Result<(), CoreError> {
+        super::approvals::deliver(core, approval, verdict)
     }
 
     fn answer(&self, _core: &Core, _request: serde_json::Value) -> PeerResult {

@@ -101,6 +101,32 @@ fn events_parse_as_recorded() {
 }
 
 #[test]
+fn permission_frames_parse_as_recorded() {
+    // reference §8, trimmed.
+    let asked = json!({"id":"evt_1","type":"permission.asked","properties":{"id":"per_1","sessionID":"ses_child",
+        "permission":"bash","patterns":["echo x"],"metadata":{"command":"echo x"},"always":["echo *"]}});
+    let Event::PermissionAsked { request } = Event::parse(&asked) else {
+        panic!("not parsed: {asked}");
+    };
+    assert_eq!(request["id"], "per_1");
+    assert_eq!(
+        Event::parse(&asked).session(),
+        None,
+        "any session's request counts"
+    );
+    let replied = json!({"type":"permission.replied","properties":{"sessionID":"s","requestID":"per_1","reply":"once"}});
+    assert_eq!(
+        Event::parse(&replied),
+        Event::PermissionReplied {
+            request_id: "per_1".into(),
+            reply: "once".into()
+        }
+    );
+    let no_id = json!({"type":"permission.asked","properties":{"permission":"bash"}});
+    assert_eq!(Event::parse(&no_id), Event::Other);
+}
+
+#[test]
 fn an_aborted_or_intermediate_answer_is_not_final() {
     let aborted = MessageInfo::parse(
         &json!({"id":"msg_A","role":"assistant","time":{"created":1},"error":{"name":"MessageAbortedError"}}),

@@ -28,6 +28,8 @@ use super::sse::{self, Frame};
 pub struct ChatStep {
     text: String,
     delay: Option<Duration>,
+    /// A function call (name, arguments) instead of text.
+    tool: Option<(String, Value)>,
 }
 
 impl ChatStep {
@@ -36,6 +38,18 @@ impl ChatStep {
         Self {
             text: text.into(),
             delay: None,
+            tool: None,
+        }
+    }
+
+    /// A call of tool `name` with `arguments` (finish reason `tool_calls`);
+    /// OpenCode runs it (asking first if its permissions say so) and asks
+    /// the model again with the result.
+    pub fn tool_call(name: &str, arguments: Value) -> Self {
+        Self {
+            text: String::new(),
+            delay: None,
+            tool: Some((name.to_owned(), arguments)),
         }
     }
 
@@ -230,10 +244,17 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
     if let Some(d) = step.delay {
         frames.push(Frame::Pause(d));
     }
-    for piece in sse::chunks(&step.text, 2) {
-        frames.push(chunk(n, json!({ "content": piece }), Value::Null));
+    if let Some((name, args)) = &step.tool {
+        let call = json!([{"index": 0, "id": format!("call_mock_{n}"), "type": "function",
+                           "function": {"name": name, "arguments": args.to_string()}}]);
+        frames.push(chunk(n, json!({ "tool_calls": call }), Value::Null));
+        frames.push(chunk(n, json!({}), json!("tool_calls")));
+    } else {
+        for piece in sse::chunks(&step.text, 2) {
+            frames.push(chunk(n, json!({ "content": piece }), Value::Null));
+        }
+        frames.push(chunk(n, json!({}), json!("stop")));
     }
-    frames.push(chunk(n, json!({}), json!("stop")));
     frames.push(Frame::Data(
         json!({"id": format!("chatcmpl-{n}"), "object": "chat.completion.chunk", "created": 1,
                "model": "mock-model", "choices": [],
