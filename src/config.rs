@@ -18,6 +18,7 @@ mod error;
 #[cfg(test)]
 mod file_tests;
 mod keys;
+mod settings;
 mod suggest;
 mod template;
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! Components (the loop governor, the kickoff, the quota relay) register
 //! through one trait, [`Component`], at start, and are told what happened
 //! ([`CoreEvent`]) synchronously and in order, so the core never imports
-//! them.
+//! them. Who is attached, and which optional peers take part at all, is
+//! counted in `attach`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ use super::bus::{Bus, LiveEvent};
 use super::governor::judge::Judged;
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::control::protocol::{Phase, Role};
+use crate::control::protocol::Phase;
 use crate::pair::Pair;
 use crate::store::Store;
 use crate::store::types::{
@@ -29,7 +30,11 @@ use crate::store::types::{
     Transitioned,
 };
 
+mod attach;
+
 pub use super::error::CoreError;
+pub use attach::AttachGuard;
+use attach::Attachments;
 
 /// What the core knows of a registered peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,23 +91,6 @@ pub trait Component: Send + Sync + 'static {
     }
 }
 
-#[derive(Debug)]
-struct Attachments {
-    count: BTreeMap<PeerId, u32>,
-    /// When the last agent detached (or the daemon started).
-    idle_since: Instant,
-}
-
-impl Attachments {
-    fn attached(&self) -> Vec<PeerId> {
-        self.count
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(a, _)| *a)
-            .collect()
-    }
-}
-
 /// Shared daemon state.
 pub struct Core {
     pair: Pair,
@@ -123,25 +111,6 @@ pub struct Core {
     /// from the store once at boot, then kept up to date by attaching and
     /// by inserts, so asking never scans the messages.
     took_part: Mutex<BTreeSet<PeerId>>,
-}
-
-/// Keeps a peer counted as attached until dropped.
-pub struct AttachGuard {
-    core: Arc<Core>,
-    role: Role,
-}
-
-impl AttachGuard {
-    /// Who this guard counts as attached.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-}
-
-impl Drop for AttachGuard {
-    fn drop(&mut self) {
-        self.core.detach(self.role);
-    }
 }
 
 impl Core {
@@ -423,69 +392,6 @@ impl Core {
             Err(poisoned) => poisoned.into_inner(),
         };
         f(&mut guard)
-    }
-
-    /// Count `role` as attached until the guard drops (only peers count).
-    pub fn attach(self: &Arc<Self>, role: Role) -> AttachGuard {
-        let now = self.attached.lock().ok().and_then(|mut a| {
-            let peer = role.peer()?;
-            *a.count.entry(peer).or_insert(0) += 1;
-            if let Ok(mut set) = self.took_part.lock() {
-                set.insert(peer);
-            }
-            Some((peer, a.attached()))
-        });
-        tracing::info!(?role, "attached");
-        if let Some((peer, attached)) = now {
-            self.tell(&CoreEvent::Attached {
-                peer,
-                attached: &attached,
-            });
-        }
-        AttachGuard {
-            core: Arc::clone(self),
-            role,
-        }
-    }
-
-    fn detach(&self, role: Role) {
-        if let (Ok(mut a), Some(peer)) = (self.attached.lock(), role.peer()) {
-            if let Some(n) = a.count.get_mut(&peer) {
-                *n = n.saturating_sub(1);
-            }
-            if a.attached().is_empty() {
-                a.idle_since = Instant::now();
-            }
-        }
-        tracing::info!(?role, "detached");
-    }
-
-    /// How long no peer has been attached; `None` while one is.
-    pub fn idle_for(&self) -> Option<std::time::Duration> {
-        let a = self.attached.lock().ok()?;
-        a.attached().is_empty().then(|| a.idle_since.elapsed())
-    }
-
-    /// Whether agent peer `id` takes part in this pair: a peer every pair
-    /// has, or an optional one that attached or exchanged messages. `all`,
-    /// `@all` and the governor's notices reach only these, so a pair that
-    /// never runs its optional peer behaves as if it had none.
-    pub fn takes_part(&self, id: PeerId) -> bool {
-        match self.peer(id) {
-            Some(p) if p.id.is_agent() => {
-                !p.optional || self.took_part.lock().map_or(true, |set| set.contains(&id))
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether peer `id` has a live connection.
-    pub fn is_attached(&self, id: PeerId) -> bool {
-        self.attached
-            .lock()
-            .ok()
-            .and_then(|a| a.count.get(&id).copied())
-            .is_some_and(|n| n > 0)
     }
 
     /// Ask every task to stop.
