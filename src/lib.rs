@@ -6,8 +6,8 @@
 //! composition root that registers them with the daemon (`peers`), the
 //! daemon process that wires core, control server and web UI together
 //! (`serve`), and the web UI (`web`); `clock` (time as epoch ms and UTC text), `lockfile`
-//! (private `flock` lock files) and `restarts` (the backoff of a supervised
-//! server) are shared by all of them.
+//! (private `flock` lock files) and `restarts` (supervising a daemon-owned
+//! server, with its restart backoff) are shared by all of them.
 
 pub mod budget;
 pub mod claude;

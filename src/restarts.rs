@@ -1,12 +1,19 @@
-//! Restart pacing for a server a daemon supervises (Codex's app-server,
-//! OpenCode's server): after a failed start or an unexpected exit wait a
-//! backoff that doubles up to a cap, cut short by shutdown; a server that
-//! ran a while, or a deliberate restart (a mode change), starts again from
-//! the shortest wait. One copy, so both adapters back off alike.
+//! Supervision of a server a daemon owns (Codex's app-server, OpenCode's
+//! server): [`supervise`] starts it, watches it every 300 ms for an exit, a
+//! permission-mode change or the daemon's shutdown, stops it, records its
+//! `<prefix>.ready` / `.error` / `.exited` events, and paces restarts with
+//! [`Restarts`]: after a failed start or an unexpected exit wait a backoff
+//! that doubles up to a cap, cut short by shutdown; a server that ran a
+//! while, or a deliberate restart (a mode change), starts again from the
+//! shortest wait. The adapters supply only what differs ([`Server`]: how to
+//! start, check and stop theirs). One copy, so both adapters behave alike.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+
+use crate::daemon::core::Core;
 
 /// The shortest wait, after a deliberate restart or a long run.
 const FIRST: Duration = Duration::from_millis(250);
@@ -58,6 +65,109 @@ impl Restarts {
             _ = stop.changed() => false,
         }
     }
+}
+
+/// Why [`supervise`] stopped watching a running server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The daemon is shutting down.
+    Shutdown,
+    /// The permission mode asked for changed.
+    ModeChanged,
+    /// The server (or its guard) exited.
+    Exited,
+}
+
+/// What [`supervise`] needs of one adapter's server.
+pub trait Server: Send {
+    type Mode: Copy + PartialEq + std::fmt::Debug + serde::Serialize + Send + Sync;
+    type State: Send + Sync;
+    type Error: std::fmt::Display + Send;
+    /// Its name in logs, e.g. `codex app-server`.
+    const NAME: &'static str;
+    /// The prefix of its events, e.g. `codex.appserver`.
+    const EVENTS: &'static str;
+
+    /// The mode it should run in now.
+    fn mode(&self) -> Self::Mode;
+    /// Start (or adopt) one in `mode`, wait until it is ready and log so.
+    fn start(
+        &mut self,
+        mode: Self::Mode,
+    ) -> impl Future<Output = Result<Self::State, Self::Error>> + Send;
+    /// Its pid and port (for the events).
+    fn pid_port(state: &Self::State) -> (u32, u16);
+    /// Whether it has exited (asked every 300 ms).
+    fn exited(&mut self, state: &Self::State) -> impl Future<Output = bool> + Send;
+    /// Stop it once it is no longer watched for `why`.
+    fn stop(&mut self, state: &Self::State, why: Ended) -> impl Future<Output = ()> + Send;
+    /// Supervision is over (after the last stop).
+    fn finish(&mut self);
+}
+
+/// Keep `server` running until the daemon shuts down. `ready_tx` carries a
+/// generation number bumped every time a (new) server is ready.
+pub async fn supervise<S: Server>(core: &Core, ready_tx: &watch::Sender<u64>, mut server: S) {
+    let mut stop = core.shutdown_signal();
+    let mut restarts = Restarts::default();
+    let mut generation = 0u64;
+    let event = |what: &str| format!("{}.{what}", S::EVENTS);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let mode = server.mode();
+        let state = match server.start(mode).await {
+            Ok(state) => state,
+            Err(e) => {
+                tracing::error!("{}: {e}", S::NAME);
+                let _ = core.record_event(
+                    &event("error"),
+                    serde_json::json!({ "error": e.to_string() }),
+                );
+                if !restarts.pause(None, &mut stop).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        let started = Instant::now();
+        generation += 1;
+        let (pid, port) = S::pid_port(&state);
+        let _ = core.record_event(
+            &event("ready"),
+            serde_json::json!({ "pid": pid, "port": port, "mode": mode }),
+        );
+        ready_tx.send_replace(generation);
+        // Watch it: exit, mode change or shutdown.
+        let why = loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+                _ = stop.changed() => break Ended::Shutdown,
+            }
+            if server.exited(&state).await {
+                break Ended::Exited;
+            }
+            if server.mode() != mode {
+                break Ended::ModeChanged;
+            }
+        };
+        if why == Ended::ModeChanged {
+            tracing::info!("permission mode changed; restarting the {}", S::NAME);
+        }
+        server.stop(&state, why).await;
+        match why {
+            Ended::Shutdown => break,
+            Ended::ModeChanged => restarts.reset(),
+            Ended::Exited => {
+                let _ = core.record_event(&event("exited"), serde_json::json!({ "pid": pid }));
+                if !restarts.pause(Some(started.elapsed()), &mut stop).await {
+                    break;
+                }
+            }
+        }
+    }
+    server.finish();
 }
 
 #[cfg(test)]

@@ -32,7 +32,9 @@ use support::clis::Need;
 use support::control::Control;
 use support::env::Vars;
 use support::mock_chat::{ChatStep, MockChat};
-use support::opencode::{BOOT, opencode_env, pair_dir_in, seed_opencode, wait_composer};
+use support::opencode::{
+    BOOT, opencode_env, pair_dir_in, seed_opencode, start_mock, wait_composer,
+};
 use support::scenario::{self, Scenario};
 use support::tui::Tui;
 
@@ -135,13 +137,19 @@ impl AbgOpenCode {
             .output()?)
     }
 
+    /// The pid recorded in the pair dir's `file` (`daemon.json`,
+    /// `opencode-server.json`).
+    fn pid_in(&self, file: &str) -> Result<i32> {
+        let text = std::fs::read_to_string(self.pair_dir()?.join(file))?;
+        let v: Value = serde_json::from_str(&text)?;
+        Ok(i32::try_from(v["pid"].as_i64().context("pid")?)?)
+    }
+
     /// The pids of the daemon and the server.
     fn pids(&self) -> Vec<i32> {
         ["daemon.json", "opencode-server.json"]
             .iter()
-            .filter_map(|f| std::fs::read_to_string(self.pair_dir().ok()?.join(f)).ok())
-            .filter_map(|t| serde_json::from_str::<Value>(&t).ok())
-            .filter_map(|v| v["pid"].as_i64().and_then(|p| i32::try_from(p).ok()))
+            .filter_map(|f| self.pid_in(f).ok())
             .collect()
     }
 
@@ -167,6 +175,20 @@ impl AbgOpenCode {
     }
 }
 
+/// Waits for a stored message from OpenCode whose body contains `needle`.
+async fn wait_answer(
+    control: &Control,
+    what: &str,
+    timeout: Duration,
+    needle: &str,
+) -> Result<Value> {
+    control
+        .wait_message(what, timeout, |m| {
+            m["from"] == "opencode" && m["body"].as_str().is_some_and(|b| b.contains(needle))
+        })
+        .await
+}
+
 /// Stored messages from OpenCode whose body contains `needle`.
 fn answers_with<'a>(msgs: &'a [Value], needle: &str) -> Vec<&'a Value> {
     msgs.iter()
@@ -182,10 +204,7 @@ fn abg_opencode_takes_a_message_sent_mid_turn_once() {
 }
 
 async fn mid_turn(s: Scenario) -> Result<()> {
-    let mock = MockChat::start().await?;
-    let log = mock.log().clone();
-    s.diag
-        .add_source("chat mock requests", move || log.summary(40));
+    let mock = start_mock(&s).await?;
     let abg = AbgOpenCode::start(&s, &mock).await?;
     // Without --safe the server allows every tool.
     let config = abg.server_config().await?;
@@ -234,14 +253,7 @@ async fn mid_turn(s: Scenario) -> Result<()> {
             m["id"] == id.as_str() && m["state"] == "completed"
         })
         .await?;
-    let answer = control
-        .wait_message("OpenCode's answer", WAIT, |m| {
-            m["from"] == "opencode"
-                && m["body"]
-                    .as_str()
-                    .is_some_and(|b| b.contains("ping from abg send"))
-        })
-        .await?;
+    let answer = wait_answer(&control, "OpenCode's answer", WAIT, "ping from abg send").await?;
     ensure!(
         answer["to"] == "claude",
         "the human's message's answer goes to Claude: {answer}"
@@ -271,10 +283,7 @@ fn abg_opencode_runs_five_messages_in_a_row_once_each() {
 }
 
 async fn five_in_a_row(s: Scenario) -> Result<()> {
-    let mock = MockChat::start().await?;
-    let log = mock.log().clone();
-    s.diag
-        .add_source("chat mock requests", move || log.summary(40));
+    let mock = start_mock(&s).await?;
     let abg = AbgOpenCode::start(&s, &mock).await?;
     let control = abg.control()?;
     let mut ids = Vec::new();
@@ -343,7 +352,7 @@ fn abg_opencode_safe_keeps_opencodes_permission_prompts() {
 }
 
 async fn safe(s: Scenario) -> Result<()> {
-    let mock = MockChat::start().await?;
+    let mock = start_mock(&s).await?;
     let abg = AbgOpenCode::start_with(&s, &mock, &["--safe"]).await?;
     let config = abg.server_config().await?;
     ensure!(
@@ -378,29 +387,17 @@ fn abg_opencode_survives_a_killed_daemon_without_duplicates() {
 }
 
 async fn daemon_killed(s: Scenario) -> Result<()> {
-    let mock = MockChat::start().await?;
-    let log = mock.log().clone();
-    s.diag
-        .add_source("chat mock requests", move || log.summary(40));
+    let mock = start_mock(&s).await?;
     let abg = AbgOpenCode::start(&s, &mock).await?;
     let control = abg.control()?;
     control
         .inject("claude", "opencode", "before the crash")
         .await?;
-    control
-        .wait_message("the first answer", WAIT, |m| {
-            m["from"] == "opencode"
-                && m["body"]
-                    .as_str()
-                    .is_some_and(|b| b.contains("before the crash"))
-        })
-        .await?;
-    let dir = abg.pair_dir()?;
-    let read_pid = |f: &str| -> Result<i32> {
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(f))?)?;
-        Ok(i32::try_from(v["pid"].as_i64().context("pid")?)?)
-    };
-    let (daemon, server) = (read_pid("daemon.json")?, read_pid("opencode-server.json")?);
+    wait_answer(&control, "the first answer", WAIT, "before the crash").await?;
+    let (daemon, server) = (
+        abg.pid_in("daemon.json")?,
+        abg.pid_in("opencode-server.json")?,
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(daemon),
         nix::sys::signal::Signal::SIGKILL,
@@ -409,7 +406,7 @@ async fn daemon_killed(s: Scenario) -> Result<()> {
     // killed one left and keeps the pair's session.
     let end = Instant::now() + BOOT;
     loop {
-        let now = read_pid("opencode-server.json").ok();
+        let now = abg.pid_in("opencode-server.json").ok();
         if now.is_some_and(|p| p != server && alive(p)) && !alive(server) {
             break;
         }
@@ -422,14 +419,7 @@ async fn daemon_killed(s: Scenario) -> Result<()> {
     control
         .inject("claude", "opencode", "after the crash")
         .await?;
-    control
-        .wait_message("the second answer", BOOT, |m| {
-            m["from"] == "opencode"
-                && m["body"]
-                    .as_str()
-                    .is_some_and(|b| b.contains("after the crash"))
-        })
-        .await?;
+    wait_answer(&control, "the second answer", BOOT, "after the crash").await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let msgs = control.messages().await?;
     for needle in ["before the crash", "after the crash"] {

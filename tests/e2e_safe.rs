@@ -45,6 +45,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
@@ -139,7 +140,7 @@ async fn codex_turn_without_prompt(
     let outputs = codex_outputs(mock, &turn.rel);
     ensure!(
         outputs.len() == 2
-            && outputs[0].contains("Process exited with code 0")
+            && outputs[0].contains(RAN)
             && outputs[1].contains("approval policy is Never"),
         "default mode: expected the plain command to succeed and the escalation to be refused \
          for lack of approvals, got {outputs:#?}"
@@ -202,12 +203,62 @@ async fn codex_turn_with_prompt(
     answer(&abg.tui, "y", CODEX_APPROVAL).await?;
     abg.tui.wait_for(&turn.done, WAIT).await?;
     wait_file(&turn.path, WAIT).await?;
+    ensure_answered(
+        mock,
+        turn,
+        RAN,
+        "--safe: the approved command did not run cleanly",
+    )
+}
+
+/// What Codex reports of a command that ran and succeeded.
+const RAN: &str = "Process exited with code 0";
+
+/// Codex sent back two outputs for `turn`'s command (the sandbox's refusal
+/// of the plain attempt, then the answered escalation), the second holding
+/// `second`; else `what` fails.
+fn ensure_answered(mock: &MockOpenAi, turn: &CodexTurn, second: &str, what: &str) -> Result<()> {
     let outputs = codex_outputs(mock, &turn.rel);
     ensure!(
-        outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
-        "--safe: the approved command did not run cleanly: {outputs:#?}"
+        outputs.len() == 2 && outputs[1].contains(second),
+        "{what}: {outputs:#?}"
     );
     Ok(())
+}
+
+/// An abg command (`what`) that must succeed.
+fn ensure_ok(out: &Output, what: &str) -> Result<()> {
+    ensure!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// An answer (`what`) that abg must refuse, saying `reason`.
+fn ensure_refused(out: &Output, reason: &str, what: &str) -> Result<()> {
+    ensure!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains(reason),
+        "{what} was not refused: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// The arguments of `abg approvals --json [--all]`.
+fn approvals_args(all: bool) -> Vec<&'static str> {
+    let mut args = vec!["approvals", "--json"];
+    if all {
+        args.push("--all");
+    }
+    args
+}
+
+/// The JSON `abg approvals --json` printed.
+fn approvals_json(out: &Output) -> Result<Value> {
+    ensure_ok(out, "abg approvals")?;
+    Ok(serde_json::from_slice(&out.stdout)?)
 }
 
 /// Presses `key` until `dialog` is gone from the screen (a TUI may ignore
@@ -287,17 +338,7 @@ fn codex_safe_mode_approval_is_answered_from_abg() {
 
 /// The JSON of `abg approvals --json [--all]`.
 fn approvals(abg: &AbgCodex, s: &Scenario, all: bool) -> Result<Value> {
-    let mut args = vec!["approvals", "--json"];
-    if all {
-        args.push("--all");
-    }
-    let out = abg.run_cli(&s.env.workdir, &args)?;
-    ensure!(
-        out.status.success(),
-        "abg approvals failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(serde_json::from_slice(&out.stdout)?)
+    approvals_json(&abg.run_cli(&s.env.workdir, &approvals_args(all))?)
 }
 
 /// `--safe` with the inbox: Codex's approval request is recorded while its
@@ -309,48 +350,14 @@ async fn codex_inbox(s: Scenario) -> Result<()> {
     let mock = codex_setup(&s).await?;
     let abg = AbgCodex::start(&s, &["--safe"]).await?;
     let result = async {
-        let turn = CodexTurn::new(&s, "inbox");
-        turn.push_script(&mock);
-        abg.tui.type_text(&turn.human).await?;
-        let command = format!("$ touch {}", turn.rel);
-        abg.tui
-            .wait_until("Codex's approval prompt", WAIT, |sc| {
-                sc.contains(CODEX_APPROVAL) && sc.contains(&command)
-            })
-            .await?;
-        // The daemon recorded the request it saw beside the TUI.
-        let start = Instant::now();
-        let id = loop {
-            let list = approvals(&abg, &s, false)?;
-            let found = list["approvals"].as_array().and_then(|a| {
-                a.iter().find(|x| {
-                    x["state"] == "pending"
-                        && x["peer"] == "codex"
-                        && x["detail"]["command"]
-                            .as_str()
-                            .is_some_and(|c| c.contains(&turn.rel))
-                })
-            });
-            if let Some(found) = found {
-                break found["id"].as_str().unwrap_or_default().to_string();
-            }
-            ensure!(
-                start.elapsed() < WAIT,
-                "the approval request never reached the inbox: {list:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let (turn, id) = codex_turn_pending(&abg, &s, &mock, "inbox").await?;
         ensure!(
             !turn.path.exists(),
             "{} exists before anyone answered",
             turn.rel
         );
         let out = abg.run_cli(&s.env.workdir, &["approve", &id])?;
-        ensure!(
-            out.status.success(),
-            "abg approve failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ensure_ok(&out, "abg approve")?;
         // Codex took the answer: its overlay closes and the command runs.
         abg.tui
             .wait_until("the approval prompt closed", WAIT, |sc| {
@@ -359,122 +366,72 @@ async fn codex_inbox(s: Scenario) -> Result<()> {
             .await?;
         abg.tui.wait_for(&turn.done, WAIT).await?;
         wait_file(&turn.path, WAIT).await?;
-        let outputs = codex_outputs(&mock, &turn.rel);
-        ensure!(
-            outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
-            "the approved command did not run once, cleanly: {outputs:#?}"
-        );
+        ensure_answered(
+            &mock,
+            &turn,
+            RAN,
+            "the approved command did not run once, cleanly",
+        )?;
         // The inbox's record: approved from the terminal, and a second
         // answer is refused.
-        let all = approvals(&abg, &s, true)?;
-        let entry = all["approvals"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["id"] == id.as_str()))
-            .cloned()
-            .unwrap_or_default();
+        let entry = codex_entry(&abg, &s, &id)?;
         ensure!(
             entry["state"] == "approved" && entry["answered_via"] == "cli",
             "inbox entry after the answer: {entry:#}"
         );
         let again = abg.run_cli(&s.env.workdir, &["deny", &id])?;
-        ensure!(
-            !again.status.success()
-                && String::from_utf8_lossy(&again.stderr).contains("already approved"),
-            "a second answer was not refused: {}",
-            String::from_utf8_lossy(&again.stderr)
-        );
+        ensure_refused(&again, "already approved", "a second answer")?;
 
         // Denied from abg: the overlay closes, nothing runs, and the
         // model is told the user rejected it.
-        let deny_turn = CodexTurn::new(&s, "deny");
-        deny_turn.push_script(&mock);
-        abg.tui.type_text(&deny_turn.human).await?;
-        let deny_id = codex_pending(&abg, &s, &deny_turn).await?;
+        let (deny_turn, deny_id) = codex_turn_pending(&abg, &s, &mock, "deny").await?;
         let out = abg.run_cli(&s.env.workdir, &["deny", &deny_id, "--reason", "not now"])?;
-        ensure!(
-            out.status.success(),
-            "abg deny failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ensure_ok(&out, "abg deny")?;
         abg.tui
             .wait_until("the denied prompt closed", WAIT, |sc| {
                 !sc.contains(CODEX_APPROVAL)
             })
             .await?;
         abg.tui.wait_for(&deny_turn.done, WAIT).await?;
-        let outputs = codex_outputs(&mock, &deny_turn.rel);
-        ensure!(
-            outputs.len() == 2 && outputs[1].contains("rejected by user"),
-            "Codex was not told of the denial: {outputs:#?}"
-        );
+        ensure_answered(
+            &mock,
+            &deny_turn,
+            "rejected by user",
+            "Codex was not told of the denial",
+        )?;
         ensure!(!deny_turn.path.exists(), "a denied command ran");
 
         // Answered in the TUI first: the inbox entry closes as answered
         // there, and a late answer from abg is refused with that reason.
-        let tui_turn = CodexTurn::new(&s, "tui");
-        tui_turn.push_script(&mock);
-        abg.tui.type_text(&tui_turn.human).await?;
-        let command = format!("$ touch {}", tui_turn.rel);
-        abg.tui
-            .wait_until("Codex's second approval prompt", WAIT, |sc| {
-                sc.contains(CODEX_APPROVAL) && sc.contains(&command)
-            })
-            .await?;
-        let entry_for = |list: &Value| {
-            list["approvals"].as_array().and_then(|a| {
-                a.iter()
-                    .find(|x| {
-                        x["detail"]["command"]
-                            .as_str()
-                            .is_some_and(|c| c.contains(&tui_turn.rel))
-                    })
-                    .cloned()
-            })
-        };
-        let start = Instant::now();
-        let second = loop {
-            if let Some(e) = entry_for(&approvals(&abg, &s, false)?) {
-                break e["id"].as_str().unwrap_or_default().to_string();
-            }
-            ensure!(
-                start.elapsed() < WAIT,
-                "the second request never reached the inbox"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let (tui_turn, second) = codex_turn_pending(&abg, &s, &mock, "tui").await?;
         answer(&abg.tui, "y", CODEX_APPROVAL).await?;
         abg.tui.wait_for(&tui_turn.done, WAIT).await?;
         wait_file(&tui_turn.path, WAIT).await?;
-        let start = Instant::now();
-        loop {
-            let entry = entry_for(&approvals(&abg, &s, true)?).unwrap_or_default();
-            if entry["state"] == "answered_elsewhere" {
-                ensure!(entry["answered_via"] == "tui", "{entry:#}");
-                break;
-            }
-            ensure!(
-                start.elapsed() < WAIT,
-                "the TUI's answer did not close the inbox entry: {entry:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let entry = codex_entry_in(&abg, &s, &second, "answered_elsewhere").await?;
+        ensure!(entry["answered_via"] == "tui", "{entry:#}");
         let late = abg.run_cli(&s.env.workdir, &["approve", &second])?;
-        ensure!(
-            !late.status.success()
-                && String::from_utf8_lossy(&late.stderr).contains("answered_elsewhere"),
-            "a late answer after the TUI's was not refused: {}",
-            String::from_utf8_lossy(&late.stderr)
-        );
-        let outputs = codex_outputs(&mock, &tui_turn.rel);
-        ensure!(
-            outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
-            "Codex saw one answer, from its TUI: {outputs:#?}"
-        );
+        ensure_refused(&late, "answered_elsewhere", "a late answer after the TUI's")?;
+        ensure_answered(&mock, &tui_turn, RAN, "Codex saw one answer, from its TUI")?;
         Ok(())
     }
     .await;
     abg.shutdown().await?;
     result
+}
+
+/// Starts the scripted turn `tag` and waits for its approval overlay and
+/// pending inbox entry: the turn and the entry's id.
+async fn codex_turn_pending(
+    abg: &AbgCodex,
+    s: &Scenario,
+    mock: &MockOpenAi,
+    tag: &str,
+) -> Result<(CodexTurn, String)> {
+    let turn = CodexTurn::new(s, tag);
+    turn.push_script(mock);
+    abg.tui.type_text(&turn.human).await?;
+    let id = codex_pending(abg, s, &turn).await?;
+    Ok((turn, id))
 }
 
 /// Waits for `turn`'s approval overlay and its pending inbox entry; its id.
@@ -491,6 +448,7 @@ async fn codex_pending(abg: &AbgCodex, s: &Scenario, turn: &CodexTurn) -> Result
         let found = list["approvals"].as_array().and_then(|a| {
             a.iter().find(|x| {
                 x["state"] == "pending"
+                    && x["peer"] == "codex"
                     && x["detail"]["command"]
                         .as_str()
                         .is_some_and(|c| c.contains(&turn.rel))
@@ -507,16 +465,21 @@ async fn codex_pending(abg: &AbgCodex, s: &Scenario, turn: &CodexTurn) -> Result
     }
 }
 
+/// The inbox entry `id` as it is now (`null` when there is none).
+fn codex_entry(abg: &AbgCodex, s: &Scenario, id: &str) -> Result<Value> {
+    let all = approvals(abg, s, true)?;
+    Ok(all["approvals"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["id"] == id))
+        .cloned()
+        .unwrap_or_default())
+}
+
 /// The inbox entry `id` once it is in `state` (bounded by [`WAIT`]).
 async fn codex_entry_in(abg: &AbgCodex, s: &Scenario, id: &str, state: &str) -> Result<Value> {
     let start = Instant::now();
     loop {
-        let all = approvals(abg, s, true)?;
-        let entry = all["approvals"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["id"] == id))
-            .cloned()
-            .unwrap_or_default();
+        let entry = codex_entry(abg, s, id)?;
         if entry["state"] == state {
             return Ok(entry);
         }
@@ -528,14 +491,20 @@ async fn codex_entry_in(abg: &AbgCodex, s: &Scenario, id: &str, state: &str) -> 
     }
 }
 
-/// Kills the pair's daemon with SIGKILL and waits for `abg codex` to bring
-/// a new one up.
-async fn kill_daemon(abg: &AbgCodex) -> Result<()> {
+/// Kills the pair's daemon with SIGKILL; its pid.
+fn sigkill_daemon(abg: &AbgCodex) -> Result<i32> {
     let daemon = abg.pid_in("daemon.json")?;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(daemon),
         nix::sys::signal::Signal::SIGKILL,
     )?;
+    Ok(daemon)
+}
+
+/// Kills the pair's daemon with SIGKILL and waits for `abg codex` to bring
+/// a new one up.
+async fn kill_daemon(abg: &AbgCodex) -> Result<()> {
+    let daemon = sigkill_daemon(abg)?;
     let start = Instant::now();
     loop {
         let status = abg.wait_daemon(WAIT).await?;
@@ -561,15 +530,8 @@ async fn codex_inbox_killed(s: Scenario) -> Result<()> {
     let mock = codex_setup(&s).await?;
     let abg = AbgCodex::start(&s, &["--safe"]).await?;
     let result = async {
-        let turn = CodexTurn::new(&s, "killed");
-        turn.push_script(&mock);
-        abg.tui.type_text(&turn.human).await?;
-        let id = codex_pending(&abg, &s, &turn).await?;
-        let daemon = abg.pid_in("daemon.json")?;
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(daemon),
-            nix::sys::signal::Signal::SIGKILL,
-        )?;
+        let (turn, id) = codex_turn_pending(&abg, &s, &mock, "killed").await?;
+        sigkill_daemon(&abg)?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         ensure!(
             abg.tui.screen()?.contains(CODEX_APPROVAL),
@@ -579,11 +541,12 @@ async fn codex_inbox_killed(s: Scenario) -> Result<()> {
         answer(&abg.tui, "y", CODEX_APPROVAL).await?;
         abg.tui.wait_for(&turn.done, WAIT).await?;
         wait_file(&turn.path, WAIT).await?;
-        let outputs = codex_outputs(&mock, &turn.rel);
-        ensure!(
-            outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
-            "the command did not run once, from the TUI's answer: {outputs:#?}"
-        );
+        ensure_answered(
+            &mock,
+            &turn,
+            RAN,
+            "the command did not run once, from the TUI's answer",
+        )?;
         abg.wait_daemon(WAIT).await?;
         // `abg codex` restarts the daemon within a second or so: the new
         // one either saw the TUI's answer (`serverRequest/resolved`, via
@@ -594,37 +557,21 @@ async fn codex_inbox_killed(s: Scenario) -> Result<()> {
             "{entry:#}"
         );
         let late = abg.run_cli(&s.env.workdir, &["approve", &id])?;
-        ensure!(
-            !late.status.success()
-                && String::from_utf8_lossy(&late.stderr).contains("answered_elsewhere"),
-            "a late answer was not refused: {}",
-            String::from_utf8_lossy(&late.stderr)
-        );
+        ensure_refused(&late, "answered_elsewhere", "a late answer")?;
 
         // Killed and back while the request is still open: the new daemon
         // gets it replayed and takes abg's answer.
-        let turn = CodexTurn::new(&s, "replayed");
-        turn.push_script(&mock);
-        abg.tui.type_text(&turn.human).await?;
-        let id = codex_pending(&abg, &s, &turn).await?;
+        let (turn, id) = codex_turn_pending(&abg, &s, &mock, "replayed").await?;
         kill_daemon(&abg).await?;
         // Let the new daemon subscribe and take the replay.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let entry = codex_entry_in(&abg, &s, &id, "pending").await?;
         ensure!(entry["peer"] == "codex", "{entry:#}");
         let out = abg.run_cli(&s.env.workdir, &["approve", &id])?;
-        ensure!(
-            out.status.success(),
-            "abg approve after the restart failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ensure_ok(&out, "abg approve after the restart")?;
         abg.tui.wait_for(&turn.done, WAIT).await?;
         wait_file(&turn.path, WAIT).await?;
-        let outputs = codex_outputs(&mock, &turn.rel);
-        ensure!(
-            outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
-            "the replayed request did not run once: {outputs:#?}"
-        );
+        ensure_answered(&mock, &turn, RAN, "the replayed request did not run once")?;
         Ok(())
     }
     .await;
@@ -942,17 +889,7 @@ fn claude_safe_mode_permission_is_answered_from_abg() {
 
 /// The JSON of `abg approvals --json [--all]` for the Claude pair.
 fn claude_approvals(abg: &AbgClaude, all: bool) -> Result<Value> {
-    let mut args = vec!["approvals", "--json"];
-    if all {
-        args.push("--all");
-    }
-    let out = abg.run_cli(&args)?;
-    ensure!(
-        out.status.success(),
-        "abg approvals failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(serde_json::from_slice(&out.stdout)?)
+    approvals_json(&abg.run_cli(&approvals_args(all))?)
 }
 
 /// The inbox entry of Claude's request whose input names `needle`, once it
@@ -982,6 +919,26 @@ async fn claude_entry(abg: &AbgClaude, needle: &str, state: &str) -> Result<Valu
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Starts the scripted turn `tag` and waits for Claude's permission dialog
+/// and its pending inbox entry: the turn and the entry.
+async fn claude_turn_pending(
+    abg: &AbgClaude,
+    s: &Scenario,
+    mock: &MockAnthropic,
+    tag: &str,
+) -> Result<(ClaudeTurn, Value)> {
+    let turn = ClaudeTurn::new(s, tag);
+    turn.push_script(mock);
+    abg.tui.type_text(&turn.human).await?;
+    abg.tui
+        .wait_until(&format!("Claude's permission dialog ({tag})"), WAIT, |sc| {
+            sc.contains(CLAUDE_DIALOG) && sc.contains(&turn.command)
+        })
+        .await?;
+    let entry = claude_entry(abg, &turn.command, "pending").await?;
+    Ok((turn, entry))
 }
 
 /// What the model was told about tool call results, in order (the
@@ -1016,19 +973,9 @@ fn claude_tool_results(mock: &MockAnthropic) -> Vec<Value> {
 async fn claude_inbox(s: Scenario) -> Result<()> {
     let mock = claude_setup(&s, Some(MANUAL_PROJECT_SETTINGS)).await?;
     let abg = AbgClaude::start_with_args(&s, &mock, &Launch::default(), &["--safe"]).await?;
-    let dialog_for = |turn: &ClaudeTurn| {
-        let command = turn.command.clone();
-        move |sc: &str| sc.contains(CLAUDE_DIALOG) && sc.contains(&command)
-    };
 
     // Approved from abg.
-    let turn = ClaudeTurn::new(&s, "relay-allow");
-    turn.push_script(&mock);
-    abg.tui.type_text(&turn.human).await?;
-    abg.tui
-        .wait_until("Claude's permission dialog", WAIT, dialog_for(&turn))
-        .await?;
-    let entry = claude_entry(&abg, &turn.command, "pending").await?;
+    let (turn, entry) = claude_turn_pending(&abg, &s, &mock, "relay-allow").await?;
     ensure!(
         entry["kind"] == "command" && entry["detail"]["tool"] == "Bash",
         "{entry:#}"
@@ -1036,11 +983,7 @@ async fn claude_inbox(s: Scenario) -> Result<()> {
     ensure!(!turn.path.exists(), "the marker exists before the answer");
     let id = entry["id"].as_str().unwrap_or_default().to_string();
     let out = abg.run_cli(&["approve", &id])?;
-    ensure!(
-        out.status.success(),
-        "abg approve failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ensure_ok(&out, "abg approve")?;
     abg.tui.wait_for(&turn.done, WAIT).await?;
     wait_file(&turn.path, WAIT).await?;
     let entry = claude_entry(&abg, &turn.command, "approved").await?;
@@ -1052,20 +995,10 @@ async fn claude_inbox(s: Scenario) -> Result<()> {
     );
 
     // Denied from abg: nothing runs, the model is told.
-    let turn = ClaudeTurn::new(&s, "relay-deny");
-    turn.push_script(&mock);
-    abg.tui.type_text(&turn.human).await?;
-    abg.tui
-        .wait_until("Claude's second dialog", WAIT, dialog_for(&turn))
-        .await?;
-    let entry = claude_entry(&abg, &turn.command, "pending").await?;
+    let (turn, entry) = claude_turn_pending(&abg, &s, &mock, "relay-deny").await?;
     let id = entry["id"].as_str().unwrap_or_default().to_string();
     let out = abg.run_cli(&["deny", &id, "--reason", "not now"])?;
-    ensure!(
-        out.status.success(),
-        "abg deny failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ensure_ok(&out, "abg deny")?;
     abg.tui.wait_for(&turn.done, WAIT).await?;
     let results = claude_tool_results(&mock);
     ensure!(
@@ -1078,13 +1011,7 @@ async fn claude_inbox(s: Scenario) -> Result<()> {
     claude_entry(&abg, &turn.command, "denied").await?;
 
     // Answered in Claude's terminal first.
-    let turn = ClaudeTurn::new(&s, "tui-first");
-    turn.push_script(&mock);
-    abg.tui.type_text(&turn.human).await?;
-    abg.tui
-        .wait_until("Claude's third dialog", WAIT, dialog_for(&turn))
-        .await?;
-    let entry = claude_entry(&abg, &turn.command, "pending").await?;
+    let (turn, entry) = claude_turn_pending(&abg, &s, &mock, "tui-first").await?;
     let id = entry["id"].as_str().unwrap_or_default().to_string();
     answer(&abg.tui, "Enter", CLAUDE_DIALOG).await?;
     abg.tui.wait_for(&turn.done, WAIT).await?;
@@ -1092,12 +1019,7 @@ async fn claude_inbox(s: Scenario) -> Result<()> {
     let entry = claude_entry(&abg, &turn.command, "answered_elsewhere").await?;
     ensure!(entry["answered_via"] == "tui", "{entry:#}");
     let late = abg.run_cli(&["approve", &id])?;
-    ensure!(
-        !late.status.success()
-            && String::from_utf8_lossy(&late.stderr).contains("answered_elsewhere"),
-        "a late answer after the TUI's was not refused: {}",
-        String::from_utf8_lossy(&late.stderr)
-    );
+    ensure_refused(&late, "answered_elsewhere", "a late answer after the TUI's")?;
     ensure!(
         claude_tool_results(&mock).len() == 3,
         "Claude saw one answer per call: {:#?}",

@@ -42,11 +42,7 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         let page = client.messages_after(after, 1000).await?;
         for m in &page.messages {
             after = m.seq;
-            match args.format {
-                // One escaped JSON line, whatever the destination.
-                Format::Jsonl => out.push_str(&(output::json_text(m, false)? + "\n")),
-                Format::Md => out.push_str(&args.format.message(m)?),
-            }
+            out.push_str(&args.format.message(m)?);
         }
         count += page.messages.len();
         if page.messages.len() < 1000 {
@@ -56,17 +52,10 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     // The approvals audit: every request and how it was answered.
     let approvals = client.approvals(true, 1000).await?.approvals;
     let approvals = crate::web::api::oldest_first(approvals);
-    match args.format {
-        Format::Jsonl => {
-            for a in &approvals {
-                let mut v = serde_json::to_value(a)?;
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("record".into(), "approval".into());
-                }
-                out.push_str(&(output::json_text(&v, false)? + "\n"));
-            }
-        }
-        Format::Md => out.push_str(&args.format.approvals(&approvals)?),
+    out.push_str(&args.format.approvals(&approvals)?);
+    if args.format == Format::Jsonl {
+        // Escaped JSON lines, whatever the destination.
+        out = crate::terminal_text::json_visible(out);
     }
     match &args.output {
         Some(path) => {

@@ -224,92 +224,76 @@ fn signal(pid: u32, sig: nix::sys::signal::Signal) {
 /// Keep the app-server running until shutdown. `ready_tx` carries a
 /// generation number bumped every time a (new) app-server is ready.
 pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
-    let pair = core.pair().clone();
-    let binary = core.config().settings.codex_binary.clone();
-    let grace = core.config().settings.daemon_orphan_grace();
-    let mut stop = core.shutdown_signal();
-    let mut restarts = crate::restarts::Restarts::default();
-    let mut generation = 0u64;
-    let mut child: Option<tokio::process::Child> = None;
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        let mode = read_mode(&pair);
-        let attempt = start_or_adopt(&pair, &binary, mode, grace, &mut child).await;
-        let state = match attempt {
-            Ok(state) => state,
-            Err(e) => {
-                tracing::error!("codex app-server: {e}");
-                let _ = core.record_event(
-                    "codex.appserver.error",
-                    serde_json::json!({ "error": e.to_string() }),
-                );
-                if !restarts.pause(None, &mut stop).await {
-                    break;
-                }
-                continue;
-            }
-        };
-        let started = Instant::now();
-        generation += 1;
+    let server = Supervised {
+        pair: core.pair().clone(),
+        binary: core.config().settings.codex_binary.clone(),
+        grace: core.config().settings.daemon_orphan_grace(),
+        child: None,
+    };
+    crate::restarts::supervise(&core, &ready_tx, server).await;
+}
+
+/// The app-server as [`crate::restarts::supervise`] keeps it: `child` is
+/// its guard when this daemon started it (none when adopted).
+struct Supervised {
+    pair: Pair,
+    binary: String,
+    grace: Duration,
+    child: Option<tokio::process::Child>,
+}
+
+impl crate::restarts::Server for Supervised {
+    type Mode = Mode;
+    type State = AppServerState;
+    type Error = AppServerError;
+    const NAME: &'static str = "codex app-server";
+    const EVENTS: &'static str = "codex.appserver";
+
+    fn mode(&self) -> Mode {
+        read_mode(&self.pair)
+    }
+
+    async fn start(&mut self, mode: Mode) -> Result<AppServerState, AppServerError> {
+        let state =
+            start_or_adopt(&self.pair, &self.binary, mode, self.grace, &mut self.child).await?;
         tracing::info!(
             pid = state.pid,
             port = state.port,
             ?mode,
             "codex app-server ready"
         );
-        let _ = core.record_event(
-            "codex.appserver.ready",
-            serde_json::json!({ "pid": state.pid, "port": state.port, "mode": mode }),
-        );
-        ready_tx.send_replace(generation);
-        // Watch it: exit, mode change or shutdown.
-        let why = loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(300)) => {}
-                _ = stop.changed() => break "shutdown",
+        Ok(state)
+    }
+
+    fn pid_port(state: &AppServerState) -> (u32, u16) {
+        (state.pid, state.port)
+    }
+
+    async fn exited(&mut self, state: &AppServerState) -> bool {
+        if let Some(c) = self.child.as_mut()
+            && let Ok(Some(status)) = c.try_wait()
+        {
+            tracing::warn!(%status, "codex app-server (guard) exited");
+            self.child = None;
+            if alive(state.pid) {
+                // Its guard is gone: replace it by a guarded one.
+                stop_server(&self.pair, state, &mut self.child).await;
             }
-            if let Some(c) = child.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                tracing::warn!(%status, "codex app-server (guard) exited");
-                child = None;
-                if alive(state.pid) {
-                    // Its guard is gone: replace it by a guarded one.
-                    stop_server(&pair, &state, &mut child).await;
-                }
-                break "exited";
-            }
-            if child.is_none() && !alive(state.pid) {
-                break "exited";
-            }
-            if read_mode(&pair) != mode {
-                break "mode";
-            }
-        };
-        match why {
-            "shutdown" => {
-                stop_server(&pair, &state, &mut child).await;
-                break;
-            }
-            "mode" => {
-                tracing::info!("permission mode changed; restarting the codex app-server");
-                stop_server(&pair, &state, &mut child).await;
-                restarts.reset();
-            }
-            _ => {
-                let _ = core.record_event(
-                    "codex.appserver.exited",
-                    serde_json::json!({ "pid": state.pid }),
-                );
-                if !restarts.pause(Some(started.elapsed()), &mut stop).await {
-                    break;
-                }
-            }
+            return true;
+        }
+        self.child.is_none() && !alive(state.pid)
+    }
+
+    async fn stop(&mut self, state: &AppServerState, why: crate::restarts::Ended) {
+        // After an exit there is nothing left to stop (see `exited`).
+        if why != crate::restarts::Ended::Exited {
+            stop_server(&self.pair, state, &mut self.child).await;
         }
     }
-    let _ = std::fs::remove_file(state_file(&pair));
+
+    fn finish(&mut self) {
+        let _ = std::fs::remove_file(state_file(&self.pair));
+    }
 }
 
 /// Stop the app-server (through its guard when it has one; see

@@ -170,73 +170,68 @@ pub async fn stop_left(pair: &Pair) -> bool {
 /// number bumped every time a (new) server is ready.
 pub async fn supervise(core: Arc<Core>, ready_tx: watch::Sender<u64>) {
     let pair = core.pair().clone();
-    let binary = core.config().settings.opencode_binary.clone();
-    let mut stop = core.shutdown_signal();
-    let mut restarts = crate::restarts::Restarts::default();
-    let mut generation = 0u64;
     if stop_left(&pair).await {
         tracing::info!("stopped the opencode server a previous daemon left");
     }
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        let mode = read_mode(&pair);
-        let (mut child, state) = match start(&pair, &binary, mode).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("opencode server: {e}");
-                let _ = core.record_event(
-                    "opencode.server.error",
-                    serde_json::json!({ "error": e.to_string() }),
-                );
-                if !restarts.pause(None, &mut stop).await {
-                    break;
-                }
-                continue;
-            }
-        };
-        let started = Instant::now();
-        generation += 1;
-        tracing::info!(pid = state.pid, port = state.port, ?mode, version = %state.version, "opencode server ready");
-        let _ = core.record_event(
-            "opencode.server.ready",
-            serde_json::json!({ "pid": state.pid, "port": state.port, "mode": mode }),
-        );
-        ready_tx.send_replace(generation);
-        let why = loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(300)) => {}
-                _ = stop.changed() => break "shutdown",
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                tracing::warn!(%status, "opencode server exited");
-                break "exited";
-            }
-            if read_mode(&pair) != mode {
-                break "mode";
-            }
-        };
-        stop_group(state.pid, state.start_time, Some(&mut child)).await;
-        let _ = std::fs::remove_file(state_file(&pair));
-        match why {
-            "shutdown" => break,
-            "mode" => {
-                tracing::info!("permission mode changed; restarting the opencode server");
-                restarts.reset();
-            }
-            _ => {
-                let _ = core.record_event(
-                    "opencode.server.exited",
-                    serde_json::json!({ "pid": state.pid }),
-                );
-                if !restarts.pause(Some(started.elapsed()), &mut stop).await {
-                    break;
-                }
-            }
-        }
+    let server = Supervised {
+        pair,
+        binary: core.config().settings.opencode_binary.clone(),
+        child: None,
+    };
+    crate::restarts::supervise(&core, &ready_tx, server).await;
+}
+
+/// The server as [`crate::restarts::supervise`] keeps it: `child` is the
+/// running one, the leader of its process group.
+struct Supervised {
+    pair: Pair,
+    binary: String,
+    child: Option<tokio::process::Child>,
+}
+
+impl crate::restarts::Server for Supervised {
+    type Mode = Mode;
+    type State = ServerState;
+    type Error = ServerError;
+    const NAME: &'static str = "opencode server";
+    const EVENTS: &'static str = "opencode.server";
+
+    fn mode(&self) -> Mode {
+        read_mode(&self.pair)
     }
-    let _ = std::fs::remove_file(state_file(&pair));
+
+    async fn start(&mut self, mode: Mode) -> Result<ServerState, ServerError> {
+        let (child, state) = start(&self.pair, &self.binary, mode).await?;
+        self.child = Some(child);
+        tracing::info!(pid = state.pid, port = state.port, ?mode, version = %state.version, "opencode server ready");
+        Ok(state)
+    }
+
+    fn pid_port(state: &ServerState) -> (u32, u16) {
+        (state.pid, state.port)
+    }
+
+    async fn exited(&mut self, _state: &ServerState) -> bool {
+        if let Some(c) = self.child.as_mut()
+            && let Ok(Some(status)) = c.try_wait()
+        {
+            tracing::warn!(%status, "opencode server exited");
+            return true;
+        }
+        false
+    }
+
+    /// Whatever the reason, the whole group goes (after an exit, its MCP
+    /// servers may still run).
+    async fn stop(&mut self, state: &ServerState, _why: crate::restarts::Ended) {
+        stop_group(state.pid, state.start_time, self.child.as_mut()).await;
+        self.child = None;
+        let _ = std::fs::remove_file(state_file(&self.pair));
+    }
+
+    fn finish(&mut self) {
+        let _ = std::fs::remove_file(state_file(&self.pair));
+    }
 }
 
 /// Start a server in `mode` and wait until it is ready.

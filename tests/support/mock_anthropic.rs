@@ -8,17 +8,15 @@
 //! model. Shapes follow `testing-real-clis.md` §4. Only requests that carry
 //! tools consume scripted steps; tool-less side requests get a canned reply.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::recorder::{RecordedRequest, RequestLog, clip};
+use super::mock_server::{MockServer, Shared};
+use super::recorder::{RecordedRequest, clip};
 use super::sse::{self, Frame};
 
 /// The reply to requests without tools (never consumes a step).
@@ -110,93 +108,18 @@ pub fn rate_limit_headers(five_hour: f64, seven_day: f64) -> Vec<(String, String
     ]
 }
 
-/// Decides a step from a request body (see `respond_with`).
-pub type Responder = Arc<dyn Fn(&Value) -> Option<Step> + Send + Sync>;
+/// A running mock of the Messages API. Dropping it stops the server.
+pub type MockAnthropic = MockServer<Step>;
 
-#[derive(Default)]
-struct Script {
-    steps: VecDeque<Step>,
-    /// Asked first for every scripted request; `None` falls back to `steps`.
-    responder: Option<Responder>,
-    /// Tool-carrying message requests served so far.
-    served: usize,
-    default_headers: Vec<(String, String)>,
-}
-
-#[derive(Clone)]
-struct Shared {
-    log: RequestLog,
-    script: Arc<Mutex<Script>>,
-}
-
-/// A running mock. Dropping it stops the server.
-pub struct MockAnthropic {
-    port: u16,
-    shared: Shared,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for MockAnthropic {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl MockAnthropic {
+impl MockServer<Step> {
     /// Starts on `127.0.0.1:0` in the current network namespace.
     pub async fn start() -> Result<Self> {
-        let shared = Shared {
-            log: RequestLog::new(describe),
-            script: Arc::default(),
-        };
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let (port, task) = sse::serve(router).await?;
-        Ok(Self { port, shared, task })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
+        Self::serve(describe, handle).await
     }
 
     /// The value for `ANTHROPIC_BASE_URL`.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Answers each tool-carrying request with what `f` makes of its body,
-    /// when it returns a step (steps keyed to the text they answer); `None`
-    /// falls back to the FIFO script, then to the echo reply.
-    pub fn respond_with(&self, f: impl Fn(&Value) -> Option<Step> + Send + Sync + 'static) {
-        self.script().responder = Some(Arc::new(f));
-    }
-
-    pub fn push(&self, step: Step) {
-        self.script().steps.push_back(step);
-    }
-
-    pub fn pending_steps(&self) -> usize {
-        self.script().steps.len()
-    }
-
-    pub fn set_default_headers(&self, headers: Vec<(String, String)>) {
-        self.script().default_headers = headers;
-    }
-
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.log.all()
-    }
-
-    pub fn log(&self) -> &RequestLog {
-        &self.shared.log
-    }
-
-    pub async fn wait_for_request(
-        &self,
-        what: &str,
-        timeout: Duration,
-        pred: impl Fn(&RecordedRequest) -> bool,
-    ) -> Result<RecordedRequest> {
-        self.shared.log.wait_since(0, what, timeout, pred).await
+        format!("http://127.0.0.1:{}", self.port())
     }
 
     /// Waits for a tool-carrying `/v1/messages` request received at log
@@ -206,8 +129,7 @@ impl MockAnthropic {
         since: usize,
         timeout: Duration,
     ) -> Result<RecordedRequest> {
-        self.shared
-            .log
+        self.log()
             .wait_since(
                 since,
                 "a /v1/messages request carrying tools",
@@ -215,10 +137,6 @@ impl MockAnthropic {
                 |r| r.method == "POST" && r.path == "/v1/messages" && has_tools(&r.body),
             )
             .await
-    }
-
-    fn script(&self) -> std::sync::MutexGuard<'_, Script> {
-        self.shared.script.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -290,11 +208,8 @@ fn describe(r: &RecordedRequest) -> String {
     )
 }
 
-async fn handle(State(shared): State<Shared>, req: Request) -> Response {
-    let r = sse::read_request(req).await;
-    let recorded = shared
-        .log
-        .push(r.method, r.path, r.query, r.headers, r.body);
+async fn handle(State(shared): State<Shared<Step>>, req: Request) -> Response {
+    let recorded = shared.record(req).await;
     let body = &recorded.body;
     match (recorded.method.as_str(), recorded.path.as_str()) {
         ("HEAD", _) => return sse::empty_ok(),
@@ -309,12 +224,9 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
     }
     let streaming = body["stream"].as_bool().unwrap_or(false);
     let (step, n, mut headers) = {
-        let mut s = shared.script.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = shared.script();
         if has_tools(body) {
-            s.served += 1;
-            let n = s.served;
-            let keyed = s.responder.as_ref().and_then(|f| f(body));
-            let step = keyed.or_else(|| s.steps.pop_front()).unwrap_or_else(|| {
+            let (step, n) = s.next(body, |n| {
                 let last = last_user_text(body).unwrap_or_default();
                 Step::text(format!("mock reply {n}: {last}")).chunks(2)
             });

@@ -10,17 +10,15 @@
 //! `mock reply N: <last user text>`. A request without `tools` (a session
 //! title) is answered without consuming a scripted step.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::recorder::{RecordedRequest, RequestLog, clip};
+use super::mock_server::{MockServer, Shared};
+use super::recorder::{RecordedRequest, clip};
 use super::sse::{self, Frame};
 
 /// What the mock answers to one (non-title) request.
@@ -60,75 +58,19 @@ impl ChatStep {
     }
 }
 
-/// Decides a step from a request body (see [`MockChat::respond_with`]).
-pub type ChatResponder = Arc<dyn Fn(&Value) -> Option<ChatStep> + Send + Sync>;
+/// A running mock of the Chat Completions API. Dropping it stops the
+/// server.
+pub type MockChat = MockServer<ChatStep>;
 
-#[derive(Clone)]
-struct Shared {
-    log: RequestLog,
-    script: Arc<Mutex<(VecDeque<ChatStep>, usize)>>,
-    /// Asked first for every model turn; `None` falls back to the script.
-    responder: Arc<Mutex<Option<ChatResponder>>>,
-}
-
-/// A running mock. Dropping it stops the server.
-pub struct MockChat {
-    port: u16,
-    shared: Shared,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for MockChat {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl MockChat {
+impl MockServer<ChatStep> {
     /// Starts on `127.0.0.1:0` in the current network namespace.
     pub async fn start() -> Result<Self> {
-        let shared = Shared {
-            log: RequestLog::new(describe),
-            script: Arc::default(),
-            responder: Arc::default(),
-        };
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let (port, task) = sse::serve(router).await?;
-        Ok(Self { port, shared, task })
+        Self::serve(describe, handle).await
     }
 
     /// The provider `baseURL`: `http://127.0.0.1:P/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.port)
-    }
-
-    /// Answers each model turn with what `f` makes of its body, when it
-    /// returns a step (steps keyed to the text they answer); `None` falls
-    /// back to the FIFO script, then to the echo reply.
-    pub fn respond_with(&self, f: impl Fn(&Value) -> Option<ChatStep> + Send + Sync + 'static) {
-        *self
-            .shared
-            .responder
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(f));
-    }
-
-    /// Queues a step (FIFO).
-    pub fn push(&self, step: ChatStep) {
-        self.shared
-            .script
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .push_back(step);
-    }
-
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.log.all()
-    }
-
-    pub fn log(&self) -> &RequestLog {
-        &self.shared.log
+        format!("http://127.0.0.1:{}/v1", self.port())
     }
 
     /// Model turns (not title requests) whose last user text contains `needle`.
@@ -148,12 +90,10 @@ impl MockChat {
         timeout: Duration,
     ) -> Result<RecordedRequest> {
         let what = format!("a chat turn whose last user text contains {needle:?}");
-        self.shared
-            .log
-            .wait_since(0, &what, timeout, |r| {
-                is_turn(r) && last_user_text(&r.body).is_some_and(|t| t.contains(needle))
-            })
-            .await
+        self.wait_for_request(&what, timeout, |r| {
+            is_turn(r) && last_user_text(&r.body).is_some_and(|t| t.contains(needle))
+        })
+        .await
     }
 }
 
@@ -206,11 +146,8 @@ fn chunk(n: usize, delta: Value, finish: Value) -> Frame {
     )
 }
 
-async fn handle(State(shared): State<Shared>, req: Request) -> Response {
-    let r = sse::read_request(req).await;
-    let recorded = shared
-        .log
-        .push(r.method, r.path, r.query, r.headers, r.body);
+async fn handle(State(shared): State<Shared<ChatStep>>, req: Request) -> Response {
+    let recorded = shared.record(req).await;
     if recorded.method != "POST" || recorded.path != "/v1/chat/completions" {
         return sse::json_response(
             404,
@@ -219,20 +156,10 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
         );
     }
     let (step, n) = if is_turn(&recorded) {
-        let mut s = shared.script.lock().unwrap_or_else(|p| p.into_inner());
-        s.1 += 1;
-        let n = s.1;
-        let responder = shared
-            .responder
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let keyed = responder.and_then(|f| f(&recorded.body));
-        let step = keyed.or_else(|| s.0.pop_front()).unwrap_or_else(|| {
+        shared.script().next(&recorded.body, |n| {
             let last = last_user_text(&recorded.body).unwrap_or_default();
             ChatStep::text(format!("mock reply {n}: {last}"))
-        });
-        (step, n)
+        })
     } else {
         (ChatStep::text("Mock title"), 0)
     };

@@ -8,17 +8,15 @@
 //! Shapes follow `testing-real-clis.md` §3 exactly. The TUI's thread-title
 //! side request is answered without consuming a scripted step.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::recorder::{RecordedRequest, RequestLog, clip};
+use super::mock_server::{MockServer, Shared};
+use super::recorder::{RecordedRequest, clip};
 use super::sse::{self, Frame};
 
 /// What the mock answers to one (non-title) `/v1/responses` request.
@@ -127,99 +125,18 @@ pub fn rate_limit_headers(
     .collect()
 }
 
-/// Decides a step from a request body (see `respond_with`).
-pub type Responder = Arc<dyn Fn(&Value) -> Option<Step> + Send + Sync>;
+/// A running mock of the Responses API. Dropping it stops the server.
+pub type MockOpenAi = MockServer<Step>;
 
-#[derive(Default)]
-struct Script {
-    steps: VecDeque<Step>,
-    /// Asked first for every scripted request; `None` falls back to `steps`.
-    responder: Option<Responder>,
-    /// Non-title responses served so far.
-    served: usize,
-    default_headers: Vec<(String, String)>,
-}
-
-#[derive(Clone)]
-struct Shared {
-    log: RequestLog,
-    script: Arc<Mutex<Script>>,
-}
-
-/// A running mock. Dropping it stops the server.
-pub struct MockOpenAi {
-    port: u16,
-    shared: Shared,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for MockOpenAi {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl MockOpenAi {
+impl MockServer<Step> {
     /// Starts on `127.0.0.1:0` in the current network namespace.
     pub async fn start() -> Result<Self> {
-        let shared = Shared {
-            log: RequestLog::new(describe),
-            script: Arc::default(),
-        };
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let (port, task) = sse::serve(router).await?;
-        Ok(Self { port, shared, task })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
+        Self::serve(describe, handle).await
     }
 
     /// The provider `base_url` for Codex's config: `http://127.0.0.1:P/v1`.
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v1", self.port)
-    }
-
-    /// Answers each scripted request with what `f` makes of its body, when
-    /// it returns a step (steps keyed to the text they answer); `None`
-    /// falls back to the FIFO script, then to the echo reply.
-    pub fn respond_with(&self, f: impl Fn(&Value) -> Option<Step> + Send + Sync + 'static) {
-        self.script().responder = Some(Arc::new(f));
-    }
-
-    /// Queues a step (FIFO).
-    pub fn push(&self, step: Step) {
-        self.script().steps.push_back(step);
-    }
-
-    /// Steps not yet consumed.
-    pub fn pending_steps(&self) -> usize {
-        self.script().steps.len()
-    }
-
-    /// Headers added to every response (a step's own headers win).
-    pub fn set_default_headers(&self, headers: Vec<(String, String)>) {
-        self.script().default_headers = headers;
-    }
-
-    /// Every request received, oldest first (title requests included).
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.log.all()
-    }
-
-    /// The log, for waiting from a mark (`log().len()`) and for reports.
-    pub fn log(&self) -> &RequestLog {
-        &self.shared.log
-    }
-
-    /// Waits for any request (already received or future) matching `pred`.
-    pub async fn wait_for_request(
-        &self,
-        what: &str,
-        timeout: Duration,
-        pred: impl Fn(&RecordedRequest) -> bool,
-    ) -> Result<RecordedRequest> {
-        self.shared.log.wait_since(0, what, timeout, pred).await
+        format!("http://127.0.0.1:{}/v1", self.port())
     }
 
     /// Waits for a model turn request (not the title request) whose last user
@@ -236,10 +153,6 @@ impl MockOpenAi {
                 && last_user_text(&r.body).is_some_and(|t| t.contains(needle))
         })
         .await
-    }
-
-    fn script(&self) -> std::sync::MutexGuard<'_, Script> {
-        self.shared.script.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -297,11 +210,8 @@ fn describe(r: &RecordedRequest) -> String {
     )
 }
 
-async fn handle(State(shared): State<Shared>, req: Request) -> Response {
-    let r = sse::read_request(req).await;
-    let recorded = shared
-        .log
-        .push(r.method, r.path, r.query, r.headers, r.body);
+async fn handle(State(shared): State<Shared<Step>>, req: Request) -> Response {
+    let recorded = shared.record(req).await;
     if recorded.method != "POST" || recorded.path != "/v1/responses" {
         return sse::json_response(
             404,
@@ -310,23 +220,15 @@ async fn handle(State(shared): State<Shared>, req: Request) -> Response {
         );
     }
     if is_title_request(&recorded.body) {
-        let defaults = shared
-            .script
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .default_headers
-            .clone();
+        let defaults = shared.script().default_headers.clone();
         return sse::sse_response(
             text_frames("resp_title", "msg_title", r#"{"title":"Mock title"}"#, 1),
             &defaults,
         );
     }
     let (step, n, defaults) = {
-        let mut s = shared.script.lock().unwrap_or_else(|p| p.into_inner());
-        s.served += 1;
-        let n = s.served;
-        let keyed = s.responder.as_ref().and_then(|f| f(&recorded.body));
-        let step = keyed.or_else(|| s.steps.pop_front()).unwrap_or_else(|| {
+        let mut s = shared.script();
+        let (step, n) = s.next(&recorded.body, |n| {
             let last = last_user_text(&recorded.body).unwrap_or_default();
             Step::text(format!("mock reply {n}: {last}")).chunks(2)
         });

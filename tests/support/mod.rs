@@ -14,7 +14,7 @@
 //! - [`env`]: hermetic homes and the environment each CLI gets;
 //! - [`mock_openai`] / [`mock_anthropic`] / [`mock_chat`]: scripted model
 //!   APIs (Responses for Codex, Messages for Claude, Chat Completions for
-//!   OpenCode);
+//!   OpenCode), on the scaffolding they share ([`mock_server`]);
 //! - [`tui`]: the tmux-based terminal driver;
 //! - [`procs`]: child processes killed by process group, `/proc` scans;
 //! - [`diag`]: what gets printed when a scenario fails;
@@ -52,6 +52,7 @@ pub mod mcp_channel;
 pub mod mock_anthropic;
 pub mod mock_chat;
 pub mod mock_openai;
+pub mod mock_server;
 pub mod opencode;
 pub mod pair;
 pub mod ports;

@@ -2,7 +2,8 @@
 //! (`tests/e2e_opencode.rs`) or as the third agent of a pair
 //! ([`super::trio`]): OpenCode's config seeded against the Chat Completions
 //! mock, the environment that points it at the hermetic home and the pinned
-//! binary, the wait for its ready composer, and the pair dir lookup.
+//! binary, the Chat Completions mock with its requests in the failure
+//! report, the wait for its ready composer, and the pair dir lookup.
 //!
 //! Why it exists: OpenCode reads its config and data from the XDG dirs
 //! (reference `tests/reference/opencode.md`), so the hermetic home is only
@@ -16,11 +17,22 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::env::{Vars, set_var};
+use super::mock_chat::MockChat;
 use super::scenario::Scenario;
 use super::tui::Tui;
 
 /// OpenCode boots slowly on a loaded machine (reference §9: up to 16 s).
 pub const BOOT: Duration = Duration::from_secs(120);
+
+/// Starts the Chat Completions mock; its requests go into the scenario's
+/// failure report.
+pub async fn start_mock(s: &Scenario) -> Result<MockChat> {
+    let mock = MockChat::start().await?;
+    let log = mock.log().clone();
+    s.diag
+        .add_source("chat mock requests", move || log.summary(40));
+    Ok(mock)
+}
 
 /// Writes `~/.config/opencode/opencode.json` in the scenario's home: the
 /// model is `mock/mock-model` at `chat_base` (the mock's `/v1`), with no

@@ -2,7 +2,7 @@
 //!
 //! Why it exists: tests assert on what an agent sent to its model (the user
 //! text, a `<channel>` block, a tool result), and must wait for that request
-//! with a deadline instead of sleeping. Both mock model servers record into
+//! with a deadline instead of sleeping. Every mock model server records into
 //! this type, and its one-line-per-request summary goes into failure reports.
 
 use std::sync::{Arc, Mutex};
