@@ -10,10 +10,10 @@
 //! once and each answer is stored once, for its sender; and that the
 //! server is on the pair's port behind its password, allowing every tool
 //! unless `--safe`, with the TUI attached to the pair's session and no
-//! password on any command line; and that under `--safe` OpenCode's
-//! permission requests reach the approvals inbox, where an approval runs the
-//! command once, a denial runs nothing and tells the model why, and an
-//! answer given in the TUI first closes the entry. Skipped (one
+//! password on any command line; and that when the human starts a new
+//! session in the TUI and types there, the pair follows, and the next
+//! peer message lands in that session. (Its permission requests in the
+//! approvals inbox: `tests/e2e_opencode_inbox.rs`.) Skipped (one
 //! line) when the pinned CLI is absent; a hard failure with
 //! `ABG_E2E_REQUIRED=1`.
 // Test/bench code: a failed unwrap is a failed test or an aborted run.
@@ -21,182 +21,19 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 
-use support::abg_codex::{abg_env, alive};
+use support::abg_codex::alive;
+use support::abg_opencode::{AbgOpenCode, answers_with, wait_answer};
 use support::clis::Need;
-use support::control::Control;
-use support::env::Vars;
-use support::mock_chat::{ChatStep, MockChat};
-use support::opencode::{
-    BOOT, opencode_env, pair_dir_in, seed_opencode, start_mock, wait_composer,
-};
+use support::mock_chat::ChatStep;
+use support::opencode::{BOOT, start_mock};
 use support::scenario::{self, Scenario};
-use support::tui::Tui;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// `abg opencode` in tmux, and its pair.
-struct AbgOpenCode {
-    tui: Tui,
-    env: Vars,
-    state_dir: PathBuf,
-    base_port: u16,
-}
-
-impl AbgOpenCode {
-    async fn start(s: &Scenario, mock: &MockChat) -> Result<Self> {
-        Self::start_with(s, mock, &[]).await
-    }
-
-    async fn start_with(s: &Scenario, mock: &MockChat, args: &[&str]) -> Result<Self> {
-        seed_opencode(s, &mock.base_url())?;
-        let (mut env, state_dir, base_port) = abg_env(s)?;
-        opencode_env(s, &mut env)?;
-        let abg = Path::new(env!("CARGO_BIN_EXE_abg"));
-        let mut argv = vec!["opencode"];
-        argv.extend_from_slice(args);
-        let tui = s.tui("abg-opencode", abg, &argv, &env)?;
-        let me = Self {
-            tui,
-            env,
-            state_dir,
-            base_port,
-        };
-        let dir = me.state_dir.clone();
-        s.diag.add_source("abg daemon log", move || {
-            let Some(pair) = pair_dir_in(&dir) else {
-                return "(no pair dir)".into();
-            };
-            let mut out = String::new();
-            for f in ["logs/daemon.log", "logs/opencode-server.log"] {
-                let tail = support::diag::tail_file(&pair.join(f), 80).unwrap_or_default();
-                out.push_str(&format!("--- {f}\n{tail}\n"));
-            }
-            out
-        });
-        wait_composer(&me.tui).await?;
-        Ok(me)
-    }
-
-    fn pair_dir(&self) -> Result<PathBuf> {
-        pair_dir_in(&self.state_dir).context("no pair dir")
-    }
-
-    fn control(&self) -> Result<Control> {
-        let secret = std::fs::read_to_string(self.pair_dir()?.join("secret"))?;
-        Ok(Control {
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(30))
-                .build()?,
-            port: self.base_port + 2,
-            secret: secret.trim().to_string(),
-        })
-    }
-
-    /// `GET /config` of the pair's OpenCode server, with its password.
-    async fn server_config(&self) -> Result<Value> {
-        let dir = self.pair_dir()?;
-        let state: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("opencode-server.json"))?)?;
-        let password = std::fs::read_to_string(dir.join("opencode.password"))?;
-        let port = state["port"].as_u64().context("port")?;
-        ensure!(
-            port == u64::from(self.base_port) + 1,
-            "the server is not on the pair's +1 port: {state}"
-        );
-        let http = reqwest::Client::builder().no_proxy().build()?;
-        let url = format!("http://127.0.0.1:{port}/config");
-        let anon = http.get(&url).send().await?.status();
-        ensure!(
-            anon == 401,
-            "the server answered {anon} without the password"
-        );
-        Ok(http
-            .get(&url)
-            .basic_auth("opencode", Some(password.trim()))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
-    }
-
-    fn run_cli(&self, cwd: &Path, args: &[&str]) -> Result<std::process::Output> {
-        Ok(std::process::Command::new(env!("CARGO_BIN_EXE_abg"))
-            .args(args)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(cwd)
-            .stdin(std::process::Stdio::null())
-            .output()?)
-    }
-
-    /// The pid recorded in the pair dir's `file` (`daemon.json`,
-    /// `opencode-server.json`).
-    fn pid_in(&self, file: &str) -> Result<i32> {
-        let text = std::fs::read_to_string(self.pair_dir()?.join(file))?;
-        let v: Value = serde_json::from_str(&text)?;
-        Ok(i32::try_from(v["pid"].as_i64().context("pid")?)?)
-    }
-
-    /// The pids of the daemon and the server.
-    fn pids(&self) -> Vec<i32> {
-        ["daemon.json", "opencode-server.json"]
-            .iter()
-            .filter_map(|f| self.pid_in(f).ok())
-            .collect()
-    }
-
-    /// Stops the TUI, then the daemon (which stops the server), then kills
-    /// anything left by pid.
-    async fn shutdown(mut self, s: &Scenario) -> Result<()> {
-        self.tui.stop();
-        let pids = self.pids();
-        let _ = self.run_cli(&s.env.workdir, &["kill"]);
-        let end = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < end && pids.iter().any(|p| alive(*p)) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        for p in pids {
-            if alive(p) {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(p),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Waits for a stored message from OpenCode whose body contains `needle`.
-async fn wait_answer(
-    control: &Control,
-    what: &str,
-    timeout: Duration,
-    needle: &str,
-) -> Result<Value> {
-    control
-        .wait_message(what, timeout, |m| {
-            m["from"] == "opencode" && m["body"].as_str().is_some_and(|b| b.contains(needle))
-        })
-        .await
-}
-
-/// Stored messages from OpenCode whose body contains `needle`.
-fn answers_with<'a>(msgs: &'a [Value], needle: &str) -> Vec<&'a Value> {
-    msgs.iter()
-        .filter(|m| {
-            m["from"] == "opencode" && m["body"].as_str().is_some_and(|b| b.contains(needle))
-        })
-        .collect()
-}
 
 #[test]
 fn abg_opencode_takes_a_message_sent_mid_turn_once() {
@@ -441,187 +278,96 @@ async fn daemon_killed(s: Scenario) -> Result<()> {
 }
 
 #[test]
-fn abg_opencode_safe_permissions_go_through_the_inbox() {
-    scenario::run("abg_opencode_inbox", Need::OpenCode, opencode_inbox);
+fn abg_opencode_follows_the_human_to_a_new_session() {
+    scenario::run("abg_opencode_follow", Need::OpenCode, follow);
 }
 
-/// The JSON of `abg approvals --json --all`.
-fn inbox(abg: &AbgOpenCode, s: &Scenario) -> Result<Value> {
-    let out = abg.run_cli(&s.env.workdir, &["approvals", "--json", "--all"])?;
-    ensure!(
-        out.status.success(),
-        "abg approvals failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(serde_json::from_slice(&out.stdout)?)
-}
-
-/// Waits for OpenCode's dialog and a pending inbox entry for `command`;
-/// returns the entry.
-async fn opencode_pending(abg: &AbgOpenCode, s: &Scenario, command: &str) -> Result<Value> {
-    abg.tui
-        .wait_until("OpenCode's permission dialog", WAIT, |sc| {
-            sc.contains("Permission required") && sc.contains(command)
-        })
-        .await?;
-    inbox_entry(abg, s, |x| {
-        x["state"] == "pending" && x["detail"]["command"] == command
-    })
-    .await
-}
-
-/// Polls the inbox until an entry satisfies `pred`.
-async fn inbox_entry(
-    abg: &AbgOpenCode,
-    s: &Scenario,
-    pred: impl Fn(&Value) -> bool,
-) -> Result<Value> {
-    let start = Instant::now();
-    loop {
-        let list = inbox(abg, s)?;
-        if let Some(x) = list["approvals"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| pred(x)))
-        {
-            return Ok(x.clone());
-        }
-        ensure!(start.elapsed() < WAIT, "no such inbox entry: {list:#}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// `abg opencode --safe` with the user's config asking before `bash`:
-/// OpenCode's request shows in its TUI and in `abg approvals` (a command,
-/// with every option OpenCode offers); approved from abg, the command runs
-/// once and the dialog closes; denied with a reason, nothing runs and the
-/// model is told the reason; answered in the TUI first, the entry says so
-/// and a late `abg approve` is refused. Each request was answered once.
-async fn opencode_inbox(s: Scenario) -> Result<()> {
-    let mock = MockChat::start().await?;
-    let log = mock.log().clone();
-    s.diag
-        .add_source("chat mock requests", move || log.summary(40));
-    // The user's own project config asks before commands.
-    std::fs::write(
-        s.env.workdir.join("opencode.json"),
-        json!({"permission": {"bash": "ask"}}).to_string(),
-    )?;
-    let abg = AbgOpenCode::start_with(&s, &mock, &["--safe"]).await?;
-    let config = abg.server_config().await?;
-    ensure!(
-        config["permission"] == json!({"bash": "ask"}),
-        "--safe keeps the user's permissions as they are: {config}"
-    );
-    let bash = |command: &str| {
-        ChatStep::tool_call(
-            "bash",
-            json!({"command": command, "description": "a probe"}),
-        )
-    };
-    let send = |text: &str| -> Result<()> {
-        let out = abg.run_cli(&s.env.workdir, &["send", "--to", "opencode", text])?;
-        ensure!(
-            out.status.success(),
-            "abg send failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(())
-    };
-    let work = &s.env.workdir;
-
-    // 1. Approved from abg.
-    mock.push(bash("echo approved > perm.txt"));
-    mock.push(ChatStep::text("done: approved"));
-    send("run the first probe")?;
-    let entry = opencode_pending(&abg, &s, "echo approved > perm.txt").await?;
-    ensure!(
-        entry["peer"] == "opencode" && entry["kind"] == "command",
-        "{entry:#}"
-    );
-    ensure!(
-        entry["options"] == json!(["approve", "approve_for_session", "deny"]),
-        "{entry:#}"
-    );
-    let id = entry["id"].as_str().context("id")?.to_owned();
-    let out = abg.run_cli(work, &["approve", &id])?;
-    ensure!(
-        out.status.success(),
-        "abg approve failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    support::safe_codex::wait_file(&work.join("perm.txt"), WAIT).await?;
-    ensure!(std::fs::read_to_string(work.join("perm.txt"))?.trim() == "approved");
-    abg.tui
-        .wait_gone("Permission required", Duration::from_secs(20))
-        .await?;
+/// The human starts a new session in the TUI (`/new`) and types there:
+/// the pair follows (the session file and store name it, an
+/// `opencode.session.followed` event says so), and the next message from a
+/// peer is a prompt in the new session, with none of the old one's
+/// context, answered once.
+async fn follow(s: Scenario) -> Result<()> {
+    let mock = start_mock(&s).await?;
+    let abg = AbgOpenCode::start(&s, &mock).await?;
     let control = abg.control()?;
-    control
-        .wait_message("the approved turn's answer", WAIT, |m| {
-            m["from"] == "opencode" && m["body"] == "done: approved"
-        })
+    let session_file = abg.pair_dir()?.join("opencode-session");
+    let first = std::fs::read_to_string(&session_file)?;
+    abg.tui.type_text("hello in the first session").await?;
+    wait_answer(
+        &control,
+        "the first session's answer",
+        WAIT,
+        "hello in the first session",
+    )
+    .await?;
+    abg.tui.type_text("/new").await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    abg.tui.type_text("hello in the second session").await?;
+    let req = mock
+        .wait_for_user_text("hello in the second session", WAIT)
         .await?;
-    let done = inbox_entry(&abg, &s, |x| x["id"] == id.as_str()).await?;
     ensure!(
-        done["state"] == "approved" && done["answered_via"] == "cli",
-        "{done:#}"
-    );
-
-    // 2. Denied with a reason: nothing runs, the model hears why.
-    mock.push(bash("echo rejected > rej.txt"));
-    mock.push(ChatStep::text("done: denied"));
-    send("run the second probe")?;
-    let entry = opencode_pending(&abg, &s, "echo rejected > rej.txt").await?;
-    let id = entry["id"].as_str().context("id")?.to_owned();
-    let out = abg.run_cli(work, &["deny", &id, "--reason", "not in this repo"])?;
-    ensure!(
-        out.status.success(),
-        "abg deny failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        !req.body.to_string().contains("hello in the first session"),
+        "the human's second prompt went to the first session: {}",
+        req.body
     );
     let start = Instant::now();
-    loop {
-        let heard = mock
-            .requests()
-            .iter()
-            .any(|r| r.body.to_string().contains("not in this repo"));
-        if heard {
-            break;
+    let second = loop {
+        let now = std::fs::read_to_string(&session_file)?;
+        if now != first {
+            break now;
         }
-        ensure!(
-            start.elapsed() < WAIT,
-            "the model never heard the reason: {}",
-            mock.log().summary(10)
-        );
+        ensure!(start.elapsed() < WAIT, "the pair never followed the human");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    ensure!(!work.join("rej.txt").exists(), "a denied command ran");
-    let done = inbox_entry(&abg, &s, |x| x["id"] == id.as_str()).await?;
-    ensure!(done["state"] == "denied", "{done:#}");
-
-    // 3. Answered in the TUI first (Enter takes "Allow once").
-    mock.push(bash("echo tui > tui.txt"));
-    mock.push(ChatStep::text("done: tui"));
-    send("run the third probe")?;
-    let entry = opencode_pending(&abg, &s, "echo tui > tui.txt").await?;
-    let id = entry["id"].as_str().context("id")?.to_owned();
-    abg.tui.press("Enter")?;
-    support::safe_codex::wait_file(&work.join("tui.txt"), WAIT).await?;
-    let done = inbox_entry(&abg, &s, |x| x["id"] == id.as_str()).await?;
+    };
+    let (events, saved) = {
+        let store = abg::store::Store::open(&abg.pair_dir()?.join("store.sqlite"))?;
+        let saved: Option<String> = store.get_setting(abg::opencode::link::SESSION_SETTING)?;
+        (store.events_after(0, 10_000)?, saved)
+    };
     ensure!(
-        done["state"] == "answered_elsewhere" && done["answered_via"] == "tui",
-        "{done:#}"
+        saved.as_deref() == Some(second.trim()),
+        "the store names {saved:?}"
     );
-    let late = abg.run_cli(work, &["approve", &id])?;
-    ensure!(!late.status.success(), "a late approve was taken");
-    let err = String::from_utf8_lossy(&late.stderr);
     ensure!(
-        err.contains("answered_elsewhere via tui"),
-        "the refusal names the TUI: {err}"
+        events.iter().any(|e| e.kind == "opencode.session.followed"
+            && e.data["from"] == first.trim()
+            && e.data["to"] == second.trim()),
+        "no opencode.session.followed event: {events:#?}"
     );
-    // Every command ran exactly once.
-    for (f, text) in [("perm.txt", "approved"), ("tui.txt", "tui")] {
-        let got = std::fs::read_to_string(work.join(f))?;
-        ensure!(got.trim() == text, "{f}: {got:?}");
-    }
+    // A peer's message now lands in the session the human sees.
+    let out = abg.run_cli(
+        &s.env.workdir,
+        &["send", "--to", "opencode", "ping after the switch"],
+    )?;
+    ensure!(
+        out.status.success(),
+        "abg send failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let req = mock
+        .wait_for_user_text("[from the human, via abg] ping after the switch", WAIT)
+        .await?;
+    let context = req.body.to_string();
+    ensure!(
+        context.contains("hello in the second session")
+            && !context.contains("hello in the first session"),
+        "the message did not go to the human's new session: {context}"
+    );
+    abg.tui
+        .wait_for("ping after the switch", Duration::from_secs(20))
+        .await?;
+    wait_answer(
+        &control,
+        "the answer in the new session",
+        WAIT,
+        "ping after the switch",
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let msgs = control.messages().await?;
+    let n = answers_with(&msgs, "ping after the switch").len();
+    ensure!(n == 1, "the answer was stored {n} times: {msgs:#?}");
     abg.shutdown(&s).await
 }

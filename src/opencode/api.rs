@@ -34,6 +34,16 @@ pub enum ApiError {
     },
 }
 
+/// Whether `id` (a session or permission id from the server) can go into a
+/// URL path as is: OpenCode's ids are a prefix, `_` and base62.
+pub fn plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// One message of a session: its info and the text of its text parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionMessage {
@@ -150,6 +160,17 @@ impl Api {
             .json("GET /session/{id}", self.req(reqwest::Method::GET, &path))
             .await?
             .is_some())
+    }
+
+    /// Session `id`'s info (`parentID` is set on a subagent's session),
+    /// `None` when the server has no such session.
+    pub async fn session_info(&self, id: &str) -> Result<Option<Value>, ApiError> {
+        if !plain_id(id) {
+            return Ok(None);
+        }
+        let path = format!("/session/{id}");
+        self.json("GET /session/{id}", self.req(reqwest::Method::GET, &path))
+            .await
     }
 
     /// Whether message `message_id` of session `sid` exists.

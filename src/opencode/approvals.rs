@@ -17,7 +17,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use super::api::Api;
+use super::api::{Api, plain_id};
 use crate::control::protocol::approvals::{Decision, Verdict};
 use crate::daemon::core::{Core, CoreError};
 use crate::store::types::{AnsweredVia, Approval, ApprovalKind, NewApproval};
@@ -145,16 +145,6 @@ fn reply_of(verdict: &Verdict) -> (&'static str, Option<&str>) {
         Decision::ApproveForSession => ("always", None),
         Decision::Deny => ("reject", verdict.reason.as_deref()),
     }
-}
-
-/// Whether `id` can go into a URL path as is (OpenCode's ids are
-/// `per_` and base62).
-fn plain_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Post `verdict` for `approval` to the pair's running OpenCode server.

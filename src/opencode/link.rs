@@ -1,8 +1,9 @@
 //! The daemon's OpenCode link: keeps the pair's `opencode serve` running
 //! (`server`), keeps the pair's session, follows its `/event` stream,
 //! delivers queued messages as prompts (`delivery`), ingests final
-//! answers (`ingest`) and keeps the approvals inbox in step with the
-//! server's permission requests (`approvals`).
+//! answers (`ingest`), keeps the approvals inbox in step with the
+//! server's permission requests (`approvals`) and follows the human to
+//! another session (`follow`).
 //!
 //! Why it exists: this is the one task that owns the OpenCode side of a
 //! pair. It waits, doing nothing, until `abg opencode` first asks for the
@@ -52,6 +53,8 @@ pub enum LinkError {
     Closed,
     #[error("the opencode server restarted")]
     Restarted,
+    #[error("following the human from session {from} to {to}")]
+    Followed { from: String, to: String },
 }
 
 /// The prompt abg posted last, until its turn ends.
@@ -93,6 +96,8 @@ pub struct Link {
     pub(super) retry_after: Option<Instant>,
     /// Low bits of prompt ids made in the same millisecond.
     pub(super) counter: u16,
+    /// Another session the human typed in, to follow (see `follow`).
+    pub(super) follow_to: Option<String>,
 }
 
 /// The file `abg opencode` reads the session id from.
@@ -114,6 +119,7 @@ pub async fn run(core: Arc<Core>) {
     let (ready_tx, mut ready_rx) = watch::channel(0u64);
     let supervisor = tokio::spawn(server::supervise(Arc::clone(&core), ready_tx));
     let mut last_generation = 0u64;
+    let mut followed = false;
     loop {
         if *stop.borrow() {
             break;
@@ -129,12 +135,14 @@ pub async fn run(core: Arc<Core>) {
         last_generation = generation;
         let mut stopping = core.shutdown_signal();
         let served = tokio::select! {
-            served = serve(&core, &mut ready_rx, &mut stop, restarted) => served,
+            served = serve(&core, &mut ready_rx, &mut stop, restarted, followed) => served,
             _ = stopping.wait_for(|s| *s) => Ok(()),
         };
         core.publish_view(super::PEER, None);
+        followed = matches!(served, Err(LinkError::Followed { .. }));
         match served {
             Ok(()) => break,
+            Err(e @ LinkError::Followed { .. }) => tracing::info!("opencode link: {e}"),
             Err(e) => {
                 tracing::warn!("opencode link: {e}; reconnecting");
                 tokio::select! {
@@ -170,13 +178,16 @@ async fn serve(
     ready_rx: &mut watch::Receiver<u64>,
     stop: &mut watch::Receiver<bool>,
     restarted: bool,
+    followed: bool,
 ) -> Result<(), LinkError> {
     let pair = core.pair();
     let state = server::read_state(pair).ok_or(LinkError::NotRunning)?;
     let api = server::api(pair, &state)?;
     // `abg opencode` runs a TUI already (its pid file is written once the
     // server and session are up): it was attached to a server now gone.
-    let adopted_tui = pair.dir.join("opencode-tui.pid").exists();
+    // (After following the human to a session the TUI shows already, it
+    // is not sent anywhere.)
+    let adopted_tui = !followed && pair.dir.join("opencode-tui.pid").exists();
     // The stream first: whatever happens while the state is read is queued.
     let mut events = api.events().await?;
     let sid = ensure_session(core, &api).await?;
@@ -208,6 +219,7 @@ async fn serve(
         connected_ms: crate::clock::now_ms(),
         retry_after: None,
         counter: 0,
+        follow_to: None,
     };
     // The stream is open: requests asked from here on arrive as events, so
     // the replay misses none.
@@ -249,6 +261,7 @@ async fn serve(
             }
             _ = stop.changed() => return Ok(()),
         }
+        link.follow_when_free()?;
         link.pump().await?;
         link.publish();
     }
@@ -263,6 +276,7 @@ impl Link {
             }
             _ => {}
         }
+        self.note_other_session(&ev).await?;
         if ev.session().is_some_and(|s| s != self.sid) {
             return Ok(());
         }

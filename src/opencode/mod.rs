@@ -3,7 +3,8 @@
 //! with the events abg reads typed in `event`), what `abg opencode` and the
 //! server are started with (`launch`), delivery of queued messages as
 //! prompts (`delivery`), ingestion of OpenCode's final answers (`ingest`),
-//! its permission requests in the approvals inbox (`approvals`), the daemon
+//! its permission requests in the approvals inbox (`approvals`), following
+//! the human to another session (`follow`), the daemon
 //! task tying them together (`link`), and the peer the daemon registers
 //! (`peer`).
 //!
@@ -16,6 +17,7 @@ pub mod api;
 pub mod approvals;
 pub mod delivery;
 pub mod event;
+mod follow;
 mod ingest;
 pub mod launch;
 pub mod link;

@@ -22,6 +22,7 @@
 //! - [`mcp_channel`]: a test MCP server that is a Claude Code channel;
 //! - [`pair`]: `abg codex` and `abg claude` as one pair, in two terminals;
 //! - [`opencode`]: seeding and environment of `abg opencode`;
+//! - [`abg_opencode`]: `abg opencode` in tmux, started, inspected and stopped;
 //! - [`trio`]: all three agents (Codex, Claude, OpenCode) as one pair;
 //! - [`governor`]: reads and checks of the loop-governor e2e test;
 //! - [`safe_codex`]: a Codex approval under `--safe` (seed, scripted turn);
@@ -41,6 +42,7 @@
 
 pub mod abg_claude;
 pub mod abg_codex;
+pub mod abg_opencode;
 pub mod app_server;
 pub mod budget;
 pub mod clis;
