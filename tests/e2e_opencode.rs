@@ -235,6 +235,11 @@ async fn daemon_killed(s: Scenario) -> Result<()> {
         abg.pid_in("daemon.json")?,
         abg.pid_in("opencode-server.json")?,
     );
+    let first_tui = support::procs::referencing(&s.env.root)
+        .into_iter()
+        .find(|p| p.cmdline.contains(" attach "))
+        .map(|p| p.pid)
+        .context("no opencode attach process")?;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(daemon),
         nix::sys::signal::Signal::SIGKILL,
@@ -265,8 +270,20 @@ async fn daemon_killed(s: Scenario) -> Result<()> {
         let turns = mock.turns_with(needle).len();
         ensure!(turns == 1, "{needle:?} ran {turns} model turns");
     }
-    // Not checked: whether the attached TUI shows the post-restart turn
-    // (abg sends it `/tui/select-session`; reference §9 found that flaky).
+    // The TUI was attached again to the new server (a new process) and
+    // shows the post-crash turn in the pair's session.
+    abg.tui
+        .wait_for("after the crash", Duration::from_secs(30))
+        .await?;
+    let attach: Vec<i32> = support::procs::referencing(&s.env.root)
+        .into_iter()
+        .filter(|p| p.cmdline.contains(" attach "))
+        .map(|p| p.pid)
+        .collect();
+    ensure!(
+        attach.len() == 1 && attach[0] != first_tui,
+        "one new TUI process expected, not {attach:?} (first {first_tui})"
+    );
     // The same session: the second turn's context holds the first.
     let second = mock.turns_with("after the crash");
     let texts = support::mock_chat::user_texts(&second[0]);

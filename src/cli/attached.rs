@@ -2,10 +2,14 @@
 //! pid file (so a second launch in the same pair is refused while one
 //! runs), running it under the PTY supervisor while this process stays
 //! attached to the daemon as that agent's peer (bringing a daemon that
-//! went away back up), and the TUI's exit code as ours.
+//! went away back up), relaunching it when the server it is attached to
+//! was replaced ([`run_relaunching`]), and the TUI's exit code as ours.
 
+use std::future::Future;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -17,7 +21,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use crate::control::protocol::{ClientFrame, PROTOCOL_VERSION, Role};
 use crate::daemon::{ensure, pidfile};
 use crate::pair::Pair;
-use crate::pty::{LaunchSpec, RealTerminal};
+use crate::pty::{LaunchSpec, RealTerminal, Supervisor, SupervisorOptions};
 use crate::store::types::PeerId;
 
 /// Run the TUI `spec` under the PTY supervisor as peer `peer` of `pair`:
@@ -38,6 +42,69 @@ pub async fn run(
     let _ = std::fs::remove_file(tui_pid);
     let status = outcome?;
     Ok(ExitCode::from(exit_byte(status.code())))
+}
+
+/// How long a TUI asked to stop for a relaunch gets before SIGKILL.
+const RELAUNCH_GRACE: Duration = Duration::from_secs(5);
+
+/// [`run`] for a TUI that is a client of a server the daemon may replace
+/// (a restart after a crash, or a new daemon after the old one was
+/// killed): `launch` waits for the server and returns the TUI to run and a
+/// future that completes once that server has been replaced. Then the TUI,
+/// which cannot follow (it holds the old server's address and password),
+/// is stopped (SIGTERM, SIGKILL after a grace) and launched again against
+/// the new one, in the same terminal. The exit code is that of the TUI the
+/// human quit.
+pub async fn run_relaunching<F, Fut, Stale>(
+    pair: &Pair,
+    ready_timeout: Duration,
+    peer: PeerId,
+    tui_pid: &Path,
+    mut launch: F,
+) -> anyhow::Result<ExitCode>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<(LaunchSpec, Stale)>>,
+    Stale: Future<Output = ()> + Send + 'static,
+{
+    write_pid(tui_pid)?;
+    let holder = tokio::spawn(hold_attached(pair.clone(), ready_timeout, peer));
+    let status = loop {
+        let (spec, stale) = match launch().await {
+            Ok(next) => next,
+            Err(e) => break Err(e),
+        };
+        let sup = match Supervisor::spawn(spec, RealTerminal::new(), SupervisorOptions::default()) {
+            Ok(sup) => sup,
+            Err(e) => break Err(e.into()),
+        };
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(sup.pid()).unwrap_or(i32::MAX));
+        let replaced = Arc::new(AtomicBool::new(false));
+        let watcher = tokio::spawn({
+            let replaced = Arc::clone(&replaced);
+            async move {
+                stale.await;
+                replaced.store(true, Ordering::SeqCst);
+                tracing::info!(
+                    pid = pid.as_raw(),
+                    "its server was replaced: relaunching the TUI"
+                );
+                let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGTERM);
+                tokio::time::sleep(RELAUNCH_GRACE).await;
+                let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        });
+        let ended = sup.wait_async().await;
+        watcher.abort();
+        if replaced.load(Ordering::SeqCst) {
+            eprintln!("abg: the server the TUI was attached to was replaced; attaching again");
+            continue;
+        }
+        break ended.map_err(Into::into);
+    };
+    holder.abort();
+    let _ = std::fs::remove_file(tui_pid);
+    Ok(ExitCode::from(exit_byte(status?.code())))
 }
 
 pub fn exit_byte(code: i32) -> u8 {

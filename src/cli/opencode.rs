@@ -8,7 +8,10 @@
 //! (the password in `OPENCODE_SERVER_PASSWORD`, never on the command line)
 //! under abg's PTY supervisor, with any extra arguments after `--` passed
 //! through. While the TUI runs, a control connection with role `opencode`
-//! marks OpenCode as attached (and re-ensures the daemon if it dies). A
+//! marks OpenCode as attached (and re-ensures the daemon if it dies). When
+//! the daemon replaced the server (after a crash, or a new daemon after a
+//! killed one), the TUI is launched again against the new server, on the
+//! pair's session, in the same terminal. A
 //! first extra argument that is a subcommand (`abg opencode -- auth
 //! login`) runs `opencode` directly instead, with nothing bridged. The
 //! child's exit code is abg's.
@@ -71,27 +74,42 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
     server::write_mode(&pair, mode)?;
     let _ = std::fs::remove_file(pair.killed_file());
     ensure::ensure_running(&pair, ctx.ready_timeout()).await?;
-    let (state, session) = wait_server(&pair, mode, SERVER_WAIT).await?;
-    let password = server::read_password(&pair)?;
-    let url = format!("http://127.0.0.1:{}", state.port);
     let dir = pair.root.display().to_string();
-    let spec = LaunchSpec::new(&binary)
-        .args(launch::attach_args(&url, &dir, &session, &args.args))
-        .env(launch::PASSWORD_ENV, password)
-        .env("OPENCODE_DISABLE_AUTOUPDATE", "1");
-    tracing::debug!(
-        "launch: {}={{password}} {binary} {}",
-        launch::PASSWORD_ENV,
-        super::output::shell_words(&launch::attach_args(&url, &dir, &session, &args.args))
-    );
-    attached::run(
+    let launch = || async {
+        let (state, session) = wait_server(&pair, mode, SERVER_WAIT).await?;
+        let password = server::read_password(&pair)?;
+        let url = format!("http://127.0.0.1:{}", state.port);
+        let attach = launch::attach_args(&url, &dir, &session, &args.args);
+        tracing::debug!(
+            "launch: {}={{password}} {binary} {}",
+            launch::PASSWORD_ENV,
+            super::output::shell_words(&attach)
+        );
+        let spec = LaunchSpec::new(&binary)
+            .args(attach)
+            .env(launch::PASSWORD_ENV, password)
+            .env("OPENCODE_DISABLE_AUTOUPDATE", "1");
+        Ok((spec, replaced(pair.clone(), state.pid)))
+    };
+    attached::run_relaunching(
         &pair,
         ctx.ready_timeout(),
         crate::opencode::PEER,
-        spec,
         &tui_pid,
+        launch,
     )
     .await
+}
+
+/// Completes once the pair's server is another process than `pid` (the
+/// daemon restarted it, or a new daemon replaced it).
+async fn replaced(pair: Pair, pid: u32) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if server::read_state(&pair).is_some_and(|s| s.pid != pid) {
+            return;
+        }
+    }
 }
 
 /// Whether `binary` names an executable (a path, or a name on `PATH`).

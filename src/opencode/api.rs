@@ -272,18 +272,6 @@ impl Api {
             .is_some())
     }
 
-    /// `POST /tui/select-session`: bring an attached TUI back to `sid`
-    /// (after a server restart it comes back on its home screen).
-    pub async fn select_session(&self, sid: &str) -> Result<(), ApiError> {
-        self.json(
-            "select-session",
-            self.req(reqwest::Method::POST, "/tui/select-session")
-                .json(&json!({ "sessionID": sid })),
-        )
-        .await
-        .map(|_| ())
-    }
-
     /// Open `GET /event` and forward its events until it ends; the
     /// returned receiver closes when the stream does.
     pub async fn events(&self) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {

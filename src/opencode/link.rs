@@ -118,8 +118,6 @@ pub async fn run(core: Arc<Core>) {
     }
     let (ready_tx, mut ready_rx) = watch::channel(0u64);
     let supervisor = tokio::spawn(server::supervise(Arc::clone(&core), ready_tx));
-    let mut last_generation = 0u64;
-    let mut followed = false;
     loop {
         if *stop.borrow() {
             break;
@@ -131,15 +129,12 @@ pub async fn run(core: Arc<Core>) {
                 _ = stop.changed() => break,
             }
         }
-        let restarted = last_generation != 0 && generation != last_generation;
-        last_generation = generation;
         let mut stopping = core.shutdown_signal();
         let served = tokio::select! {
-            served = serve(&core, &mut ready_rx, &mut stop, restarted, followed) => served,
+            served = serve(&core, &mut ready_rx, &mut stop) => served,
             _ = stopping.wait_for(|s| *s) => Ok(()),
         };
         core.publish_view(super::PEER, None);
-        followed = matches!(served, Err(LinkError::Followed { .. }));
         match served {
             Ok(()) => break,
             Err(e @ LinkError::Followed { .. }) => tracing::info!("opencode link: {e}"),
@@ -177,37 +172,14 @@ async fn serve(
     core: &Arc<Core>,
     ready_rx: &mut watch::Receiver<u64>,
     stop: &mut watch::Receiver<bool>,
-    restarted: bool,
-    followed: bool,
 ) -> Result<(), LinkError> {
     let pair = core.pair();
     let state = server::read_state(pair).ok_or(LinkError::NotRunning)?;
     let api = server::api(pair, &state)?;
-    // `abg opencode` runs a TUI already (its pid file is written once the
-    // server and session are up): it was attached to a server now gone.
-    // (After following the human to a session the TUI shows already, it
-    // is not sent anywhere.)
-    let adopted_tui = !followed && pair.dir.join("opencode-tui.pid").exists();
     // The stream first: whatever happens while the state is read is queued.
     let mut events = api.events().await?;
     let sid = ensure_session(core, &api).await?;
     tracing::info!(session = %sid, port = state.port, "connected to the opencode server");
-    if restarted || adopted_tui {
-        // A TUI attached to the server before it was replaced (a server
-        // restart, or a daemon that died and left its server, replaced by
-        // this one) comes back on its home screen: send it back to the
-        // session once it is there (reference §9).
-        let (api, sid, core) = (api.clone(), sid.clone(), Arc::clone(core));
-        tokio::spawn(async move {
-            for secs in [3, 3, 6, 12] {
-                tokio::time::sleep(Duration::from_secs(secs)).await;
-                if core.is_attached(super::PEER) {
-                    let r = api.select_session(&sid).await;
-                    tracing::debug!(session = %sid, ok = r.is_ok(), "tui/select-session");
-                }
-            }
-        });
-    }
     let mut link = Link {
         core: Arc::clone(core),
         api,
