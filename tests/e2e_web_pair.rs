@@ -13,6 +13,9 @@
 //! command Codex asks to run appears in the page's panel and the tab title,
 //! Approve clicked in Chromium closes Codex's overlay, the command runs
 //! once and the turn completes; the inbox records it as answered on the web.
+//! A second request answered in Codex's TUI first shows as answered there,
+//! a late answer from the page is refused naming the TUI, and Codex saw one
+//! answer.
 //!
 //! Saves `target/ui-pair-screenshot.png`. Skipped (one line) when Chromium,
 //! chromedriver or a pinned CLI is absent; a hard failure with
@@ -406,6 +409,89 @@ async fn approve_steps(
     ensure!(
         entry["state"] == "approved" && entry["answered_via"] == "web",
         "inbox entry after the web answer: {entry:#}"
+    );
+
+    // Answered in Codex's TUI first: the page learns it from the stream,
+    // and a late answer from the page (what a click that raced the stream
+    // sends) is refused, naming the TUI; Codex saw exactly one answer.
+    let late = safe_codex::Turn::new(s, "webtui");
+    late.push_script(mock);
+    abg.tui.type_text(&late.human).await?;
+    abg.tui
+        .wait_until("Codex's second approval prompt", WAIT, |sc| {
+            sc.contains(safe_codex::CODEX_APPROVAL) && sc.contains(&late.rel)
+        })
+        .await?;
+    let end = Instant::now() + PAGE_WAIT;
+    let id = loop {
+        let v = b.js(row, json!([late.rel])).await;
+        if let Some(id) = v.get(0).and_then(Value::as_str) {
+            break id.to_string();
+        }
+        ensure!(
+            Instant::now() < end,
+            "{}",
+            s.diag
+                .with_report("the second approval never showed in the web panel")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let start = Instant::now();
+    loop {
+        abg.tui.press("y")?;
+        let gone = abg
+            .tui
+            .wait_until("the TUI's answer", Duration::from_secs(1), |sc| {
+                !sc.contains(safe_codex::CODEX_APPROVAL)
+            })
+            .await;
+        if gone.is_ok() {
+            break;
+        }
+        ensure!(start.elapsed() < WAIT, "the TUI never took the answer");
+    }
+    abg.tui.wait_for(&late.done, WAIT).await?;
+    safe_codex::wait_file(&late.path, WAIT).await?;
+    b.wait_js(
+        "the row to say it was answered in the TUI",
+        PAGE_WAIT,
+        "const e = document.getElementById('ap-' + arguments[0]); \
+         return !e || (e.dataset.state === 'answered_elsewhere' && \
+                       e.querySelector('.ap-note').textContent === 'answered in the TUI')",
+        json!([id]),
+    )
+    .await;
+    b.js(
+        "window.__late = null; \
+         fetch('/ui/api/session', {credentials: 'same-origin'}).then(r => r.json()) \
+           .then(s => fetch('/ui/api/approvals/' + arguments[0], {method: 'POST', credentials: 'same-origin', \
+                 headers: {'x-abg-csrf': s.csrf, 'content-type': 'application/json'}, \
+                 body: JSON.stringify({decision: 'approve'})})) \
+           .then(r => r.text().then(t => { window.__late = [r.status, t]; }), \
+                 e => { window.__late = [0, String(e)]; }); \
+         return true;",
+        json!([id]),
+    )
+    .await;
+    b.wait_js(
+        "the late answer's reply",
+        PAGE_WAIT,
+        "return window.__late !== null",
+        json!([]),
+    )
+    .await;
+    let reply = b.js("return window.__late", json!([])).await;
+    ensure!(
+        reply[0] == 409
+            && reply[1]
+                .as_str()
+                .is_some_and(|t| t.contains("answered_elsewhere via tui")),
+        "a late answer from the page after the TUI's: {reply}"
+    );
+    let outputs = safe_codex::outputs(mock, &late.rel);
+    ensure!(
+        outputs.len() == 2 && outputs[1].contains("Process exited with code 0"),
+        "Codex saw one answer, from its TUI: {outputs:#?}"
     );
     Ok(())
 }
