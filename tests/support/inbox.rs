@@ -1,5 +1,6 @@
-//! abg's approvals inbox as the `--safe` scenarios of `tests/e2e_safe.rs`
-//! see it, whichever agent asked.
+//! abg's approvals inbox as the `--safe` scenarios see it, whichever agent
+//! asked (`tests/e2e_safe.rs` for Codex, `tests/e2e_safe_claude.rs` for
+//! Claude).
 //!
 //! Why it exists: an approval has two answer paths, abg's CLI (`abg
 //! approvals --json`, `abg approve`, `abg deny`) and the agent's own dialog

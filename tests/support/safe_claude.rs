@@ -1,5 +1,5 @@
-//! A Claude Code permission dialog under `--safe`, for the Claude
-//! scenarios of `tests/e2e_safe.rs`: the project's own settings asking for
+//! A Claude Code permission dialog under `--safe`, for the scenarios
+//! of `tests/e2e_safe_claude.rs`: the project's own settings asking for
 //! manual approvals, a scripted turn whose Bash `touch` raises Claude's
 //! dialog, and reads of what came of it (the dialog's inbox entry, the tool
 //! results the model was sent).
