@@ -25,7 +25,11 @@
 //! - [`abg_opencode`]: `abg opencode` in tmux, started, inspected and stopped;
 //! - [`trio`]: all three agents (Codex, Claude, OpenCode) as one pair;
 //! - [`governor`]: reads and checks of the loop-governor e2e test;
-//! - [`safe_codex`]: a Codex approval under `--safe` (seed, scripted turn);
+//! - [`safe_codex`] / [`safe_claude`]: a Codex approval and a Claude
+//!   permission dialog under `--safe` (seed, scripted turn, the reads the
+//!   scenarios check them with);
+//! - [`inbox`]: abg's approvals inbox from the CLI (`abg approvals --json`,
+//!   answers taken or refused) and a dialog answered in the agent's TUI;
 //! - [`budget`]: quota-relay helpers (rate-limit headers, `abg budget
 //!   --json`, `abg claude` under the test-only token auth).
 //!
@@ -50,6 +54,7 @@ pub mod control;
 pub mod diag;
 pub mod env;
 pub mod governor;
+pub mod inbox;
 pub mod mcp_channel;
 pub mod mock_anthropic;
 pub mod mock_chat;
@@ -60,6 +65,7 @@ pub mod pair;
 pub mod ports;
 pub mod procs;
 pub mod recorder;
+pub mod safe_claude;
 pub mod safe_codex;
 pub mod scenario;
 pub mod sse;
