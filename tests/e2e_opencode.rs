@@ -319,7 +319,10 @@ async fn follow(s: Scenario) -> Result<()> {
     )
     .await?;
     abg.tui.type_text("/new").await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The new session's empty view (typing earlier could land in the old one).
+    abg.tui
+        .wait_gone("hello in the first session", WAIT)
+        .await?;
     abg.tui.type_text("hello in the second session").await?;
     let req = mock
         .wait_for_user_text("hello in the second session", WAIT)

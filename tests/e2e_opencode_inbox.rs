@@ -187,7 +187,7 @@ async fn opencode_inbox(s: Scenario) -> Result<()> {
     send("run the third probe")?;
     let entry = opencode_pending(&abg, &s, "echo tui > tui.txt").await?;
     let id = entry["id"].as_str().context("id")?.to_owned();
-    abg.tui.press("Enter")?;
+    support::inbox::answer(&abg.tui, "Enter", "Permission required").await?;
     support::safe_codex::wait_file(&work.join("tui.txt"), WAIT).await?;
     let done = inbox_entry(&abg, &s, |x| x["id"] == id.as_str()).await?;
     ensure!(
