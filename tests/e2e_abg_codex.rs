@@ -314,6 +314,16 @@ async fn faults_steps(mock: &MockOpenAi, abg: &AbgCodex) -> Result<()> {
     );
 
     // App-server killed: restarted, thread resumed, queued message delivered.
+    let root = abg.state_dir.parent().context("no root")?.to_path_buf();
+    let tui_of = |root: &std::path::Path| -> Vec<i32> {
+        support::procs::referencing(root)
+            .into_iter()
+            .filter(|p| p.cmdline.contains("--remote ws://"))
+            .map(|p| p.pid)
+            .collect()
+    };
+    let first_tui = tui_of(&root);
+    ensure!(first_tui.len() == 1, "one Codex TUI: {first_tui:?}");
     let app = abg.pid_in("codex-appserver.json")?;
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(app),
@@ -341,6 +351,35 @@ async fn faults_steps(mock: &MockOpenAi, abg: &AbgCodex) -> Result<()> {
         requests_with(mock, "sent while the app-server was down").len() == 1,
         "delivered more than once after the restart"
     );
+    // The TUI held the old server's token and could only retry: `abg
+    // codex` launched it again on the pair's thread, in the same terminal,
+    // and the human goes on where they were.
+    let end = std::time::Instant::now() + WAIT;
+    loop {
+        let now = tui_of(&root);
+        if now.len() == 1 && now != first_tui {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < end,
+            "the Codex TUI was not launched again: {now:?} (first {first_tui:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    abg.tui
+        .wait_for("sent while the app-server was down", WAIT)
+        .await?;
+    mock.push(Step::text("answer after the relaunch"));
+    human_turn(mock, abg, "typed after the relaunch").await?;
+    let req = requests_with(mock, "typed after the relaunch");
+    ensure!(
+        req.len() == 1
+            && user_texts(&req[0])
+                .iter()
+                .any(|t| t.contains("thread for the fault test")),
+        "the relaunched TUI is not on the pair's thread: {req:#?}"
+    );
+    abg.tui.wait_for("answer after the relaunch", WAIT).await?;
     half_sent_steps(mock, abg).await
 }
 

@@ -10,7 +10,8 @@
 //! once and each answer is stored once, for its sender; and that the
 //! server is on the pair's port behind its password, allowing every tool
 //! unless `--safe`, with the TUI attached to the pair's session and no
-//! password on any command line; and that when the human starts a new
+//! password on any command line; that a killed daemon's server does not
+//! outlive it; and that when the human starts a new
 //! session in the TUI and types there, the pair follows, and the next
 //! peer message lands in that session. (Its permission requests in the
 //! approvals inbox: `tests/e2e_opencode_inbox.rs`.) Skipped (one
@@ -389,5 +390,39 @@ async fn follow(s: Scenario) -> Result<()> {
     let msgs = control.messages().await?;
     let n = answers_with(&msgs, "ping after the switch").len();
     ensure!(n == 1, "the answer was stored {n} times: {msgs:#?}");
+    abg.shutdown(&s).await
+}
+
+#[test]
+fn abg_opencode_server_ends_with_a_killed_daemon() {
+    scenario::run("abg_opencode_no_orphan", Need::OpenCode, no_orphan);
+}
+
+/// A daemon killed with nobody to bring it back (`abg kill`'s sentinel
+/// holds `abg opencode` off): its OpenCode server does not outlive it.
+async fn no_orphan(s: Scenario) -> Result<()> {
+    let mock = start_mock(&s).await?;
+    let abg = AbgOpenCode::start(&s, &mock).await?;
+    let (daemon, server) = (
+        abg.pid_in("daemon.json")?,
+        abg.pid_in("opencode-server.json")?,
+    );
+    std::fs::write(
+        abg.pair_dir()?.join("killed"),
+        "held down by the e2e test\n",
+    )?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon),
+        nix::sys::signal::Signal::SIGKILL,
+    )?;
+    let end = Instant::now() + Duration::from_secs(10);
+    while alive(server) {
+        ensure!(
+            Instant::now() < end,
+            "the OpenCode server {server} outlived its killed daemon {daemon}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ensure!(!alive(daemon), "the daemon lives on");
     abg.shutdown(&s).await
 }

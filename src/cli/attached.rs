@@ -24,32 +24,14 @@ use crate::pair::Pair;
 use crate::pty::{LaunchSpec, RealTerminal, Supervisor, SupervisorOptions};
 use crate::store::types::PeerId;
 
-/// Run the TUI `spec` under the PTY supervisor as peer `peer` of `pair`:
-/// its pid in `tui_pid` meanwhile, attached to the daemon throughout.
-pub async fn run(
-    pair: &Pair,
-    ready_timeout: Duration,
-    peer: PeerId,
-    spec: LaunchSpec,
-    tui_pid: &Path,
-) -> anyhow::Result<ExitCode> {
-    write_pid(tui_pid)?;
-    let holder = tokio::spawn(hold_attached(pair.clone(), ready_timeout, peer));
-    let outcome = tokio::task::spawn_blocking(move || crate::pty::run(spec, RealTerminal::new()))
-        .await
-        .context("the PTY supervisor thread failed")?;
-    holder.abort();
-    let _ = std::fs::remove_file(tui_pid);
-    let status = outcome?;
-    Ok(ExitCode::from(exit_byte(status.code())))
-}
-
 /// How long a TUI asked to stop for a relaunch gets before SIGKILL.
 const RELAUNCH_GRACE: Duration = Duration::from_secs(5);
 
-/// [`run`] for a TUI that is a client of a server the daemon may replace
-/// (a restart after a crash, or a new daemon after the old one was
-/// killed): `launch` waits for the server and returns the TUI to run and a
+/// Run a TUI under the PTY supervisor as peer `peer` of `pair`: its pid in
+/// `tui_pid` meanwhile, attached to the daemon throughout. The TUI is a
+/// client of a server the daemon may replace (a restart after a crash, or
+/// a new daemon after the old one was killed): `launch` waits for the
+/// server and returns the TUI to run and a
 /// future that completes once that server has been replaced. Then the TUI,
 /// which cannot follow (it holds the old server's address and password),
 /// is stopped (SIGTERM, SIGKILL after a grace) and launched again against

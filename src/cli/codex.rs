@@ -5,8 +5,11 @@
 //! `ABG_CODEX_TOKEN`) under abg's PTY supervisor, resuming the pair's
 //! current thread unless `--new`. While the TUI runs, a control connection
 //! with role `codex` marks Codex as attached (and re-ensures the daemon if
-//! it dies); the TUI keeps working as plain Codex meanwhile. The child's
-//! exit code is abg's.
+//! it dies); the TUI keeps working as plain Codex meanwhile. When the
+//! app-server itself was replaced (it died and the daemon started a new
+//! one, with a new token), the TUI cannot reconnect on its own: it is
+//! launched again, resuming the pair's current thread, in the same
+//! terminal. The exit code is that of the TUI the human quit.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -112,26 +115,66 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let plan = launch::plan(&binary, &url, &user_args, safe)?;
-    let token = appserver::read_token(&pair)?;
-    let spec = LaunchSpec::new(&plan.program)
-        .args(&plan.args)
-        .env(launch::TOKEN_ENV, token);
-
-    tracing::debug!(
-        "launch: {}={{token}} {} {}",
-        launch::TOKEN_ENV,
-        plan.program,
-        super::output::shell_words(&plan.args)
-    );
-    attached::run(
+    // A relaunch resumes the thread the pair is on by then, with the
+    // user's flags but not a subcommand of theirs (that ran once).
+    let relaunch_args: Vec<String> = if has_subcommand {
+        Vec::new()
+    } else {
+        args.args.clone()
+    };
+    let mut first = Some(user_args);
+    let launch = || {
+        let next = first.take();
+        let (pair, binary, url, relaunch_args) = (&pair, &binary, &url, &relaunch_args);
+        async move {
+            let user_args = match next {
+                Some(user_args) => user_args,
+                None => {
+                    wait_app_server(pair, mode, Duration::from_secs(45)).await?;
+                    let mut again = relaunch_args.clone();
+                    if let Some((thread, Some(started))) = resumable_thread(pair)
+                        && started == mode
+                    {
+                        again.splice(0..0, ["resume".to_string(), thread]);
+                    }
+                    again
+                }
+            };
+            let state = appserver::read_state(pair)
+                .context("the pair's Codex app-server is not running")?;
+            let plan = launch::plan(binary, url, &user_args, safe)?;
+            let token = appserver::read_token(pair)?;
+            tracing::debug!(
+                "launch: {}={{token}} {} {}",
+                launch::TOKEN_ENV,
+                plan.program,
+                super::output::shell_words(&plan.args)
+            );
+            let spec = LaunchSpec::new(&plan.program)
+                .args(&plan.args)
+                .env(launch::TOKEN_ENV, token);
+            Ok((spec, replaced(pair.clone(), state.pid)))
+        }
+    };
+    attached::run_relaunching(
         &pair,
         ctx.ready_timeout(),
         crate::codex::PEER,
-        spec,
         &tui_pid,
+        launch,
     )
     .await
+}
+
+/// Completes once the pair's app-server is another process than `pid`
+/// (it died and the daemon started a new one).
+async fn replaced(pair: Pair, pid: u32) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if appserver::read_state(&pair).is_some_and(|s| s.pid != pid) {
+            return;
+        }
+    }
 }
 
 fn tui_pid_file(pair: &Pair) -> PathBuf {

@@ -11,9 +11,10 @@
 //! `logs/opencode-server.log`. Ready means the `listening on` line named
 //! the port and `/global/health` answers healthy. It restarts the server
 //! with backoff when it dies or the mode changes, and on shutdown stops the
-//! whole group (SIGTERM, then SIGKILL) and removes its state file. A server
-//! a killed daemon left behind is stopped by the next daemon before it
-//! starts its own.
+//! whole group (SIGTERM, then SIGKILL) and removes its state file. A daemon
+//! that is killed takes its server along (a parent-death SIGTERM), so no
+//! server outlives its daemon; one left behind anyway is stopped by the
+//! next daemon before it starts its own.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
@@ -257,19 +258,34 @@ async fn start(
     let offset = out.metadata().map(|m| m.len()).unwrap_or(0);
     let err = out.try_clone().map_err(io)?;
     let user_config = std::env::var(launch::CONFIG_ENV).ok();
-    let mut child = tokio::process::Command::new(binary)
-        .args(launch::server_args(port))
+    let mut cmd = tokio::process::Command::new(binary);
+    cmd.args(launch::server_args(port))
         .envs(launch::server_env(mode, &password, user_config.as_deref()))
         .current_dir(&pair.root)
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
-        .process_group(0)
-        .spawn()
-        .map_err(|e| ServerError::Spawn {
-            binary: binary.into(),
-            detail: e.to_string(),
-        })?;
+        .process_group(0);
+    let daemon = nix::unistd::getpid();
+    // SAFETY: the closure runs between fork and exec and makes only
+    // async-signal-safe system calls (prctl, getppid); it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            // A daemon that dies (SIGKILL, OOM) takes its server along:
+            // nothing else would stop it, and the next daemon starts its
+            // own (a TUI attached to this one is launched again).
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                .map_err(std::io::Error::from)?;
+            if nix::unistd::getppid() != daemon {
+                return Err(std::io::Error::other("the daemon exited during the spawn"));
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| ServerError::Spawn {
+        binary: binary.into(),
+        detail: e.to_string(),
+    })?;
     let pid = child.id().unwrap_or(0);
     let api = Api::new(port, password)?;
     let end = Instant::now() + READY_TIMEOUT;
