@@ -8,107 +8,15 @@
 //! 0 %). A figure out of its domain (a reset time before 2000 or more than
 //! a year ahead, a usage below 0 % or far above 100 %) rejects that
 //! window's update with an [`OutOfRange`] naming the field and value.
-//! Parsing here is pure; storing is in `relay`.
+//! Parsing here is pure; storing is in `relay`. [`Side`] and [`Window`] are
+//! wire types too, kept in `control::protocol::budget` and re-exported.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::store::ReadingRow;
-use crate::store::types::PeerId;
 
-/// One of the two agents whose quota abg watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    Claude,
-    Codex,
-}
-
-impl Side {
-    pub const ALL: [Side; 2] = [Side::Claude, Side::Codex];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Claude => "claude",
-            Side::Codex => "codex",
-        }
-    }
-
-    /// The agent's display name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Claude => "Claude",
-            Side::Codex => "Codex",
-        }
-    }
-
-    pub fn other(self) -> Side {
-        match self {
-            Side::Claude => Side::Codex,
-            Side::Codex => Side::Claude,
-        }
-    }
-
-    pub fn agent(self) -> PeerId {
-        match self {
-            Side::Claude => PeerId::from_static("claude"),
-            Side::Codex => PeerId::from_static("codex"),
-        }
-    }
-
-    /// `claude` or `codex` (case-insensitive).
-    pub fn parse(s: &str) -> Option<Side> {
-        match s.to_ascii_lowercase().as_str() {
-            "claude" => Some(Side::Claude),
-            "codex" => Some(Side::Codex),
-            _ => None,
-        }
-    }
-
-    /// The side of peer `agent`, if it has quota windows abg reads.
-    pub fn of_agent(agent: PeerId) -> Option<Side> {
-        Side::parse(agent.as_str()).filter(|s| s.agent() == agent)
-    }
-}
-
-/// A quota window, by length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Window {
-    FiveHour,
-    Weekly,
-}
-
-impl Window {
-    pub const ALL: [Window; 2] = [Window::FiveHour, Window::Weekly];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Window::FiveHour => "five_hour",
-            Window::Weekly => "weekly",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Window::FiveHour => "5-hour",
-            Window::Weekly => "weekly",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Window> {
-        Window::ALL.into_iter().find(|w| w.as_str() == s)
-    }
-
-    /// The window of this length: about 5 hours or about a week (±20 %).
-    pub fn from_minutes(mins: i64) -> Option<Window> {
-        match mins {
-            240..=360 => Some(Window::FiveHour),
-            8_064..=12_096 => Some(Window::Weekly),
-            _ => None,
-        }
-    }
-}
+pub use crate::control::protocol::budget::{Side, Window};
 
 /// One observation of one window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

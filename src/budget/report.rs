@@ -1,7 +1,9 @@
 //! The budget report: both agents, both windows, with burn rate, projected
 //! time to the limit, staleness and pauses. One type serves the control
 //! plane (`GET /v1/budget`), `abg budget --json`, the text view and
-//! Claude's `get_budget` tool, so they always agree.
+//! Claude's `get_budget` tool, so they always agree. Its types are wire
+//! types, kept in `control::protocol::budget` and re-exported here; this
+//! module builds the report.
 //!
 //! JSON schema `abg.budget/1` (stable; fields are only ever added):
 //!
@@ -28,83 +30,17 @@
 //!       "resets_at": int | null, "checkpoint_requested": bool, "reason": str } } }
 //! ```
 
-use serde::{Deserialize, Serialize};
+pub use crate::control::protocol::budget::{
+    NoWindows, PauseReport, Report, SCHEMA, SideReport, ThresholdsView, WindowReport,
+};
 
 use super::decide::{Cause, Pause, State, Thresholds};
 use super::readings::{Reading, Side, Window};
-
-/// The schema id of [`Report`].
-pub const SCHEMA: &str = "abg.budget/1";
 
 /// Readings older than this do not count towards the burn rate.
 const BURN_SPAN_MS: i64 = 2 * 3600 * 1000;
 /// The burn rate needs readings at least this far apart.
 const BURN_MIN_MS: i64 = 60 * 1000;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
-    pub schema: String,
-    pub pair_id: String,
-    pub generated_at_ms: i64,
-    pub enabled: bool,
-    pub thresholds: ThresholdsView,
-    pub claude: SideReport,
-    pub codex: SideReport,
-    /// The pair's other agents, which expose no quota windows abg can
-    /// read (shown as such; the relay never pauses them).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub without_windows: Vec<NoWindows>,
-}
-
-/// An agent of the pair with no quota windows abg can read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NoWindows {
-    pub peer: String,
-    pub name: String,
-    pub note: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdsView {
-    pub pause_at: f64,
-    pub resume_below: f64,
-    pub stale_secs: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SideReport {
-    pub source: String,
-    pub status: String,
-    pub note: Option<String>,
-    pub five_hour: Option<WindowReport>,
-    pub weekly: Option<WindowReport>,
-    pub paused: Option<PauseReport>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WindowReport {
-    pub used_pct: f64,
-    pub resets_at: Option<i64>,
-    pub observed_at_ms: i64,
-    pub age_secs: i64,
-    pub stale: bool,
-    pub reset_passed: bool,
-    pub burn_pct_per_hour: Option<f64>,
-    pub projected_limit_at: Option<i64>,
-    pub limit_before_reset: Option<bool>,
-    pub readings: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PauseReport {
-    pub since_ms: i64,
-    pub cause: String,
-    pub window: Option<Window>,
-    pub used_pct: Option<f64>,
-    pub resets_at: Option<i64>,
-    pub checkpoint_requested: bool,
-    pub reason: String,
-}
 
 /// What the report is built from (the relay gathers it from the store).
 pub struct Inputs<'a> {

@@ -266,7 +266,7 @@ impl Client {
     }
 
     /// Quota relay (issue 7): the budget report (`GET /v1/budget`).
-    pub async fn budget(&self) -> Result<crate::budget::report::Report, ClientError> {
+    pub async fn budget(&self) -> Result<super::protocol::budget::Report, ClientError> {
         self.call(
             || self.http.get(self.url("/v1/budget")),
             Duration::from_secs(5),
@@ -290,7 +290,7 @@ impl Client {
     /// Quota relay: pause (`true`) or resume a side by hand.
     pub async fn budget_manual(
         &self,
-        side: crate::budget::readings::Side,
+        side: super::protocol::budget::Side,
         pause: bool,
     ) -> Result<super::protocol::budget::ManualResult, ClientError> {
         let path = if pause {
