@@ -306,29 +306,13 @@ impl AbgCodex {
             .collect();
         let url = format!("http://127.0.0.1:{}/v1/shutdown", self.control_port());
         let _ = self.call(self.http.post(url)).await;
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end && pids.iter().any(|p| alive(*p)) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        for p in pids {
-            if alive(p) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(p),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
+        super::procs::end_pids(&pids, Duration::from_secs(10)).await;
         Ok(())
     }
 }
 
 pub fn alive(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'))
-        })
+    super::procs::is_alive(pid)
 }
 
 fn pair_dir_in(state: &Path) -> Option<PathBuf> {

@@ -8,12 +8,12 @@
 //! run the same agent the same way; one harness keeps them from drifting.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 
-use super::abg_codex::{abg_env, alive};
+use super::abg_codex::abg_env;
 use super::control::Control;
 use super::env::Vars;
 use super::mock_chat::MockChat;
@@ -140,18 +140,7 @@ impl AbgOpenCode {
         self.tui.stop();
         let pids = self.pids();
         let _ = self.run_cli(&s.env.workdir, &["kill"]);
-        let end = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < end && pids.iter().any(|p| alive(*p)) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        for p in pids {
-            if alive(p) {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(p),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
+        super::procs::end_pids(&pids, Duration::from_secs(15)).await;
         Ok(())
     }
 }

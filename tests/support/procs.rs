@@ -171,6 +171,21 @@ pub fn is_alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
+/// Waits (at most `within`) for `pids` to end, then SIGKILLs each one
+/// left and its process group (abg's server children lead their own).
+pub async fn end_pids(pids: &[i32], within: Duration) {
+    let end = Instant::now() + within;
+    while Instant::now() < end && pids.iter().any(|p| is_alive(*p)) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for &p in pids {
+        if is_alive(p) {
+            let _ = killpg(Pid::from_raw(p), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+    }
+}
+
 /// SIGKILLs each pid, ignoring ones already gone.
 pub fn kill_all(procs: &[ProcInfo]) {
     for p in procs {
