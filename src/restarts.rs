@@ -6,14 +6,35 @@
 //! that doubles up to a cap, cut short by shutdown; a server that ran a
 //! while, or a deliberate restart (a mode change), starts again from the
 //! shortest wait. The adapters supply only what differs ([`Server`]: how to
-//! start, check and stop theirs). One copy, so both adapters behave alike.
+//! start, check and stop theirs), and the mode file a verb writes for it
+//! is read and written here ([`read_mode`], [`write_mode`]). One copy, so
+//! both adapters behave alike.
 
 use std::future::Future;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
 use crate::daemon::core::Core;
+
+/// The permission mode a verb asked its server for, from its mode file
+/// (`default` when unset or unreadable): what [`Server::mode`] reads.
+pub fn read_mode<M: serde::de::DeserializeOwned>(path: &Path, default: M) -> M {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| serde_json::from_str(s.trim()).ok())
+        .unwrap_or(default)
+}
+
+/// Write the mode file a verb hands its server's supervisor (0600).
+pub fn write_mode<M: serde::Serialize>(
+    path: &Path,
+    mode: &M,
+) -> Result<(), crate::paths::PathsError> {
+    let text = serde_json::to_string(mode).unwrap_or_default();
+    crate::paths::write_private_file(path, text.as_bytes())
+}
 
 /// The shortest wait, after a deliberate restart or a long run.
 const FIRST: Duration = Duration::from_millis(250);

@@ -137,11 +137,23 @@ async fn addressed(s: Scenario) -> Result<()> {
             None
         }
     });
+    run_trio(&s, &m, "addressed", None, addressed_steps).await
+}
+
+/// Starts the trio (with the governor's `limit`), runs `steps`, adds the
+/// store to a failure's report, and prints how long the trio took to start
+/// and the scenario to run.
+async fn run_trio(
+    s: &Scenario,
+    m: &Mocks,
+    label: &str,
+    limit: Option<u32>,
+    steps: impl AsyncFnOnce(&Mocks, &AbgTrio) -> Result<()>,
+) -> Result<()> {
     let t_start = Instant::now();
-    let trio = m.trio(&s, None).await?;
+    let trio = m.trio(s, limit).await?;
     let t_ready = t_start.elapsed();
-    let result = addressed_steps(&m, &trio).await;
-    let result = match result {
+    let result = match steps(m, &trio).await {
         Ok(()) => Ok(()),
         Err(e) => {
             let store = trio.pair.messages().await.unwrap_or_default();
@@ -149,7 +161,7 @@ async fn addressed(s: Scenario) -> Result<()> {
         }
     };
     announce(&format!(
-        "e2e three: addressed: trio ready in {:.2} s, scenario {:.2} s",
+        "e2e three: {label}: trio ready in {:.2} s, scenario {:.2} s",
         t_ready.as_secs_f64(),
         t_start.elapsed().as_secs_f64()
     ));
@@ -287,24 +299,14 @@ async fn governor(s: Scenario) -> Result<()> {
                 )
             })
     });
-    let t_start = Instant::now();
-    let trio = m.trio(&s, Some(u32::try_from(LIMIT)?)).await?;
-    let t_ready = t_start.elapsed();
-    let result = governor_steps(&m, &trio).await;
-    let result = match result {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let store = trio.pair.messages().await.unwrap_or_default();
-            Err(s.diag.with_report(format!("{e:#}\nstore: {store:#?}")))
-        }
-    };
-    announce(&format!(
-        "e2e three: governor: trio ready in {:.2} s, scenario {:.2} s",
-        t_ready.as_secs_f64(),
-        t_start.elapsed().as_secs_f64()
-    ));
-    drop(trio);
-    result
+    run_trio(
+        &s,
+        &m,
+        "governor",
+        Some(u32::try_from(LIMIT)?),
+        governor_steps,
+    )
+    .await
 }
 
 async fn governor_steps(m: &Mocks, trio: &AbgTrio) -> Result<()> {

@@ -530,3 +530,26 @@ async fn web_ui_in_headless_chromium() {
     assert_eq!(md.matches("\n## #").count(), stored.len());
     b.quit().await;
 }
+
+/// A headless Chromium logged in to the in-process daemon `d`, its page
+/// loaded. Keep the driver and the temp dir (logs, profile) while using it.
+pub async fn open_page(
+    d: &in_process::InProcess,
+    chromium: &std::path::Path,
+    chromedriver: &std::path::Path,
+) -> (webdriver::Driver, webdriver::Session, tempfile::TempDir) {
+    let http = reqwest::Client::builder().no_proxy().build().expect("http");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let driver = webdriver::Driver::spawn(chromedriver, &tmp.path().join("chromedriver.log"));
+    let b = webdriver::Session::start(driver.port, chromium, &tmp.path().join("profile")).await;
+    b.goto(&fake_approver::login_url(&http, d.port, &d.secret).await)
+        .await;
+    b.wait_js(
+        "the page to load",
+        Duration::from_secs(20),
+        "return document.body && document.body.dataset.ready === 'true'",
+        serde_json::json!([]),
+    )
+    .await;
+    (driver, b, tmp)
+}

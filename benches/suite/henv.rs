@@ -9,6 +9,17 @@ use std::process::Command;
 /// The `abg` under measurement (the release build under `cargo bench`).
 pub const ABG: &str = env!("CARGO_BIN_EXE_abg");
 
+/// `abg kill` with exactly `env`, run in `dir`: stops a bench pair's daemon
+/// and the server it owns (best effort: a bench that failed still cleans up).
+pub fn abg_kill(env: &[(String, String)], dir: &Path) {
+    let _ = Command::new(ABG)
+        .arg("kill")
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(dir)
+        .output();
+}
+
 pub struct Henv {
     pub tmp: tempfile::TempDir,
     pub base_port: u16,

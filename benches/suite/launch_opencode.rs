@@ -198,12 +198,7 @@ async fn run_all(s: &Scenario, runs: usize) -> Result<(Pairing, Samples)> {
     let mut set = setup(s).await?;
     let result = run_pairs(s, &set, runs).await;
     // Stop the daemon (and its server).
-    let _ = std::process::Command::new(super::henv::ABG)
-        .arg("kill")
-        .env_clear()
-        .envs(set.abg_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .current_dir(&s.env.workdir)
-        .output();
+    super::henv::abg_kill(&set.abg_env, &s.env.workdir);
     set.bare_server.kill();
     result
 }

@@ -89,6 +89,18 @@ where
     Ok(ExitCode::from(exit_byte(status?.code())))
 }
 
+/// For [`run_relaunching`]'s `launch`: completes once `current` (the pid
+/// the server's state file records now) names another process than `pid`,
+/// the server the TUI was launched against.
+pub async fn until_replaced(pid: u32, current: impl Fn() -> Option<u32>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if current().is_some_and(|now| now != pid) {
+            return;
+        }
+    }
+}
+
 pub fn exit_byte(code: i32) -> u8 {
     u8::try_from(code.clamp(0, 255)).unwrap_or(1)
 }

@@ -153,7 +153,11 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
             let spec = LaunchSpec::new(&plan.program)
                 .args(&plan.args)
                 .env(launch::TOKEN_ENV, token);
-            Ok((spec, replaced(pair.clone(), state.pid)))
+            let pair = pair.clone();
+            let stale = attached::until_replaced(state.pid, move || {
+                appserver::read_state(&pair).map(|s| s.pid)
+            });
+            Ok((spec, stale))
         }
     };
     attached::run_relaunching(
@@ -164,17 +168,6 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         launch,
     )
     .await
-}
-
-/// Completes once the pair's app-server is another process than `pid`
-/// (it died and the daemon started a new one).
-async fn replaced(pair: Pair, pid: u32) {
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if appserver::read_state(&pair).is_some_and(|s| s.pid != pid) {
-            return;
-        }
-    }
 }
 
 fn tui_pid_file(pair: &Pair) -> PathBuf {

@@ -89,7 +89,10 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
             .args(attach)
             .env(launch::PASSWORD_ENV, password)
             .env("OPENCODE_DISABLE_AUTOUPDATE", "1");
-        Ok((spec, replaced(pair.clone(), state.pid)))
+        let pair = pair.clone();
+        let stale =
+            attached::until_replaced(state.pid, move || server::read_state(&pair).map(|s| s.pid));
+        Ok((spec, stale))
     };
     attached::run_relaunching(
         &pair,
@@ -99,17 +102,6 @@ pub async fn run(ctx: Context, args: Args) -> anyhow::Result<ExitCode> {
         launch,
     )
     .await
-}
-
-/// Completes once the pair's server is another process than `pid` (the
-/// daemon restarted it, or a new daemon replaced it).
-async fn replaced(pair: Pair, pid: u32) {
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if server::read_state(&pair).is_some_and(|s| s.pid != pid) {
-            return;
-        }
-    }
 }
 
 /// Whether `binary` names an executable (a path, or a name on `PATH`).

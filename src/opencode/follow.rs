@@ -26,7 +26,10 @@ impl Link {
             || *session == self.sid
             || info.created_ms < self.connected_ms
             || self.follow_to.as_deref() == Some(session.as_str())
+            || !self.humans_seen.insert(info.id.clone())
         {
+            // (`message.updated` comes several times per message: each is
+            // looked at once, so a subagent's session is asked about once.)
             return Ok(());
         }
         let ours: Option<String> = self

@@ -93,18 +93,11 @@ pub fn read_state(pair: &Pair) -> Option<ServerState> {
 
 /// The mode `abg opencode` asked for (yolo when unset).
 pub fn read_mode(pair: &Pair) -> Mode {
-    std::fs::read_to_string(mode_file(pair))
-        .ok()
-        .and_then(|s| serde_json::from_str(s.trim()).ok())
-        .unwrap_or(Mode::Yolo)
+    crate::restarts::read_mode(&mode_file(pair), Mode::Yolo)
 }
 
 pub fn write_mode(pair: &Pair, mode: Mode) -> Result<(), ServerError> {
-    let text = serde_json::to_string(&mode).unwrap_or_default();
-    Ok(crate::paths::write_private_file(
-        &mode_file(pair),
-        text.as_bytes(),
-    )?)
+    Ok(crate::restarts::write_mode(&mode_file(pair), &mode)?)
 }
 
 /// The running server's password (owner, mode and shape checked).

@@ -18,7 +18,8 @@ use abg::store::Resolution;
 use abg::store::types::{AnsweredVia, ApprovalKind, ApprovalState};
 use serde_json::{Value, json};
 
-use crate::fake_approver::{FAKE, FakeApprover, ask, login_url};
+use crate::fake_approver::{FAKE, FakeApprover, ask};
+use crate::open_page;
 use crate::{in_process, webdriver};
 
 /// A command with markup, a window-title escape, a clear-screen and a
@@ -39,19 +40,8 @@ async fn approvals_panel_in_headless_chromium() {
     };
     let fake = Arc::new(FakeApprover::default());
     let d = in_process::start(fake.as_peer(), Config::default()).await;
-    let http = reqwest::Client::builder().no_proxy().build().expect("http");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let driver = webdriver::Driver::spawn(&chromedriver, &tmp.path().join("chromedriver.log"));
-    let b = webdriver::Session::start(driver.port, &chromium, &tmp.path().join("profile")).await;
-    b.goto(&login_url(&http, d.port, &d.secret).await).await;
+    let (_driver, b, _tmp) = open_page(&d, &chromium, &chromedriver).await;
     let t = Duration::from_secs(20);
-    b.wait_js(
-        "the page to load",
-        t,
-        "return document.body && document.body.dataset.ready === 'true'",
-        json!([]),
-    )
-    .await;
     let title = "return document.title";
     assert_eq!(b.js(title, json!([])).await, json!("abg — main"));
     let hidden = "return document.getElementById('approvals').hidden";

@@ -3,7 +3,8 @@
 //! requests through the core's port ([`Core::record_approval`]) and the
 //! peer takes verdicts by counting what it got, so a test can tell that an
 //! answer from the page reached the agent exactly once. Also a browser
-//! session for such a daemon: a login link minted with a control session.
+//! session for such a daemon: a login link minted with a control session
+//! (`open_page` in `web_ui.rs` logs a headless Chromium in with it).
 
 use std::sync::{Arc, Mutex};
 

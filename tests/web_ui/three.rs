@@ -22,7 +22,7 @@ use abg::store::types::{
 };
 use serde_json::{Value, json};
 
-use crate::fake_approver::login_url;
+use crate::open_page;
 use crate::{in_process, webdriver};
 
 const THIRD: PeerId = PeerId::from_static("third");
@@ -112,19 +112,8 @@ async fn three_peers_in_headless_chromium() {
         .expect("event");
     tick();
 
-    let http = reqwest::Client::builder().no_proxy().build().expect("http");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let driver = webdriver::Driver::spawn(&chromedriver, &tmp.path().join("chromedriver.log"));
-    let b = webdriver::Session::start(driver.port, &chromium, &tmp.path().join("profile")).await;
-    b.goto(&login_url(&http, d.port, &d.secret).await).await;
+    let (_driver, b, _tmp) = open_page(&d, &chromium, &chromedriver).await;
     let t = Duration::from_secs(20);
-    b.wait_js(
-        "the page to load",
-        t,
-        "return document.body && document.body.dataset.ready === 'true'",
-        json!([]),
-    )
-    .await;
 
     // One chip per peer, in the daemon's order.
     let chips = "return [...document.querySelectorAll('#st-peers .pill')] \
