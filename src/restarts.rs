@@ -6,8 +6,9 @@
 //! that doubles up to a cap, cut short by shutdown; a server that ran a
 //! while, or a deliberate restart (a mode change), starts again from the
 //! shortest wait. The adapters supply only what differs ([`Server`]: how to
-//! start, check and stop theirs), and the mode file a verb writes for it
-//! is read and written here ([`read_mode`], [`write_mode`]). One copy, so
+//! start, check and stop theirs); the mode file a verb writes for it
+//! ([`read_mode`], [`write_mode`]) and the server's log ([`open_log`]) are
+//! handled here too. One copy, so
 //! both adapters behave alike.
 
 use std::future::Future;
@@ -25,6 +26,19 @@ pub fn read_mode<M: serde::de::DeserializeOwned>(path: &Path, default: M) -> M {
         .ok()
         .and_then(|s| serde_json::from_str(s.trim()).ok())
         .unwrap_or(default)
+}
+
+/// A supervised server's log, opened to append (created 0600), and where
+/// this start's output begins in it (to quote it when the start fails).
+pub fn open_log(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    let offset = out.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((out, offset))
 }
 
 /// Write the mode file a verb hands its server's supervisor (0600).

@@ -18,7 +18,6 @@
 //! once no daemon and no client has been there for the grace period.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -361,13 +360,7 @@ async fn start_or_adopt(
         path: log.clone(),
         source,
     };
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&log)
-        .map_err(io)?;
-    let offset = out.metadata().map(|m| m.len()).unwrap_or(0);
+    let (out, offset) = crate::restarts::open_log(&log).map_err(io)?;
     // The guard starts the app-server as its child, in the process group
     // it leads, with this log as both its streams; its stdout (a pipe)
     // reports the app-server's pid.

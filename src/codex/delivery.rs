@@ -23,8 +23,9 @@ use super::protocol::{
 };
 use super::session::{self, RPC_TIMEOUT, TurnState};
 use super::transport::TransportError;
+use crate::daemon::peer::prompt_text;
 use crate::store::types::{
-    DeliveryReason, DeliveryState, Message, MessageKind, Note, OnBusy, PeerId, Pending,
+    DeliveryReason, DeliveryState, Message, MessageKind, Note, OnBusy, Pending,
 };
 
 /// How long an interrupted turn may take to end before giving up.
@@ -72,20 +73,6 @@ pub fn decide(turn: &TurnState, policy: OnBusy, steer_refused: bool) -> Action {
             },
         },
     }
-}
-
-/// The text Codex sees, framed so it knows who speaks; `name` is the
-/// sending peer's name as registered ("Claude").
-pub fn frame(m: &Message, name: Option<&str>) -> String {
-    if m.kind == MessageKind::Notice {
-        return format!("[abg notice] {}", m.body);
-    }
-    let who = match m.from {
-        PeerId::HUMAN => "the human, via abg",
-        PeerId::ABG => "abg",
-        other => name.unwrap_or(other.as_str()),
-    };
-    format!("[from {who}] {}", m.body)
 }
 
 /// Deliveries the worker still has to act on (a started turn is followed
@@ -216,7 +203,7 @@ impl Link {
         let params = TurnStartParams {
             thread_id: thread_id.to_string(),
             client_user_message_id: id.clone(),
-            input: vec![UserInput::text(frame(
+            input: vec![UserInput::text(prompt_text(
                 &p.message,
                 self.core.peer(p.message.from).map(|s| s.name),
             ))],
@@ -288,7 +275,7 @@ impl Link {
             thread_id: thread_id.to_string(),
             expected_turn_id: turn_id.to_string(),
             client_user_message_id: id.clone(),
-            input: vec![UserInput::text(frame(
+            input: vec![UserInput::text(prompt_text(
                 &p.message,
                 self.core.peer(p.message.from).map(|s| s.name),
             ))],
@@ -444,30 +431,5 @@ mod tests {
                 Action::Wait { .. }
             ));
         }
-    }
-
-    #[test]
-    fn messages_are_framed_by_sender() {
-        let mut m = Message {
-            seq: 1,
-            id: "m_1".into(),
-            from: crate::claude::PEER,
-            to: crate::codex::PEER,
-            body: "review src/lib.rs".into(),
-            kind: MessageKind::Chat,
-            created_ms: 0,
-            thread_id: None,
-            turn_id: None,
-            source_item_id: None,
-            in_reply_to: None,
-            idempotency_key: None,
-            on_busy: None,
-            meta: serde_json::Value::Null,
-        };
-        assert_eq!(frame(&m, Some("Claude")), "[from Claude] review src/lib.rs");
-        m.from = PeerId::HUMAN;
-        assert!(frame(&m, None).starts_with("[from the human, via abg] "));
-        m.kind = MessageKind::Notice;
-        assert!(frame(&m, None).starts_with("[abg notice] "));
     }
 }

@@ -10,7 +10,8 @@
 //! socket (Claude's hooks and `abg mcp`), optionally a worker that
 //! pushes deliveries over an attached connection (the Claude channel), and
 //! optionally a way to hand the human's answer to an approval request back
-//! to its agent (`deliver_verdict`).
+//! to its agent (`deliver_verdict`). Peers that take messages as turns
+//! give their agent the same framed prompt ([`prompt_text`]).
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use tokio::task::JoinHandle;
 use super::core::{Core, CoreError, PeerInfo};
 use crate::control::protocol::ServerFrame;
 use crate::control::protocol::approvals::Verdict;
-use crate::store::types::{Approval, DeliveryModel, PeerId};
+use crate::store::types::{Approval, DeliveryModel, Message, MessageKind, PeerId};
 
 /// What a peer's request handler failed with.
 pub type PeerResult = Result<serde_json::Value, CoreError>;
@@ -121,5 +122,54 @@ impl Peers {
     /// The registered ids, in order.
     pub fn ids(&self) -> Vec<PeerId> {
         self.0.iter().map(|p| p.id()).collect()
+    }
+}
+
+/// The text a turn peer's agent is given for message `m` as a prompt,
+/// framed so it knows who speaks (`[from Claude] …`, `[from the human, via
+/// abg] …`, `[abg notice] …`); `name` is the sender's registered name. One
+/// framing for every agent that takes messages as turns.
+pub fn prompt_text(m: &Message, name: Option<&str>) -> String {
+    if m.kind == MessageKind::Notice {
+        return format!("[abg notice] {}", m.body);
+    }
+    let who = match m.from {
+        PeerId::HUMAN => "the human, via abg",
+        PeerId::ABG => "abg",
+        other => name.unwrap_or(other.as_str()),
+    };
+    format!("[from {who}] {}", m.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_framed_by_sender() {
+        let mut m = Message {
+            seq: 1,
+            id: "m_1".into(),
+            from: PeerId::from_static("claude"),
+            to: PeerId::from_static("codex"),
+            body: "review src/lib.rs".into(),
+            kind: MessageKind::Chat,
+            created_ms: 0,
+            thread_id: None,
+            turn_id: None,
+            source_item_id: None,
+            in_reply_to: None,
+            idempotency_key: None,
+            on_busy: None,
+            meta: serde_json::Value::Null,
+        };
+        assert_eq!(
+            prompt_text(&m, Some("Claude")),
+            "[from Claude] review src/lib.rs"
+        );
+        m.from = PeerId::HUMAN;
+        assert!(prompt_text(&m, None).starts_with("[from the human, via abg] "));
+        m.kind = MessageKind::Notice;
+        assert!(prompt_text(&m, None).starts_with("[abg notice] "));
     }
 }

@@ -20,9 +20,8 @@
 use std::time::{Duration, Instant};
 
 use super::link::{InFlight, Link, LinkError};
-use crate::store::types::{
-    DeliveryReason, DeliveryState, Message, MessageKind, Note, PeerId, Pending,
-};
+use crate::daemon::peer::prompt_text;
+use crate::store::types::{DeliveryReason, DeliveryState, Message, Note, Pending};
 
 /// How long a posted prompt may stay unseen before abg looks it up.
 pub const SEEN_CHECK_AFTER: Duration = Duration::from_secs(3);
@@ -61,20 +60,6 @@ pub fn decide(busy: Option<bool>, in_flight: bool) -> Action {
         },
         (Some(false), false) => Action::Post,
     }
-}
-
-/// The text OpenCode sees, framed so it knows who speaks; `name` is the
-/// sending peer's name as registered ("Claude").
-pub fn frame(m: &Message, name: Option<&str>) -> String {
-    if m.kind == MessageKind::Notice {
-        return format!("[abg notice] {}", m.body);
-    }
-    let who = match m.from {
-        PeerId::HUMAN => "the human, via abg",
-        PeerId::ABG => "abg",
-        other => name.unwrap_or(other.as_str()),
-    };
-    format!("[from {who}] {}", m.body)
 }
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -175,7 +160,11 @@ impl Link {
             None,
         )?;
         let name = self.core.peer(m.from).map(|p| p.name);
-        match self.api.prompt(&self.sid, &prompt, &frame(m, name)).await {
+        match self
+            .api
+            .prompt(&self.sid, &prompt, &prompt_text(m, name))
+            .await
+        {
             Ok(()) => {
                 tracing::info!(message = %m.id, %prompt, "prompt posted to opencode");
                 self.in_flight = Some(InFlight::posted(&m.id, &prompt));

@@ -17,7 +17,6 @@
 //! next daemon before it starts its own.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -242,13 +241,7 @@ async fn start(
         path: log.clone(),
         source,
     };
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&log)
-        .map_err(io)?;
-    let offset = out.metadata().map(|m| m.len()).unwrap_or(0);
+    let (out, offset) = crate::restarts::open_log(&log).map_err(io)?;
     let err = out.try_clone().map_err(io)?;
     let user_config = std::env::var(launch::CONFIG_ENV).ok();
     let mut cmd = tokio::process::Command::new(binary);

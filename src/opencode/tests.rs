@@ -1,17 +1,16 @@
 //! Unit tests of the OpenCode adapter's pure parts: event parsing and the
-//! SSE splitter (on frames recorded from opencode 1.18.33), framing, prompt
-//! ids, the delivery decision, answer selection, settling and routing.
+//! SSE splitter (on frames recorded from opencode 1.18.33), prompt ids, the delivery decision, answer selection, settling and routing.
 
 use std::collections::HashSet;
 
 use serde_json::json;
 
 use super::api::SessionMessage;
-use super::delivery::{Action, decide, frame, prompt_id};
+use super::delivery::{Action, decide, prompt_id};
 use super::event::{Event, MessageInfo, Splitter};
 use super::ingest::{answers, settled};
 use super::launch::{self, Mode};
-use crate::store::types::{DeliveryReason, Message, MessageKind, PeerId};
+use crate::store::types::DeliveryReason;
 
 fn user(id: &str) -> SessionMessage {
     SessionMessage::parse(&json!({
@@ -150,27 +149,6 @@ fn splitter_joins_frames_across_chunks() {
         ]
     );
     assert_eq!(s.feed(b"\n\n"), vec!["x".to_string()]);
-}
-
-fn message(from: PeerId, kind: MessageKind, body: &str) -> Message {
-    let mut m: Message = serde_json::from_value(json!({
-        "seq": 1, "id": "m_1", "from": "claude", "to": "opencode", "body": body,
-        "kind": "chat", "created_ms": 0, "meta": null
-    }))
-    .expect("message");
-    m.from = from;
-    m.kind = kind;
-    m
-}
-
-#[test]
-fn frames_say_who_speaks() {
-    let m = message(crate::claude::PEER, MessageKind::Chat, "ping");
-    assert_eq!(frame(&m, Some("Claude")), "[from Claude] ping");
-    let h = message(PeerId::HUMAN, MessageKind::Chat, "hey");
-    assert_eq!(frame(&h, None), "[from the human, via abg] hey");
-    let n = message(PeerId::ABG, MessageKind::Notice, "paused");
-    assert_eq!(frame(&n, None), "[abg notice] paused");
 }
 
 #[test]
